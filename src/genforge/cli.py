@@ -1,0 +1,159 @@
+"""The `genforge` command line: a thin layer over functions the tests call too."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import GenforgeError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train GANs and VAEs on your own data, generate, export.")
+data_app = typer.Typer(no_args_is_help=True, help="Look at a data set before training on it.")
+app.add_typer(data_app, name="data")
+
+
+class Mode(str, Enum):
+    prior = "prior"
+    interpolate = "interpolate"
+    reconstruct = "reconstruct"
+    manifold = "manifold"
+
+
+@data_app.command("inspect")
+def data_inspect(
+    source: str = typer.Argument(..., help="digits, fashion-mnist, or a path (image folder, IDX folder, .npz/.npy)"),
+    resolution: Optional[int] = typer.Option(None, help="resize to this square size"),
+    channels: Optional[int] = typer.Option(None, help="1 or 3"),
+    strict: bool = typer.Option(False, help="unreadable files are an error"),
+    as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
+):
+    """Counts, shapes, classes, unreadable files and duplicates of a data set."""
+    from .config import DataConfig, validate
+    from .data import data_report, format_report, load_data
+
+    cfg = validate(DataConfig, {"source": source, "resolution": resolution, "channels": channels, "strict": strict})
+    rep = data_report(load_data(cfg))
+    typer.echo(json.dumps(rep, indent=2) if as_json else format_report(rep))
+
+
+@app.command()
+def train(
+    model: str = typer.Option("dcgan", help="model family: dcgan or vae"),
+    preset: Optional[str] = typer.Option(None, help="named configuration of the family, e.g. article"),
+    data: Optional[str] = typer.Option(None, help="data source (default: digits)"),
+    out: Optional[Path] = typer.Option(None, help="run directory to create (default runs/<model>-<data>)"),
+    steps: Optional[int] = typer.Option(None, help="budget: optimizer steps"),
+    epochs: Optional[float] = typer.Option(None, help="budget: passes over the training split"),
+    minutes: Optional[float] = typer.Option(None, help="budget: wall-clock minutes"),
+    config: Optional[Path] = typer.Option(None, help="YAML file with data/model/train sections"),
+    set_: List[str] = typer.Option([], "--set", help="override one key, e.g. --set train.lr=2e-4 (repeatable)"),
+    device: Optional[str] = typer.Option(None, help="auto, cpu or cuda"),
+    seed: Optional[int] = typer.Option(None, help="seed of weights, noise and data order"),
+    resume: Optional[Path] = typer.Option(None, help="continue this run directory (budget flags may extend it)"),
+    progress: bool = typer.Option(True, help="show a progress bar"),
+):
+    """Train a model; Ctrl-C writes a checkpoint that --resume continues."""
+    from .run import read_config, resolve_config
+    from .train import train as run_train
+
+    budget = {k: v for k, v in {"steps": steps, "epochs": epochs, "minutes": minutes}.items() if v is not None}
+    if budget:  # a budget given on the command line replaces the config's budget
+        budget = {"steps": None, "epochs": None, "minutes": None} | budget
+    train_over = budget | {k: v for k, v in {"device": device, "seed": seed}.items() if v is not None}
+    overrides = {"train": train_over} | ({"data": {"source": data}} if data else {})
+    if resume:
+        saved, _ = read_config(resume)
+        base = saved.model_dump(mode="json")
+        cfg = resolve_config(saved.family, saved.preset, None, set_, _merge_all(base, overrides))
+        run = resume
+    else:
+        cfg = resolve_config(model, preset, config, set_, overrides)
+        run = out or Path("runs") / f"{cfg.family}-{Path(cfg.data.source).name}"
+    step = run_train(cfg, run, resume=bool(resume), progress=progress)
+    typer.echo(f"trained {cfg.family} ({cfg.preset}) to step {step}: {run}")
+    typer.echo(f"sample grids: {run / 'samples'}")
+
+
+def _merge_all(base: dict, over: dict) -> dict:
+    from .config import deep_merge
+
+    base = {k: v for k, v in base.items() if k not in ("family", "preset")}
+    return deep_merge(base, over)
+
+
+@app.command()
+def sample(
+    run: Path = typer.Argument(..., help="run directory"),
+    n: int = typer.Option(64, "-n", help="number of images"),
+    out: Path = typer.Option(Path("samples.png"), help=".png grid, .npz (images uint8 NHWC) or a folder"),
+    seed: int = typer.Option(0, help="same seed, same images"),
+    mode: Mode = typer.Option(Mode.prior, help="prior | interpolate (seed -> seed_b) | reconstruct (VAE) | manifold (VAE, 2-D latent)"),
+    seed_b: int = typer.Option(1, help="end seed of an interpolation"),
+    device: str = typer.Option("cpu", help="cpu or cuda"),
+):
+    """Generate images from a trained run."""
+    from .run import load
+    from .sample import interpolate, manifold, prior_samples, reconstructions, write_images
+
+    m = load(run, device)
+    if mode is Mode.prior:
+        imgs, nrow = prior_samples(m, n, seed), None
+    elif mode is Mode.interpolate:
+        imgs, nrow = interpolate(m, seed, seed_b, n), n
+    elif mode is Mode.reconstruct:
+        imgs, nrow = reconstructions(m, n, seed), 16
+    else:
+        imgs = manifold(m)
+        nrow = int(round(len(imgs) ** 0.5))
+    typer.echo(f"wrote {len(imgs)} images to {write_images(imgs, out, nrow)}")
+
+
+@app.command()
+def export(
+    run: Path = typer.Argument(..., help="run directory"),
+    format: str = typer.Option("onnx", help="onnx or torchscript"),
+    out: Optional[Path] = typer.Option(None, help="output file (default RUN/generator.onnx or .pt)"),
+):
+    """Export the generator (GAN) or decoder (VAE): latents [N, D] -> images [N, C, H, W] in [-1, 1]."""
+    from .run import load
+    from .sample import FORMATS
+    from .sample import export as do_export
+
+    path = out or run / f"generator{FORMATS.get(format, '')}"
+    typer.echo(f"wrote {do_export(load(run), format, path)}")
+
+
+@app.command("config")
+def show_config(
+    model: str = typer.Option("dcgan", help="model family"),
+    preset: Optional[str] = typer.Option(None, help="preset"),
+    reference: bool = typer.Option(False, help="print the Markdown reference of every key instead"),
+):
+    """Print the resolved config of a family and preset (YAML), or the key reference."""
+    import yaml
+
+    from .docs import config_reference
+    from .run import resolve_config
+
+    if reference:
+        typer.echo(config_reference())
+    else:
+        typer.echo(yaml.safe_dump(resolve_config(model, preset).model_dump(mode="json"), sort_keys=False))
+
+
+def main() -> None:
+    from .train import Interrupted
+
+    try:
+        app()
+    except Interrupted as e:
+        typer.echo(str(e), err=True)
+        sys.exit(130)
+    except GenforgeError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(2)

@@ -1,0 +1,162 @@
+"""Typed, strict run configuration: data + model + train.
+
+A config is resolved in layers, later ones winning:
+family defaults -> preset -> YAML file (--config) -> --set key=value -> CLI flags.
+Unknown keys are errors that name the key and the nearest valid one.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from .errors import ConfigError
+from .registry import nearest
+
+
+class StrictModel(BaseModel):
+    """Base for every config section: unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(StrictModel):
+    source: str = Field("digits", description="`digits`, `fashion-mnist`, or a path: image folder, IDX folder, .npz/.npy file")
+    resolution: Optional[int] = Field(None, ge=4, le=1024, description="square side in pixels; None keeps the source's own size")
+    channels: Optional[Literal[1, 3]] = Field(None, description="1 (grayscale) or 3 (RGB); None keeps the source's own")
+    test_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="held-out share when the source has no split of its own")
+    split_seed: int = Field(0, description="seed of that split, recorded so the split can be rebuilt")
+    limit: Optional[int] = Field(None, ge=1, description="use only the first N training images (small-data runs)")
+    strict: bool = Field(False, description="make unreadable files an error instead of skipping them")
+
+
+class TrainConfig(StrictModel):
+    batch_size: int = Field(64, ge=1, description="images per optimizer step")
+    lr: float = Field(2e-4, gt=0, description="Adam learning rate (every network of the family)")
+    betas: tuple[float, float] = Field((0.5, 0.999), description="Adam betas")
+    steps: Optional[int] = Field(None, ge=1, description="stop after this many steps")
+    epochs: Optional[float] = Field(None, gt=0, description="stop after this many passes over the training split")
+    minutes: Optional[float] = Field(None, gt=0, description="stop after this much wall-clock time")
+    seed: int = Field(0, description="seed of weights, noise and data order")
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when available")
+    precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 runs forward/backward under autocast")
+    threads: Optional[int] = Field(None, ge=1, description="torch CPU threads; None keeps torch's default")
+    deterministic: bool = Field(False, description="deterministic kernels (exact resume; slower)")
+    log_every: int = Field(50, ge=1, description="steps between metrics.jsonl lines")
+    sample_every: int = Field(500, ge=1, description="steps between sample grids (fixed noise)")
+    checkpoint_every: int = Field(1000, ge=1, description="steps between checkpoints")
+    grid_size: int = Field(64, ge=1, le=1024, description="images in each sample grid")
+
+    @model_validator(mode="after")
+    def _default_budget(self):
+        # With no budget at all a run would never end; 2000 steps is a short, useful default.
+        if self.steps is None and self.epochs is None and self.minutes is None:
+            object.__setattr__(self, "steps", 2000)
+        return self
+
+
+class RunConfigBase(StrictModel):
+    family: str
+    preset: str
+    data: DataConfig = DataConfig()
+    train: TrainConfig = TrainConfig()
+
+
+def run_config_class(family) -> type[RunConfigBase]:
+    """The RunConfig model whose `model` section is this family's typed config."""
+    return create_model(
+        f"{family.Config.__name__}Run",
+        __base__=RunConfigBase,
+        model=(family.Config, family.Config()),
+    )
+
+
+# ---------------------------------------------------------------- dict helpers
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """A copy of `base` with `over` merged in, nested dicts merged key by key."""
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def parse_set(items: list[str]) -> dict:
+    """['train.lr=2e-4', 'model.width=2'] -> {'train': {'lr': 2e-4}, 'model': {'width': 2}}."""
+    out: dict = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--set '{item}': expected KEY=VALUE, e.g. train.lr=2e-4")
+        key, raw = item.split("=", 1)
+        parts = key.strip().split(".")
+        if not all(parts):
+            raise ConfigError(f"--set '{item}': '{key}' is not a dotted key like train.lr")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            value = raw
+        node = out
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set '{item}': '{p}' is set both as a value and a section")
+        node[parts[-1]] = value
+    return out
+
+
+def load_yaml(path: str | Path) -> dict:
+    """Read a YAML config file; errors name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of sections (data, model, train), got {type(data).__name__}")
+    return data
+
+
+def check_keys(cls: type[BaseModel], data: dict, prefix: str = "") -> None:
+    """Raise ConfigError naming the first unknown key and the nearest valid one."""
+    fields = cls.model_fields
+    for key, value in data.items():
+        full = f"{prefix}{key}"
+        if key not in fields:
+            close = nearest(key, fields).replace("'", f"'{prefix}", 1)
+            raise ConfigError(
+                f"unknown config key '{full}'{close}; "
+                f"valid keys here: {', '.join(prefix + f for f in fields)}"
+            )
+        ann = fields[key].annotation
+        if isinstance(value, dict) and isinstance(ann, type) and issubclass(ann, BaseModel):
+            check_keys(ann, value, f"{full}.")
+
+
+def validate(cls: type[BaseModel], data: dict) -> BaseModel:
+    """Validate with messages that name the dotted key and the bad value."""
+    check_keys(cls, data)
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            lines.append(f"  {loc}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("invalid config:\n" + "\n".join(lines)) from None
+
+
+def config_hash(cfg: BaseModel) -> str:
+    """Short stable hash of a resolved config."""
+    blob = json.dumps(cfg.model_dump(mode="json"), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,107 @@
+"""What every data source returns, and the registry that picks a source for `--data`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..errors import DataError
+from ..registry import nearest
+
+
+@dataclass
+class RawData:
+    """A source's images before shared preprocessing.
+
+    Images are uint8, NHWC (C = 1 or 3). `test` is None when the source has no
+    split of its own. `problems` lists (path, reason) of skipped inputs.
+    """
+
+    name: str
+    train: np.ndarray
+    train_labels: Optional[np.ndarray] = None
+    test: Optional[np.ndarray] = None
+    test_labels: Optional[np.ndarray] = None
+    class_names: Optional[list[str]] = None
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)  # source-specific facts (file modes, sizes)
+    train_ids: Optional[list[str]] = None  # a path per image, for messages
+
+
+@dataclass(frozen=True)
+class Source:
+    """`probe(spec)` says whether this source reads `spec`; `load(spec, cfg)` reads it."""
+
+    name: str
+    probe: Callable[[str], bool]
+    load: Callable  # (spec: str, cfg: DataConfig) -> RawData
+    help: str
+
+
+SOURCES: list[Source] = []
+
+
+def register_source(name: str, probe: Callable[[str], bool], help: str):
+    """Decorator: register `load` as the source `name`; probes run in registration order."""
+
+    def deco(load):
+        SOURCES.append(Source(name, probe, load, help))
+        return load
+
+    return deco
+
+
+def find_source(spec: str) -> Source:
+    for src in SOURCES:
+        if src.probe(spec):
+            return src
+    named = [s.name for s in SOURCES if s.probe(s.name)]
+    raise DataError(
+        f"--data '{spec}': no data set by that name{nearest(spec, named)} and no such file or folder. "
+        "Expected one of: " + "; ".join(f"{s.name} ({s.help})" for s in SOURCES)
+    )
+
+
+def as_uint8_nhwc(arr: np.ndarray, where: str) -> np.ndarray:
+    """Bring an image array to uint8 NHWC, accepting NHW, NCHW and [0,1]/[-1,1]/[0,255] floats."""
+    arr = np.asarray(arr)
+    if arr.ndim == 3:
+        arr = arr[..., None]
+    if arr.ndim != 4:
+        raise DataError(f"{where}: expected images shaped [N,H,W], [N,H,W,C] or [N,C,H,W], got shape {arr.shape}")
+    if arr.shape[-1] not in (1, 3) and arr.shape[1] in (1, 3):
+        arr = arr.transpose(0, 2, 3, 1)
+    if arr.shape[-1] not in (1, 3):
+        raise DataError(f"{where}: expected 1 or 3 channels (NHWC or NCHW), got shape {arr.shape}")
+    if arr.dtype == np.uint8:
+        return np.ascontiguousarray(arr)
+    if not np.issubdtype(arr.dtype, np.number) or arr.size == 0:
+        raise DataError(f"{where}: expected a numeric image array, got dtype {arr.dtype} with {arr.size} values")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise DataError(f"{where}: the image array holds NaN or infinite values")
+    lo, hi = float(arr.min()), float(arr.max())
+    if lo >= 0 and hi <= 1:
+        arr = arr * 255.0
+    elif lo >= -1 and hi <= 1:
+        arr = (arr + 1.0) * 127.5
+    elif lo < 0 or hi > 255:
+        raise DataError(f"{where}: float values span [{lo:g}, {hi:g}]; expected [0,1], [-1,1] or [0,255]")
+    return np.ascontiguousarray(np.clip(np.rint(arr), 0, 255).astype(np.uint8))
+
+
+def as_labels(arr, n: int, where: str) -> np.ndarray:
+    """Integer labels 0..K-1 of length n."""
+    arr = np.asarray(arr).reshape(-1)
+    if len(arr) != n:
+        raise DataError(f"{where}: {len(arr)} labels for {n} images")
+    if not np.issubdtype(arr.dtype, np.integer):
+        if np.issubdtype(arr.dtype, np.floating) and np.all(arr == np.round(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise DataError(f"{where}: labels must be integers, got dtype {arr.dtype}")
+    if arr.min() < 0:
+        raise DataError(f"{where}: labels must be >= 0, found {arr.min()}")
+    return arr.astype(np.int64)

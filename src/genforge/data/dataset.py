@@ -1,0 +1,141 @@
+"""Shared preprocessing (channels, resolution, split, limit) and the in-memory ImageData."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import DataError
+from .base import RawData, find_source
+from .images import square
+
+
+@dataclass
+class ImageData:
+    """A preprocessed data set: uint8 NHWC arrays, labels, split and fingerprint."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    train_labels: Optional[np.ndarray]
+    test_labels: Optional[np.ndarray]
+    class_names: Optional[list[str]]
+    split: str
+    fingerprint: str
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    train_ids: Optional[list[str]] = None
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of every image."""
+        n, h, w, c = self.train.shape
+        return c, h, w
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names) if self.class_names else 0
+
+    def tensor(self, split: str = "train", device="cpu") -> torch.Tensor:
+        """The split as one uint8 tensor [N, C, H, W] on `device` (convert per batch, not per sample)."""
+        arr = self.train if split == "train" else self.test
+        return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous().to(device)
+
+    def labels(self, split: str = "train", device="cpu") -> Optional[torch.Tensor]:
+        lab = self.train_labels if split == "train" else self.test_labels
+        return None if lab is None else torch.from_numpy(lab).to(device)
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 [0,255] -> float [-1, 1], the scale every model sees."""
+    return x.float().div_(127.5).sub_(1.0)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 [0, 255]."""
+    return x.detach().float().add(1.0).mul(127.5).round_().clamp_(0, 255).to(torch.uint8)
+
+
+def _convert_channels(arr: np.ndarray, channels: int) -> np.ndarray:
+    if arr.shape[-1] == channels:
+        return arr
+    if channels == 3:
+        return np.repeat(arr, 3, axis=-1)
+    # ITU-R 601-2 luma, the transform PIL's convert("L") uses.
+    luma = arr.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.rint(luma).clip(0, 255).astype(np.uint8)[..., None]
+
+
+def _resize(arr: np.ndarray, size: int) -> np.ndarray:
+    if arr.shape[1] == size and arr.shape[2] == size:
+        return arr
+    c = arr.shape[-1]
+    mode = "L" if c == 1 else "RGB"
+    out = [np.asarray(square(Image.fromarray(a.squeeze(-1) if c == 1 else a, mode), size)) for a in arr]
+    return np.stack(out).reshape(len(arr), size, size, c)
+
+
+def _fingerprint(parts: list[Optional[np.ndarray]], prep: dict) -> str:
+    h = hashlib.sha256(json.dumps(prep, sort_keys=True).encode())
+    for a in parts:
+        h.update(b"none" if a is None else np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
+
+
+def preprocess(raw: RawData, cfg) -> ImageData:
+    """Apply channels, resolution, split and limit to a source's raw images."""
+    if len(raw.train) == 0:
+        raise DataError(f"{cfg.source}: the data set holds no usable images")
+    channels = cfg.channels or raw.train.shape[-1]
+    size = cfg.resolution or raw.train.shape[1]
+    if raw.train.shape[1] != raw.train.shape[2] and cfg.resolution is None:
+        size = min(raw.train.shape[1:3])  # center-crop non-square arrays to a square
+    train = _resize(_convert_channels(raw.train, channels), size)
+    test = None if raw.test is None else _resize(_convert_channels(raw.test, channels), size)
+    train_labels, test_labels, train_ids = raw.train_labels, raw.test_labels, raw.train_ids
+
+    if test is None:
+        n = len(train)
+        n_test = max(1, int(round(n * cfg.test_fraction)))
+        if n - n_test < 1:
+            raise DataError(f"{cfg.source}: {n} image(s) are too few to split into train and test")
+        perm = np.random.default_rng(cfg.split_seed).permutation(n)
+        tr, te = np.sort(perm[n_test:]), np.sort(perm[:n_test])
+        test, train = train[te], train[tr]
+        if train_labels is not None:
+            test_labels, train_labels = train_labels[te], train_labels[tr]
+        if train_ids is not None:
+            train_ids = [train_ids[i] for i in tr]
+        split = f"seeded: test_fraction={cfg.test_fraction}, split_seed={cfg.split_seed}"
+    else:
+        split = "source"
+    if cfg.limit is not None and cfg.limit < len(train):
+        train = train[: cfg.limit]
+        train_labels = None if train_labels is None else train_labels[: cfg.limit]
+        train_ids = None if train_ids is None else train_ids[: cfg.limit]
+    prep = {"resolution": size, "channels": channels, "split": split, "limit": cfg.limit}
+    return ImageData(
+        name=raw.name,
+        train=train,
+        test=test,
+        train_labels=train_labels,
+        test_labels=test_labels,
+        class_names=raw.class_names,
+        split=split,
+        fingerprint=_fingerprint([train, train_labels, test, test_labels], prep),
+        problems=raw.problems,
+        summary=raw.summary,
+        train_ids=train_ids,
+    )
+
+
+def load_data(cfg) -> ImageData:
+    """Read `cfg.source` with the source that recognises it, then preprocess."""
+    src = find_source(cfg.source)
+    return preprocess(src.load(cfg.source, cfg), cfg)

@@ -1,0 +1,109 @@
+"""A folder of image files (recursive). Class subfolders become labels.
+
+Every image is resized so its shorter side is `resolution` with one fixed
+filter (Lanczos) and center-cropped to a square. Unreadable or truncated files
+are listed with their path and reason and skipped (or raised with `strict`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import DataError
+from .base import RawData, register_source
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
+RESAMPLE = Image.Resampling.LANCZOS
+DEFAULT_RESOLUTION = 64
+_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F", "P;L"}
+
+
+def _is_image_folder(spec: str) -> bool:
+    return Path(spec).is_dir()
+
+
+def list_images(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in EXTENSIONS)
+
+
+def square(img: Image.Image, size: int) -> Image.Image:
+    """Resize the shorter side to `size`, then center-crop to size x size."""
+    w, h = img.size
+    scale = size / min(w, h)
+    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+    if (nw, nh) != (w, h):
+        img = img.resize((nw, nh), RESAMPLE)
+    left, top = (nw - size) // 2, (nh - size) // 2
+    return img.crop((left, top, left + size, top + size))
+
+
+@register_source("image-folder", _is_image_folder, "a folder of PNG/JPEG/BMP/WebP images, class subfolders as labels")
+def load_image_folder(spec, cfg) -> RawData:
+    root = Path(spec)
+    files = list_images(root)
+    if not files:
+        raise DataError(f"{root}: no image files (expected {', '.join(EXTENSIONS)}, searched recursively)")
+
+    # Pass 1: headers only (cheap) -> modes, sizes, and which files open at all.
+    problems: list[tuple[str, str]] = []
+    headers: list[tuple[Path, str, tuple[int, int]]] = []
+    for p in files:
+        try:
+            with Image.open(p) as im:
+                headers.append((p, im.mode, im.size))
+        except Exception as e:  # PIL raises many types for bad files
+            problems.append((str(p), f"unreadable: {e}"))
+    if cfg.strict and problems:
+        raise DataError(f"{len(problems)} unreadable image file(s), first: {problems[0][0]}: {problems[0][1]}")
+
+    modes = Counter(m for _, m, _ in headers)
+    sizes = Counter(s for _, _, s in headers)
+    channels = cfg.channels or (1 if all(m in _GRAY_MODES for m in modes) else 3)
+    resolution = cfg.resolution
+    if resolution is None:
+        only = next(iter(sizes)) if len(sizes) == 1 else None
+        resolution = only[0] if only and only[0] == only[1] else DEFAULT_RESOLUTION
+
+    # Class subfolders: labels only when every image sits in a first-level subfolder.
+    rel = [p.relative_to(root) for p, _, _ in headers]
+    labelled = bool(rel) and all(len(r.parts) >= 2 for r in rel)
+    class_names = sorted({r.parts[0] for r in rel}) if labelled else None
+
+    # Pass 2: decode fully (catches truncation), convert, resize, crop.
+    images, labels, ids = [], [], []
+    for (p, _, _), r in zip(headers, rel):
+        try:
+            with Image.open(p) as im:
+                im.load()
+                im = im.convert("L" if channels == 1 else "RGB")
+                arr = np.asarray(square(im, resolution), dtype=np.uint8)
+        except Exception as e:
+            problems.append((str(p), f"cannot decode: {e}"))
+            continue
+        images.append(arr.reshape(resolution, resolution, channels))
+        ids.append(str(p))
+        if labelled:
+            labels.append(class_names.index(r.parts[0]))
+    if cfg.strict and problems:
+        raise DataError(f"{len(problems)} unreadable image file(s), first: {problems[0][0]}: {problems[0][1]}")
+    if not images:
+        raise DataError(f"{root}: none of the {len(files)} image files could be read; first problem: {problems[0][0]}: {problems[0][1]}")
+    return RawData(
+        name=root.name,
+        train=np.stack(images),
+        train_labels=np.array(labels, dtype=np.int64) if labelled else None,
+        class_names=class_names,
+        problems=problems,
+        summary={
+            "files": len(files),
+            "modes": dict(modes),
+            "sizes": {f"{w}x{h}": n for (w, h), n in sizes.most_common(5)},
+            "distinct_sizes": len(sizes),
+            "resized_to": resolution,
+        },
+        train_ids=ids,
+    )

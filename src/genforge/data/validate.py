@@ -1,0 +1,89 @@
+"""The data report: counts, shapes, classes, skipped files, exact duplicates."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+
+import numpy as np
+
+from .dataset import ImageData
+
+MAX_LISTED = 20
+
+
+def find_duplicates(images: np.ndarray) -> list[list[int]]:
+    """Groups (of indices) of byte-identical images, largest first."""
+    groups: dict[bytes, list[int]] = defaultdict(list)
+    for i, img in enumerate(images):
+        groups[hashlib.blake2b(img.tobytes(), digest_size=16).digest()].append(i)
+    dup = [g for g in groups.values() if len(g) > 1]
+    return sorted(dup, key=len, reverse=True)
+
+
+def _counts(labels, names) -> dict[str, int] | None:
+    if labels is None:
+        return None
+    counts = np.bincount(labels, minlength=len(names) if names else 0)
+    return {(names[i] if names and i < len(names) else str(i)): int(c) for i, c in enumerate(counts)}
+
+
+def data_report(data: ImageData) -> dict:
+    """A JSON-ready summary of `data`; shown by `data inspect` and saved with every run."""
+    all_images = np.concatenate([data.train, data.test])
+    groups = find_duplicates(all_images)
+    n_train = len(data.train)
+
+    def name(i: int) -> str:
+        if i < n_train:
+            return data.train_ids[i] if data.train_ids else f"train[{i}]"
+        return f"test[{i - n_train}]"
+
+    c, h, w = data.shape
+    return {
+        "name": data.name,
+        "fingerprint": data.fingerprint,
+        "n_train": n_train,
+        "n_test": len(data.test),
+        "shape": [c, h, w],
+        "split": data.split,
+        "pixel_mean": round(float(data.train.mean()) / 255.0, 4),
+        "class_counts": {"train": _counts(data.train_labels, data.class_names), "test": _counts(data.test_labels, data.class_names)},
+        "problems": [{"path": p, "reason": r} for p, r in data.problems],
+        "duplicates": {
+            "groups": len(groups),
+            "extra_copies": sum(len(g) - 1 for g in groups),
+            "train_test_overlap": sum(1 for g in groups if min(g) < n_train <= max(g)),
+            "examples": [[name(i) for i in g[:4]] for g in groups[:MAX_LISTED]],
+        },
+        "source": data.summary,
+    }
+
+
+def format_report(rep: dict) -> str:
+    """Human-readable text of `data_report`."""
+    c, h, w = rep["shape"]
+    lines = [
+        f"data set     {rep['name']}  (fingerprint {rep['fingerprint']})",
+        f"images       {rep['n_train']} train / {rep['n_test']} test, {h}x{w}, {c} channel(s); split: {rep['split']}",
+        f"pixel mean   {rep['pixel_mean']}",
+    ]
+    counts = rep["class_counts"]["train"]
+    if counts:
+        lo, hi = min(counts.values()), max(counts.values())
+        lines.append(f"classes      {len(counts)} (train counts {lo}..{hi}{', imbalanced' if hi > 3 * max(lo, 1) else ''})")
+        lines += [f"  {k:<14} {v}" for k, v in counts.items()]
+    else:
+        lines.append("classes      none (unlabelled)")
+    for k, v in rep["source"].items():
+        if k != "files" or not isinstance(v, dict):
+            lines.append(f"source       {k}: {v}")
+    probs = rep["problems"]
+    lines.append(f"skipped      {len(probs)} unreadable file(s)")
+    lines += [f"  {p['path']}: {p['reason']}" for p in probs[:MAX_LISTED]]
+    if len(probs) > MAX_LISTED:
+        lines.append(f"  ... and {len(probs) - MAX_LISTED} more")
+    d = rep["duplicates"]
+    lines.append(f"duplicates   {d['groups']} group(s) of identical images, {d['extra_copies']} extra copies, {d['train_test_overlap']} across train/test")
+    lines += ["  " + " = ".join(g) for g in d["examples"][:5]]
+    return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""Small file helpers shared by every stage: atomic writes, JSON, image grids."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+
+def atomic_write(path: str | Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, fsync, rename: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path: str | Path, obj) -> None:
+    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
+
+
+def append_jsonl(path: str | Path, obj) -> None:
+    with open(path, "a") as f:
+        f.write(json.dumps(obj) + "\n")
+
+
+def grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, min_tile: int = 32) -> Image.Image:
+    """uint8 [N, H, W, C] -> one PIL image, `nrow` tiles a row (default: square),
+    upscaled by an integer factor (nearest) so each tile is at least `min_tile` px."""
+    n, h, w, c = images.shape
+    nrow = nrow or max(1, math.ceil(math.sqrt(n)))
+    rows = math.ceil(n / nrow)
+    canvas = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), 255, dtype=np.uint8)
+    for i, img in enumerate(images):
+        r, col = divmod(i, nrow)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        canvas[y: y + h, x: x + w] = img
+    scale = max(1, math.ceil(min_tile / max(h, w)))
+    out = Image.fromarray(canvas.squeeze(-1) if c == 1 else canvas)
+    return out.resize((out.width * scale, out.height * scale), Image.Resampling.NEAREST) if scale > 1 else out
+
+
+def save_grid(path: str | Path, images: np.ndarray, nrow: int | None = None) -> None:
+    buf = io.BytesIO()
+    grid(images, nrow).save(buf, format="PNG")
+    atomic_write(path, buf.getvalue())

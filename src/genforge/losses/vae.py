@@ -1,0 +1,45 @@
+"""The VAE's evidence lower bound (Kingma & Welling 2014).
+
+For an image x (pixels scaled to [0, 1]) and q(z|x) = N(mu, diag(exp(logvar))):
+
+    ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || N(0, I))
+
+with one reparameterised sample z = mu + exp(logvar / 2) * eps. The loss is the
+negative ELBO (`recon + beta * kl`), each term summed over pixels / latent
+dimensions of one image and averaged over the batch, so it is in nats per image.
+
+- bernoulli: log p(x|z) = -BCE(logits, x), the decoder emits logits;
+- gaussian:  log p(x|z) = log N(x; sigmoid(logits), sigma^2), fixed sigma.
+KL is analytic: 0.5 * sum(mu^2 + exp(logvar) - 1 - logvar).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+
+def reconstruction_nll(x01: torch.Tensor, logits: torch.Tensor, kind: str, sigma: float) -> torch.Tensor:
+    """-log p(x|z) per image [B], summed over pixels."""
+    if kind == "bernoulli":
+        nll = F.binary_cross_entropy_with_logits(logits, x01, reduction="none")
+    elif kind == "gaussian":
+        mean = torch.sigmoid(logits)
+        nll = 0.5 * ((x01 - mean) / sigma) ** 2 + math.log(sigma) + 0.5 * math.log(2 * math.pi)
+    else:
+        raise ValueError(f"unknown reconstruction '{kind}': expected bernoulli or gaussian")
+    return nll.flatten(1).sum(1)
+
+
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, 1)) per latent dimension [B, D]."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def elbo(x01, logits, mu, logvar, kind: str = "bernoulli", sigma: float = 0.1, beta: float = 1.0):
+    """(loss, recon, kl): loss = mean over batch of recon + beta * kl, in nats per image."""
+    recon = reconstruction_nll(x01, logits, kind, sigma).mean()
+    kl = kl_per_dim(mu, logvar).sum(1).mean()
+    return recon + beta * kl, recon, kl

@@ -1,0 +1,165 @@
+"""DCGAN: the article's generator and discriminator, generalised to any resolution.
+
+The article (TensorFlow's DCGAN tutorial on 28x28 MNIST-like images):
+
+    G: z[100] -> Dense 7*7*256 (no bias) -> BN -> LeakyReLU -> reshape [256, 7, 7]
+       -> ConvT 128 5x5 s1 -> BN -> LeakyReLU          [128, 7, 7]
+       -> ConvT  64 5x5 s2 -> BN -> LeakyReLU          [64, 14, 14]
+       -> ConvT   1 5x5 s2 -> tanh                     [1, 28, 28]
+    D: x -> Conv 64 5x5 s2 -> LeakyReLU -> Dropout 0.3 [64, 14, 14]
+         -> Conv 128 5x5 s2 -> LeakyReLU -> Dropout 0.3 [128, 7, 7]
+         -> Flatten -> Dense 1 (logit)
+
+Other resolutions add or remove stride-2 stages (see `stages`): each stage
+doubles the side and halves the channels, so 28 px is one point of a family
+that also covers 8, 32, 64 and 128 px; `width` multiplies every channel count.
+Convs use TF's "same" padding: k5 s2 with padding 2 (+ output_padding 1 for ConvT).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ..config import StrictModel
+from ..losses import GAN_LOSSES
+from .base import FAMILIES, Family, init_weights, stages
+
+
+class DCGANConfig(StrictModel):
+    latent_dim: int = Field(100, ge=1, description="noise size")
+    width: float = Field(1.0, gt=0, description="multiplier of every channel count (1 = the article)")
+    max_channels: int = Field(512, ge=8, description="cap on channels per layer, before `width`")
+    kernel: int = Field(5, ge=3, description="kernel size of every conv (odd)")
+    leaky_slope: float = Field(0.2, ge=0, lt=1, description="LeakyReLU slope (Keras' default, in the article, is 0.3)")
+    dropout: float = Field(0.3, ge=0, lt=1, description="dropout after each discriminator conv")
+    loss: Literal["ns"] = Field("ns", description="ns: the article's non-saturating loss")
+    update: Literal["alternating", "simultaneous"] = Field(
+        "alternating",
+        description="alternating: D step, then G step on the updated D; simultaneous: both from one forward pass (the article's code)",
+    )
+    init: Literal["torch", "glorot", "dcgan"] = Field("dcgan", description="weight init; glorot is Keras' default")
+    bn_eps: float = Field(1e-5, gt=0, description="BatchNorm epsilon (Keras: 1e-3)")
+    bn_momentum: float = Field(0.1, gt=0, le=1, description="BatchNorm running-stat momentum, PyTorch convention (Keras 0.99 = 0.01 here)")
+
+
+def _channels(base: int, k: int, cfg: DCGANConfig) -> int:
+    return max(1, int(round(min(base * 2**k, cfg.max_channels) * cfg.width)))
+
+
+class Generator(nn.Module):
+    def __init__(self, cfg: DCGANConfig, shape: tuple[int, int, int]):
+        super().__init__()
+        c_out, res, _ = shape
+        self.base, n = stages(res)
+        k, p = cfg.kernel, cfg.kernel // 2
+        # channels after the dense layer, the s1 conv and each stride-2 stage but the last;
+        # article (n=2): [256, 128, 64], then 1 at the output
+        m = max(n, 1)
+        chans = [_channels(64, m - i, cfg) for i in range(m + 1)]
+        self.c0 = chans[0]
+        act = lambda: nn.LeakyReLU(cfg.leaky_slope)  # noqa: E731
+        bn1 = lambda c: nn.BatchNorm1d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum)  # noqa: E731
+        bn2 = lambda c: nn.BatchNorm2d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum)  # noqa: E731
+        d0 = self.c0 * self.base * self.base
+        self.fc = nn.Sequential(nn.Linear(cfg.latent_dim, d0, bias=False), bn1(d0), act())
+        layers: list[nn.Module] = [nn.ConvTranspose2d(chans[0], chans[1], k, 1, p, bias=False), bn2(chans[1]), act()]
+        for i in range(1, m):
+            layers += [nn.ConvTranspose2d(chans[i], chans[i + 1], k, 2, p, output_padding=1, bias=False), bn2(chans[i + 1]), act()]
+        # last layer: stride 2 up to the full resolution (stride 1 when the data is base-sized)
+        s, op = (2, 1) if n >= 1 else (1, 0)
+        layers += [nn.ConvTranspose2d(chans[m], c_out, k, s, p, output_padding=op, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.fc(z)  # [B, c0 * base * base]
+        h = h.view(-1, self.c0, self.base, self.base)  # [B, c0, base, base]
+        return self.net(h)  # [B, C, res, res] in [-1, 1]
+
+
+class Discriminator(nn.Module):
+    def __init__(self, cfg: DCGANConfig, shape: tuple[int, int, int]):
+        super().__init__()
+        c_in, res, _ = shape
+        _, n = stages(res)
+        k, p = cfg.kernel, cfg.kernel // 2
+        layers: list[nn.Module] = []
+        c, side = c_in, res
+        for i in range(max(n, 1)):
+            c_next = _channels(64, i, cfg)
+            layers += [nn.Conv2d(c, c_next, k, 2, p), nn.LeakyReLU(cfg.leaky_slope), nn.Dropout(cfg.dropout)]
+            c, side = c_next, (side + 1) // 2  # "same" padding: ceil(side / 2)
+        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * side * side, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)  # [B] logits
+
+
+@FAMILIES.register("dcgan")
+class DCGAN(Family):
+    name = "dcgan"
+    Config = DCGANConfig
+    presets = {
+        # The article's exact model and optimiser (TF DCGAN tutorial): Keras defaults
+        # (LeakyReLU 0.3, Glorot init, BN eps 1e-3 / momentum 0.99), Adam 1e-4, batch 256,
+        # G and D updated simultaneously from one forward pass.
+        "article": {
+            "model": {"leaky_slope": 0.3, "init": "glorot", "bn_eps": 1e-3, "bn_momentum": 0.01, "update": "simultaneous"},
+            "train": {"lr": 1e-4, "betas": [0.9, 0.999], "batch_size": 256},
+        },
+        # Radford et al. 2016: Adam 2e-4, beta1 0.5, N(0, 0.02) init, batch 128.
+        "dcgan-paper": {"model": {}, "train": {"lr": 2e-4, "betas": [0.5, 0.999], "batch_size": 128}},
+        # The default: the article's architecture with the DCGAN paper's optimiser and a
+        # smaller batch, which gives more updates per CPU second.
+        "default": {"model": {}, "train": {"lr": 2e-4, "betas": [0.5, 0.999], "batch_size": 64}},
+    }
+
+    def __init__(self, cfg: DCGANConfig, shape, n_classes: int = 0):
+        super().__init__(cfg, shape, n_classes)
+        self.G = Generator(cfg, self.shape)
+        self.D = Discriminator(cfg, self.shape)
+        init_weights(self, cfg.init)
+        self.loss = GAN_LOSSES[cfg.loss]
+
+    @property
+    def latent_dim(self) -> int:
+        return self.cfg.latent_dim
+
+    def configure_optimizers(self, t):
+        adam = dict(lr=t.lr, betas=tuple(t.betas))
+        return {"g": torch.optim.Adam(self.G.parameters(), **adam), "d": torch.optim.Adam(self.D.parameters(), **adam)}
+
+    def train_step(self, x, y: Optional[torch.Tensor], opts):
+        z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
+        fake = self.G(z)
+        if self.cfg.update == "simultaneous":
+            # The article: both losses from the same D outputs, gradients applied together.
+            real_logits, fake_logits = self.D(x), self.D(fake)
+            loss_d = self.loss.d(real_logits, fake_logits)
+            loss_g = self.loss.g(fake_logits)
+            g_params, d_params = list(self.G.parameters()), list(self.D.parameters())
+            grads_g = torch.autograd.grad(loss_g, g_params, retain_graph=True)
+            grads_d = torch.autograd.grad(loss_d, d_params)
+            for p, g in zip(g_params + d_params, grads_g + grads_d):
+                p.grad = g
+            opts["g"].step()
+            opts["d"].step()
+        else:
+            loss_d = self.loss.d(self.D(x), self.D(fake.detach()))
+            opts["d"].zero_grad(set_to_none=True)
+            loss_d.backward()
+            opts["d"].step()
+            loss_g = self.loss.g(self.D(fake))
+            opts["g"].zero_grad(set_to_none=True)
+            loss_g.backward()
+            opts["g"].step()
+        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
+
+    def decode(self, z):
+        return self.G(z)
+
+    def exportable(self):
+        return self.G

@@ -1,0 +1,117 @@
+"""The run directory contract: resolve a config, save and load weights and state.
+
+    runs/<name>/config.json         resolved config + the data's shape, classes, fingerprint
+    runs/<name>/model.safetensors   weights (all networks, BN buffers), metadata
+    runs/<name>/train_state.pt      optimizers, step, RNG: tensors and plain values only
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Optional
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from . import __version__
+from .config import RunConfigBase, config_hash, deep_merge, load_yaml, parse_set, run_config_class, validate
+from .errors import ConfigError, RunError
+from .io import atomic_write, write_json
+from .models import FAMILIES, Family
+
+CONFIG, WEIGHTS, STATE = "config.json", "model.safetensors", "train_state.pt"
+
+
+def resolve_config(
+    family: str = "dcgan",
+    preset: Optional[str] = None,
+    config_file: Optional[str | Path] = None,
+    sets: tuple[str, ...] | list[str] = (),
+    overrides: Optional[dict] = None,
+) -> RunConfigBase:
+    """Defaults -> preset -> YAML file -> --set items -> explicit overrides (CLI flags)."""
+    fam = FAMILIES.get(family)
+    from_file = load_yaml(config_file) if config_file else {}
+    preset = preset or from_file.pop("preset", None) or fam.default_preset
+    from_file.pop("family", None)
+    if preset not in fam.presets:
+        raise ConfigError(f"unknown preset '{preset}' for {family}; expected one of: {', '.join(fam.presets)}")
+    layers = [fam.presets[preset], from_file, parse_set(list(sets)), overrides or {}]
+    merged: dict = {"family": family, "preset": preset}
+    for layer in layers:
+        merged = deep_merge(merged, layer)
+    return validate(run_config_class(fam), merged)
+
+
+def build_model(cfg: RunConfigBase, shape, n_classes: int = 0) -> Family:
+    return FAMILIES.get(cfg.family)(cfg.model, tuple(shape), n_classes)
+
+
+def save_config(run: Path, cfg: RunConfigBase, dataset: dict) -> None:
+    write_json(run / CONFIG, {**cfg.model_dump(mode="json"), "dataset": dataset})
+
+
+def read_config(run: str | Path) -> tuple[RunConfigBase, dict]:
+    """(config, dataset info) of a run directory; errors name the file."""
+    path = Path(run) / CONFIG
+    if not path.is_file():
+        raise RunError(f"{run} is not a genforge run: {CONFIG} is missing")
+    try:
+        raw = json.loads(path.read_text())
+        dataset = raw.pop("dataset")
+        fam = FAMILIES.get(raw["family"])
+    except (json.JSONDecodeError, KeyError) as e:
+        raise RunError(f"{path}: not a valid genforge config ({e})") from None
+    try:
+        return validate(run_config_class(fam), raw), dataset
+    except ConfigError as e:
+        raise RunError(f"{path}: {e}") from None
+
+
+def save_weights(run: Path, model: Family, cfg: RunConfigBase, step: int) -> None:
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"genforge_version": __version__, "family": cfg.family, "config_hash": config_hash(cfg), "step": str(step)}
+    atomic_write(run / WEIGHTS, st_save(state, metadata=meta))
+
+
+def load_weights(run: Path, model: Family) -> None:
+    path = Path(run) / WEIGHTS
+    if not path.is_file():
+        raise RunError(f"{path} is missing: the run has no saved weights yet")
+    try:
+        state = st_load(path.read_bytes())
+    except (SafetensorError, ValueError, OSError) as e:
+        raise RunError(f"{path}: corrupt weights file ({e})") from None
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise RunError(f"{path}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
+def save_state(run: Path, state: dict) -> None:
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write(run / STATE, buf.getvalue())
+
+
+def load_state(run: Path) -> dict:
+    path = Path(run) / STATE
+    if not path.is_file():
+        raise RunError(f"{path} is missing: nothing to resume")
+    try:
+        # weights_only: a state file never runs code when loaded.
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise RunError(f"{path}: corrupt training state ({e})") from None
+
+
+def load(run: str | Path, device: str = "cpu") -> Family:
+    """The trained model of a run directory, in eval mode: `load(run).sample(64, seed=0)`."""
+    cfg, dataset = read_config(run)
+    model = build_model(cfg, dataset["shape"], dataset.get("n_classes", 0))
+    load_weights(Path(run), model)
+    model.run_config, model.dataset_info = cfg, dataset
+    return model.to(device).eval()

@@ -1,0 +1,218 @@
+"""One training loop for every family; the family supplies only `train_step`.
+
+The training split lives on the device as one uint8 tensor; each step indexes a
+batch and scales it to [-1, 1], so there is no per-sample Python work. Losses are
+summed on the device and read back only every `log_every` steps (no host sync per
+step). Data order for epoch e is a permutation seeded by (seed, e), so a resumed
+run needs only the step counter and the saved RNG state to continue exactly.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+from tqdm.auto import tqdm
+
+from ..config import RunConfigBase
+from ..data import ImageData, data_report, format_report, load_data, to_float, to_uint8
+from ..errors import RunError
+from ..io import append_jsonl, save_grid, write_json
+from ..run import WEIGHTS, build_model, load_state, load_weights, read_config, save_config, save_state, save_weights
+
+
+class Interrupted(Exception):
+    """Training was stopped by Ctrl-C after a checkpoint was written."""
+
+    def __init__(self, run: Path, step: int):
+        super().__init__(f"stopped at step {step}; checkpoint written. Continue with: genforge train --resume {run}")
+        self.run, self.step = run, step
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RunError("--device cuda was asked for, but torch sees no CUDA device")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def is_main_process() -> bool:
+    """Rank 0 (or no torchrun) writes files; other ranks only compute."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def _rng_state(device: torch.device) -> dict:
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)
+
+
+class Trainer:
+    """Trains `cfg` into the run directory `run`; `fit()` returns the final step."""
+
+    def __init__(self, cfg: RunConfigBase, run: str | Path, data: Optional[ImageData] = None,
+                 resume: bool = False, progress: bool = True, log: Callable[[str], None] = print):
+        self.cfg, self.run, self.progress, self.log = cfg, Path(run), progress, log
+        t = cfg.train
+        if not resume and (self.run / WEIGHTS).exists():
+            raise RunError(f"{self.run} already holds a trained model; pass --resume {self.run} to continue it, or choose another --out")
+        if t.threads:
+            torch.set_num_threads(t.threads)
+        if t.deterministic:
+            torch.use_deterministic_algorithms(True)
+        self.device = pick_device(t.device)
+        self.data = data if data is not None else load_data(cfg.data)
+        self.report = data_report(self.data)
+
+        torch.manual_seed(t.seed)  # weights init
+        self.model = build_model(cfg, self.data.shape, self.data.n_classes).to(self.device)
+        self.opts = self.model.configure_optimizers(t)
+        self.step, self.elapsed = 0, 0.0
+        if resume:
+            self._restore()
+        else:
+            torch.manual_seed(t.seed + 1)  # noise / dropout stream, independent of the init
+        self.x = self.data.tensor("train", self.device)  # uint8 [N, C, H, W]
+        self.y = self.data.labels("train", self.device)
+        self.batch = min(t.batch_size, len(self.x))
+        self.steps_per_epoch = len(self.x) // self.batch
+        self.total = self._total_steps()
+        # Fixed noise for the sample grids, from its own generator (leaves the training RNG alone).
+        self.grid_z = self.model.prior(t.grid_size, torch.Generator().manual_seed(t.seed + 2))
+        self._perm_epoch, self._perm = -1, None
+
+    def _restore(self) -> None:
+        saved_cfg, _ = read_config(self.run)
+        if saved_cfg.model != self.cfg.model or saved_cfg.family != self.cfg.family:
+            raise RunError(f"{self.run}: the model config differs from the saved one; a resumed run keeps its model")
+        load_weights(self.run, self.model)
+        state = load_state(self.run)
+        for name, opt in self.opts.items():
+            opt.load_state_dict(state["optimizers"][name])
+        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+        _set_rng_state(state["rng"], self.device)
+
+    def _total_steps(self) -> Optional[int]:
+        t, limits = self.cfg.train, []
+        if t.steps is not None:
+            limits.append(t.steps)
+        if t.epochs is not None:
+            limits.append(math.ceil(t.epochs * self.steps_per_epoch))
+        return min(limits) if limits else None
+
+    def _indices(self, step: int) -> torch.Tensor:
+        epoch, pos = divmod(step, self.steps_per_epoch)
+        if epoch != self._perm_epoch:
+            gen = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + epoch)
+            self._perm = torch.randperm(len(self.x), generator=gen).to(self.device)
+            self._perm_epoch = epoch
+        return self._perm[pos * self.batch: (pos + 1) * self.batch]
+
+    def _autocast(self):
+        if self.cfg.train.precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        return nullcontext()
+
+    def save_checkpoint(self) -> None:
+        if not is_main_process():
+            return
+        save_weights(self.run, self.model, self.cfg, self.step)
+        save_state(self.run, {
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "optimizers": {k: o.state_dict() for k, o in self.opts.items()},
+            "rng": _rng_state(self.device),
+        })
+
+    def save_samples(self) -> None:
+        if not is_main_process():
+            return
+        was = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            imgs = to_uint8(self.model.decode(self.grid_z)).permute(0, 2, 3, 1).cpu().numpy()
+        self.model.train(was)
+        save_grid(self.run / "samples" / f"step_{self.step:07d}.png", imgs)
+
+    def _write_header(self) -> None:
+        if not is_main_process():
+            return
+        self.run.mkdir(parents=True, exist_ok=True)
+        info = {"name": self.data.name, "shape": list(self.data.shape), "n_classes": self.data.n_classes,
+                "class_names": self.data.class_names, "fingerprint": self.data.fingerprint,
+                "n_train": len(self.data.train), "n_test": len(self.data.test), "split": self.data.split}
+        save_config(self.run, self.cfg, info)
+        write_json(self.run / "data.json", self.report)
+
+    def fit(self) -> int:
+        """Train until the first budget (steps, epochs, minutes) is spent; returns the step."""
+        t = self.cfg.train
+        self._write_header()
+        self.log(format_report(self.report))
+        if self.report["problems"] and not self.cfg.data.strict:
+            self.log(f"note: {len(self.report['problems'])} file(s) skipped (see {self.run / 'data.json'})")
+        if self.step == 0:
+            self.save_samples()
+        self.model.train()
+        bar = tqdm(total=self.total, initial=self.step, unit="step", disable=not self.progress, dynamic_ncols=True)
+        sums: dict[str, torch.Tensor] = {}
+        n_sum, t_log, step_log = 0, time.perf_counter(), self.step
+        start_wall, start_elapsed = time.perf_counter(), self.elapsed
+        try:
+            while self.total is None or self.step < self.total:
+                if t.minutes is not None and self.elapsed >= t.minutes * 60:
+                    break
+                idx = self._indices(self.step)
+                x = to_float(self.x[idx])
+                y = None if self.y is None else self.y[idx]
+                with self._autocast():
+                    losses = self.model.train_step(x, y, self.opts)
+                for k, v in losses.items():
+                    sums[k] = sums[k] + v.float() if k in sums else v.float()
+                n_sum += 1
+                self.step += 1
+                self.elapsed = start_elapsed + time.perf_counter() - start_wall
+                bar.update(1)
+                if self.step % t.log_every == 0:
+                    now = time.perf_counter()
+                    rec = {k: round(float(v) / n_sum, 5) for k, v in sums.items()}  # one sync per log
+                    rate = (self.step - step_log) * self.batch / max(now - t_log, 1e-9)
+                    rec.update(step=self.step, epoch=round(self.step / self.steps_per_epoch, 3),
+                               images_per_s=round(rate, 1), elapsed_s=round(self.elapsed, 2))
+                    if is_main_process():
+                        append_jsonl(self.run / "metrics.jsonl", rec)
+                    postfix = {k: rec[k] for k in sums} | {"img/s": int(rate)}
+                    if self.total is None and t.minutes is not None:
+                        postfix["left"] = f"{max(0.0, t.minutes * 60 - self.elapsed) / 60:.1f}min"
+                    bar.set_postfix(postfix)
+                    sums, n_sum, t_log, step_log = {}, 0, now, self.step
+                if self.step % t.sample_every == 0:
+                    self.save_samples()
+                if self.step % t.checkpoint_every == 0:
+                    self.save_checkpoint()
+        except KeyboardInterrupt:
+            bar.close()
+            self.save_checkpoint()
+            raise Interrupted(self.run, self.step) from None
+        bar.close()
+        self.save_checkpoint()
+        self.save_samples()
+        return self.step
+
+
+def train(cfg: RunConfigBase, run: str | Path, **kw) -> int:
+    """Train a new run (or resume with resume=True); returns the final step."""
+    return Trainer(cfg, run, **kw).fit()
