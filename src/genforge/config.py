@@ -90,6 +90,16 @@ def deep_merge(base: dict, over: dict) -> dict:
     return out
 
 
+def _parse_value(raw: str):
+    """JSON first (so 2e-4 is a float, which YAML 1.1 reads as a string), then YAML, else text."""
+    for parse in (json.loads, yaml.safe_load):
+        try:
+            return parse(raw) if raw.strip() else None
+        except (ValueError, yaml.YAMLError):
+            continue
+    return raw
+
+
 def parse_set(items: list[str]) -> dict:
     """['train.lr=2e-4', 'model.width=2'] -> {'train': {'lr': 2e-4}, 'model': {'width': 2}}."""
     out: dict = {}
@@ -100,10 +110,7 @@ def parse_set(items: list[str]) -> dict:
         parts = key.strip().split(".")
         if not all(parts):
             raise ConfigError(f"--set '{item}': '{key}' is not a dotted key like train.lr")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            value = raw
+        value = _parse_value(raw)
         node = out
         for p in parts[:-1]:
             node = node.setdefault(p, {})

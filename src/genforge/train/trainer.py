@@ -157,6 +157,21 @@ class Trainer:
         save_config(self.run, self.cfg, info)
         write_json(self.run / "data.json", self.report)
 
+    def _log_metrics(self, bar) -> None:
+        """Mean losses since the last log, images/s, one line of metrics.jsonl (one host sync)."""
+        t, now = self.cfg.train, time.perf_counter()
+        rec = {k: round(float(v) / self._n_sum, 5) for k, v in self._sums.items()}
+        rate = (self.step - self._step_log) * self.batch / max(now - self._t_log, 1e-9)
+        rec.update(step=self.step, epoch=round(self.step / self.steps_per_epoch, 3),
+                   images_per_s=round(rate, 1), elapsed_s=round(self.elapsed, 2))
+        if is_main_process():
+            append_jsonl(self.run / "metrics.jsonl", rec)
+        postfix = {k: rec[k] for k in self._sums} | {"img/s": int(rate)}
+        if self.total is None and t.minutes is not None:
+            postfix["left"] = f"{max(0.0, t.minutes * 60 - self.elapsed) / 60:.1f}min"
+        bar.set_postfix(postfix)
+        self._sums, self._n_sum, self._t_log, self._step_log = {}, 0, now, self.step
+
     def fit(self) -> int:
         """Train until the first budget (steps, epochs, minutes) is spent; returns the step."""
         t = self.cfg.train
@@ -168,8 +183,7 @@ class Trainer:
             self.save_samples()
         self.model.train()
         bar = tqdm(total=self.total, initial=self.step, unit="step", disable=not self.progress, dynamic_ncols=True)
-        sums: dict[str, torch.Tensor] = {}
-        n_sum, t_log, step_log = 0, time.perf_counter(), self.step
+        self._sums, self._n_sum, self._t_log, self._step_log = {}, 0, time.perf_counter(), self.step
         start_wall, start_elapsed = time.perf_counter(), self.elapsed
         try:
             while self.total is None or self.step < self.total:
@@ -180,25 +194,14 @@ class Trainer:
                 y = None if self.y is None else self.y[idx]
                 with self._autocast():
                     losses = self.model.train_step(x, y, self.opts)
-                for k, v in losses.items():
-                    sums[k] = sums[k] + v.float() if k in sums else v.float()
-                n_sum += 1
+                for k, v in losses.items():  # summed on the device: no host sync per step
+                    self._sums[k] = self._sums[k] + v.float() if k in self._sums else v.float()
+                self._n_sum += 1
                 self.step += 1
                 self.elapsed = start_elapsed + time.perf_counter() - start_wall
                 bar.update(1)
                 if self.step % t.log_every == 0:
-                    now = time.perf_counter()
-                    rec = {k: round(float(v) / n_sum, 5) for k, v in sums.items()}  # one sync per log
-                    rate = (self.step - step_log) * self.batch / max(now - t_log, 1e-9)
-                    rec.update(step=self.step, epoch=round(self.step / self.steps_per_epoch, 3),
-                               images_per_s=round(rate, 1), elapsed_s=round(self.elapsed, 2))
-                    if is_main_process():
-                        append_jsonl(self.run / "metrics.jsonl", rec)
-                    postfix = {k: rec[k] for k in sums} | {"img/s": int(rate)}
-                    if self.total is None and t.minutes is not None:
-                        postfix["left"] = f"{max(0.0, t.minutes * 60 - self.elapsed) / 60:.1f}min"
-                    bar.set_postfix(postfix)
-                    sums, n_sum, t_log, step_log = {}, 0, now, self.step
+                    self._log_metrics(bar)
                 if self.step % t.sample_every == 0:
                     self.save_samples()
                 if self.step % t.checkpoint_every == 0:
@@ -207,6 +210,8 @@ class Trainer:
             bar.close()
             self.save_checkpoint()
             raise Interrupted(self.run, self.step) from None
+        if self._n_sum:
+            self._log_metrics(bar)
         bar.close()
         self.save_checkpoint()
         self.save_samples()

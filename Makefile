@@ -1,0 +1,53 @@
+# Every target does its own set-up on a fresh machine: a venv, torch 2.13.0 (CPU
+# wheel, installed first so nothing pulls a CUDA build), the package, and Debian's
+# Fashion-MNIST when apt-get is there.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+GF := $(VENV)/bin/genforge
+STAMP := $(VENV)/.installed
+FMNIST := /usr/share/datasets/fashion-mnist
+DEMO_DATA = $(shell [ -d $(FMNIST) ] && echo fashion-mnist || echo digits)
+
+.PHONY: setup data demo test test-all bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+data:
+	@if [ -d $(FMNIST) ]; then echo "Fashion-MNIST: $(FMNIST)"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1) || \
+	  echo "note: could not install dataset-fashion-mnist; the demo falls back to digits"; \
+	else echo "note: Fashion-MNIST missing (apt-get install dataset-fashion-mnist); the demo uses digits"; fi
+
+setup: $(STAMP) data
+
+# About 15 minutes on 2 cores: the article's DCGAN, genforge's default DCGAN, the article's VAE.
+demo: setup
+	rm -rf runs/demo-article-dcgan runs/demo-dcgan runs/demo-article-vae
+	$(GF) train --model dcgan --preset article --data $(DEMO_DATA) --minutes 6 --out runs/demo-article-dcgan
+	$(GF) train --model dcgan --data $(DEMO_DATA) --minutes 4 --out runs/demo-dcgan
+	$(GF) train --model vae --preset article --data $(DEMO_DATA) --minutes 2 --out runs/demo-article-vae
+	$(GF) sample runs/demo-article-dcgan -n 64 --out runs/demo-article-dcgan/grid.png
+	$(GF) sample runs/demo-dcgan -n 64 --out runs/demo-dcgan/grid.png
+	$(GF) sample runs/demo-article-vae -n 64 --out runs/demo-article-vae/grid.png
+	$(GF) sample runs/demo-article-vae --mode manifold --out runs/demo-article-vae/manifold.png
+	@echo "demo done. Sample grids:"; ls -1 runs/demo-*/grid.png runs/demo-article-vae/manifold.png
+
+test: setup
+	$(PY) -m pytest
+
+test-all: setup
+	$(PY) -m pytest -m ""
+
+bench: setup
+	$(PY) -m genforge.bench
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

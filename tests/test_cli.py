@@ -1,0 +1,53 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+TINY = ["--set", "model.width=0.25", "--set", "train.batch_size=32", "--no-progress"]
+
+
+def gf(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "genforge", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
+def test_cli_end_to_end_on_digits(tmp_path):
+    run = tmp_path / "run"
+    r = gf("train", "--model", "dcgan", "--data", "digits", "--steps", "20", "--out", run, *TINY)
+    assert r.returncode == 0, r.stderr
+    assert {"config.json", "model.safetensors", "train_state.pt", "metrics.jsonl", "data.json"} <= {p.name for p in run.iterdir()}
+    assert list((run / "samples").glob("step_*.png"))
+    r = gf("train", "--resume", run, "--steps", "30", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])["step"] == 30
+    assert gf("sample", run, "-n", "16", "--out", tmp_path / "g.png").returncode == 0
+    assert gf("sample", run, "-n", "40", "--out", tmp_path / "s.npz").returncode == 0
+    with np.load(tmp_path / "s.npz") as f:
+        assert f["images"].shape == (40, 8, 8, 1)
+    r = gf("export", run, "--format", "torchscript")
+    assert r.returncode == 0 and (run / "generator.pt").exists(), r.stderr
+
+
+def test_cli_errors_are_one_clear_line(tmp_path):
+    r = gf("train", "--set", "train.lrr=1")
+    assert r.returncode == 2 and "did you mean 'train.lr'" in r.stderr and "Traceback" not in r.stderr
+    r = gf("data", "inspect", tmp_path / "missing")
+    assert r.returncode == 2 and "no such file or folder" in r.stderr
+    r = gf("sample", tmp_path)
+    assert r.returncode == 2 and "config.json is missing" in r.stderr
+
+
+def test_data_inspect_prints_the_report():
+    r = gf("data", "inspect", "digits")
+    assert r.returncode == 0 and "1617 train / 180 test" in r.stdout and "duplicates" in r.stdout
+    r = gf("data", "inspect", "digits", "--json")
+    assert json.loads(r.stdout)["n_train"] == 1617
+
+
+def test_config_reference_in_docs_is_current():
+    from pathlib import Path
+
+    from genforge.docs import config_reference
+
+    doc = Path(__file__).parents[1] / "docs" / "config.md"
+    assert doc.read_text().strip() == config_reference().strip(), "regenerate: genforge config --reference > docs/config.md"

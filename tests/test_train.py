@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+import torch
+
+import genforge
+from genforge.errors import RunError
+from genforge.run import WEIGHTS
+from genforge.train import Interrupted, Trainer
+
+from .conftest import tiny_config
+
+
+def quiet(**kw):
+    return dict(progress=False, log=lambda s: None, **kw)
+
+
+def nn_distance(fake: torch.Tensor, real: torch.Tensor) -> float:
+    """Mean distance from each fake image to its nearest real image (pixel space)."""
+    return torch.cdist(fake.flatten(1), real.flatten(1).float()).min(1).values.mean().item()
+
+
+def test_vae_loss_falls_on_digits(tmp_path, digits):
+    tr = Trainer(tiny_config("vae", "train.steps=150"), tmp_path, data=digits, **quiet())
+    x = (tr.data.tensor("test").float() / 127.5 - 1)
+    torch.manual_seed(0)
+    before = tr.model.losses(x)[0].item()
+    tr.fit()
+    torch.manual_seed(0)
+    after = tr.model.losses(x)[0].item()
+    assert after < 0.7 * before, (before, after)  # test-split negative ELBO, nats per image
+
+
+def test_gan_samples_move_towards_the_data(tmp_path, digits):
+    tr = Trainer(tiny_config("dcgan", "train.steps=300"), tmp_path, data=digits, **quiet())
+    real = tr.data.tensor("test").float() / 127.5 - 1
+    before = nn_distance(tr.model.sample(128, seed=1), real)
+    tr.fit()
+    after = nn_distance(tr.model.sample(128, seed=1), real)
+    assert after < 0.75 * before, (before, after)
+    losses = [line for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert len(losses) == 30 and '"loss_d"' in losses[-1]
+
+
+@pytest.mark.parametrize("family", ["dcgan", "vae"])
+def test_resume_continues_exactly(tmp_path, digits, family):
+    sets = ["train.deterministic=true", "train.steps=12"]
+    Trainer(tiny_config(family, *sets), tmp_path / "full", data=digits, **quiet()).fit()
+    Trainer(tiny_config(family, "train.deterministic=true", "train.steps=5"), tmp_path / "cut", data=digits, **quiet()).fit()
+    Trainer(tiny_config(family, *sets), tmp_path / "cut", data=digits, resume=True, **quiet()).fit()
+    a, b = genforge.load(tmp_path / "full").state_dict(), genforge.load(tmp_path / "cut").state_dict()
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_ctrl_c_writes_a_checkpoint_that_resumes(tmp_path, digits):
+    tr = Trainer(tiny_config("dcgan", "train.steps=20"), tmp_path, data=digits, **quiet())
+    step_fn = tr.model.train_step
+
+    def interrupt_at_7(*a):
+        if tr.step == 7:
+            raise KeyboardInterrupt
+        return step_fn(*a)
+
+    tr.model.train_step = interrupt_at_7
+    with pytest.raises(Interrupted, match="--resume"):
+        tr.fit()
+    assert (tmp_path / WEIGHTS).exists()
+    assert torch.load(tmp_path / "train_state.pt", weights_only=True)["step"] == 7
+    assert Trainer(tiny_config("dcgan", "train.steps=20"), tmp_path, data=digits, resume=True, **quiet()).fit() == 20
+
+
+def test_existing_run_is_not_overwritten(tmp_path, digits):
+    Trainer(tiny_config("vae", "train.steps=2"), tmp_path, data=digits, **quiet()).fit()
+    weights = (tmp_path / WEIGHTS).read_bytes()
+    with pytest.raises(RunError, match="--resume"):
+        Trainer(tiny_config("vae", "train.steps=2"), tmp_path, data=digits, **quiet())
+    assert (tmp_path / WEIGHTS).read_bytes() == weights
+
+
+def test_save_load_gives_identical_samples(tmp_path, digits):
+    tr = Trainer(tiny_config("dcgan", "train.steps=3"), tmp_path, data=digits, **quiet())
+    tr.fit()
+    tr.model.eval()
+    loaded = genforge.load(tmp_path)
+    assert torch.equal(tr.model.sample(16, seed=3), loaded.sample(16, seed=3))
+    assert not torch.equal(loaded.sample(16, seed=3), loaded.sample(16, seed=4))
+
+
+def test_corrupt_weights_are_named(tmp_path, digits):
+    Trainer(tiny_config("vae", "train.steps=2"), tmp_path, data=digits, **quiet()).fit()
+    (tmp_path / WEIGHTS).write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{broken")
+    with pytest.raises(RunError, match=f"{tmp_path / WEIGHTS}.*corrupt"):
+        genforge.load(tmp_path)
+    with pytest.raises(RunError, match="config.json is missing"):
+        genforge.load(tmp_path / "nope")
+
+
+def test_minutes_budget_stops(tmp_path, digits):
+    cfg = tiny_config("vae", "train.minutes=0.005")
+    cfg.train.steps = None
+    step = Trainer(cfg, tmp_path, data=digits, **quiet()).fit()
+    assert 0 < step < 100_000
+
+
+def test_bf16_trains(tmp_path, digits):
+    step = Trainer(tiny_config("dcgan", "train.steps=3", "train.precision=bf16"), tmp_path, data=digits, **quiet()).fit()
+    assert step == 3 and np.isfinite(genforge.load(tmp_path).sample(4).numpy()).all()
