@@ -96,8 +96,9 @@ def main(argv=None) -> None:
     print("| model | preset | batch | images/s min | median | max | median vs reference |")
     print("|---|---|---|---|---|---|---|")
     ref_step, ref_batch = plain_article_dcgan_step()
-    ref = statistics.median(measure(ref_step, ref_batch, to_float(data), args.repeats, args.seconds))
-    print(f"| reference: plain eager article DCGAN | - | {ref_batch} | | {ref:.0f} | | 1.00 |", flush=True)
+    ref_rates = measure(ref_step, ref_batch, to_float(data), args.repeats, args.seconds)
+    ref = statistics.median(ref_rates)
+    print(f"| reference: plain eager article DCGAN | - | {ref_batch} | {min(ref_rates):.0f} | {ref:.0f} | {max(ref_rates):.0f} | 1.00 |", flush=True)
     for family in FAMILIES.names():
         for preset in FAMILIES.get(family).presets:
             step, batch = genforge_step(family, preset)
