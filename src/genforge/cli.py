@@ -55,6 +55,8 @@ def train(
     device: Optional[str] = typer.Option(None, help="auto, cpu or cuda"),
     seed: Optional[int] = typer.Option(None, help="seed of weights, noise and data order"),
     resume: Optional[Path] = typer.Option(None, help="continue this run directory (budget flags may extend it)"),
+    eval_every: Optional[int] = typer.Option(None, help="evaluate (FID, KID, PRDC) every N steps into metrics.jsonl"),
+    eval_samples: int = typer.Option(2000, help="samples per evaluation during training"),
     progress: bool = typer.Option(True, help="show a progress bar"),
 ):
     """Train a model; Ctrl-C writes a checkpoint that --resume continues."""
@@ -74,7 +76,16 @@ def train(
     else:
         cfg = resolve_config(model, preset, config, set_, overrides)
         run = out or Path("runs") / f"{cfg.family}-{Path(cfg.data.source).name}"
-    step = run_train(cfg, run, resume=bool(resume), progress=progress)
+    from .data import load_data
+    from .train import Hook
+
+    data_set = load_data(cfg.data)
+    hooks = ()
+    if eval_every:
+        from .evaluate import training_hook
+
+        hooks = (Hook(eval_every, training_hook(data_set, eval_samples)),)
+    step = run_train(cfg, run, data=data_set, resume=bool(resume), progress=progress, hooks=hooks)
     typer.echo(f"trained {cfg.family} ({cfg.preset}) to step {step}: {run}")
     typer.echo(f"sample grids: {run / 'samples'}")
 
@@ -126,6 +137,37 @@ def export(
 
     path = out or run / f"generator{FORMATS.get(format, '')}"
     typer.echo(f"wrote {do_export(load(run), format, path)}")
+
+
+@app.command()
+def evaluate(
+    run: Optional[Path] = typer.Argument(None, help="run directory (writes RUN/eval.json)"),
+    samples: int = typer.Option(10_000, "--samples", help="samples to draw from the run"),
+    metrics: Optional[str] = typer.Option(None, help="comma-separated subset of fid,kid,prdc,classifier_score,class_histogram,memorization (default all)"),
+    real: Optional[str] = typer.Option(None, help="with --fake: the real data source to compare with"),
+    fake: Optional[Path] = typer.Option(None, help="a samples .npz (key images) or .npy to evaluate instead of a run"),
+    out: Optional[Path] = typer.Option(None, help="where to write eval.json (with --fake)"),
+    extractor: Optional[Path] = typer.Option(None, help="a TorchScript feature network to use instead of the trained one"),
+    iwae_k: int = typer.Option(32, help="VAE: importance samples of the NLL bound"),
+    seed: int = typer.Option(0, help="seed of sampling, subsets and bootstrap"),
+):
+    """Fidelity, diversity, memorization (and VAE likelihood) figures, each beside its real-data floor."""
+    from .errors import ConfigError
+    from .evaluate import evaluate_files, evaluate_run, format_eval
+
+    ext = str(extractor) if extractor else None
+    if fake is not None:
+        if not real:
+            raise ConfigError("--fake needs --real SOURCE (e.g. --real fashion-mnist)")
+        result = evaluate_files(real, fake, metrics, ext, seed, out)
+    elif run is not None:
+        result = evaluate_run(run, samples, metrics, ext, iwae_k, seed=seed)
+        out = run / "eval.json"
+    else:
+        raise ConfigError("give a run directory, or --real SOURCE --fake samples.npz")
+    typer.echo(format_eval(result))
+    if out:
+        typer.echo(f"wrote {out}")
 
 
 @app.command("config")

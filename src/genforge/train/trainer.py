@@ -14,7 +14,7 @@ import os
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 import torch
 from tqdm.auto import tqdm
@@ -24,6 +24,13 @@ from ..data import ImageData, data_report, format_report, load_data, to_float, t
 from ..errors import RunError
 from ..io import append_jsonl, save_grid, write_json
 from ..run import WEIGHTS, build_model, load_state, load_weights, read_config, save_config, save_state, save_weights
+
+
+class Hook(NamedTuple):
+    """Called every `every` steps with the trainer; a returned dict becomes a metrics.jsonl line."""
+
+    every: int
+    fn: Callable[["Trainer"], Optional[dict]]
 
 
 class Interrupted(Exception):
@@ -64,8 +71,9 @@ class Trainer:
     """Trains `cfg` into the run directory `run`; `fit()` returns the final step."""
 
     def __init__(self, cfg: RunConfigBase, run: str | Path, data: Optional[ImageData] = None,
-                 resume: bool = False, progress: bool = True, log: Callable[[str], None] = print):
-        self.cfg, self.run, self.progress, self.log = cfg, Path(run), progress, log
+                 resume: bool = False, progress: bool = True, log: Callable[[str], None] = print,
+                 hooks: tuple[Hook, ...] = ()):
+        self.cfg, self.run, self.progress, self.log, self.hooks = cfg, Path(run), progress, log, hooks
         t = cfg.train
         if not resume and (self.run / WEIGHTS).exists():
             raise RunError(f"{self.run} already holds a trained model; pass --resume {self.run} to continue it, or choose another --out")
@@ -157,6 +165,16 @@ class Trainer:
         save_config(self.run, self.cfg, info)
         write_json(self.run / "data.json", self.report)
 
+    def _run_hooks(self, due: Callable[[int], bool]) -> None:
+        for hook in self.hooks:
+            if due(hook.every):
+                was = self.model.training
+                rec = hook.fn(self)
+                self.model.train(was)
+                if rec and is_main_process():
+                    append_jsonl(self.run / "metrics.jsonl", {"step": self.step, "elapsed_s": round(self.elapsed, 2), **rec})
+                    self.log(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in rec.items() if isinstance(v, float)))
+
     def _log_metrics(self, bar) -> None:
         """Mean losses since the last log, images/s, one line of metrics.jsonl (one host sync)."""
         t, now = self.cfg.train, time.perf_counter()
@@ -206,6 +224,7 @@ class Trainer:
                     self.save_samples()
                 if self.step % t.checkpoint_every == 0:
                     self.save_checkpoint()
+                self._run_hooks(lambda every: self.step % every == 0)
         except KeyboardInterrupt:
             bar.close()
             self.save_checkpoint()
@@ -215,6 +234,7 @@ class Trainer:
         bar.close()
         self.save_checkpoint()
         self.save_samples()
+        self._run_hooks(lambda every: self.step % every != 0)  # the final step, unless just done
         return self.step
 
 

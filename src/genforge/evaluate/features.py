@@ -1,0 +1,228 @@
+"""Feature extractors that need no download: trained on the user's own data, cached.
+
+- `classifier` (labelled data): a small CNN trained on the train split; its
+  penultimate layer is the feature space, its softmax feeds the classifier score
+  and the per-class histogram.
+- `contrastive` (unlabelled data): the same backbone trained with SimCLR's NT-Xent
+  loss on two augmented views of each image.
+- `torchscript`: a user's own network by path (e.g. an Inception export they own),
+  taking float images [N, C, H, W] in [-1, 1] and returning features [N, d].
+
+Trained extractors are cached under $GENFORGE_CACHE (default ~/.cache/genforge)
+keyed by data fingerprint + extractor config; the fingerprint of the weights is
+recorded in every eval.json, so two figures are comparable exactly when the
+extractor fingerprints match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from ..data import ImageData, to_float
+from ..errors import RunError
+from ..io import atomic_write
+
+FEATURE_DIM = 128
+EXTRACTOR_VERSION = 2  # bump when the recipe below changes: old caches are then ignored
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("GENFORGE_CACHE", Path.home() / ".cache" / "genforge")) / "extractors"
+
+
+class Backbone(nn.Module):
+    """Small CNN: [B, C, H, W] in [-1, 1] -> features [B, 128] (global average pooled)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+
+        def block(cin, cout):
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+        self.net = nn.Sequential(
+            *block(channels, 32), nn.MaxPool2d(2),  # [B, 32, H/2, W/2]
+            *block(32, 64), *block(64, 64), nn.MaxPool2d(2),  # [B, 64, H/4, W/4]
+            *block(64, FEATURE_DIM), nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # [B, 128]
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def augment(x: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
+    """Random per-image affine (shift, scale) and brightness/contrast jitter, batched.
+
+    strength 0.1 is a light shift for classifier training; 1.0 is SimCLR-strength."""
+    b = x.shape[0]
+    r = lambda *s: torch.rand(*s, generator=gen)  # noqa: E731
+    scale = 1.0 - 0.3 * strength * r(b)  # zoom in up to 30%
+    shift = (r(b, 2) * 2 - 1) * 0.25 * strength
+    theta = torch.zeros(b, 2, 3)
+    theta[:, 0, 0] = theta[:, 1, 1] = scale
+    theta[:, :, 2] = shift
+    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
+    out = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
+    if strength >= 0.5:
+        contrast = (1 + (r(b, 1, 1, 1) * 2 - 1) * 0.4 * strength).to(x.device)
+        bright = ((r(b, 1, 1, 1) * 2 - 1) * 0.2 * strength).to(x.device)
+        out = (out * contrast + bright).clamp(-1, 1)
+    return out
+
+
+@dataclass
+class Extractor:
+    """A trained feature network; `features` and (classifier) `probs` of uint8 or float images."""
+
+    kind: str
+    backbone: nn.Module
+    head: Optional[nn.Module]
+    fingerprint: str
+    info: dict
+
+    @torch.no_grad()
+    def _run(self, images: torch.Tensor, fn, batch_size: int = 1000) -> torch.Tensor:
+        out = []
+        for chunk in images.split(batch_size):
+            x = to_float(chunk) if chunk.dtype == torch.uint8 else chunk.float()
+            out.append(fn(x))
+        return torch.cat(out)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """[N, C, H, W] uint8 (or float in [-1, 1]) -> [N, d] float32."""
+        return self._run(images, self.backbone).float()
+
+    def probs(self, images: torch.Tensor) -> Optional[torch.Tensor]:
+        """Class probabilities [N, K] (classifier extractors only)."""
+        if self.head is None:
+            return None
+        return self._run(images, lambda x: F.softmax(self.head(self.backbone(x)), dim=1))
+
+    def describe(self) -> dict:
+        return {"kind": self.kind, "fingerprint": self.fingerprint, **self.info}
+
+
+def _weights_fingerprint(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _train(data: ImageData, kind: str, steps: int, batch: int, seed: int, log) -> tuple[nn.Module, Optional[nn.Module], dict]:
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    c = data.shape[0]
+    backbone = Backbone(c)
+    head = nn.Linear(FEATURE_DIM, data.n_classes) if kind == "classifier" else nn.Sequential(
+        nn.Linear(FEATURE_DIM, FEATURE_DIM), nn.ReLU(), nn.Linear(FEATURE_DIM, 64))  # SimCLR projection head
+    params = list(backbone.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
+    x_all, y_all = data.tensor("train"), data.labels("train")
+    t0 = time.perf_counter()
+    backbone.train(), head.train()
+    for step in range(steps):
+        idx = torch.randint(0, len(x_all), (min(batch, len(x_all)),), generator=gen)
+        x = to_float(x_all[idx])
+        if kind == "classifier":
+            loss = F.cross_entropy(head(backbone(augment(x, 0.1, gen))), y_all[idx], label_smoothing=0.05)
+        else:
+            z = F.normalize(head(backbone(torch.cat([augment(x, 1.0, gen), augment(x, 1.0, gen)]))), dim=1)
+            loss = nt_xent(z, temperature=0.5)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if log and (step + 1) % max(1, steps // 5) == 0:
+            log(f"  extractor {kind}: step {step + 1}/{steps}, loss {loss.item():.3f}")
+    backbone.eval(), head.eval()
+    info = {"steps": steps, "train_seconds": round(time.perf_counter() - t0, 1)}
+    if kind == "classifier" and data.test_labels is not None:
+        with torch.no_grad():
+            pred = torch.cat([head(backbone(to_float(x))).argmax(1) for x in data.tensor("test").split(1000)])
+        info["test_accuracy"] = round((pred == data.labels("test")).float().mean().item(), 4)
+    return backbone, (head if kind == "classifier" else None), info
+
+
+def nt_xent(z: torch.Tensor, temperature: float) -> torch.Tensor:
+    """SimCLR's loss: z [2B, d] unit vectors, rows i and i+B are two views of one image."""
+    n = z.shape[0] // 2
+    sim = z @ z.t() / temperature
+    sim.fill_diagonal_(float("-inf"))
+    target = torch.cat([torch.arange(n, 2 * n), torch.arange(0, n)])
+    return F.cross_entropy(sim, target)
+
+
+def default_steps(data: ImageData, kind: str) -> int:
+    """About 3 epochs of the train split (at least 600 steps, at most 1500) of batch 128;
+    the contrastive encoder sees two views per image, so it gets fewer, at least 400."""
+    per_epoch = math.ceil(len(data.train) / 128)
+    return int(min(1500, max(600, 3 * per_epoch))) if kind == "classifier" else int(min(1000, max(400, 2 * per_epoch)))
+
+
+def get_extractor(data: ImageData, kind: str = "auto", path: Optional[str | Path] = None,
+                  steps: Optional[int] = None, seed: int = 0, log=print) -> Extractor:
+    """The extractor for `data`: a TorchScript file if `path`, else trained (or read from cache)."""
+    if path is not None:
+        return _torchscript(Path(path))
+    if kind == "auto":
+        kind = "classifier" if data.n_classes >= 2 and data.train_labels is not None else "contrastive"
+    if kind == "classifier" and data.train_labels is None:
+        raise RunError(f"a classifier extractor needs labels; {data.name} has none (use the contrastive extractor)")
+    steps = steps or default_steps(data, kind)
+    recipe = {"v": EXTRACTOR_VERSION, "kind": kind, "steps": steps, "seed": seed, "data": data.fingerprint}
+    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+    wpath, mpath = cache_dir() / f"{kind}-{key}.safetensors", cache_dir() / f"{kind}-{key}.json"
+    n_out = data.n_classes if kind == "classifier" else 0
+    backbone = Backbone(data.shape[0])
+    head = nn.Linear(FEATURE_DIM, n_out) if n_out else None
+    cached = None
+    if wpath.is_file() and mpath.is_file():
+        try:
+            blob = wpath.read_bytes()
+            state = st_load(blob)
+            backbone.load_state_dict({k[9:]: v for k, v in state.items() if k.startswith("backbone.")})
+            if head is not None:
+                head.load_state_dict({k[5:]: v for k, v in state.items() if k.startswith("head.")})
+            cached = json.loads(mpath.read_text())
+        except Exception as e:  # a damaged cache is rebuilt, never fatal
+            if log:
+                log(f"cached extractor {wpath} is unreadable ({e}); training it again")
+    if cached is not None:
+        info = cached
+    else:
+        if log:
+            log(f"training the {kind} feature extractor on {data.name} ({steps} steps; cached afterwards)")
+        backbone, head, info = _train(data, kind, steps, 128, seed, log)
+        state = {f"backbone.{k}": v for k, v in backbone.state_dict().items()}
+        if head is not None:
+            state |= {f"head.{k}": v for k, v in head.state_dict().items()}
+        blob = st_save({k: v.contiguous() for k, v in state.items()})
+        info |= {"recipe": recipe}
+        atomic_write(wpath, blob)
+        atomic_write(mpath, json.dumps(info).encode())
+    backbone.eval()
+    if head is not None:
+        head.eval()
+    return Extractor(kind, backbone, head, _weights_fingerprint(blob), info | {"cache": str(wpath)})
+
+
+def _torchscript(path: Path) -> Extractor:
+    if not path.is_file():
+        raise RunError(f"--extractor {path}: no such file (expected a TorchScript feature network)")
+    blob = path.read_bytes()
+    try:
+        net = torch.jit.load(str(path), map_location="cpu").eval()
+    except Exception as e:
+        raise RunError(f"--extractor {path}: not a loadable TorchScript file ({e})") from None
+    return Extractor("torchscript", lambda x: net(x).flatten(1), None, _weights_fingerprint(blob), {"path": str(path)})

@@ -1,0 +1,177 @@
+"""Sample-quality metrics on precomputed features (and pixels, for memorization).
+
+Each function returns {"value": v, "interval": [lo, hi], ...}. FID and KID use
+torchmetrics' implementations, fed the extractor's features through an identity
+"feature network"; precision/recall/density/coverage follow Kynkaanniemi et al.
+2019 and Naeem et al. 2020 (k-NN balls around real / fake features).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+from torchmetrics.image.fid import FrechetInceptionDistance
+from torchmetrics.image.kid import KernelInceptionDistance
+
+
+class _Given(nn.Module):
+    """Identity 'feature network': the metric receives features we computed already."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.num_features = dim
+
+    def forward(self, x):
+        return x
+
+
+def _interval(values) -> list[float]:
+    """Central 95% of bootstrap draws."""
+    lo, hi = np.percentile(np.asarray(values, dtype=np.float64), [2.5, 97.5])
+    return [float(lo), float(hi)]
+
+
+def _draws(n: int, draws: int, seed: int):
+    """Bootstrap index sets (with replacement) of size n."""
+    rng = torch.Generator().manual_seed(seed)
+    return [torch.randint(0, n, (n,), generator=rng) for _ in range(draws)]
+
+
+def fid(real: torch.Tensor, fake: torch.Tensor, draws: int = 10, seed: int = 0) -> dict:
+    """Frechet distance between Gaussian fits of real and fake features; interval: bootstrap of fake."""
+    metric = FrechetInceptionDistance(feature=_Given(real.shape[1]), reset_real_features=False)
+    metric.update(real.double(), real=True)
+
+    def one(f):
+        metric.reset()
+        metric.update(f.double(), real=False)
+        return float(metric.compute())
+
+    return {"value": one(fake), "interval": _interval([one(fake[i]) for i in _draws(len(fake), draws, seed)])}
+
+
+def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 50, subset_size: int = 1000, seed: int = 0) -> dict:
+    """Kernel (polynomial MMD^2) distance; unbiased, so its floor is ~0 at any N.
+    Interval: mean +- one std of the estimates over random subsets."""
+    size = min(subset_size, len(real), len(fake))
+    torch.manual_seed(seed)
+    metric = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets, subset_size=size)
+    metric.update(real.double(), real=True)
+    metric.update(fake.double(), real=False)
+    mean, std = (float(v) for v in metric.compute())
+    return {"value": mean, "interval": [mean - std, mean + std], "subset_size": size}
+
+
+def _kth_radius(x: torch.Tensor, k: int, chunk: int = 2048) -> torch.Tensor:
+    """Distance from each row of x to its k-th nearest other row [N]."""
+    out = []
+    for c in x.split(chunk):
+        d = torch.cdist(c, x)
+        out.append(d.kthvalue(k + 1, dim=1).values)  # +1: the row itself is at distance 0
+    return torch.cat(out)
+
+
+def _ball_counts(q: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, chunk: int = 2048):
+    """For each query: how many balls (centre, radius) contain it, and the nearest centre's distance."""
+    counts, nearest = [], []
+    for c in q.split(chunk):
+        d = torch.cdist(c, centres)
+        counts.append((d <= radii[None]).sum(1))
+        nearest.append(d.min(1).values)
+    return torch.cat(counts), torch.cat(nearest)
+
+
+def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 5, draws: int = 10, seed: int = 0) -> dict[str, dict]:
+    """Precision, recall, density and coverage with k-NN balls; intervals: bootstrap of fake."""
+    r_real = _kth_radius(real, k)
+    in_real, _ = _ball_counts(fake, real, r_real)  # [M]: real balls containing each fake
+    real_counts, real_to_fake = _ball_counts(real, fake, _kth_radius(fake, k))
+
+    def stats(idx: Optional[torch.Tensor]):
+        f = fake if idx is None else fake[idx]
+        ir = in_real if idx is None else in_real[idx]
+        if idx is None:
+            rec = (real_counts > 0).float().mean()
+            near = real_to_fake
+        else:  # recall and coverage depend on the fake set's own balls: recompute for the draw
+            rc, near = _ball_counts(real, f, _kth_radius(f, k))
+            rec = (rc > 0).float().mean()
+        return {
+            "precision": (ir > 0).float().mean().item(),
+            "recall": rec.item(),
+            "density": (ir.float().sum() / (k * len(f))).item(),
+            "coverage": (near <= r_real).float().mean().item(),
+        }
+
+    point = stats(None)
+    boot = [stats(i) for i in _draws(len(fake), draws, seed)]
+    return {m: {"value": point[m], "interval": _interval([b[m] for b in boot]), "k": k} for m in point}
+
+
+def classifier_score(probs: torch.Tensor, splits: int = 10) -> dict:
+    """exp(E_x KL(p(y|x) || p(y))) with the data's own classifier (the Inception Score's analogue).
+    Interval: spread over `splits` disjoint parts."""
+    scores = []
+    for part in probs.double().chunk(splits):
+        py = part.mean(0, keepdim=True)
+        kl = (part * (torch.log(part + 1e-12) - torch.log(py + 1e-12))).sum(1).mean()
+        scores.append(float(kl.exp()))
+    whole = probs.double()
+    py = whole.mean(0, keepdim=True)
+    value = float((whole * (torch.log(whole + 1e-12) - torch.log(py + 1e-12))).sum(1).mean().exp())
+    return {"value": value, "interval": [min(scores), max(scores)], "splits": splits}
+
+
+def class_histogram(probs: torch.Tensor, data_shares: np.ndarray, names: list[str]) -> dict:
+    """Share of samples the classifier assigns to each class, beside the data's share.
+    Mode dropping shows by name; `value` is the smallest ratio sample share / data share."""
+    k = len(names)
+    shares = torch.bincount(probs.argmax(1), minlength=k).double() / len(probs)
+    ratios = shares.numpy() / np.maximum(data_shares, 1e-12)
+    per_class = {n: {"samples": round(float(s), 4), "data": round(float(d), 4)} for n, s, d in zip(names, shares, data_shares)}
+    worst = int(np.argmin(ratios))
+    return {
+        "value": float(ratios.min()),
+        "per_class": per_class,
+        "note": f"class '{names[worst]}' has {100 * shares[worst]:.1f}% of samples, {100 * data_shares[worst]:.1f}% of data",
+    }
+
+
+def nearest_distances(q: torch.Tensor, ref: torch.Tensor, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
+    """(distance, index) of each query row's nearest reference row, L2, chunked."""
+    ref_sq = (ref * ref).sum(1)
+    dists, idx = [], []
+    for c in q.split(chunk):
+        d2 = (c * c).sum(1, keepdim=True) - 2 * c @ ref.t() + ref_sq[None]
+        m = d2.min(1)
+        dists.append(m.values.clamp_min(0).sqrt())
+        idx.append(m.indices)
+    return torch.cat(dists), torch.cat(idx)
+
+
+def memorization(fake_px: torch.Tensor, train_px: torch.Tensor, test_px: torch.Tensor,
+                 quantile: float = 0.01, draws: int = 200, seed: int = 0, keep: int = 16) -> dict:
+    """Share of samples closer to a training image than `quantile` of real test images are.
+
+    Distances in pixel space ([-1, 1], L2). Test images are novel by construction, so
+    on real data the share is about `quantile`; a model that copies its training
+    images scores near 1. The closest pairs are kept for the report."""
+    d_fake, i_fake = nearest_distances(fake_px, train_px)
+    d_test, _ = nearest_distances(test_px, train_px)
+    threshold = float(torch.quantile(d_test, quantile))
+    flags = (d_fake <= threshold).double()
+    rng = torch.Generator().manual_seed(seed)
+    boot = [float(flags[torch.randint(0, len(flags), (len(flags),), generator=rng)].mean()) for _ in range(draws)]
+    order = torch.argsort(d_fake)[:keep]
+    return {
+        "value": float(flags.mean()),
+        "interval": _interval(boot),
+        "threshold": threshold,
+        "quantile": quantile,
+        "median_distance": float(d_fake.median()),
+        "median_test_distance": float(d_test.median()),
+        "closest": [{"sample": int(i), "train": int(i_fake[i]), "distance": round(float(d_fake[i]), 4)} for i in order],
+    }
