@@ -149,6 +149,7 @@ def evaluate(
     out: Optional[Path] = typer.Option(None, help="where to write eval.json (with --fake)"),
     extractor: Optional[Path] = typer.Option(None, help="a TorchScript feature network to use instead of the trained one"),
     iwae_k: int = typer.Option(32, help="VAE: importance samples of the NLL bound"),
+    extractor_steps: Optional[int] = typer.Option(None, help="training steps of the feature extractor (default: about 3 epochs)"),
     seed: int = typer.Option(0, help="seed of sampling, subsets and bootstrap"),
 ):
     """Fidelity, diversity, memorization (and VAE likelihood) figures, each beside its real-data floor."""
@@ -159,9 +160,9 @@ def evaluate(
     if fake is not None:
         if not real:
             raise ConfigError("--fake needs --real SOURCE (e.g. --real fashion-mnist)")
-        result = evaluate_files(real, fake, metrics, ext, seed, out)
+        result = evaluate_files(real, fake, metrics, ext, seed, out, extractor_steps=extractor_steps)
     elif run is not None:
-        result = evaluate_run(run, samples, metrics, ext, iwae_k, seed=seed)
+        result = evaluate_run(run, samples, metrics, ext, iwae_k, seed=seed, extractor_steps=extractor_steps)
         out = run / "eval.json"
     else:
         raise ConfigError("give a run directory, or --real SOURCE --fake samples.npz")

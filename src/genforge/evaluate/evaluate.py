@@ -23,7 +23,6 @@ from .features import Extractor, get_extractor
 from .likelihood import vae_figures
 
 METRICS = ("fid", "kid", "prdc", "classifier_score", "class_histogram", "memorization")
-NEEDS_CLASSIFIER = {"classifier_score", "class_histogram"}
 
 
 def parse_metrics(spec: Optional[str | Sequence[str]]) -> tuple[str, ...]:
@@ -43,18 +42,17 @@ def _subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
     return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]]
 
 
-def _figures(fake: torch.Tensor, real_f: torch.Tensor, ext: Extractor, data: ImageData, train_px, calib_px,
-             names: tuple[str, ...], draws: int, seed: int) -> dict:
+def _figures(fake: torch.Tensor, real_f: torch.Tensor, ext: Extractor, data: ImageData, train_px,
+             threshold: float, names: tuple[str, ...], draws: int, seed: int) -> dict:
     """Every requested metric of uint8 images `fake` [N, C, H, W]."""
     out: dict = {}
-    fake_f = ext.features(fake)
+    fake_f, probs = ext.embed(fake)
     if "fid" in names:
         out["fid"] = M.fid(real_f, fake_f, draws, seed)
     if "kid" in names:
         out["kid"] = M.kid(real_f, fake_f, seed=seed)
     if "prdc" in names:
-        out |= M.prdc(real_f, fake_f, draws=max(3, draws // 2), seed=seed)
-    probs = ext.probs(fake) if NEEDS_CLASSIFIER & set(names) else None
+        out |= M.prdc(real_f, fake_f, seed=seed)
     if probs is not None:
         if "classifier_score" in names:
             out["classifier_score"] = M.classifier_score(probs)
@@ -62,7 +60,7 @@ def _figures(fake: torch.Tensor, real_f: torch.Tensor, ext: Extractor, data: Ima
             shares = np.bincount(data.train_labels, minlength=data.n_classes) / len(data.train_labels)
             out["class_histogram"] = M.class_histogram(probs, shares, data.class_names)
     if "memorization" in names:
-        out["near_copy_share"] = M.memorization(to_float(fake).flatten(1), train_px, calib_px, seed=seed)
+        out["near_copy_share"] = M.memorization(to_float(fake).flatten(1), train_px, threshold, seed=seed)
     return out
 
 
@@ -78,14 +76,21 @@ def evaluate_images(fake: torch.Tensor, data: ImageData, extractor: Extractor, m
     train, test = data.tensor("train"), data.tensor("test")
     real_f = extractor.features(_subset(train, n_real, seed))
     train_px = to_float(train).flatten(1)
-    # Memorization threshold from one half of the test split; the floor uses the other half.
-    calib_px, floor_pool = to_float(test[0::2]).flatten(1), test[1::2]
-    result = _figures(fake, real_f, extractor, data, train_px, calib_px, names, draws, seed)
+    threshold = 0.0
+    if "memorization" in names:
+        # Calibrated on one half of the test split; the floor of this metric uses the other half.
+        threshold = M.near_copy_threshold(to_float(test[0::2]).flatten(1), train_px)
+    result = _figures(fake, real_f, extractor, data, train_px, threshold, names, draws, seed)
     n_floor = None
     if floors:
-        floor_imgs = _subset(test if "memorization" not in names else floor_pool, len(fake), seed + 1)
+        floor_imgs = _subset(test, len(fake), seed + 1)  # as many real test images as samples (at most all)
         n_floor = len(floor_imgs)
-        for k, v in _figures(floor_imgs, real_f, extractor, data, train_px, calib_px, names, draws, seed).items():
+        floor = _figures(floor_imgs, real_f, extractor, data, train_px, threshold,
+                         tuple(n for n in names if n != "memorization"), draws, seed)
+        if "memorization" in names:
+            floor["near_copy_share"] = M.memorization(to_float(_subset(test[1::2], len(fake), seed + 1)).flatten(1),
+                                                      train_px, threshold, seed=seed)
+        for k, v in floor.items():
             result[k]["floor"] = v["value"]
             result[k]["floor_interval"] = v.get("interval")
     return {
@@ -101,7 +106,8 @@ def evaluate_images(fake: torch.Tensor, data: ImageData, extractor: Extractor, m
 
 def evaluate_run(run: str | Path, n_samples: int = 10_000, metrics: Optional[Sequence[str]] = None,
                  extractor_path: Optional[str] = None, iwae_k: int = 32, n_test_vae: int = 2000,
-                 seed: int = 0, device: str = "cpu", log=print, write: bool = True) -> dict:
+                 seed: int = 0, device: str = "cpu", log=print, write: bool = True,
+                 extractor_steps: Optional[int] = None) -> dict:
     """Sample a trained run and evaluate it; writes RUN/eval.json."""
     from ..run import load  # the run directory contract (shared utility)
 
@@ -110,7 +116,7 @@ def evaluate_run(run: str | Path, n_samples: int = 10_000, metrics: Optional[Seq
     if data.fingerprint != model.dataset_info.get("fingerprint"):
         log(f"warning: {model.run_config.data.source} has changed since training (fingerprint "
             f"{data.fingerprint} != {model.dataset_info.get('fingerprint')})")
-    ext = get_extractor(data, path=extractor_path, log=log)
+    ext = get_extractor(data, path=extractor_path, steps=extractor_steps, log=log)
     with torch.no_grad():
         fake = to_uint8(model.sample(n_samples, seed=seed + 1000)).cpu()
     result = evaluate_images(fake, data, ext, parse_metrics(metrics), seed=seed)
@@ -123,7 +129,7 @@ def evaluate_run(run: str | Path, n_samples: int = 10_000, metrics: Optional[Seq
 
 
 def evaluate_files(real: str, fake_path: str | Path, metrics=None, extractor_path=None, seed: int = 0,
-                   out: Optional[str | Path] = None, log=print) -> dict:
+                   out: Optional[str | Path] = None, log=print, extractor_steps: Optional[int] = None) -> dict:
     """Evaluate any samples file (.npz with `images`, or .npy) against any data source."""
     from ..config import DataConfig
     from ..data.arrays import load_arrays
@@ -134,7 +140,7 @@ def evaluate_files(real: str, fake_path: str | Path, metrics=None, extractor_pat
         raise RunError(f"--fake {path}: no such file (expected samples.npz with key 'images', or .npy)")
     raw = load_arrays(str(path), None)
     fake = torch.from_numpy(raw.train).permute(0, 3, 1, 2).contiguous()
-    ext = get_extractor(data, path=extractor_path, log=log)
+    ext = get_extractor(data, path=extractor_path, steps=extractor_steps, log=log)
     result = evaluate_images(fake, data, ext, parse_metrics(metrics), seed=seed)
     result["fake"] = str(path)
     if out:

@@ -84,31 +84,28 @@ def _ball_counts(q: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor, ch
     return torch.cat(counts), torch.cat(nearest)
 
 
-def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 5, draws: int = 10, seed: int = 0) -> dict[str, dict]:
-    """Precision, recall, density and coverage with k-NN balls; intervals: bootstrap of fake."""
+def _bootstrap_mean(flags: torch.Tensor, draws: int, seed: int) -> list[float]:
+    """95% bootstrap interval of the mean of a per-item vector."""
+    return _interval([float(flags[i].mean()) for i in _draws(len(flags), draws, seed)])
+
+
+def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 5, draws: int = 200, seed: int = 0) -> dict[str, dict]:
+    """Precision, recall, density and coverage with k-NN balls.
+
+    Precision and density are means over samples, recall and coverage means over
+    real images; each interval bootstraps the items its mean runs over, with the
+    balls fixed (resampling the samples themselves would duplicate points and bias
+    recall and coverage down)."""
     r_real = _kth_radius(real, k)
-    in_real, _ = _ball_counts(fake, real, r_real)  # [M]: real balls containing each fake
-    real_counts, real_to_fake = _ball_counts(real, fake, _kth_radius(fake, k))
-
-    def stats(idx: Optional[torch.Tensor]):
-        f = fake if idx is None else fake[idx]
-        ir = in_real if idx is None else in_real[idx]
-        if idx is None:
-            rec = (real_counts > 0).float().mean()
-            near = real_to_fake
-        else:  # recall and coverage depend on the fake set's own balls: recompute for the draw
-            rc, near = _ball_counts(real, f, _kth_radius(f, k))
-            rec = (rc > 0).float().mean()
-        return {
-            "precision": (ir > 0).float().mean().item(),
-            "recall": rec.item(),
-            "density": (ir.float().sum() / (k * len(f))).item(),
-            "coverage": (near <= r_real).float().mean().item(),
-        }
-
-    point = stats(None)
-    boot = [stats(i) for i in _draws(len(fake), draws, seed)]
-    return {m: {"value": point[m], "interval": _interval([b[m] for b in boot]), "k": k} for m in point}
+    in_real, _ = _ball_counts(fake, real, r_real)  # [M]: real balls holding each sample
+    in_fake, real_to_fake = _ball_counts(real, fake, _kth_radius(fake, k))  # [N]: sample balls holding each real
+    per_item = {
+        "precision": (in_real > 0).double(),
+        "recall": (in_fake > 0).double(),
+        "density": in_real.double() / k,
+        "coverage": (real_to_fake <= r_real).double(),
+    }
+    return {m: {"value": float(v.mean()), "interval": _bootstrap_mean(v, draws, seed), "k": k} for m, v in per_item.items()}
 
 
 def classifier_score(probs: torch.Tensor, splits: int = 10) -> dict:
@@ -152,26 +149,26 @@ def nearest_distances(q: torch.Tensor, ref: torch.Tensor, chunk: int = 1024) -> 
     return torch.cat(dists), torch.cat(idx)
 
 
-def memorization(fake_px: torch.Tensor, train_px: torch.Tensor, test_px: torch.Tensor,
-                 quantile: float = 0.01, draws: int = 200, seed: int = 0, keep: int = 16) -> dict:
-    """Share of samples closer to a training image than `quantile` of real test images are.
+def memorization(fake_px: torch.Tensor, train_px: torch.Tensor, threshold: float,
+                 draws: int = 200, seed: int = 0, keep: int = 16) -> dict:
+    """Share of samples whose nearest training image (pixel L2, [-1, 1]) is closer than `threshold`.
 
-    Distances in pixel space ([-1, 1], L2). Test images are novel by construction, so
-    on real data the share is about `quantile`; a model that copies its training
-    images scores near 1. The closest pairs are kept for the report."""
+    `threshold` is a low quantile of the same distance for held-out real images
+    (`near_copy_threshold`): novel images rarely come that close to the training
+    set, while a model that copies its training images scores near 1. The closest
+    pairs are kept for the report."""
     d_fake, i_fake = nearest_distances(fake_px, train_px)
-    d_test, _ = nearest_distances(test_px, train_px)
-    threshold = float(torch.quantile(d_test, quantile))
     flags = (d_fake <= threshold).double()
-    rng = torch.Generator().manual_seed(seed)
-    boot = [float(flags[torch.randint(0, len(flags), (len(flags),), generator=rng)].mean()) for _ in range(draws)]
     order = torch.argsort(d_fake)[:keep]
     return {
         "value": float(flags.mean()),
-        "interval": _interval(boot),
+        "interval": _bootstrap_mean(flags, draws, seed),
         "threshold": threshold,
-        "quantile": quantile,
         "median_distance": float(d_fake.median()),
-        "median_test_distance": float(d_test.median()),
         "closest": [{"sample": int(i), "train": int(i_fake[i]), "distance": round(float(d_fake[i]), 4)} for i in order],
     }
+
+
+def near_copy_threshold(heldout_px: torch.Tensor, train_px: torch.Tensor, quantile: float = 0.01) -> float:
+    """The `quantile` of held-out real images' distances to their nearest training image."""
+    return float(torch.quantile(nearest_distances(heldout_px, train_px)[0], quantile))

@@ -1,0 +1,141 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from genforge.errors import ConfigError, RunError
+from genforge.evaluate import evaluate_files, evaluate_images, evaluate_run, get_extractor, parse_metrics
+from genforge.evaluate import metrics as M
+from genforge.evaluate.sanity import conditions, sanity_table
+from genforge.train import Trainer
+
+from .conftest import tiny_config
+
+STEPS = 300  # a quick extractor: ~97% test accuracy on digits
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GENFORGE_CACHE", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
+@pytest.fixture(scope="module")
+def extractor(cache, digits):
+    return get_extractor(digits, steps=STEPS, log=None)
+
+
+@pytest.fixture(scope="module")
+def table(extractor, digits):
+    return sanity_table(digits, n=500, extractor_steps=STEPS, log=None)
+
+
+def test_classifier_extractor_is_accurate_and_cached(extractor, digits):
+    assert extractor.kind == "classifier" and extractor.info["test_accuracy"] > 0.9
+    again = get_extractor(digits, steps=STEPS, log=None)
+    assert again.fingerprint == extractor.fingerprint
+    x = digits.tensor("test")[:50]
+    assert torch.equal(again.features(x), extractor.features(x))
+
+
+def test_damaged_cache_is_rebuilt(extractor, digits):
+    from pathlib import Path
+
+    Path(extractor.info["cache"]).write_bytes(b"garbage")
+    msgs = []
+    again = get_extractor(digits, steps=STEPS, log=msgs.append)
+    assert any("unreadable" in m for m in msgs) and again.info["test_accuracy"] > 0.9
+
+
+def test_blur_and_noise_are_monotone(table):
+    for kind in ("blur", "noise"):
+        rows = [r for name, r in table.items() if name.startswith(kind)]
+        # Strengths are ordered; the weakest level may sit within the real floor's
+        # noise at this tiny scale (180 test images), the next ones may not.
+        for metric in ("fid", "kid"):
+            vals = [r[metric] for r in rows]
+            assert vals == sorted(vals) and table["real (floor)"][metric] < vals[1], (kind, metric, vals)
+        prec = [r["precision"] for r in rows]
+        assert prec == sorted(prec, reverse=True) and table["real (floor)"]["precision"] > prec[1], (kind, prec)
+
+
+def test_dropped_classes_lower_recall_and_coverage_not_precision(table):
+    real, half, one = table["real (floor)"], table["classes 0..4 only"], table["one class (0)"]
+    for metric in ("recall", "coverage"):
+        assert one[metric] < half[metric] < real[metric], metric
+    assert half["precision"] >= 0.85 * real["precision"] and one["precision"] >= 0.85 * real["precision"]
+    assert one["class_histogram"] == 0 and real["class_histogram"] > 0.5
+    assert one["classifier_score"] < half["classifier_score"] < real["classifier_score"]
+
+
+def test_memorization_flags_training_images(table):
+    assert table["training images"]["near_copy_share"] > 0.95
+    assert table["real (floor)"]["near_copy_share"] < 0.1
+
+
+def test_eval_json_shape_with_floors_and_intervals(tmp_path, cache, digits, extractor):
+    tr = Trainer(tiny_config("vae", "train.steps=30"), tmp_path, data=digits, progress=False, log=lambda s: None)
+    tr.fit()
+    res = evaluate_run(tmp_path, n_samples=200, iwae_k=4, log=lambda s: None)
+    saved = json.loads((tmp_path / "eval.json").read_text())
+    assert saved["n_fake"] == 200 and saved["data"]["fingerprint"] == digits.fingerprint
+    assert saved["extractor"]["kind"] == "classifier" and saved["extractor"]["fingerprint"]
+    for name in ("fid", "kid", "precision", "recall", "density", "coverage", "classifier_score", "near_copy_share"):
+        m = saved["metrics"][name]
+        assert m["interval"][0] <= m["interval"][1] and "floor" in m, name
+    assert saved["metrics"]["fid"]["floor"] < saved["metrics"]["fid"]["value"]
+    # VAE figures: the IWAE bound is at least as tight as the ELBO (NLL <= -ELBO, up to noise)
+    m = res["metrics"]
+    assert m["nll_iw"]["value"] <= -m["elbo"]["value"] + 1.0
+    assert 0 <= m["active_units"]["value"] <= m["active_units"]["of"]
+
+
+def test_evaluate_any_samples_file(tmp_path, cache, digits, extractor):
+    imgs = digits.test[:100]  # real held-out images as "samples"
+    np.savez(tmp_path / "s.npz", images=imgs)
+    res = evaluate_files("digits", tmp_path / "s.npz", metrics="fid,prdc", out=tmp_path / "e.json", log=None)
+    assert set(res["metrics"]) == {"fid", "precision", "recall", "density", "coverage"}
+    assert json.loads((tmp_path / "e.json").read_text())["n_fake"] == 100
+    with pytest.raises(RunError, match="no such file"):
+        evaluate_files("digits", tmp_path / "nope.npz", log=None)
+
+
+def test_bad_inputs_are_named(extractor, digits):
+    with pytest.raises(ConfigError, match="unknown metric.*fdi"):
+        parse_metrics("fid,fdi")
+    wrong = torch.zeros(20, 3, 8, 8, dtype=torch.uint8)
+    with pytest.raises(ConfigError, match=r"\(3, 8, 8\).*\(1, 8, 8\)"):
+        evaluate_images(wrong, digits, extractor)
+
+
+def test_prdc_and_fid_on_known_gaussians():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(1000, 8, generator=g)
+    same = torch.randn(1000, 8, generator=g)
+    shifted = same + 3.0
+    assert M.fid(real, same)["value"] < 0.2 < M.fid(real, shifted)["value"]
+    near = M.prdc(real, same)
+    far = M.prdc(real, shifted)
+    assert near["precision"]["value"] > 0.6 and far["precision"]["value"] < 0.05
+    assert near["coverage"]["value"] > 0.6 and far["coverage"]["value"] < 0.05
+
+
+def test_cli_evaluate_prints_table_and_writes_eval_json(tmp_path, cache, extractor):
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    base = [sys.executable, "-m", "genforge"]
+    r = subprocess.run(base + ["train", "--data", "digits", "--steps", "5", "--out", str(run), "--no-progress",
+                               "--set", "model.width=0.25"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run(base + ["evaluate", str(run), "--samples", "100", "--metrics", "fid,memorization",
+                               "--extractor-steps", str(STEPS)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "fid" in r.stdout and "near_copy_share" in r.stdout and "floor" in r.stdout
+    assert json.loads((run / "eval.json").read_text())["metrics"]["fid"]["value"] > 0
+    r = subprocess.run(base + ["evaluate", "--fake", str(tmp_path / "x.npz")], capture_output=True, text=True)
+    assert r.returncode == 2 and "--real" in r.stderr
