@@ -84,15 +84,20 @@ class Decoder(nn.Module):
         return self.net(h)  # [B, C, res, res] logits
 
 
-class _Image(nn.Module):
+def logits_to_image(logits: torch.Tensor) -> torch.Tensor:
     """Decoder logits -> image in [-1, 1]: the mean of p(x|z) for both likelihoods."""
+    return torch.sigmoid(logits) * 2.0 - 1.0
+
+
+class _Image(nn.Module):
+    """The exportable decoder: latents [N, D] -> images [N, C, H, W] in [-1, 1]."""
 
     def __init__(self, decoder: Decoder):
         super().__init__()
         self.decoder = decoder
 
     def forward(self, z):
-        return torch.sigmoid(self.decoder(z)) * 2.0 - 1.0
+        return logits_to_image(self.decoder(z))
 
 
 @FAMILIES.register("vae")
@@ -144,7 +149,7 @@ class VAE(Family):
         return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
 
     def decode(self, z):
-        return torch.sigmoid(self.decoder(z)) * 2.0 - 1.0
+        return logits_to_image(self.decoder(z))
 
     def reconstruct(self, x):
         """Images [-1, 1] -> reconstructions from the posterior mean."""
