@@ -13,7 +13,8 @@ from genforge.errors import DataError
 def write_idx(path, arr, gz=False):
     arr = np.asarray(arr, dtype=np.uint8)
     blob = struct.pack(">BBBB", 0, 0, 0x08, arr.ndim) + b"".join(struct.pack(">I", d) for d in arr.shape) + arr.tobytes()
-    (gzip.open if gz else open)(path, "wb").write(blob)
+    with (gzip.open if gz else open)(path, "wb") as f:
+        f.write(blob)
 
 
 def test_digits_is_split_with_labels_and_fingerprint(digits):

@@ -200,7 +200,8 @@ class Trainer:
         if self.step == 0:
             self.save_samples()
         self.model.train()
-        bar = tqdm(total=self.total, initial=self.step, unit="step", disable=not self.progress, dynamic_ncols=True)
+        bar = tqdm(total=self.total, initial=self.step, unit="step", disable=not self.progress,
+                   dynamic_ncols=True, mininterval=1.0)
         self._sums, self._n_sum, self._t_log, self._step_log = {}, 0, time.perf_counter(), self.step
         start_wall, start_elapsed = time.perf_counter(), self.elapsed
         try:
