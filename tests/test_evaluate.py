@@ -139,3 +139,40 @@ def test_cli_evaluate_prints_table_and_writes_eval_json(tmp_path, cache, extract
     assert json.loads((run / "eval.json").read_text())["metrics"]["fid"]["value"] > 0
     r = subprocess.run(base + ["evaluate", "--fake", str(tmp_path / "x.npz")], capture_output=True, text=True)
     assert r.returncode == 2 and "--real" in r.stderr
+
+
+def test_unlabelled_data_gets_a_contrastive_extractor(tmp_path, cache, digits):
+    from genforge.config import DataConfig
+    from genforge.data import load_data
+
+    np.save(tmp_path / "u.npy", digits.train[:400])  # no labels
+    data = load_data(DataConfig(source=str(tmp_path / "u.npy")))
+    ext = get_extractor(data, steps=20, log=None)
+    assert ext.kind == "contrastive" and ext.embed(data.tensor("test"))[1] is None
+    res = evaluate_images(data.tensor("test"), data, ext, n_real=300)
+    assert "fid" in res["metrics"] and "classifier_score" not in res["metrics"]
+    assert res["metrics"]["fid"]["n"] == len(data.test)
+
+
+def test_torchscript_extractor_by_path(tmp_path, digits):
+    net = torch.jit.script(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16)))
+    net.save(str(tmp_path / "f.pt"))
+    ext = get_extractor(digits, path=tmp_path / "f.pt")
+    assert ext.kind == "torchscript" and ext.features(digits.tensor("test")[:5]).shape == (5, 16)
+    res = evaluate_images(digits.tensor("test"), digits, ext, metrics="fid,kid", n_real=500)
+    assert res["extractor"]["fingerprint"] == ext.fingerprint
+    with pytest.raises(RunError, match="not a loadable TorchScript"):
+        (tmp_path / "bad.pt").write_bytes(b"nope")
+        get_extractor(digits, path=tmp_path / "bad.pt")
+
+
+def test_eval_every_writes_figures_to_metrics_jsonl(tmp_path, digits, extractor):
+    from genforge.evaluate import training_hook
+    from genforge.train import Hook
+
+    hook = Hook(10, training_hook(digits, n_samples=100, log=None))
+    Trainer(tiny_config("dcgan", "train.steps=25"), tmp_path, data=digits, progress=False, log=lambda s: None,
+            hooks=(hook,)).fit()
+    lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    evals = [x for x in lines if "eval/fid" in x]
+    assert [x["step"] for x in evals] == [10, 20, 25] and all(x["eval/fid"] > 0 for x in evals)

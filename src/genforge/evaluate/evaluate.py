@@ -81,6 +81,8 @@ def evaluate_images(fake: torch.Tensor, data: ImageData, extractor: Extractor, m
         # Calibrated on one half of the test split; the floor of this metric uses the other half.
         threshold = M.near_copy_threshold(to_float(test[0::2]).flatten(1), train_px)
     result = _figures(fake, real_f, extractor, data, train_px, threshold, names, draws, seed)
+    for m in result.values():
+        m["n"] = len(fake)  # FID and friends are biased by N: every figure says its N
     n_floor = None
     if floors:
         floor_imgs = _subset(test, len(fake), seed + 1)  # as many real test images as samples (at most all)

@@ -84,7 +84,7 @@ def augment(x: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Ten
 
 @dataclass
 class Extractor:
-    """A trained feature network; `features` and (classifier) `probs` of uint8 or float images."""
+    """A trained feature network: `features` (and, for classifiers, class probabilities) of images."""
 
     kind: str
     backbone: nn.Module
