@@ -176,3 +176,21 @@ def test_eval_every_writes_figures_to_metrics_jsonl(tmp_path, digits, extractor)
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     evals = [x for x in lines if "eval/fid" in x]
     assert [x["step"] for x in evals] == [10, 20, 25] and all(x["eval/fid"] > 0 for x in evals)
+
+
+def test_usefulness_separates_right_from_shuffled_labels(digits):
+    from genforge.evaluate.usefulness import usefulness
+
+    x, y = digits.tensor("train")[:600], digits.labels("train")[:600]
+    right = usefulness(x, y, digits, steps=150)
+    shuffled = usefulness(x, y[torch.randperm(600, generator=torch.Generator().manual_seed(0))], digits, steps=150)
+    assert right["value"] > 0.8 and shuffled["value"] < 0.35
+    assert right["floor"] > 0.8 and right["interval"][0] <= right["value"] <= right["interval"][1]
+    with pytest.raises(ConfigError, match="integers in 0..9"):
+        usefulness(x, y + 10, digits, steps=1)
+
+
+def test_labelled_samples_file_gets_usefulness(tmp_path, cache, digits, extractor):
+    np.savez(tmp_path / "s.npz", images=digits.train[:200], labels=digits.train_labels[:200])
+    res = evaluate_files("digits", tmp_path / "s.npz", metrics="usefulness", log=None)
+    assert res["metrics"]["usefulness"]["value"] > 0.7 and "floor" in res["metrics"]["usefulness"]

@@ -21,8 +21,9 @@ from ..io import write_json
 from . import metrics as M
 from .features import Extractor, get_extractor
 from .likelihood import vae_figures
+from .usefulness import usefulness
 
-METRICS = ("fid", "kid", "prdc", "classifier_score", "class_histogram", "memorization")
+METRICS = ("fid", "kid", "prdc", "classifier_score", "class_histogram", "memorization", "usefulness")
 
 
 def parse_metrics(spec: Optional[str | Sequence[str]]) -> tuple[str, ...]:
@@ -65,8 +66,11 @@ def _figures(fake: torch.Tensor, real_f: torch.Tensor, ext: Extractor, data: Ima
 
 
 def evaluate_images(fake: torch.Tensor, data: ImageData, extractor: Extractor, metrics: Sequence[str] = METRICS,
-                    n_real: int = 10_000, floors: bool = True, draws: int = 10, seed: int = 0) -> dict:
-    """Metrics of uint8 samples [N, C, H, W] against `data`, with floors; the eval.json shape."""
+                    n_real: int = 10_000, floors: bool = True, draws: int = 10, seed: int = 0,
+                    fake_labels: Optional[torch.Tensor] = None) -> dict:
+    """Metrics of uint8 samples [N, C, H, W] against `data`, with floors; the eval.json shape.
+
+    `usefulness` runs only for labelled samples (`fake_labels`) of labelled data."""
     t0 = time.perf_counter()
     names = parse_metrics(metrics)
     if tuple(fake.shape[1:]) != tuple(data.shape):
@@ -95,6 +99,8 @@ def evaluate_images(fake: torch.Tensor, data: ImageData, extractor: Extractor, m
         for k, v in floor.items():
             result[k]["floor"] = v["value"]
             result[k]["floor_interval"] = v.get("interval")
+    if "usefulness" in names and fake_labels is not None:
+        result["usefulness"] = usefulness(fake, fake_labels, data, seed=seed) | {"n": len(fake)}
     return {
         "metrics": result,
         "n_fake": len(fake),
@@ -142,8 +148,9 @@ def evaluate_files(real: str, fake_path: str | Path, metrics=None, extractor_pat
         raise RunError(f"--fake {path}: no such file (expected samples.npz with key 'images', or .npy)")
     raw = load_arrays(str(path), None)
     fake = torch.from_numpy(raw.train).permute(0, 3, 1, 2).contiguous()
+    labels = None if raw.train_labels is None else torch.from_numpy(raw.train_labels)
     ext = get_extractor(data, path=extractor_path, steps=extractor_steps, log=log)
-    result = evaluate_images(fake, data, ext, parse_metrics(metrics), seed=seed)
+    result = evaluate_images(fake, data, ext, parse_metrics(metrics), seed=seed, fake_labels=labels)
     result["fake"] = str(path)
     if out:
         write_json(out, result)

@@ -119,18 +119,19 @@ def _weights_fingerprint(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def _train(data: ImageData, kind: str, steps: int, batch: int, seed: int, log) -> tuple[nn.Module, Optional[nn.Module], dict]:
+def train_network(x_all: torch.Tensor, y_all: Optional[torch.Tensor], channels: int, n_classes: int, kind: str,
+                  steps: int, batch: int = 128, seed: int = 0, log=None) -> tuple[nn.Module, nn.Module]:
+    """Train a Backbone + head on uint8 images [N, C, H, W]: a classifier (cross-entropy on
+    y_all, light shifts) or a contrastive encoder (NT-Xent on two strong views). Returns
+    (backbone, head) in eval mode."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    c = data.shape[0]
-    backbone = Backbone(c)
-    head = nn.Linear(FEATURE_DIM, data.n_classes) if kind == "classifier" else nn.Sequential(
+    backbone = Backbone(channels)
+    head = nn.Linear(FEATURE_DIM, n_classes) if kind == "classifier" else nn.Sequential(
         nn.Linear(FEATURE_DIM, FEATURE_DIM), nn.ReLU(), nn.Linear(FEATURE_DIM, 64))  # SimCLR projection head
     params = list(backbone.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
-    x_all, y_all = data.tensor("train"), data.labels("train")
-    t0 = time.perf_counter()
     backbone.train(), head.train()
     for step in range(steps):
         idx = torch.randint(0, len(x_all), (min(batch, len(x_all)),), generator=gen)
@@ -145,13 +146,24 @@ def _train(data: ImageData, kind: str, steps: int, batch: int, seed: int, log) -
         opt.step()
         sched.step()
         if log and (step + 1) % max(1, steps // 5) == 0:
-            log(f"  extractor {kind}: step {step + 1}/{steps}, loss {loss.item():.3f}")
-    backbone.eval(), head.eval()
+            log(f"  {kind}: step {step + 1}/{steps}, loss {loss.item():.3f}")
+    return backbone.eval(), head.eval()
+
+
+@torch.no_grad()
+def correct(backbone: nn.Module, head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image 0/1 correctness [N] of a classifier on uint8 images."""
+    pred = torch.cat([head(backbone(to_float(c))).argmax(1) for c in x.split(500)])
+    return (pred == y).double()
+
+
+def _train(data: ImageData, kind: str, steps: int, batch: int, seed: int, log) -> tuple[nn.Module, Optional[nn.Module], dict]:
+    t0 = time.perf_counter()
+    backbone, head = train_network(data.tensor("train"), data.labels("train"), data.shape[0], data.n_classes,
+                                   kind, steps, batch, seed, log)
     info = {"steps": steps, "train_seconds": round(time.perf_counter() - t0, 1)}
     if kind == "classifier" and data.test_labels is not None:
-        with torch.no_grad():
-            pred = torch.cat([head(backbone(to_float(x))).argmax(1) for x in data.tensor("test").split(1000)])
-        info["test_accuracy"] = round((pred == data.labels("test")).float().mean().item(), 4)
+        info["test_accuracy"] = round(correct(backbone, head, data.tensor("test"), data.labels("test")).mean().item(), 4)
     return backbone, (head if kind == "classifier" else None), info
 
 
