@@ -40,7 +40,9 @@ demo: setup
 	$(GF) sample runs/demo-dcgan -n 64 --out runs/demo-dcgan/grid.png
 	$(GF) sample runs/demo-article-vae -n 64 --out runs/demo-article-vae/grid.png
 	$(GF) sample runs/demo-article-vae --mode manifold --out runs/demo-article-vae/manifold.png
+	$(GF) report runs/demo-dcgan
 	@echo "demo done. Sample grids:"; ls -1 runs/demo-*/grid.png runs/demo-article-vae/manifold.png
+	@echo "report (open in a browser): runs/demo-dcgan/report.html"
 
 test: setup
 	$(PY) -m pytest

@@ -106,3 +106,14 @@ def test_minutes_budget_stops(tmp_path, digits):
 def test_bf16_trains(tmp_path, digits):
     step = Trainer(tiny_config("dcgan", "train.steps=3", "train.precision=bf16"), tmp_path, data=digits, **quiet()).fit()
     assert step == 3 and np.isfinite(genforge.load(tmp_path).sample(4).numpy()).all()
+
+
+def test_run_files_have_the_usual_permissions(tmp_path, digits):
+    import os
+    import stat
+
+    Trainer(tiny_config("vae", "train.steps=2"), tmp_path, data=digits, **quiet()).fit()
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("model.safetensors", "train_state.pt", "config.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name

@@ -171,6 +171,17 @@ def evaluate(
         typer.echo(f"wrote {out}")
 
 
+@app.command()
+def report(
+    run: Path = typer.Argument(..., help="run directory"),
+    out: Optional[Path] = typer.Option(None, help="output .html (default RUN/report.html)"),
+):
+    """Write a self-contained HTML report of a run (opens from disk, no network)."""
+    from .report import write_report
+
+    typer.echo(f"wrote {write_report(run, out)}")
+
+
 @app.command("config")
 def show_config(
     model: str = typer.Option("dcgan", help="model family"),

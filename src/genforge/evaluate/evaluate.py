@@ -130,7 +130,7 @@ def evaluate_run(run: str | Path, n_samples: int = 10_000, metrics: Optional[Seq
     result = evaluate_images(fake, data, ext, parse_metrics(metrics), seed=seed)
     if hasattr(model, "encode"):  # VAE: likelihood figures on the test split
         result["metrics"] |= {k: v for k, v in vae_figures(model, _subset(data.tensor("test"), n_test_vae, seed), k=iwae_k).items() if k != "n_test"}
-    result["run"] = str(run)
+    result["run"], result["seed"] = str(run), seed  # samples were drawn with seed + 1000
     if write:
         write_json(Path(run) / "eval.json", result)
     return result
