@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist
 DEMO_DATA = $(shell [ -d $(FMNIST) ] && echo fashion-mnist || echo digits)
 
-.PHONY: setup data demo test test-all bench clean
+.PHONY: setup data browser demo test test-all bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,15 @@ data:
 	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1) || \
 	  echo "note: could not install dataset-fashion-mnist; the demo falls back to digits"; \
 	else echo "note: Fashion-MNIST missing (apt-get install dataset-fashion-mnist); the demo uses digits"; fi
+
+# Debian's Chromium for the browser test (Playwright drives it; it never downloads a browser).
+browser:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) || \
+	  echo "note: could not install chromium; the browser test will be skipped"; \
+	else echo "note: no /usr/bin/chromium (apt-get install chromium); the browser test will be skipped"; fi
 
 setup: $(STAMP) data
 
@@ -44,10 +53,10 @@ demo: setup
 	@echo "demo done. Sample grids:"; ls -1 runs/demo-*/grid.png runs/demo-article-vae/manifold.png
 	@echo "report (open in a browser): runs/demo-dcgan/report.html"
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
 
-test-all: setup
+test-all: setup browser
 	$(PY) -m pytest -m ""
 
 bench: setup

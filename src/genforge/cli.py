@@ -182,6 +182,18 @@ def report(
     typer.echo(f"wrote {write_report(run, out)}")
 
 
+@app.command("serve")
+def serve_cmd(
+    runs: List[Path] = typer.Argument(..., help="run directories to serve (each under its folder name)"),
+    host: str = typer.Option("127.0.0.1", help="address to bind; 127.0.0.1 keeps it on this machine"),
+    port: int = typer.Option(8000, help="port"),
+):
+    """Serve trained models: an HTTP API (docs at /docs) and a page at /."""
+    from .serve import serve
+
+    serve(runs, host, port)
+
+
 @app.command("config")
 def show_config(
     model: str = typer.Option("dcgan", help="model family"),
