@@ -172,6 +172,39 @@ def evaluate(
 
 
 @app.command()
+def tune(
+    model: str = typer.Option("dcgan", help="model family"),
+    data: str = typer.Option("digits", help="data source"),
+    study: str = typer.Option(..., help="study name; the same name resumes it"),
+    trials: int = typer.Option(20, help="stop rule: trials in the study (finished, pruned or failed)"),
+    minutes_per_trial: Optional[float] = typer.Option(None, help="fixed budget of each trial, in minutes"),
+    steps_per_trial: Optional[int] = typer.Option(None, help="fixed budget of each trial, in steps"),
+    storage: Optional[str] = typer.Option(None, help="SQLAlchemy URL (default sqlite in OUT/<study>/study.db; postgresql://... for many workers)"),
+    space: Optional[Path] = typer.Option(None, help="YAML search space (default: the family's)"),
+    out: Path = typer.Option(Path("runs"), help="folder of study folders"),
+    eval_every: Optional[int] = typer.Option(None, help="report FID every N steps so the pruner can stop weak trials"),
+    eval_samples: int = typer.Option(2000, help="samples per FID"),
+    target: Optional[float] = typer.Option(None, help="stop rule: stop once a trial's FID is at or below this"),
+    plateau: Optional[int] = typer.Option(None, help="stop rule: stop when K trials in a row gain less than the FID noise"),
+    max_minutes: Optional[float] = typer.Option(None, help="stop rule: total minutes of this invocation"),
+    confirm_seeds: int = typer.Option(3, help="seeds that confirm the best configuration"),
+    set_: List[str] = typer.Option([], "--set", help="fixed overrides for every trial"),
+    resume: bool = typer.Option(False, help="accepted for clarity: a study with this name always continues"),
+):
+    """Tune hyperparameters with Optuna (TPE, median pruning), then confirm and train the best."""
+    from .config import DataConfig, validate
+    from .tune import tune as run_tune
+
+    summary = run_tune(model, validate(DataConfig, {"source": data}), trials, study, storage, minutes_per_trial,
+                       steps_per_trial, str(space) if space else None, out, eval_samples, eval_every, target, plateau,
+                       max_minutes, confirm_seeds, tuple(set_))
+    b, c = summary["best"], summary["confirmation"]
+    typer.echo(f"best trial {b['number']}: FID {b['value']:.4g} ({', '.join(b['sets'])}); over seeds "
+               f"{c['mean']:.4g} +- {c['std']:.2g}; stopped by {summary['stopped_by']}; {summary['minutes']} min")
+    typer.echo(f"best model: {summary['final']['run']}; summary: {out / study / 'study.json'}")
+
+
+@app.command()
 def report(
     run: Path = typer.Argument(..., help="run directory"),
     out: Optional[Path] = typer.Option(None, help="output .html (default RUN/report.html)"),

@@ -1,0 +1,163 @@
+"""The optimization loop: an Optuna study over a declared space, FID at a fixed
+budget per trial, pruning on intermediate FID, stop rules, confirmation over
+seeds and a final run of the best configuration.
+
+    genforge tune --model dcgan --data fashion-mnist --trials 30 --minutes-per-trial 4 \\
+                  --storage sqlite:///runs/tune.db --study fm-dcgan
+
+Storage is any SQLAlchemy URL Optuna accepts (SQLite by default, PostgreSQL for
+many workers); calling again with the same --study resumes it. A trial that
+raises is recorded as failed with its reason and the study goes on.
+"""
+
+from __future__ import annotations
+
+import shutil
+import statistics
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import optuna
+import torch
+
+from ..config import DataConfig
+from ..data import ImageData, load_data, to_uint8
+from ..errors import ConfigError
+from ..io import write_json
+from ..run import resolve_config
+from ..train import Hook, Trainer
+from ..evaluate import evaluate_images, get_extractor
+from .space import load_space, params_to_sets, suggest
+
+STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+
+
+class PlateauStop:
+    """Stop when the last `k` finished trials did not beat the best by more than its measured noise
+    (the half-width of the best trial's FID interval)."""
+
+    def __init__(self, k: int):
+        self.k = k
+
+    def __call__(self, study: optuna.Study, trial) -> None:
+        done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        if len(done) <= self.k:
+            return
+        before, last = done[: -self.k], done[-self.k:]
+        best = min(before, key=lambda t: t.value)
+        noise = best.user_attrs.get("fid_noise", 0.0)
+        if min(t.value for t in last) > best.value - noise:
+            study.set_user_attr("stopped_by", f"plateau: no gain > {noise:.3g} in the last {self.k} trials")
+            study.stop()
+
+
+class TargetStop:
+    def __init__(self, target: float):
+        self.target = target
+
+    def __call__(self, study: optuna.Study, trial) -> None:
+        if trial.state == optuna.trial.TrialState.COMPLETE and trial.value <= self.target:
+            study.set_user_attr("stopped_by", f"target: FID {trial.value:.4g} <= {self.target}")
+            study.stop()
+
+
+def _fid(model, data: ImageData, ext, n: int) -> dict:
+    with torch.no_grad():
+        fake = to_uint8(model.sample(n, seed=1000)).cpu()
+    return evaluate_images(fake, data, ext, ("fid",), n_real=n, floors=False, draws=5)["metrics"]["fid"]
+
+
+def train_and_score(family: str, sets: list[str], data_cfg: DataConfig, data: ImageData, ext, run: Path, budget: dict,
+                    n_eval: int, report: Optional[Callable[[float, int], None]] = None,
+                    eval_every: Optional[int] = None) -> dict:
+    """Train one configuration at a fixed budget; FID at the end (and every `eval_every` steps to `report`)."""
+    cfg = resolve_config(family, None, sets=sets, overrides={"data": data_cfg.model_dump(), "train": budget})
+    hooks = ()
+    if report is not None and eval_every:
+        hooks = (Hook(eval_every, lambda tr: report(_fid(tr.model, data, ext, n_eval)["value"], tr.step)),)
+    tr = Trainer(cfg, run, data=data, progress=False, log=lambda s: None, hooks=hooks)
+    steps = tr.fit()
+    fid = _fid(tr.model, data, ext, n_eval)
+    return {"fid": fid["value"], "interval": fid["interval"], "steps": steps, "run": str(run)}
+
+
+def tune(family: str, data_cfg: DataConfig, trials: int, study_name: str, storage: Optional[str] = None,
+         minutes_per_trial: Optional[float] = None, steps_per_trial: Optional[int] = None,
+         space_file: Optional[str] = None, out_root: str | Path = "runs", n_eval: int = 2000,
+         eval_every: Optional[int] = None, target: Optional[float] = None, plateau: Optional[int] = None,
+         max_minutes: Optional[float] = None, confirm_seeds: int = 3, sets: tuple[str, ...] = (),
+         extractor_steps: Optional[int] = None, final_budget: Optional[dict] = None, seed: int = 0,
+         log=print) -> dict:
+    """Run (or resume) a study; confirm the best over seeds; train it into OUT/<study>/best."""
+    if minutes_per_trial is None and steps_per_trial is None:
+        raise ConfigError("give a fixed budget per trial: --minutes-per-trial or --steps-per-trial")
+    budget = {"steps": steps_per_trial, "minutes": minutes_per_trial, "epochs": None}
+    space = load_space(family, space_file)
+    root = Path(out_root) / study_name
+    root.mkdir(parents=True, exist_ok=True)
+    storage = storage or f"sqlite:///{(root / 'study.db').resolve()}"
+    data = load_data(data_cfg)
+    ext = get_extractor(data, steps=extractor_steps, log=log)
+    study = optuna.create_study(study_name=study_name, storage=storage, direction="minimize", load_if_exists=True,
+                                sampler=optuna.samplers.TPESampler(seed=seed),
+                                pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0))
+    study.set_user_attr("family", family)
+
+    def objective(trial: optuna.Trial) -> float:
+        trial_sets = [*sets, *suggest(trial, space)]
+
+        def report(value: float, step: int) -> None:
+            trial.report(value, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"FID {value:.4g} at step {step}")
+
+        try:
+            res = train_and_score(family, trial_sets, data_cfg, data, ext, root / f"trial_{trial.number:04d}", budget,
+                                  n_eval, report, eval_every)
+        except optuna.TrialPruned:
+            raise
+        except Exception as e:
+            trial.set_user_attr("error", f"{type(e).__name__}: {e}")
+            raise
+        trial.set_user_attr("run", res["run"])
+        trial.set_user_attr("fid_noise", (res["interval"][1] - res["interval"][0]) / 2)
+        log(f"trial {trial.number}: FID {res['fid']:.4g} after {res['steps']} steps ({', '.join(trial_sets)})")
+        return res["fid"]
+
+    callbacks = [optuna.study.MaxTrialsCallback(trials, states=STATES)]
+    if target is not None:
+        callbacks.append(TargetStop(target))
+    if plateau:
+        callbacks.append(PlateauStop(plateau))
+    t0 = time.perf_counter()
+    n_before = len(study.trials)
+    if len([t for t in study.trials if t.state in STATES]) < trials:
+        study.optimize(objective, n_trials=trials, timeout=None if max_minutes is None else max_minutes * 60,
+                       callbacks=callbacks, catch=(Exception,), gc_after_trial=True)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not complete:
+        raise ConfigError(f"study '{study_name}' has no completed trial; see the failed trials' errors in {storage}")
+    best = study.best_trial
+    best_sets = [*sets, *params_to_sets(best.params)]
+    log(f"best trial {best.number}: FID {best.value:.4g}; confirming over {confirm_seeds} seeds")
+    for derived in [root / "best", *root.glob("confirm_seed*")]:  # rebuilt from the (maybe new) best
+        shutil.rmtree(derived, ignore_errors=True)
+    confirm = [train_and_score(family, best_sets + [f"train.seed={s}"], data_cfg, data, ext, root / f"confirm_seed{s}",
+                               budget, n_eval)["fid"] for s in range(1, confirm_seeds + 1)]
+    final = train_and_score(family, best_sets, data_cfg, data, ext, root / "best", final_budget or budget, n_eval)
+    summary = {
+        "study": study_name, "storage": storage, "family": family, "data": data_cfg.source,
+        "trials": [{"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
+                    "error": t.user_attrs.get("error"), "run": t.user_attrs.get("run")} for t in study.trials],
+        "new_trials": len(study.trials) - n_before,
+        "stopped_by": study.user_attrs.get("stopped_by", "trial count or time"),
+        "best": {"number": best.number, "value": best.value, "params": best.params, "sets": best_sets},
+        "confirmation": {"seeds": list(range(1, confirm_seeds + 1)), "fid": confirm,
+                         "mean": statistics.fmean(confirm) if confirm else None,
+                         "std": statistics.stdev(confirm) if len(confirm) > 1 else 0.0},
+        "final": final,
+        "minutes": round((time.perf_counter() - t0) / 60, 2),
+    }
+    write_json(root / "study.json", summary)
+    return summary

@@ -1,0 +1,56 @@
+import json
+
+import optuna
+import pytest
+
+from genforge.config import DataConfig
+from genforge.errors import ConfigError
+from genforge.tune import load_space, tune
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENFORGE_CACHE", str(tmp_path / "cache"))
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def small(tmp_path, **kw):
+    args = dict(family="vae", data_cfg=DataConfig(source="digits"), trials=3, study_name="s", steps_per_trial=20,
+                out_root=tmp_path, n_eval=150, extractor_steps=40, confirm_seeds=2,
+                sets=("model.width=0.5", "model.hidden=32"), log=lambda s: None)
+    return tune(**(args | kw))
+
+
+def test_tune_runs_confirms_exports_and_resumes(tmp_path):
+    s = small(tmp_path)
+    assert [t["state"] for t in s["trials"]] == ["COMPLETE"] * 3
+    assert len(s["confirmation"]["fid"]) == 2 and s["confirmation"]["std"] >= 0
+    assert (tmp_path / "s" / "best" / "model.safetensors").exists()
+    assert json.loads((tmp_path / "s" / "study.json").read_text())["best"]["value"] == s["best"]["value"]
+    s2 = small(tmp_path, trials=5)  # same study name: continues where it stopped
+    assert len(s2["trials"]) == 5 and s2["new_trials"] == 2
+
+
+def test_failing_trial_is_recorded_and_the_study_goes_on(tmp_path):
+    space = tmp_path / "space.yaml"
+    space.write_text("train.lr: {type: float, low: 1.0e-4, high: 1.0e-3}\n"
+                     "model.latent_dim: {type: categorical, choices: [0, 4]}\n")  # latent_dim 0 is invalid
+    s = small(tmp_path, trials=4, space_file=str(space))
+    states = {t["state"] for t in s["trials"]}
+    assert "FAIL" in states and "COMPLETE" in states
+    failed = [t for t in s["trials"] if t["state"] == "FAIL"]
+    assert all("latent_dim" in t["error"] for t in failed)
+
+
+def test_target_stop_with_intermediate_reports(tmp_path):
+    s = small(tmp_path, trials=6, eval_every=5, target=1e9)  # any FID meets the target: stops after one trial
+    assert len(s["trials"]) == 1 and s["stopped_by"].startswith("target")
+
+
+def test_bad_space_is_named(tmp_path):
+    p = tmp_path / "space.yaml"
+    p.write_text("train.lr: {type: float, low: 1.0, high: 0.1}\n")
+    with pytest.raises(ConfigError, match="train.lr.*low < high"):
+        load_space("vae", p)
+    with pytest.raises(ConfigError, match="per trial"):
+        tune("vae", DataConfig(), 1, "x", out_root=tmp_path)
