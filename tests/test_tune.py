@@ -29,6 +29,12 @@ def test_tune_runs_confirms_exports_and_resumes(tmp_path):
     assert json.loads((tmp_path / "s" / "study.json").read_text())["best"]["value"] == s["best"]["value"]
     s2 = small(tmp_path, trials=5)  # same study name: continues where it stopped
     assert len(s2["trials"]) == 5 and s2["new_trials"] == 2
+    from genforge.report import write_report
+
+    page = write_report(tmp_path / "s").read_text()
+    for section in ("id='best'", "id='history'", "id='importance'", "id='trials'"):
+        assert section in page, section
+    assert "5 complete" in page and "data:image/png;base64," in page
 
 
 def test_failing_trial_is_recorded_and_the_study_goes_on(tmp_path):

@@ -209,7 +209,7 @@ def report(
     run: Path = typer.Argument(..., help="run directory"),
     out: Optional[Path] = typer.Option(None, help="output .html (default RUN/report.html)"),
 ):
-    """Write a self-contained HTML report of a run (opens from disk, no network)."""
+    """Write a self-contained HTML report of a run or a tuning study folder (opens from disk, no network)."""
     from .report import write_report
 
     typer.echo(f"wrote {write_report(run, out)}")

@@ -37,7 +37,7 @@ figure{display:inline-block;margin:.4em;text-align:center;vertical-align:top}fig
 pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}img{image-rendering:pixelated}"""
 
 
-def _img(png: bytes, alt: str, width: Optional[int] = None) -> str:
+def img_tag(png: bytes, alt: str, width: Optional[int] = None) -> str:
     w = f' width="{width}"' if width else ""
     return f'<img alt="{html.escape(alt)}"{w} src="data:image/png;base64,{base64.b64encode(png).decode()}">'
 
@@ -48,20 +48,20 @@ def _grid_png(images: np.ndarray, nrow: Optional[int] = None) -> bytes:
     return buf.getvalue()
 
 
-def _fig_png(fig) -> bytes:
+def fig_png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
 
 
-def _table(header: list[str], rows: list[list]) -> str:
+def table(header: list[str], rows: list[list]) -> str:
     th = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
-def _fmt(v) -> str:
+def fmt(v) -> str:
     if v is None:
         return ""
     if isinstance(v, float):
@@ -74,18 +74,18 @@ def _scenario(cfg, dataset: dict, data_report: Optional[dict], data) -> str:
     rows = [["data", f"{dataset['name']} ({cfg.data.source})"], ["fingerprint", dataset["fingerprint"]],
             ["images", f"{dataset['n_train']} train / {dataset['n_test']} test, shape {dataset['shape']}"],
             ["split", dataset["split"]], ["model", f"{cfg.family}, preset {cfg.preset}"]]
-    out.append(_table(["", ""], rows))
+    out.append(table(["", ""], rows))
     if data_report:
         counts = data_report["class_counts"]["train"]
         if counts:
-            out.append(_table(["class", "train images"], [[k, v] for k, v in counts.items()]))
+            out.append(table(["class", "train images"], [[k, v] for k, v in counts.items()]))
         d = data_report["duplicates"]
         out.append(f"<p>Validation: {len(data_report['problems'])} unreadable file(s) skipped; "
                    f"{d['groups']} group(s) of identical images ({d['train_test_overlap']} across train/test).</p>")
         if data_report["problems"]:
-            out.append(_table(["skipped file", "reason"], [[p["path"], p["reason"]] for p in data_report["problems"][:20]]))
+            out.append(table(["skipped file", "reason"], [[p["path"], p["reason"]] for p in data_report["problems"][:20]]))
     if data is not None:
-        out.append("<figure>" + _img(_grid_png(data.train[:64]), "real training images") + "<figcaption>real training images</figcaption></figure>")
+        out.append("<figure>" + img_tag(_grid_png(data.train[:64]), "real training images") + "<figcaption>real training images</figcaption></figure>")
     out.append("<details><summary>resolved config</summary><pre>" + html.escape(json.dumps(cfg.model_dump(mode="json"), indent=2)) + "</pre></details>")
     return "\n".join(out)
 
@@ -107,7 +107,7 @@ def _training(run: Path) -> str:
         axes[0].set_xlabel("step"), axes[0].set_title("losses"), axes[0].legend()
         axes[1].plot(steps, [r["images_per_s"] for r in train])
         axes[1].set_xlabel("step"), axes[1].set_title("images / s")
-        out.append(_img(_fig_png(fig), "loss curves and throughput"))
+        out.append(img_tag(fig_png(fig), "loss curves and throughput"))
         out.append(f"<p>{steps[-1]} steps in {train[-1]['elapsed_s']:.0f} s.</p>")
     if evals:
         fid = [(r["step"], r["eval/fid"]) for r in evals if "eval/fid" in r]
@@ -115,13 +115,13 @@ def _training(run: Path) -> str:
             fig, ax = plt.subplots(figsize=(5.5, 3.2))
             ax.plot(*zip(*fid), marker="o")
             ax.set_xlabel("step"), ax.set_title("FID during training (no floor)")
-            out.append(_img(_fig_png(fig), "FID during training"))
+            out.append(img_tag(fig_png(fig), "FID during training"))
     grids = sorted((run / "samples").glob("step_*.png"))
     if grids:
         pick = grids if len(grids) <= 6 else [grids[int(i)] for i in np.linspace(0, len(grids) - 1, 6)]
         out.append("<p>Sample grids from fixed noise, over training:</p>")
         for g in pick:
-            out.append(f"<figure>{_img(g.read_bytes(), g.stem, 220)}<figcaption>{g.stem.replace('_', ' ')}</figcaption></figure>")
+            out.append(f"<figure>{img_tag(g.read_bytes(), g.stem, 220)}<figcaption>{g.stem.replace('_', ' ')}</figcaption></figure>")
     return "\n".join(out)
 
 
@@ -134,8 +134,8 @@ def _quality(run: Path, model, data) -> str:
     rows = []
     for name, m in ev["metrics"].items():
         iv = m.get("interval")
-        rows.append([name, _fmt(m.get("value")), f"[{iv[0]:.4g}, {iv[1]:.4g}]" if iv else "", _fmt(m.get("floor"))])
-    out = ["<h2 id='quality'>Quality</h2>", _table(["metric", "value", "interval", "real-data floor"], rows),
+        rows.append([name, fmt(m.get("value")), f"[{iv[0]:.4g}, {iv[1]:.4g}]" if iv else "", fmt(m.get("floor"))])
+    out = ["<h2 id='quality'>Quality</h2>", table(["metric", "value", "interval", "real-data floor"], rows),
            f"<p class='muted'>{ev['n_fake']} samples vs {ev['n_real']} real; extractor {ev['extractor']['kind']} "
            f"{ev['extractor']['fingerprint']}; data {ev['data']['fingerprint']}.</p>"]
     hist = ev["metrics"].get("class_histogram")
@@ -146,7 +146,7 @@ def _quality(run: Path, model, data) -> str:
         ax.bar(x - 0.2, [hist["per_class"][n]["data"] for n in names], 0.4, label="data")
         ax.bar(x + 0.2, [hist["per_class"][n]["samples"] for n in names], 0.4, label="samples")
         ax.set_xticks(x, names, rotation=45, ha="right"), ax.legend(), ax.set_title("share per class")
-        out.append(_img(_fig_png(fig), "per-class shares") + f"<p>{html.escape(hist['note'])}</p>")
+        out.append(img_tag(fig_png(fig), "per-class shares") + f"<p>{html.escape(hist['note'])}</p>")
     mem = ev["metrics"].get("near_copy_share")
     if mem and model is not None and data is not None:
         # The samples evaluate_run drew (seed + 1000), so indices in `closest` refer to them.
@@ -156,7 +156,7 @@ def _quality(run: Path, model, data) -> str:
         reals = data.train[[c["train"] for c in mem["closest"][:8]]]
         pairs = np.stack([fakes, reals], 1).reshape(-1, *fakes.shape[1:])
         out.append("<p>Closest samples to the training set (sample, nearest training image), threshold "
-                   f"{mem['threshold']:.3g}:</p>" + _img(_grid_png(pairs, 8), "memorization pairs"))
+                   f"{mem['threshold']:.3g}:</p>" + img_tag(_grid_png(pairs, 8), "memorization pairs"))
     return "\n".join(out)
 
 
@@ -164,7 +164,7 @@ def _vae(model, data) -> str:
     if not hasattr(model, "encode") or data is None:
         return ""
     out = ["<h2 id='vae'>VAE</h2>", "<p>Test images (odd) and their reconstructions (even):</p>",
-           _img(_grid_png(reconstructions(model, 32), 16), "reconstructions")]
+           img_tag(_grid_png(reconstructions(model, 32), 16), "reconstructions")]
     with torch.no_grad():
         mu, _ = model.encode(to_float(data.tensor("test")[:2000]).to(model.device))
         dims = torch.argsort(mu.var(0), descending=True)[: min(8, model.latent_dim)]
@@ -174,9 +174,9 @@ def _vae(model, data) -> str:
             z[row, :, d] = steps
         trav = to_uint8(model.decode(z.flatten(0, 1).to(model.device))).permute(0, 2, 3, 1).cpu().numpy()
     out.append("<p>Latent traversals (-3..3) of the most active dimensions, one per row: "
-               + ", ".join(str(int(d)) for d in dims) + "</p>" + _img(_grid_png(trav, 9), "latent traversals"))
+               + ", ".join(str(int(d)) for d in dims) + "</p>" + img_tag(_grid_png(trav, 9), "latent traversals"))
     if model.latent_dim == 2:
-        out.append("<p>The 2-D latent manifold:</p>" + _img(_grid_png(manifold(model, 15), 15), "manifold"))
+        out.append("<p>The 2-D latent manifold:</p>" + img_tag(_grid_png(manifold(model, 15), 15), "manifold"))
     return "\n".join(out)
 
 
@@ -190,7 +190,7 @@ def write_report(run: str | Path, out: Optional[str | Path] = None) -> Path:
     except GenforgeError:  # the data may be gone: report what the run itself holds
         data = None
     data_report = json.loads((run / "data.json").read_text()) if (run / "data.json").is_file() else None
-    final = _img(_grid_png(prior_samples(model, 64, seed=0)), "samples")
+    final = img_tag(_grid_png(prior_samples(model, 64, seed=0)), "samples")
     body = [
         f"<h1>genforge run: {html.escape(run.name)}</h1>",
         f"<p class='muted'>{html.escape(str(run))}</p>",
