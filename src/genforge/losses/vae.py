@@ -38,8 +38,15 @@ def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
 
 
-def elbo(x01, logits, mu, logvar, kind: str = "bernoulli", sigma: float = 0.1, beta: float = 1.0):
-    """(loss, recon, kl): loss = mean over batch of recon + beta * kl, in nats per image."""
+def elbo(x01, logits, mu, logvar, kind: str = "bernoulli", sigma: float = 0.1, beta: float = 1.0,
+         free_bits: float = 0.0):
+    """(loss, recon, kl): loss = mean over batch of recon + beta * kl, in nats per image.
+
+    With free_bits > 0 the penalised KL of each latent dimension (its batch mean) is
+    max(KL_d, free_bits), so dimensions are not pushed below that many nats; the
+    returned `kl` is always the true one."""
     recon = reconstruction_nll(x01, logits, kind, sigma).mean()
-    kl = kl_per_dim(mu, logvar).sum(1).mean()
-    return recon + beta * kl, recon, kl
+    kl_d = kl_per_dim(mu, logvar).mean(0)  # [D]
+    kl = kl_d.sum()
+    penalised = kl_d.clamp(min=free_bits).sum() if free_bits > 0 else kl
+    return recon + beta * penalised, recon, kl

@@ -18,14 +18,18 @@ Convs use TF's "same" padding: k5 s2 with padding 2 (+ output_padding 1 for Conv
 
 from __future__ import annotations
 
+import copy
 from typing import Literal, Optional
 
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
 
 from ..config import StrictModel
 from ..losses import GAN_LOSSES
+from ..losses.augment import POLICIES, diff_augment
+from ..losses.gan import gradient_penalty, r1_penalty
 from .base import FAMILIES, Family, init_weights, stages
 
 
@@ -36,7 +40,14 @@ class DCGANConfig(StrictModel):
     kernel: int = Field(5, ge=3, description="kernel size of every conv (odd)")
     leaky_slope: float = Field(0.2, ge=0, lt=1, description="LeakyReLU slope (Keras' default, in the article, is 0.3)")
     dropout: float = Field(0.3, ge=0, lt=1, description="dropout after each discriminator conv")
-    loss: Literal["ns"] = Field("ns", description="ns: the article's non-saturating loss")
+    loss: Literal["ns", "hinge", "wgan"] = Field("ns", description="ns: the article's non-saturating loss; hinge; wgan (use with gp_weight)")
+    spectral_norm: bool = Field(False, description="spectral normalisation of every discriminator layer (Miyato 2018)")
+    r1_gamma: float = Field(0.0, ge=0, description="R1 penalty weight on real images (gamma / 2 * E||grad D||^2)")
+    gp_weight: float = Field(0.0, ge=0, description="WGAN-GP gradient penalty weight (10 is usual)")
+    d_lr_ratio: float = Field(1.0, gt=0, description="TTUR: discriminator lr = train.lr * this")
+    n_critic: int = Field(1, ge=1, description="discriminator steps per generator step")
+    ema: Optional[float] = Field(None, gt=0, lt=1, description="decay of an EMA copy of G used for sampling and export (e.g. 0.999)")
+    augment: str = Field("", description="DiffAugment policies for D's inputs, comma-separated: color, translation, cutout")
     update: Literal["alternating", "simultaneous"] = Field(
         "alternating",
         description="alternating: D step, then G step on the updated D; simultaneous: both from one forward pass (the article's code)",
@@ -44,6 +55,22 @@ class DCGANConfig(StrictModel):
     init: Literal["torch", "glorot", "dcgan"] = Field("dcgan", description="weight init; glorot is Keras' default")
     bn_eps: float = Field(1e-5, gt=0, description="BatchNorm epsilon (Keras: 1e-3)")
     bn_momentum: float = Field(0.1, gt=0, le=1, description="BatchNorm running-stat momentum, PyTorch convention (Keras 0.99 = 0.01 here)")
+
+    @field_validator("augment")
+    @classmethod
+    def _policies(cls, v: str) -> str:
+        bad = [p for p in (q.strip() for q in v.split(",")) if p and p not in POLICIES]
+        if bad:
+            raise ValueError(f"unknown augment policy {bad}; expected some of {', '.join(POLICIES)}")
+        return v
+
+    @model_validator(mode="after")
+    def _simultaneous_is_plain(self):
+        if self.update == "simultaneous" and (self.loss != "ns" or self.r1_gamma or self.gp_weight
+                                              or self.n_critic > 1 or self.augment):
+            raise ValueError("update=simultaneous (the article's step) takes none of loss/r1_gamma/gp_weight/"
+                             "n_critic/augment; use update=alternating")
+        return self
 
 
 def _channels(base: int, k: int, cfg: DCGANConfig) -> int:
@@ -127,6 +154,14 @@ class DCGAN(Family):
         self.G = Generator(cfg, self.shape)
         self.D = Discriminator(cfg, self.shape)
         init_weights(self, cfg.init)
+        if cfg.spectral_norm:
+            for m in self.D.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    spectral_norm(m)
+        if cfg.ema is not None:
+            self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
+        if cfg.n_critic > 1:  # counts D steps; a buffer so that a resumed run keeps the rhythm
+            self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
         self.loss = GAN_LOSSES[cfg.loss]
 
     @property
@@ -134,8 +169,9 @@ class DCGAN(Family):
         return self.cfg.latent_dim
 
     def configure_optimizers(self, t):
-        adam = dict(lr=t.lr, betas=tuple(t.betas))
-        return {"g": torch.optim.Adam(self.G.parameters(), **adam), "d": torch.optim.Adam(self.D.parameters(), **adam)}
+        betas = tuple(t.betas)
+        return {"g": torch.optim.Adam(self.G.parameters(), lr=t.lr, betas=betas),
+                "d": torch.optim.Adam(self.D.parameters(), lr=t.lr * self.cfg.d_lr_ratio, betas=betas)}
 
     def train_step(self, x, y: Optional[torch.Tensor], opts):
         z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
@@ -153,18 +189,43 @@ class DCGAN(Family):
             opts["g"].step()
             opts["d"].step()
         else:
-            loss_d = self.loss.d(self.D(x), self.D(fake.detach()))
+            c = self.cfg
+            aug = lambda t: diff_augment(t, c.augment)  # noqa: E731  (same policy for real and fake)
+            real_in = aug(x)
+            fake_logits = self.D(aug(fake.detach()))
+            loss_d = self.loss.d(self.D(real_in), fake_logits)
+            if c.r1_gamma:
+                loss_d = loss_d + 0.5 * c.r1_gamma * r1_penalty(self.D, real_in)
+            if c.gp_weight:
+                loss_d = loss_d + c.gp_weight * gradient_penalty(self.D, real_in, aug(fake.detach()))
             opts["d"].zero_grad(set_to_none=True)
             loss_d.backward()
             opts["d"].step()
-            loss_g = self.loss.g(self.D(fake))
-            opts["g"].zero_grad(set_to_none=True)
-            loss_g.backward()
-            opts["g"].step()
+            g_turn = True
+            if c.n_critic > 1:
+                self.d_steps += 1
+                g_turn = bool(self.d_steps % c.n_critic == 0)
+            if g_turn:
+                loss_g = self.loss.g(self.D(aug(fake)))
+                opts["g"].zero_grad(set_to_none=True)
+                loss_g.backward()
+                opts["g"].step()
+            else:  # G rests this step: report its loss on the logits D just saw
+                loss_g = self.loss.g(fake_logits.detach())
+        if self.cfg.ema is not None:
+            self._update_ema()
         return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach()}
 
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        ema, live = list(self.G_ema.parameters()), list(self.G.parameters())
+        torch._foreach_lerp_(ema, live, 1.0 - self.cfg.ema)
+        for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            be.copy_(b)  # BN running statistics follow the live generator
+
     def decode(self, z):
-        return self.G(z)
+        return self.exportable()(z)
 
     def exportable(self):
-        return self.G
+        """The EMA generator when there is one (it samples better), else G."""
+        return self.G_ema if self.cfg.ema is not None else self.G

@@ -35,6 +35,8 @@ class VAEConfig(StrictModel):
     reconstruction: Literal["bernoulli", "gaussian"] = Field("bernoulli", description="decoder likelihood p(x|z)")
     sigma: float = Field(0.1, gt=0, description="std of the gaussian decoder, in [0,1] pixel units")
     beta: float = Field(1.0, ge=0, description="weight of the KL term (1 = the ELBO)")
+    free_bits: float = Field(0.0, ge=0, description="nats per latent dimension below which KL is not penalised (Kingma 2016)")
+    kl_warmup: int = Field(0, ge=0, description="steps over which the KL weight ramps linearly from 0 to beta")
     init: Literal["torch", "glorot", "dcgan"] = Field("torch", description="weight init; glorot is Keras' default")
 
 
@@ -120,6 +122,8 @@ class VAE(Family):
         self.encoder = Encoder(cfg, self.shape)
         self.decoder = Decoder(cfg, self.shape)
         init_weights(self, cfg.init)
+        if cfg.kl_warmup:  # a buffer, so a resumed run continues the ramp where it was
+            self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
     @property
     def latent_dim(self) -> int:
@@ -132,17 +136,24 @@ class VAE(Family):
         """x [B, C, H, W] in [-1, 1] -> (mu, logvar), each [B, D]."""
         return self.encoder(x)
 
-    def losses(self, x):
-        """(loss, recon, kl) of a batch in [-1, 1], with one reparameterised sample."""
+    def losses(self, x, beta: Optional[float] = None, free_bits: float = 0.0):
+        """(loss, recon, kl) of a batch in [-1, 1], with one reparameterised sample.
+        Defaults give the plain negative ELBO (beta = 1 of the config, no free bits)."""
         mu, logvar = self.encode(x)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()  # reparameterisation trick
         logits = self.decoder(z)
         x01 = (x + 1.0) * 0.5
         c = self.cfg
-        return elbo(x01, logits.float(), mu.float(), logvar.float(), c.reconstruction, c.sigma, c.beta)
+        return elbo(x01, logits.float(), mu.float(), logvar.float(), c.reconstruction, c.sigma,
+                    c.beta if beta is None else beta, free_bits)
 
     def train_step(self, x, y: Optional[torch.Tensor], opts):
-        loss, recon, kl = self.losses(x)
+        c = self.cfg
+        beta = c.beta
+        if c.kl_warmup:
+            beta = c.beta * min(1.0, (self.steps_done.item() + 1) / c.kl_warmup)
+            self.steps_done += 1
+        loss, recon, kl = self.losses(x, beta, c.free_bits)
         opts["vae"].zero_grad(set_to_none=True)
         loss.backward()
         opts["vae"].step()

@@ -34,6 +34,12 @@ DEFAULT_SPACES: dict[str, dict[str, dict]] = {
         "model.width": {"type": "categorical", "choices": [0.25, 0.5, 1.0]},
         "model.kernel": {"type": "categorical", "choices": [3, 5]},
         "model.dropout": {"type": "float", "low": 0.0, "high": 0.4},
+        "model.loss": {"type": "categorical", "choices": ["ns", "hinge"]},
+        "model.spectral_norm": {"type": "categorical", "choices": [False, True]},
+        "model.r1_gamma": {"type": "categorical", "choices": [0.0, 0.1, 1.0]},
+        "model.d_lr_ratio": {"type": "categorical", "choices": [1.0, 2.0, 4.0]},
+        "model.ema": {"type": "categorical", "choices": [None, 0.999]},
+        "model.augment": {"type": "categorical", "choices": ["", "translation", "translation,cutout", "color,translation,cutout"]},
     },
     "vae": {
         "train.lr": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True},
@@ -42,6 +48,8 @@ DEFAULT_SPACES: dict[str, dict[str, dict]] = {
         "model.hidden": {"type": "categorical", "choices": [64, 256, 512]},
         "model.width": {"type": "categorical", "choices": [0.5, 1.0]},
         "model.beta": {"type": "float", "low": 0.25, "high": 2.0},
+        "model.free_bits": {"type": "categorical", "choices": [0.0, 0.1, 0.25]},
+        "model.kl_warmup": {"type": "categorical", "choices": [0, 500, 2000]},
     },
 }
 

@@ -1,0 +1,122 @@
+import pytest
+import torch
+
+import genforge
+from genforge.errors import ConfigError
+from genforge.losses import GAN_LOSSES
+from genforge.losses.augment import diff_augment
+from genforge.losses.gan import gradient_penalty, r1_penalty
+from genforge.models import FAMILIES
+from genforge.run import resolve_config
+from genforge.train import Trainer
+
+from .conftest import tiny_config
+from .test_train import nn_distance, quiet
+
+
+def dcgan(*sets):
+    cfg = resolve_config("dcgan", sets=["model.width=0.25", *sets])
+    return FAMILIES.get("dcgan")(cfg.model, (1, 8, 8)), cfg
+
+
+def test_hinge_and_wgan_formulas():
+    r, f = torch.tensor([2.0, 0.5]), torch.tensor([-0.5, 1.5])
+    assert torch.allclose(GAN_LOSSES["hinge"].d(r, f), torch.relu(1 - r).mean() + torch.relu(1 + f).mean())
+    assert torch.allclose(GAN_LOSSES["wgan"].d(r, f), f.mean() - r.mean())
+    assert torch.allclose(GAN_LOSSES["hinge"].g(f), -f.mean())
+
+
+def test_spectral_norm_bounds_every_discriminator_layer():
+    m, _ = dcgan("model.spectral_norm=true")
+    x = torch.randn(16, 1, 8, 8)
+    for _ in range(30):  # power iterations run in training-mode forwards
+        m.D(x)
+    m.eval()
+    for layer in m.D.modules():
+        if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
+            sigma = torch.linalg.matrix_norm(layer.weight.flatten(1), ord=2)
+            assert 0.9 < sigma < 1.1, sigma
+
+
+def test_penalties_are_positive_and_differentiable():
+    m, _ = dcgan()
+    real, fake = torch.randn(8, 1, 8, 8), torch.randn(8, 1, 8, 8)
+    for pen in (r1_penalty(m.D, real), gradient_penalty(m.D, real, fake)):
+        assert pen > 0
+        pen.backward()
+        assert all(torch.isfinite(p.grad).all() for p in m.D.parameters() if p.grad is not None)
+
+
+def test_diff_augment_keeps_shape_and_passes_gradients():
+    x = torch.rand(6, 3, 16, 16, requires_grad=True) * 2 - 1
+    x.retain_grad()
+    for policy in ("color", "translation", "cutout", "color,translation,cutout"):
+        y = diff_augment(x, policy)
+        assert y.shape == x.shape and not torch.equal(y, x)
+    y.sum().backward()
+    assert x.grad.abs().sum() > 0
+    assert (diff_augment(x, "cutout") == 0).float().mean() > 0.1  # a square of each image is zeroed
+    assert diff_augment(x, "") is x
+
+
+def test_ema_generator_is_the_running_average_and_samples():
+    m, cfg = dcgan("model.ema=0.9")
+    opts = m.configure_optimizers(cfg.train)
+    g0 = [p.clone() for p in m.G.parameters()]
+    m.train_step(torch.rand(8, 1, 8, 8) * 2 - 1, None, opts)
+    for pe, p, p0 in zip(m.G_ema.parameters(), m.G.parameters(), g0):
+        assert torch.allclose(pe, p0 + 0.1 * (p - p0), atol=1e-6)
+    z = m.prior(4)
+    m.eval()
+    assert torch.equal(m.decode(z), m.G_ema(z)) and not torch.equal(m.decode(z), m.G(z))
+
+
+def test_n_critic_and_ttur():
+    m, cfg = dcgan("model.n_critic=3", "model.d_lr_ratio=4")
+    opts = m.configure_optimizers(cfg.train)
+    assert opts["d"].param_groups[0]["lr"] == 4 * opts["g"].param_groups[0]["lr"]
+    for _ in range(6):
+        m.train_step(torch.rand(8, 1, 8, 8) * 2 - 1, None, opts)
+    steps = lambda o: int(next(iter(o.state.values()))["step"])  # noqa: E731
+    assert steps(opts["d"]) == 6 and steps(opts["g"]) == 2
+
+
+def test_invalid_combinations_are_config_errors():
+    with pytest.raises(ConfigError, match="simultaneous"):
+        resolve_config("dcgan", "article", sets=["model.loss=hinge"])
+    with pytest.raises(ConfigError, match="unknown augment policy"):
+        resolve_config("dcgan", sets=["model.augment=translation,rotate"])
+
+
+def test_upgraded_gan_learns_and_resumes_exactly(tmp_path, digits):
+    up = ["model.loss=hinge", "model.spectral_norm=true", "model.ema=0.99", "model.augment=translation,cutout",
+          "model.n_critic=2", "model.r1_gamma=0.1"]
+    tr = Trainer(tiny_config("dcgan", *up, "train.steps=300", "train.lr=5e-4"), tmp_path / "a", data=digits, **quiet())
+    real = digits.tensor("test").float() / 127.5 - 1
+    before = nn_distance(tr.model.sample(128, seed=1), real)
+    tr.fit()
+    assert nn_distance(tr.model.sample(128, seed=1), real) < 0.8 * before
+    det = [*up, "train.deterministic=true"]
+    Trainer(tiny_config("dcgan", *det, "train.steps=9"), tmp_path / "full", data=digits, **quiet()).fit()
+    Trainer(tiny_config("dcgan", *det, "train.steps=4"), tmp_path / "cut", data=digits, **quiet()).fit()
+    Trainer(tiny_config("dcgan", *det, "train.steps=9"), tmp_path / "cut", data=digits, resume=True, **quiet()).fit()
+    a, b = genforge.load(tmp_path / "full").state_dict(), genforge.load(tmp_path / "cut").state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_vae_free_bits_and_kl_warmup():
+    from genforge.losses.vae import elbo
+
+    x = torch.rand(4, 1, 8, 8)
+    mu, logvar = torch.zeros(4, 3), torch.zeros(4, 3)  # KL 0 in every dimension
+    loss, recon, kl = elbo(x, torch.zeros_like(x), mu, logvar, free_bits=0.5)
+    assert kl == 0 and torch.allclose(loss, recon + 1.5)  # 3 dims x 0.5 nats floor
+    cfg = resolve_config("vae", sets=["model.kl_warmup=4", "model.width=0.5", "model.hidden=16"])
+    m = FAMILIES.get("vae")(cfg.model, (1, 8, 8))
+    opts = m.configure_optimizers(cfg.train)
+    seen = []
+    orig = m.losses
+    m.losses = lambda x, beta=None, free_bits=0.0: (seen.append(beta), orig(x, beta, free_bits))[1]
+    for _ in range(6):
+        m.train_step(torch.rand(8, 1, 8, 8) * 2 - 1, None, opts)
+    assert seen == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0] and int(m.steps_done) == 6
