@@ -60,7 +60,17 @@ def grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, min_tile: in
     return out.resize((out.width * scale, out.height * scale), Image.Resampling.NEAREST) if scale > 1 else out
 
 
-def save_grid(path: str | Path, images: np.ndarray, nrow: int | None = None) -> None:
+def png_bytes(img: Image.Image) -> bytes:
+    """A PIL image encoded as PNG."""
     buf = io.BytesIO()
-    grid(images, nrow).save(buf, format="PNG")
-    atomic_write(path, buf.getvalue())
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def grid_png(images: np.ndarray, nrow: int | None = None) -> bytes:
+    """uint8 [N, H, W, C] -> the PNG bytes of their grid."""
+    return png_bytes(grid(images, nrow))
+
+
+def save_grid(path: str | Path, images: np.ndarray, nrow: int | None = None) -> None:
+    atomic_write(path, grid_png(images, nrow))

@@ -25,7 +25,7 @@ import torch  # noqa: E402
 
 from ..data import load_data, to_float, to_uint8  # noqa: E402
 from ..errors import GenforgeError, RunError  # noqa: E402
-from ..io import atomic_write, grid  # noqa: E402
+from ..io import atomic_write, grid_png  # noqa: E402
 from ..run import load  # noqa: E402
 from ..sample import manifold, prior_samples, reconstructions  # noqa: E402
 
@@ -40,12 +40,6 @@ pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:.85em}img{image-re
 def img_tag(png: bytes, alt: str, width: Optional[int] = None) -> str:
     w = f' width="{width}"' if width else ""
     return f'<img alt="{html.escape(alt)}"{w} src="data:image/png;base64,{base64.b64encode(png).decode()}">'
-
-
-def _grid_png(images: np.ndarray, nrow: Optional[int] = None) -> bytes:
-    buf = io.BytesIO()
-    grid(images, nrow).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def fig_png(fig) -> bytes:
@@ -85,7 +79,7 @@ def _scenario(cfg, dataset: dict, data_report: Optional[dict], data) -> str:
         if data_report["problems"]:
             out.append(table(["skipped file", "reason"], [[p["path"], p["reason"]] for p in data_report["problems"][:20]]))
     if data is not None:
-        out.append("<figure>" + img_tag(_grid_png(data.train[:64]), "real training images") + "<figcaption>real training images</figcaption></figure>")
+        out.append("<figure>" + img_tag(grid_png(data.train[:64]), "real training images") + "<figcaption>real training images</figcaption></figure>")
     out.append("<details><summary>resolved config</summary><pre>" + html.escape(json.dumps(cfg.model_dump(mode="json"), indent=2)) + "</pre></details>")
     return "\n".join(out)
 
@@ -156,7 +150,7 @@ def _quality(run: Path, model, data) -> str:
         reals = data.train[[c["train"] for c in mem["closest"][:8]]]
         pairs = np.stack([fakes, reals], 1).reshape(-1, *fakes.shape[1:])
         out.append("<p>Closest samples to the training set (sample, nearest training image), threshold "
-                   f"{mem['threshold']:.3g}:</p>" + img_tag(_grid_png(pairs, 8), "memorization pairs"))
+                   f"{mem['threshold']:.3g}:</p>" + img_tag(grid_png(pairs, 8), "memorization pairs"))
     return "\n".join(out)
 
 
@@ -164,7 +158,7 @@ def _vae(model, data) -> str:
     if not hasattr(model, "encode") or data is None:
         return ""
     out = ["<h2 id='vae'>VAE</h2>", "<p>Test images (odd) and their reconstructions (even):</p>",
-           img_tag(_grid_png(reconstructions(model, 32), 16), "reconstructions")]
+           img_tag(grid_png(reconstructions(model, 32), 16), "reconstructions")]
     with torch.no_grad():
         mu, _ = model.encode(to_float(data.tensor("test")[:2000]).to(model.device))
         dims = torch.argsort(mu.var(0), descending=True)[: min(8, model.latent_dim)]
@@ -174,9 +168,9 @@ def _vae(model, data) -> str:
             z[row, :, d] = steps
         trav = to_uint8(model.decode(z.flatten(0, 1).to(model.device))).permute(0, 2, 3, 1).cpu().numpy()
     out.append("<p>Latent traversals (-3..3) of the most active dimensions, one per row: "
-               + ", ".join(str(int(d)) for d in dims) + "</p>" + img_tag(_grid_png(trav, 9), "latent traversals"))
+               + ", ".join(str(int(d)) for d in dims) + "</p>" + img_tag(grid_png(trav, 9), "latent traversals"))
     if model.latent_dim == 2:
-        out.append("<p>The 2-D latent manifold:</p>" + img_tag(_grid_png(manifold(model, 15), 15), "manifold"))
+        out.append("<p>The 2-D latent manifold:</p>" + img_tag(grid_png(manifold(model, 15), 15), "manifold"))
     return "\n".join(out)
 
 
@@ -190,7 +184,7 @@ def write_report(run: str | Path, out: Optional[str | Path] = None) -> Path:
     except GenforgeError:  # the data may be gone: report what the run itself holds
         data = None
     data_report = json.loads((run / "data.json").read_text()) if (run / "data.json").is_file() else None
-    final = img_tag(_grid_png(prior_samples(model, 64, seed=0)), "samples")
+    final = img_tag(grid_png(prior_samples(model, 64, seed=0)), "samples")
     body = [
         f"<h1>genforge run: {html.escape(run.name)}</h1>",
         f"<p class='muted'>{html.escape(str(run))}</p>",

@@ -22,7 +22,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..data import to_float, to_uint8
 from ..data.images import square
-from ..io import grid
+from ..io import grid_png, png_bytes
 from ..run import load
 from ..sample import prior_samples, slerp
 
@@ -31,21 +31,15 @@ SEED = Query(0, ge=0, le=2**31 - 1, description="same seed, same images")
 PAGE = (Path(__file__).parent / "page.html").read_text()
 
 
-def _png(img: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
-
-
 def _tile_png(tile: np.ndarray) -> bytes:
-    return _png(Image.fromarray(tile.squeeze(-1) if tile.shape[-1] == 1 else tile))
+    return png_bytes(Image.fromarray(tile.squeeze(-1) if tile.shape[-1] == 1 else tile))
 
 
 def _respond(images: np.ndarray, fmt: str, nrow: int | None = None) -> Response:
     if fmt == "json":
         return JSONResponse({"images": [base64.b64encode(_tile_png(t)).decode() for t in images],
                              "shape": list(images.shape[1:])})
-    return Response(_png(grid(images, nrow)), media_type="image/png")
+    return Response(grid_png(images, nrow), media_type="image/png")
 
 
 def _nhwc(x: torch.Tensor) -> np.ndarray:
