@@ -4,8 +4,8 @@ latent dimension, active units and reconstruction error.
 IWAE (Burda et al. 2016): log p(x) >= log (1/k) sum_i p(x, z_i) / q(z_i|x),
 z_i ~ q(z|x); tighter than the ELBO as k grows (k = 1 is the ELBO). Values are in
 nats per image; bits/dim divides by (pixels x ln 2). They are densities of the
-decoder's likelihood (Bernoulli on [0, 1] intensities, or the fixed-sigma
-Gaussian), not of 8-bit discrete images, so compare them between runs with the
+decoder's likelihood (Bernoulli on [0, 1] intensities, or a Gaussian with
+fixed or learned sigma), not of 8-bit discrete images, so compare them between runs with the
 same `model.reconstruction` only.
 """
 
@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..data import to_float
-from ..losses.vae import kl_per_dim, reconstruction_nll
+from ..losses.vae import decoder_mean, kl_per_dim, reconstruction_nll
 
 
 def _interval(per_image: torch.Tensor) -> list[float]:
@@ -51,7 +51,7 @@ def vae_figures(model, test_u8: torch.Tensor, k: int = 32, batch_size: int = 250
             log_qz = -0.5 * (eps.pow(2) + math.log(2 * math.pi) + logvar).sum(1)
             logw.append(log_px + log_pz - log_qz)
         iw.append(torch.logsumexp(torch.stack(logw), 0) - math.log(k))
-        mse.append((torch.sigmoid(model.decoder(mu)) - x01).pow(2).flatten(1).mean(1))
+        mse.append((decoder_mean(model.decoder(mu), x.shape[1]) - x01).pow(2).flatten(1).mean(1))
         mus.append(mu)
         kls.append(kl)
     elbo, nll = torch.cat(elbos), -torch.cat(iw)

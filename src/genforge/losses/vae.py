@@ -9,7 +9,8 @@ negative ELBO (`recon + beta * kl`), each term summed over pixels / latent
 dimensions of one image and averaged over the batch, so it is in nats per image.
 
 - bernoulli: log p(x|z) = -BCE(logits, x), the decoder emits logits;
-- gaussian:  log p(x|z) = log N(x; sigmoid(logits), sigma^2), fixed sigma.
+- gaussian:  log p(x|z) = log N(x; sigmoid(logits), sigma^2), fixed sigma;
+- gaussian_learned: the same with a per-pixel sigma that the decoder outputs.
 KL is analytic: 0.5 * sum(mu^2 + exp(logvar) - 1 - logvar).
 """
 
@@ -21,15 +22,29 @@ import torch
 import torch.nn.functional as F
 
 
+def decoder_mean(logits: torch.Tensor, channels: int) -> torch.Tensor:
+    """Mean of p(x|z) in [0, 1]: the sigmoid of the first `channels` output maps."""
+    return torch.sigmoid(logits[:, :channels])
+
+
 def reconstruction_nll(x01: torch.Tensor, logits: torch.Tensor, kind: str, sigma: float) -> torch.Tensor:
-    """-log p(x|z) per image [B], summed over pixels."""
+    """-log p(x|z) per image [B], summed over pixels.
+
+    bernoulli: logits [B, C, H, W]; gaussian: mean sigmoid(logits), fixed sigma;
+    gaussian_learned: logits [B, 2C, H, W], the second half is log sigma per pixel
+    (clamped to [-7, 2] for stability), so the decoder learns its own noise level."""
+    c = x01.shape[1]
     if kind == "bernoulli":
         nll = F.binary_cross_entropy_with_logits(logits, x01, reduction="none")
-    elif kind == "gaussian":
-        mean = torch.sigmoid(logits)
-        nll = 0.5 * ((x01 - mean) / sigma) ** 2 + math.log(sigma) + 0.5 * math.log(2 * math.pi)
+    elif kind in ("gaussian", "gaussian_learned"):
+        mean = decoder_mean(logits, c)
+        if kind == "gaussian":
+            log_sigma = torch.full_like(mean, math.log(sigma))
+        else:
+            log_sigma = logits[:, c:].clamp(-7.0, 2.0)
+        nll = 0.5 * ((x01 - mean) * torch.exp(-log_sigma)) ** 2 + log_sigma + 0.5 * math.log(2 * math.pi)
     else:
-        raise ValueError(f"unknown reconstruction '{kind}': expected bernoulli or gaussian")
+        raise ValueError(f"unknown reconstruction '{kind}': expected bernoulli, gaussian or gaussian_learned")
     return nll.flatten(1).sum(1)
 
 

@@ -24,6 +24,7 @@ from torch import nn
 
 from ..config import StrictModel
 from ..losses import elbo
+from ..losses.vae import decoder_mean
 from .base import FAMILIES, Family, init_weights, stages
 
 
@@ -32,7 +33,8 @@ class VAEConfig(StrictModel):
     hidden: int = Field(256, ge=1, description="width of the dense layer before z_mean / z_log_var (article: 16)")
     width: float = Field(1.0, gt=0, description="multiplier of every channel count")
     max_channels: int = Field(256, ge=8, description="cap on channels per layer, before `width`")
-    reconstruction: Literal["bernoulli", "gaussian"] = Field("bernoulli", description="decoder likelihood p(x|z)")
+    reconstruction: Literal["bernoulli", "gaussian", "gaussian_learned"] = Field(
+        "bernoulli", description="decoder likelihood p(x|z); gaussian_learned adds a per-pixel learned sigma")
     sigma: float = Field(0.1, gt=0, description="std of the gaussian decoder, in [0,1] pixel units")
     beta: float = Field(1.0, ge=0, description="weight of the KL term (1 = the ELBO)")
     free_bits: float = Field(0.0, ge=0, description="nats per latent dimension below which KL is not penalised (Kingma 2016)")
@@ -78,7 +80,9 @@ class Decoder(nn.Module):
             s, op = (2, 1) if n >= 1 else (1, 0)
             layers += [nn.ConvTranspose2d(c, _channels(i, cfg), 3, s, 1, output_padding=op), nn.ReLU()]
             c = _channels(i, cfg)
-        layers.append(nn.ConvTranspose2d(c, c_out, 3, 1, 1))  # stride 1: output side == input side
+        # stride 1: output side == input side; a learned-variance decoder emits mean and log sigma maps
+        out_maps = 2 * c_out if cfg.reconstruction == "gaussian_learned" else c_out
+        layers.append(nn.ConvTranspose2d(c, out_maps, 3, 1, 1))
         self.net = nn.Sequential(*layers)
 
     def forward(self, z):
@@ -86,20 +90,20 @@ class Decoder(nn.Module):
         return self.net(h)  # [B, C, res, res] logits
 
 
-def logits_to_image(logits: torch.Tensor) -> torch.Tensor:
-    """Decoder logits -> image in [-1, 1]: the mean of p(x|z) for both likelihoods."""
-    return torch.sigmoid(logits) * 2.0 - 1.0
+def logits_to_image(logits: torch.Tensor, channels: int) -> torch.Tensor:
+    """Decoder output -> image in [-1, 1]: the mean of p(x|z) for every likelihood."""
+    return decoder_mean(logits, channels) * 2.0 - 1.0
 
 
 class _Image(nn.Module):
     """The exportable decoder: latents [N, D] -> images [N, C, H, W] in [-1, 1]."""
 
-    def __init__(self, decoder: Decoder):
+    def __init__(self, decoder: Decoder, channels: int):
         super().__init__()
-        self.decoder = decoder
+        self.decoder, self.channels = decoder, channels
 
     def forward(self, z):
-        return logits_to_image(self.decoder(z))
+        return logits_to_image(self.decoder(z), self.channels)
 
 
 @FAMILIES.register("vae")
@@ -160,11 +164,11 @@ class VAE(Family):
         return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
 
     def decode(self, z):
-        return logits_to_image(self.decoder(z))
+        return logits_to_image(self.decoder(z), self.shape[0])
 
     def reconstruct(self, x):
         """Images [-1, 1] -> reconstructions from the posterior mean."""
         return self.decode(self.encode(x)[0])
 
     def exportable(self):
-        return _Image(self.decoder)
+        return _Image(self.decoder, self.shape[0])
