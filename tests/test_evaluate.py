@@ -87,6 +87,15 @@ def test_eval_json_shape_with_floors_and_intervals(tmp_path, cache, digits, extr
         m = saved["metrics"][name]
         assert m["interval"][0] <= m["interval"][1] and "floor" in m, name
     assert saved["metrics"]["fid"]["floor"] < saved["metrics"]["fid"]["value"]
+    # eval_samples redraws exactly the evaluated samples (the report's memorization pairs rely on it)
+    import genforge
+    from genforge.data import to_float
+    from genforge.evaluate import eval_samples
+
+    pair = saved["metrics"]["near_copy_share"]["closest"][0]
+    fake = eval_samples(genforge.load(tmp_path), 200, saved["seed"])[pair["sample"]]
+    dist = (to_float(fake) - to_float(digits.tensor("train")[pair["train"]])).norm().item()
+    assert abs(dist - pair["distance"]) < 1e-3
     # VAE figures: the IWAE bound is at least as tight as the ELBO (NLL <= -ELBO, up to noise)
     m = res["metrics"]
     assert m["nll_iw"]["value"] <= -m["elbo"]["value"] + 1.0

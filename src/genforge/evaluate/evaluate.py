@@ -26,6 +26,16 @@ from .usefulness import usefulness
 METRICS = ("fid", "kid", "prdc", "classifier_score", "class_histogram", "memorization", "usefulness")
 
 
+SAMPLE_SEED_OFFSET = 1000  # evaluation samples use seed + 1000, apart from the seeds users pick for grids
+
+
+def eval_samples(model, n: int, seed: int = 0) -> torch.Tensor:
+    """The n samples an evaluation of `model` uses: uint8 [n, C, H, W] on the CPU, reproducible by seed
+    (the report regenerates them to show the memorization pairs)."""
+    with torch.no_grad():
+        return to_uint8(model.sample(n, seed=seed + SAMPLE_SEED_OFFSET)).cpu()
+
+
 def parse_metrics(spec: Optional[str | Sequence[str]]) -> tuple[str, ...]:
     """'fid,kid' -> ('fid', 'kid'); None -> all; unknown names are an error."""
     if spec is None:
@@ -125,12 +135,11 @@ def evaluate_run(run: str | Path, n_samples: int = 10_000, metrics: Optional[Seq
         log(f"warning: {model.run_config.data.source} has changed since training (fingerprint "
             f"{data.fingerprint} != {model.dataset_info.get('fingerprint')})")
     ext = get_extractor(data, path=extractor_path, steps=extractor_steps, log=log)
-    with torch.no_grad():
-        fake = to_uint8(model.sample(n_samples, seed=seed + 1000)).cpu()
+    fake = eval_samples(model, n_samples, seed)
     result = evaluate_images(fake, data, ext, parse_metrics(metrics), seed=seed)
     if hasattr(model, "encode"):  # VAE: likelihood figures on the test split
         result["metrics"] |= {k: v for k, v in vae_figures(model, _subset(data.tensor("test"), n_test_vae, seed), k=iwae_k).items() if k != "n_test"}
-    result["run"], result["seed"] = str(run), seed  # samples were drawn with seed + 1000
+    result["run"], result["seed"] = str(run), seed  # eval_samples(model, n_fake, seed) redraws them
     if write:
         write_json(Path(run) / "eval.json", result)
     return result
@@ -165,8 +174,7 @@ def training_hook(data: ImageData, n_samples: int = 2000, metrics: Sequence[str]
     names = parse_metrics(metrics)
 
     def fn(trainer) -> dict:
-        with torch.no_grad():
-            fake = to_uint8(trainer.model.sample(n_samples, seed=1000)).cpu()
+        fake = eval_samples(trainer.model, n_samples)
         res = evaluate_images(fake, data, ext, names, n_real=n_samples, floors=False, draws=3)
         return {f"eval/{k}": v["value"] for k, v in res["metrics"].items()} | {"eval/n_fake": n_samples}
 

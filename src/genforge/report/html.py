@@ -25,6 +25,7 @@ import torch  # noqa: E402
 
 from ..data import load_data, to_float, to_uint8  # noqa: E402
 from ..errors import GenforgeError, RunError  # noqa: E402
+from ..evaluate import eval_samples  # noqa: E402
 from ..io import atomic_write, grid_png  # noqa: E402
 from ..run import load  # noqa: E402
 from ..sample import manifold, prior_samples, reconstructions  # noqa: E402
@@ -143,10 +144,9 @@ def _quality(run: Path, model, data) -> str:
         out.append(img_tag(fig_png(fig), "per-class shares") + f"<p>{html.escape(hist['note'])}</p>")
     mem = ev["metrics"].get("near_copy_share")
     if mem and model is not None and data is not None:
-        # The samples evaluate_run drew (seed + 1000), so indices in `closest` refer to them.
-        n = ev["n_fake"]
+        # The samples evaluate_run drew, so indices in `closest` refer to them.
         idx = [c["sample"] for c in mem["closest"][:8]]
-        fakes = to_uint8(model.sample(n, seed=ev.get("seed", 0) + 1000)[idx]).permute(0, 2, 3, 1).cpu().numpy()
+        fakes = eval_samples(model, ev["n_fake"], ev.get("seed", 0))[idx].permute(0, 2, 3, 1).numpy()
         reals = data.train[[c["train"] for c in mem["closest"][:8]]]
         pairs = np.stack([fakes, reals], 1).reshape(-1, *fakes.shape[1:])
         out.append("<p>Closest samples to the training set (sample, nearest training image), threshold "

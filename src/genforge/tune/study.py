@@ -19,15 +19,14 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import optuna
-import torch
 
 from ..config import DataConfig
-from ..data import ImageData, load_data, to_uint8
+from ..data import ImageData, load_data
 from ..errors import ConfigError
 from ..io import write_json
 from ..run import resolve_config
 from ..train import Hook, Trainer
-from ..evaluate import evaluate_images, get_extractor
+from ..evaluate import eval_samples, evaluate_images, get_extractor
 from .space import load_space, params_to_sets, suggest
 
 STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
@@ -63,9 +62,7 @@ class TargetStop:
 
 
 def _fid(model, data: ImageData, ext, n: int) -> dict:
-    with torch.no_grad():
-        fake = to_uint8(model.sample(n, seed=1000)).cpu()
-    return evaluate_images(fake, data, ext, ("fid",), n_real=n, floors=False, draws=5)["metrics"]["fid"]
+    return evaluate_images(eval_samples(model, n), data, ext, ("fid",), n_real=n, floors=False, draws=5)["metrics"]["fid"]
 
 
 def train_and_score(family: str, sets: list[str], data_cfg: DataConfig, data: ImageData, ext, run: Path, budget: dict,
