@@ -93,7 +93,7 @@ def test_eval_json_shape_with_floors_and_intervals(tmp_path, cache, digits, extr
     from genforge.evaluate import eval_samples
 
     pair = saved["metrics"]["near_copy_share"]["closest"][0]
-    fake = eval_samples(genforge.load(tmp_path), 200, saved["seed"])[pair["sample"]]
+    fake = eval_samples(genforge.load(tmp_path), 200, saved["seed"])[0][pair["sample"]]
     dist = (to_float(fake) - to_float(digits.tensor("train")[pair["train"]])).norm().item()
     assert abs(dist - pair["distance"]) < 1e-3
     # VAE figures: the IWAE bound is at least as tight as the ELBO (NLL <= -ELBO, up to noise)
@@ -203,3 +203,16 @@ def test_labelled_samples_file_gets_usefulness(tmp_path, cache, digits, extracto
     np.savez(tmp_path / "s.npz", images=digits.train[:200], labels=digits.train_labels[:200])
     res = evaluate_files("digits", tmp_path / "s.npz", metrics="usefulness", log=None)
     assert res["metrics"]["usefulness"]["value"] > 0.7 and "floor" in res["metrics"]["usefulness"]
+
+
+def test_conditional_run_gets_class_agreement_and_usefulness(tmp_path, cache, digits, extractor):
+    cfg = tiny_config("vae", "model.conditional=true", "train.steps=400")
+    Trainer(cfg, tmp_path, data=digits, progress=False, log=lambda s: None).fit()
+    res = evaluate_run(tmp_path, n_samples=300, iwae_k=2, metrics="fid,class_agreement,usefulness", log=lambda s: None)
+    m = res["metrics"]
+    # the data's classifier puts most samples in the class they were drawn for; its floor is its accuracy
+    assert m["class_agreement"]["value"] > 0.6 and m["class_agreement"]["floor"] > 0.9
+    assert m["usefulness"]["value"] > 0.5 and np.isfinite(m["nll_iw"]["value"])
+    # labels that do not fit the data are named
+    with pytest.raises(ConfigError, match="one label per sample"):
+        evaluate_images(digits.tensor("test")[:20], digits, extractor, ("fid",), fake_labels=torch.zeros(3))

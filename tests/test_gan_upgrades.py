@@ -116,7 +116,7 @@ def test_vae_free_bits_and_kl_warmup():
     opts = m.configure_optimizers(cfg.train)
     seen = []
     orig = m.losses
-    m.losses = lambda x, beta=None, free_bits=0.0: (seen.append(beta), orig(x, beta, free_bits))[1]
+    m.losses = lambda x, y=None, beta=None, free_bits=0.0: (seen.append(beta), orig(x, y, beta, free_bits))[1]
     for _ in range(6):
         m.train_step(torch.rand(8, 1, 8, 8) * 2 - 1, None, opts)
     assert seen == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0] and int(m.steps_done) == 6
@@ -144,3 +144,24 @@ def test_vae_learned_variance_decoder(tmp_path, digits):
     assert m.sample(3).shape == (3, 1, 8, 8)
     z = m.prior(2)
     assert torch.allclose(torch.jit.load(str(export(m, "torchscript", tmp_path / "g.pt")))(z), m.decode(z), atol=1e-6)
+
+
+def test_vae_residual_decoder_starts_as_the_plain_decoder_and_learns(tmp_path, digits):
+    from torch import nn
+
+    from genforge.models.vae import ResBlock
+
+    cfg = resolve_config("vae", sets=["model.decoder_blocks=2", "model.width=0.5", "model.hidden=16"])
+    m = FAMILIES.get("vae")(cfg.model, (1, 28, 28))
+    blocks = [b for b in m.decoder.net if isinstance(b, ResBlock)]
+    assert len(blocks) == 4  # two after each of the two upsampling layers
+    h = torch.randn(3, m.decoder.c0, 7, 7)
+    plain = nn.Sequential(*[b for b in m.decoder.net if not isinstance(b, ResBlock)])
+    assert torch.equal(m.decoder.net(h), plain(h))  # new blocks are the identity
+    tr = Trainer(tiny_config("vae", "model.decoder_blocks=1", "train.steps=150"), tmp_path, data=digits, **quiet())
+    test = digits.tensor("test").float() / 127.5 - 1
+    torch.manual_seed(0)
+    before = tr.model.losses(test)[0].item()
+    tr.fit()
+    torch.manual_seed(0)
+    assert tr.model.losses(test)[0].item() < before - 10  # nats per image

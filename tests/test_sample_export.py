@@ -43,8 +43,8 @@ def test_export_rejects_unknown_format(runs, tmp_path):
 
 
 def test_write_images_png_npz_and_folder(runs, tmp_path):
-    imgs = prior_samples(genforge.load(runs["dcgan"]), 10, seed=0)
-    assert imgs.shape == (10, 8, 8, 1) and imgs.dtype == np.uint8
+    imgs, labels = prior_samples(genforge.load(runs["dcgan"]), 10, seed=0)
+    assert imgs.shape == (10, 8, 8, 1) and imgs.dtype == np.uint8 and labels is None  # unconditional
     write_images(imgs, tmp_path / "g.png")
     assert Image.open(tmp_path / "g.png").size[0] >= 4 * 8
     write_images(imgs, tmp_path / "s.npz")
@@ -58,7 +58,7 @@ def test_interpolation_endpoints_are_the_seeds_samples(runs):
     m = genforge.load(runs["dcgan"])
     path = interpolate(m, 3, 4, steps=6)
     assert path.shape[0] == 6
-    assert np.array_equal(path[0], prior_samples(m, 1, seed=3)[0])
+    assert np.array_equal(path[0], prior_samples(m, 1, seed=3)[0][0])
     a, b = torch.randn(8), torch.randn(8)
     mid = slerp(a, b, torch.tensor([0.0, 0.5, 1.0]))
     assert torch.allclose(mid[0], a, atol=1e-5) and torch.allclose(mid[2], b, atol=1e-5)

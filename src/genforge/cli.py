@@ -105,23 +105,25 @@ def sample(
     seed: int = typer.Option(0, help="same seed, same images"),
     mode: Mode = typer.Option(Mode.prior, help="prior | interpolate (seed -> seed_b) | reconstruct (VAE) | manifold (VAE, 2-D latent)"),
     seed_b: int = typer.Option(1, help="end seed of an interpolation"),
+    class_: Optional[str] = typer.Option(None, "--class", help="conditional models: class name or index (default: the data's class mix)"),
     device: str = typer.Option("cpu", help="cpu or cuda"),
 ):
-    """Generate images from a trained run."""
+    """Generate images from a trained run; a .npz of a conditional model carries `labels`."""
     from .run import load
-    from .sample import interpolate, manifold, prior_samples, reconstructions, write_images
+    from .sample import class_index, interpolate, manifold, prior_samples, reconstructions, write_images
 
     m = load(run, device)
+    label, labels = class_index(m, class_), None
     if mode is Mode.prior:
-        imgs, nrow = prior_samples(m, n, seed), None
+        (imgs, labels), nrow = prior_samples(m, n, seed, label=label), None
     elif mode is Mode.interpolate:
-        imgs, nrow = interpolate(m, seed, seed_b, n), n
+        imgs, nrow = interpolate(m, seed, seed_b, n, label=label), n
     elif mode is Mode.reconstruct:
         imgs, nrow = reconstructions(m, n, seed), 16
     else:
-        imgs = manifold(m)
+        imgs = manifold(m, label=label)
         nrow = int(round(len(imgs) ** 0.5))
-    typer.echo(f"wrote {len(imgs)} images to {write_images(imgs, out, nrow)}")
+    typer.echo(f"wrote {len(imgs)} images to {write_images(imgs, out, nrow, labels)}")
 
 
 @app.command()
@@ -188,6 +190,8 @@ def tune(
     plateau: Optional[int] = typer.Option(None, help="stop rule: stop when K trials in a row gain less than the FID noise"),
     max_minutes: Optional[float] = typer.Option(None, help="stop rule: total minutes of this invocation"),
     confirm_seeds: int = typer.Option(3, help="seeds that confirm the best configuration"),
+    final_minutes: Optional[float] = typer.Option(None, help="budget of the best configuration's final run, in minutes (default: the trial budget)"),
+    final_steps: Optional[int] = typer.Option(None, help="budget of the final run, in steps"),
     set_: List[str] = typer.Option([], "--set", help="fixed overrides for every trial"),
     resume: bool = typer.Option(False, help="accepted for clarity: a study with this name always continues"),
 ):
@@ -195,9 +199,12 @@ def tune(
     from .config import DataConfig, validate
     from .tune import tune as run_tune
 
+    final = None
+    if final_minutes is not None or final_steps is not None:
+        final = {"minutes": final_minutes, "steps": final_steps, "epochs": None}
     summary = run_tune(model, validate(DataConfig, {"source": data}), trials, study, storage, minutes_per_trial,
                        steps_per_trial, str(space) if space else None, out, eval_samples, eval_every, target, plateau,
-                       max_minutes, confirm_seeds, tuple(set_))
+                       max_minutes, confirm_seeds, tuple(set_), final_budget=final)
     b, c = summary["best"], summary["confirmation"]
     typer.echo(f"best trial {b['number']}: FID {b['value']:.4g} ({', '.join(b['sets'])}); over seeds "
                f"{c['mean']:.4g} +- {c['std']:.2g}; stopped by {summary['stopped_by']}; {summary['minutes']} min")

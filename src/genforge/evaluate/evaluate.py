@@ -23,17 +23,18 @@ from .features import Extractor, get_extractor
 from .likelihood import vae_figures
 from .usefulness import usefulness
 
-METRICS = ("fid", "kid", "prdc", "classifier_score", "class_histogram", "memorization", "usefulness")
+METRICS = ("fid", "kid", "prdc", "classifier_score", "class_histogram", "class_agreement", "memorization", "usefulness")
 
 
 SAMPLE_SEED_OFFSET = 1000  # evaluation samples use seed + 1000, apart from the seeds users pick for grids
 
 
-def eval_samples(model, n: int, seed: int = 0) -> torch.Tensor:
-    """The n samples an evaluation of `model` uses: uint8 [n, C, H, W] on the CPU, reproducible by seed
-    (the report regenerates them to show the memorization pairs)."""
+def eval_samples(model, n: int, seed: int = 0) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """The n samples an evaluation of `model` uses: (uint8 [n, C, H, W], labels [n] or None) on the CPU,
+    reproducible by seed (the report regenerates them to show the memorization pairs)."""
     with torch.no_grad():
-        return to_uint8(model.sample(n, seed=seed + SAMPLE_SEED_OFFSET)).cpu()
+        x, y = model.sample_with_labels(n, seed=seed + SAMPLE_SEED_OFFSET)
+    return to_uint8(x).cpu(), None if y is None else y.cpu()
 
 
 def parse_metrics(spec: Optional[str | Sequence[str]]) -> tuple[str, ...]:
@@ -54,8 +55,9 @@ def _subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
 
 
 def _figures(fake: torch.Tensor, real_f: torch.Tensor, ext: Extractor, data: ImageData, train_px,
-             threshold: float, names: tuple[str, ...], draws: int, seed: int) -> dict:
-    """Every requested metric of uint8 images `fake` [N, C, H, W]."""
+             threshold: float, names: tuple[str, ...], draws: int, seed: int,
+             labels: Optional[torch.Tensor] = None) -> dict:
+    """Every requested metric of uint8 images `fake` [N, C, H, W] (with their class labels, if any)."""
     out: dict = {}
     fake_f, probs = ext.embed(fake)
     if "fid" in names:
@@ -70,6 +72,8 @@ def _figures(fake: torch.Tensor, real_f: torch.Tensor, ext: Extractor, data: Ima
         if "class_histogram" in names:
             shares = np.bincount(data.train_labels, minlength=data.n_classes) / len(data.train_labels)
             out["class_histogram"] = M.class_histogram(probs, shares, data.class_names)
+        if "class_agreement" in names and labels is not None:
+            out["class_agreement"] = M.class_agreement(probs, labels)
     if "memorization" in names:
         out["near_copy_share"] = M.memorization(to_float(fake).flatten(1), train_px, threshold, seed=seed)
     return out
@@ -80,7 +84,7 @@ def evaluate_images(fake: torch.Tensor, data: ImageData, extractor: Extractor, m
                     fake_labels: Optional[torch.Tensor] = None) -> dict:
     """Metrics of uint8 samples [N, C, H, W] against `data`, with floors; the eval.json shape.
 
-    `usefulness` runs only for labelled samples (`fake_labels`) of labelled data."""
+    `class_agreement` and `usefulness` run only for labelled samples (`fake_labels`) of labelled data."""
     t0 = time.perf_counter()
     names = parse_metrics(metrics)
     if tuple(fake.shape[1:]) != tuple(data.shape):
@@ -94,15 +98,21 @@ def evaluate_images(fake: torch.Tensor, data: ImageData, extractor: Extractor, m
     if "memorization" in names:
         # Calibrated on one half of the test split; the floor of this metric uses the other half.
         threshold = M.near_copy_threshold(to_float(test[0::2]).flatten(1), train_px)
-    result = _figures(fake, real_f, extractor, data, train_px, threshold, names, draws, seed)
+    if fake_labels is not None and (data.n_classes < 2 or len(fake_labels) != len(fake)):
+        raise ConfigError(f"sample labels need labelled data and one label per sample; got {len(fake_labels)} "
+                          f"labels for {len(fake)} samples of {data.name} ({data.n_classes} classes)")
+    result = _figures(fake, real_f, extractor, data, train_px, threshold, names, draws, seed, fake_labels)
     for m in result.values():
         m["n"] = len(fake)  # FID and friends are biased by N: every figure says its N
     n_floor = None
     if floors:
         floor_imgs = _subset(test, len(fake), seed + 1)  # as many real test images as samples (at most all)
+        floor_labels = None  # the same subset's labels (same permutation)
+        if fake_labels is not None and data.test_labels is not None:
+            floor_labels = _subset(data.labels("test"), len(fake), seed + 1)
         n_floor = len(floor_imgs)
         floor = _figures(floor_imgs, real_f, extractor, data, train_px, threshold,
-                         tuple(n for n in names if n != "memorization"), draws, seed)
+                         tuple(n for n in names if n != "memorization"), draws, seed, floor_labels)
         if "memorization" in names:
             floor["near_copy_share"] = M.memorization(to_float(_subset(test[1::2], len(fake), seed + 1)).flatten(1),
                                                       train_px, threshold, seed=seed)
@@ -135,10 +145,12 @@ def evaluate_run(run: str | Path, n_samples: int = 10_000, metrics: Optional[Seq
         log(f"warning: {model.run_config.data.source} has changed since training (fingerprint "
             f"{data.fingerprint} != {model.dataset_info.get('fingerprint')})")
     ext = get_extractor(data, path=extractor_path, steps=extractor_steps, log=log)
-    fake = eval_samples(model, n_samples, seed)
-    result = evaluate_images(fake, data, ext, parse_metrics(metrics), seed=seed)
+    fake, labels = eval_samples(model, n_samples, seed)
+    result = evaluate_images(fake, data, ext, parse_metrics(metrics), seed=seed, fake_labels=labels)
     if hasattr(model, "encode"):  # VAE: likelihood figures on the test split
-        result["metrics"] |= {k: v for k, v in vae_figures(model, _subset(data.tensor("test"), n_test_vae, seed), k=iwae_k).items() if k != "n_test"}
+        test_labels = _subset(data.labels("test"), n_test_vae, seed) if model.conditional else None
+        vae = vae_figures(model, _subset(data.tensor("test"), n_test_vae, seed), test_labels, k=iwae_k)
+        result["metrics"] |= {k: v for k, v in vae.items() if k != "n_test"}
     result["run"], result["seed"] = str(run), seed  # eval_samples(model, n_fake, seed) redraws them
     if write:
         write_json(Path(run) / "eval.json", result)
@@ -174,7 +186,7 @@ def training_hook(data: ImageData, n_samples: int = 2000, metrics: Sequence[str]
     names = parse_metrics(metrics)
 
     def fn(trainer) -> dict:
-        fake = eval_samples(trainer.model, n_samples)
+        fake, _ = eval_samples(trainer.model, n_samples)
         res = evaluate_images(fake, data, ext, names, n_real=n_samples, floors=False, draws=3)
         return {f"eval/{k}": v["value"] for k, v in res["metrics"].items()} | {"eval/n_fake": n_samples}
 

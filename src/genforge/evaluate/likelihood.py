@@ -12,6 +12,7 @@ same `model.reconstruction` only.
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import numpy as np
 import torch
@@ -27,31 +28,35 @@ def _interval(per_image: torch.Tensor) -> list[float]:
 
 
 @torch.no_grad()
-def vae_figures(model, test_u8: torch.Tensor, k: int = 32, batch_size: int = 250, seed: int = 0) -> dict:
-    """ELBO, IWAE NLL bound (k samples), bits/dim, reconstruction error, KL per dim, active units."""
+def vae_figures(model, test_u8: torch.Tensor, test_labels: Optional[torch.Tensor] = None, k: int = 32,
+                batch_size: int = 250, seed: int = 0) -> dict:
+    """ELBO, IWAE NLL bound (k samples), bits/dim, reconstruction error, KL per dim, active units.
+    A conditional VAE needs the images' labels: its figures are of log p(x | y)."""
     torch.manual_seed(seed)
     model.eval()
     c = model.cfg
     elbos, iw, mse, mus, kls = [], [], [], [], []
-    for chunk in test_u8.split(batch_size):
+    label_chunks = [None] * len(test_u8.split(batch_size)) if test_labels is None else test_labels.split(batch_size)
+    for chunk, y in zip(test_u8.split(batch_size), label_chunks):
         x = to_float(chunk).to(model.device)
+        y = None if y is None else y.to(model.device)
         x01 = (x + 1) * 0.5
-        mu, logvar = model.encode(x)
+        mu, logvar = model.encode(x, y)
         std = (0.5 * logvar).exp()
         kl = kl_per_dim(mu, logvar)
-        recon = reconstruction_nll(x01, model.decoder(mu + std * torch.randn_like(std)), c.reconstruction, c.sigma)
+        recon = reconstruction_nll(x01, model.decoder(mu + std * torch.randn_like(std), y), c.reconstruction, c.sigma)
         elbos.append(-(recon + kl.sum(1)))
         # log w_i = log p(x|z_i) + log p(z_i) - log q(z_i|x), z_i ~ q
         logw = []
         for _ in range(k):
             eps = torch.randn_like(std)
             z = mu + std * eps
-            log_px = -reconstruction_nll(x01, model.decoder(z), c.reconstruction, c.sigma)
+            log_px = -reconstruction_nll(x01, model.decoder(z, y), c.reconstruction, c.sigma)
             log_pz = -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(1)
             log_qz = -0.5 * (eps.pow(2) + math.log(2 * math.pi) + logvar).sum(1)
             logw.append(log_px + log_pz - log_qz)
         iw.append(torch.logsumexp(torch.stack(logw), 0) - math.log(k))
-        mse.append((decoder_mean(model.decoder(mu), x.shape[1]) - x01).pow(2).flatten(1).mean(1))
+        mse.append((decoder_mean(model.decoder(mu, y), x.shape[1]) - x01).pow(2).flatten(1).mean(1))
         mus.append(mu)
         kls.append(kl)
     elbo, nll = torch.cat(elbos), -torch.cat(iw)

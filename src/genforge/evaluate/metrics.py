@@ -137,6 +137,15 @@ def class_histogram(probs: torch.Tensor, data_shares: np.ndarray, names: list[st
     }
 
 
+def class_agreement(probs: torch.Tensor, labels: torch.Tensor) -> dict:
+    """Conditional models: the share of samples that the data's classifier assigns to the class they
+    were generated for (its floor, on real test images, is the classifier's accuracy). Normal interval."""
+    hit = (probs.argmax(1) == labels.to(probs.device).long()).double()
+    m = hit.mean().item()
+    se = (m * (1 - m) / len(hit)) ** 0.5
+    return {"value": m, "interval": [max(0.0, m - 1.96 * se), min(1.0, m + 1.96 * se)]}
+
+
 def nearest_distances(q: torch.Tensor, ref: torch.Tensor, chunk: int = 1024) -> tuple[torch.Tensor, torch.Tensor]:
     """(distance, index) of each query row's nearest reference row, L2, chunked."""
     ref_sq = (ref * ref).sum(1)

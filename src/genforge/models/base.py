@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import ClassVar, Optional
 
 import torch
+import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
 from ..config import StrictModel
+from ..errors import ConfigError
 from ..registry import Registry
 
 FAMILIES: Registry[type["Family"]] = Registry("model family")
@@ -36,16 +39,27 @@ def init_weights(module: nn.Module, scheme: str) -> None:
     if scheme == "torch":
         return
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
             if scheme == "glorot":
                 nn.init.xavier_uniform_(m.weight)
             else:
                 nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
+            if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d) and scheme == "dcgan":
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
+
+
+class ConditionalConfig(StrictModel):
+    """The option every family shares: condition on the data's class labels."""
+
+    conditional: bool = Field(False, description="class-conditional model: sample a chosen class (needs labelled data)")
+
+
+def one_hot(y: torch.Tensor, n_classes: int, like: torch.Tensor) -> torch.Tensor:
+    """Labels [B] -> one-hot [B, K] in `like`'s dtype, to concatenate with features or latents."""
+    return F.one_hot(y, n_classes).to(like.dtype)
 
 
 class Family(nn.Module):
@@ -58,6 +72,38 @@ class Family(nn.Module):
     def __init__(self, cfg, shape: tuple[int, int, int], n_classes: int = 0):
         super().__init__()
         self.cfg, self.shape, self.n_classes = cfg, tuple(shape), n_classes
+        self.conditional = bool(getattr(cfg, "conditional", False))
+        if self.conditional:
+            if n_classes < 2:
+                raise ConfigError(f"model.conditional=true needs labelled data with at least 2 classes; "
+                                  f"this data set has {n_classes or 'no'} labels")
+            # Class shares of the training split (the trainer fills them in); unpinned samples draw
+            # their labels from these, so a conditional model samples the data's class mix.
+            self.register_buffer("class_freq", torch.full((n_classes,), 1.0 / n_classes))
+
+    @property
+    def cond_classes(self) -> int:
+        """Number of classes the networks are conditioned on (0 for an unconditional model)."""
+        return self.n_classes if self.conditional else 0
+
+    def labels(self, n: int, generator: Optional[torch.Generator] = None,
+               label: Optional[int] = None) -> Optional[torch.Tensor]:
+        """Class labels [n] for a conditional model, None for an unconditional one: all `label`,
+        or drawn from the training class shares with `generator`."""
+        if not self.conditional:
+            if label is not None:
+                raise ConfigError("a class was asked for, but this model is unconditional (train with model.conditional=true)")
+            return None
+        if label is not None:
+            if not 0 <= label < self.n_classes:
+                raise ConfigError(f"class index {label} is out of range 0..{self.n_classes - 1}")
+            return torch.full((n,), label, dtype=torch.long, device=self.device)
+        y = torch.multinomial(self.class_freq.float().cpu(), n, replacement=True, generator=generator)
+        return y.to(self.device)
+
+    def _need_labels(self, y: Optional[torch.Tensor]) -> None:
+        if self.conditional and y is None:
+            raise ValueError("a conditional model needs class labels y [N] to decode")
 
     @property
     def latent_dim(self) -> int:
@@ -70,12 +116,13 @@ class Family(nn.Module):
         """One optimisation step on a batch x [B, C, H, W] in [-1, 1]; returns detached losses."""
         raise NotImplementedError
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Latents [N, latent_dim] -> images [N, C, H, W] in [-1, 1]."""
-        raise NotImplementedError
+    def decode(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Latents [N, latent_dim] (and labels [N] if conditional) -> images [N, C, H, W] in [-1, 1]."""
+        self._need_labels(y)
+        return self.exportable()(z, y)
 
     def exportable(self) -> nn.Module:
-        """A module holding only the generator/decoder, mapping latents to images in [-1, 1]."""
+        """A module holding only the generator/decoder: (z [N, D], y [N] or None) -> images in [-1, 1]."""
         raise NotImplementedError
 
     def prior(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -88,12 +135,20 @@ class Family(nn.Module):
         return next(self.parameters()).device
 
     @torch.no_grad()
-    def sample(self, n: int, seed: Optional[int] = 0, batch_size: int = 512) -> torch.Tensor:
-        """n images [n, C, H, W] in [-1, 1]; the same seed gives the same images."""
+    def sample_with_labels(self, n: int, seed: Optional[int] = 0, batch_size: int = 512,
+                           label: Optional[int] = None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """(images [n, C, H, W] in [-1, 1], labels [n] or None); the same seed gives the same images.
+        A conditional model samples class `label`, or the training class mix when it is None."""
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z = self.prior(n, gen)
+        y = self.labels(n, gen, label)
+        ys = [None] * len(z.split(batch_size)) if y is None else y.split(batch_size)
         was_training = self.training
         self.eval()
-        out = torch.cat([self.decode(chunk) for chunk in z.split(batch_size)])
+        out = torch.cat([self.decode(zc, yc) for zc, yc in zip(z.split(batch_size), ys)])
         self.train(was_training)
-        return out
+        return out, y
+
+    def sample(self, n: int, seed: Optional[int] = 0, batch_size: int = 512, label: Optional[int] = None) -> torch.Tensor:
+        """n images [n, C, H, W] in [-1, 1]; the same seed gives the same images."""
+        return self.sample_with_labels(n, seed, batch_size, label)[0]

@@ -14,6 +14,11 @@ Other resolutions add or remove stride-2 stages (see `stages`): each stage
 doubles the side and halves the channels, so 28 px is one point of a family
 that also covers 8, 32, 64 and 128 px; `width` multiplies every channel count.
 Convs use TF's "same" padding: k5 s2 with padding 2 (+ output_padding 1 for ConvT).
+
+Conditional (model.conditional=true, K classes): G takes [z, one_hot(y)] (Mirza &
+Osindero 2014); D is a projection discriminator (Miyato & Koyama 2018): with phi(x)
+the flattened features before the last dense layer,
+D(x, y) = dense(phi(x)) + <embed(y), phi(x)>.
 """
 
 from __future__ import annotations
@@ -30,10 +35,10 @@ from ..config import StrictModel
 from ..losses import GAN_LOSSES
 from ..losses.augment import POLICIES, diff_augment
 from ..losses.gan import gradient_penalty, r1_penalty
-from .base import FAMILIES, Family, init_weights, stages
+from .base import FAMILIES, ConditionalConfig, Family, init_weights, one_hot, stages
 
 
-class DCGANConfig(StrictModel):
+class DCGANConfig(ConditionalConfig):
     latent_dim: int = Field(100, ge=1, description="noise size")
     width: float = Field(1.0, gt=0, description="multiplier of every channel count (1 = the article)")
     max_channels: int = Field(512, ge=8, description="cap on channels per layer, before `width`")
@@ -78,8 +83,9 @@ def _channels(base: int, k: int, cfg: DCGANConfig) -> int:
 
 
 class Generator(nn.Module):
-    def __init__(self, cfg: DCGANConfig, shape: tuple[int, int, int]):
+    def __init__(self, cfg: DCGANConfig, shape: tuple[int, int, int], n_classes: int = 0):
         super().__init__()
+        self.n_classes = n_classes
         c_out, res, _ = shape
         self.base, n = stages(res)
         k, p = cfg.kernel, cfg.kernel // 2
@@ -92,7 +98,7 @@ class Generator(nn.Module):
         bn1 = lambda c: nn.BatchNorm1d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum)  # noqa: E731
         bn2 = lambda c: nn.BatchNorm2d(c, eps=cfg.bn_eps, momentum=cfg.bn_momentum)  # noqa: E731
         d0 = self.c0 * self.base * self.base
-        self.fc = nn.Sequential(nn.Linear(cfg.latent_dim, d0, bias=False), bn1(d0), act())
+        self.fc = nn.Sequential(nn.Linear(cfg.latent_dim + n_classes, d0, bias=False), bn1(d0), act())
         layers: list[nn.Module] = [nn.ConvTranspose2d(chans[0], chans[1], k, 1, p, bias=False), bn2(chans[1]), act()]
         for i in range(1, m):
             layers += [nn.ConvTranspose2d(chans[i], chans[i + 1], k, 2, p, output_padding=1, bias=False), bn2(chans[i + 1]), act()]
@@ -101,14 +107,16 @@ class Generator(nn.Module):
         layers += [nn.ConvTranspose2d(chans[m], c_out, k, s, p, output_padding=op, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.n_classes:
+            z = torch.cat([z, one_hot(y, self.n_classes, z)], 1)  # [B, latent + K]
         h = self.fc(z)  # [B, c0 * base * base]
         h = h.view(-1, self.c0, self.base, self.base)  # [B, c0, base, base]
         return self.net(h)  # [B, C, res, res] in [-1, 1]
 
 
 class Discriminator(nn.Module):
-    def __init__(self, cfg: DCGANConfig, shape: tuple[int, int, int]):
+    def __init__(self, cfg: DCGANConfig, shape: tuple[int, int, int], n_classes: int = 0):
         super().__init__()
         c_in, res, _ = shape
         _, n = stages(res)
@@ -119,10 +127,16 @@ class Discriminator(nn.Module):
             c_next = _channels(64, i, cfg)
             layers += [nn.Conv2d(c, c_next, k, 2, p), nn.LeakyReLU(cfg.leaky_slope), nn.Dropout(cfg.dropout)]
             c, side = c_next, (side + 1) // 2  # "same" padding: ceil(side / 2)
-        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(c * side * side, 1))
+        n_features = c * side * side
+        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(n_features, 1))
+        # projection: one feature-sized embedding per class
+        self.embed = nn.Embedding(n_classes, n_features) if n_classes else None
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).squeeze(1)  # [B] logits
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.embed is None:
+            return self.net(x).squeeze(1)  # [B] logits
+        h = self.net[:-1](x)  # [B, F] features phi(x)
+        return self.net[-1](h).squeeze(1) + (self.embed(y) * h).sum(1)  # [B] logits
 
 
 @FAMILIES.register("dcgan")
@@ -151,12 +165,12 @@ class DCGAN(Family):
 
     def __init__(self, cfg: DCGANConfig, shape, n_classes: int = 0):
         super().__init__(cfg, shape, n_classes)
-        self.G = Generator(cfg, self.shape)
-        self.D = Discriminator(cfg, self.shape)
+        self.G = Generator(cfg, self.shape, self.cond_classes)
+        self.D = Discriminator(cfg, self.shape, self.cond_classes)
         init_weights(self, cfg.init)
         if cfg.spectral_norm:
             for m in self.D.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding)):
                     spectral_norm(m)
         if cfg.ema is not None:
             self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
@@ -175,10 +189,12 @@ class DCGAN(Family):
 
     def train_step(self, x, y: Optional[torch.Tensor], opts):
         z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
-        fake = self.G(z)
+        y = y if self.conditional else None  # fakes take the real batch's labels: the data's class mix
+        fake = self.G(z, y)
+        D = lambda t: self.D(t, y)  # noqa: E731
         if self.cfg.update == "simultaneous":
             # The article: both losses from the same D outputs, gradients applied together.
-            real_logits, fake_logits = self.D(x), self.D(fake)
+            real_logits, fake_logits = D(x), D(fake)
             loss_d = self.loss.d(real_logits, fake_logits)
             loss_g = self.loss.g(fake_logits)
             g_params, d_params = list(self.G.parameters()), list(self.D.parameters())
@@ -192,12 +208,12 @@ class DCGAN(Family):
             c = self.cfg
             aug = lambda t: diff_augment(t, c.augment)  # noqa: E731  (same policy for real and fake)
             real_in = aug(x)
-            fake_logits = self.D(aug(fake.detach()))
-            loss_d = self.loss.d(self.D(real_in), fake_logits)
+            fake_logits = D(aug(fake.detach()))
+            loss_d = self.loss.d(D(real_in), fake_logits)
             if c.r1_gamma:
-                loss_d = loss_d + 0.5 * c.r1_gamma * r1_penalty(self.D, real_in)
+                loss_d = loss_d + 0.5 * c.r1_gamma * r1_penalty(D, real_in)
             if c.gp_weight:
-                loss_d = loss_d + c.gp_weight * gradient_penalty(self.D, real_in, aug(fake.detach()))
+                loss_d = loss_d + c.gp_weight * gradient_penalty(D, real_in, aug(fake.detach()))
             opts["d"].zero_grad(set_to_none=True)
             loss_d.backward()
             opts["d"].step()
@@ -206,7 +222,7 @@ class DCGAN(Family):
                 self.d_steps += 1
                 g_turn = bool(self.d_steps % c.n_critic == 0)
             if g_turn:
-                loss_g = self.loss.g(self.D(aug(fake)))
+                loss_g = self.loss.g(D(aug(fake)))
                 opts["g"].zero_grad(set_to_none=True)
                 loss_g.backward()
                 opts["g"].step()
@@ -222,9 +238,6 @@ class DCGAN(Family):
         torch._foreach_lerp_(ema, live, 1.0 - self.cfg.ema)
         for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
             be.copy_(b)  # BN running statistics follow the live generator
-
-    def decode(self, z):
-        return self.exportable()(z)
 
     def exportable(self):
         """The EMA generator when there is one (it samples better), else G."""

@@ -12,6 +12,14 @@ emit 56x56 images; here the output layer has stride 1 so the output always has
 the input's resolution (as in the Keras example the article follows). Other
 resolutions add or remove stride-2 stages (see `stages`); `width` multiplies
 channels. The decoder emits logits; images are sigmoid(logits) mapped to [-1, 1].
+
+`decoder_blocks` > 0 adds residual blocks (conv 3x3 - ReLU - conv 3x3, plus the
+input) after each upsampling layer: a deeper decoder against blurry samples. Each
+block's last conv starts at zero, so a new block starts as the identity.
+
+Conditional (model.conditional=true, K classes) is a CVAE (Sohn et al. 2015):
+the encoder sees one_hot(y) beside its flattened conv features, the decoder
+takes [z, one_hot(y)], and the prior stays N(0, I).
 """
 
 from __future__ import annotations
@@ -25,10 +33,10 @@ from torch import nn
 from ..config import StrictModel
 from ..losses import elbo
 from ..losses.vae import decoder_mean
-from .base import FAMILIES, Family, init_weights, stages
+from .base import FAMILIES, ConditionalConfig, Family, init_weights, one_hot, stages
 
 
-class VAEConfig(StrictModel):
+class VAEConfig(ConditionalConfig):
     latent_dim: int = Field(16, ge=1, description="latent size; 2 gives the classic 2-D manifold")
     hidden: int = Field(256, ge=1, description="width of the dense layer before z_mean / z_log_var (article: 16)")
     width: float = Field(1.0, gt=0, description="multiplier of every channel count")
@@ -39,6 +47,7 @@ class VAEConfig(StrictModel):
     beta: float = Field(1.0, ge=0, description="weight of the KL term (1 = the ELBO)")
     free_bits: float = Field(0.0, ge=0, description="nats per latent dimension below which KL is not penalised (Kingma 2016)")
     kl_warmup: int = Field(0, ge=0, description="steps over which the KL weight ramps linearly from 0 to beta")
+    decoder_blocks: int = Field(0, ge=0, description="residual blocks after each decoder upsampling layer (0 = the article's plain decoder)")
     init: Literal["torch", "glorot", "dcgan"] = Field("torch", description="weight init; glorot is Keras' default")
 
 
@@ -47,8 +56,9 @@ def _channels(k: int, cfg: VAEConfig) -> int:
 
 
 class Encoder(nn.Module):
-    def __init__(self, cfg: VAEConfig, shape):
+    def __init__(self, cfg: VAEConfig, shape, n_classes: int = 0):
         super().__init__()
+        self.n_classes = n_classes
         c, res, _ = shape
         _, n = stages(res)
         layers: list[nn.Module] = []
@@ -57,35 +67,53 @@ class Encoder(nn.Module):
             layers += [nn.Conv2d(c, _channels(i, cfg), 3, 2, 1), nn.ReLU()]
             c, side = _channels(i, cfg), (side + 1) // 2
         self.conv = nn.Sequential(*layers, nn.Flatten())
-        self.fc = nn.Sequential(nn.Linear(c * side * side, cfg.hidden), nn.ReLU())
+        self.fc = nn.Sequential(nn.Linear(c * side * side + n_classes, cfg.hidden), nn.ReLU())
         self.mu = nn.Linear(cfg.hidden, cfg.latent_dim)
         self.logvar = nn.Linear(cfg.hidden, cfg.latent_dim)
 
-    def forward(self, x):
-        h = self.fc(self.conv(x))  # [B, hidden]
+    def forward(self, x, y=None):
+        h = self.conv(x)  # [B, F]
+        if self.n_classes:
+            h = torch.cat([h, one_hot(y, self.n_classes, h)], 1)  # [B, F + K]
+        h = self.fc(h)  # [B, hidden]
         return self.mu(h), self.logvar(h)  # [B, D] each
 
 
-class Decoder(nn.Module):
-    def __init__(self, cfg: VAEConfig, shape):
+class ResBlock(nn.Module):
+    """h + conv(relu(conv(h))), 3x3 convs at constant channels; starts as the identity."""
+
+    def __init__(self, c: int):
         super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.Conv2d(c, c, 3, 1, 1))
+
+    def forward(self, h):
+        return h + self.body(h)  # [B, c, H, W]
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: VAEConfig, shape, n_classes: int = 0):
+        super().__init__()
+        self.n_classes = n_classes
         c_out, res, _ = shape
         self.base, n = stages(res)
         m = max(n, 1)
         self.c0 = _channels(m - 1, cfg)  # article: 64
-        self.fc = nn.Sequential(nn.Linear(cfg.latent_dim, self.c0 * self.base**2), nn.ReLU())
+        self.fc = nn.Sequential(nn.Linear(cfg.latent_dim + n_classes, self.c0 * self.base**2), nn.ReLU())
         layers: list[nn.Module] = []
         c = self.c0
         for i in reversed(range(m)):  # article: ConvT 64 s2, ConvT 32 s2
             s, op = (2, 1) if n >= 1 else (1, 0)
             layers += [nn.ConvTranspose2d(c, _channels(i, cfg), 3, s, 1, output_padding=op), nn.ReLU()]
             c = _channels(i, cfg)
+            layers += [ResBlock(c) for _ in range(cfg.decoder_blocks)]
         # stride 1: output side == input side; a learned-variance decoder emits mean and log sigma maps
         out_maps = 2 * c_out if cfg.reconstruction == "gaussian_learned" else c_out
         layers.append(nn.ConvTranspose2d(c, out_maps, 3, 1, 1))
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z):
+    def forward(self, z, y=None):
+        if self.n_classes:
+            z = torch.cat([z, one_hot(y, self.n_classes, z)], 1)  # [B, D + K]
         h = self.fc(z).view(-1, self.c0, self.base, self.base)  # [B, c0, base, base]
         return self.net(h)  # [B, C, res, res] logits
 
@@ -96,14 +124,14 @@ def logits_to_image(logits: torch.Tensor, channels: int) -> torch.Tensor:
 
 
 class _Image(nn.Module):
-    """The exportable decoder: latents [N, D] -> images [N, C, H, W] in [-1, 1]."""
+    """The exportable decoder: latents [N, D] (labels [N] if conditional) -> images [N, C, H, W] in [-1, 1]."""
 
     def __init__(self, decoder: Decoder, channels: int):
         super().__init__()
         self.decoder, self.channels = decoder, channels
 
-    def forward(self, z):
-        return logits_to_image(self.decoder(z), self.channels)
+    def forward(self, z, y=None):
+        return logits_to_image(self.decoder(z, y), self.channels)
 
 
 @FAMILIES.register("vae")
@@ -123,9 +151,13 @@ class VAE(Family):
 
     def __init__(self, cfg: VAEConfig, shape, n_classes: int = 0):
         super().__init__(cfg, shape, n_classes)
-        self.encoder = Encoder(cfg, self.shape)
-        self.decoder = Decoder(cfg, self.shape)
+        self.encoder = Encoder(cfg, self.shape, self.cond_classes)
+        self.decoder = Decoder(cfg, self.shape, self.cond_classes)
         init_weights(self, cfg.init)
+        for m in self.decoder.modules():
+            if isinstance(m, ResBlock):  # identity at the start, whatever the init scheme
+                nn.init.zeros_(m.body[-1].weight)
+                nn.init.zeros_(m.body[-1].bias)
         if cfg.kl_warmup:  # a buffer, so a resumed run continues the ramp where it was
             self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
@@ -136,16 +168,17 @@ class VAE(Family):
     def configure_optimizers(self, t):
         return {"vae": torch.optim.Adam(self.parameters(), lr=t.lr, betas=tuple(t.betas))}
 
-    def encode(self, x):
-        """x [B, C, H, W] in [-1, 1] -> (mu, logvar), each [B, D]."""
-        return self.encoder(x)
+    def encode(self, x, y=None):
+        """x [B, C, H, W] in [-1, 1] (labels y [B] if conditional) -> (mu, logvar), each [B, D]."""
+        self._need_labels(y)
+        return self.encoder(x, y)
 
-    def losses(self, x, beta: Optional[float] = None, free_bits: float = 0.0):
+    def losses(self, x, y=None, beta: Optional[float] = None, free_bits: float = 0.0):
         """(loss, recon, kl) of a batch in [-1, 1], with one reparameterised sample.
         Defaults give the plain negative ELBO (beta = 1 of the config, no free bits)."""
-        mu, logvar = self.encode(x)
+        mu, logvar = self.encode(x, y)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()  # reparameterisation trick
-        logits = self.decoder(z)
+        logits = self.decoder(z, y)
         x01 = (x + 1.0) * 0.5
         c = self.cfg
         return elbo(x01, logits.float(), mu.float(), logvar.float(), c.reconstruction, c.sigma,
@@ -157,18 +190,15 @@ class VAE(Family):
         if c.kl_warmup:
             beta = c.beta * min(1.0, (self.steps_done.item() + 1) / c.kl_warmup)
             self.steps_done += 1
-        loss, recon, kl = self.losses(x, beta, c.free_bits)
+        loss, recon, kl = self.losses(x, y if self.conditional else None, beta, c.free_bits)
         opts["vae"].zero_grad(set_to_none=True)
         loss.backward()
         opts["vae"].step()
         return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
 
-    def decode(self, z):
-        return logits_to_image(self.decoder(z), self.shape[0])
-
-    def reconstruct(self, x):
-        """Images [-1, 1] -> reconstructions from the posterior mean."""
-        return self.decode(self.encode(x)[0])
+    def reconstruct(self, x, y=None):
+        """Images [-1, 1] (labels [B] if conditional) -> reconstructions from the posterior mean."""
+        return self.decode(self.encode(x, y)[0], y)
 
     def exportable(self):
         return _Image(self.decoder, self.shape[0])

@@ -146,7 +146,7 @@ def _quality(run: Path, model, data) -> str:
     if mem and model is not None and data is not None:
         # The samples evaluate_run drew, so indices in `closest` refer to them.
         idx = [c["sample"] for c in mem["closest"][:8]]
-        fakes = eval_samples(model, ev["n_fake"], ev.get("seed", 0))[idx].permute(0, 2, 3, 1).numpy()
+        fakes = eval_samples(model, ev["n_fake"], ev.get("seed", 0))[0][idx].permute(0, 2, 3, 1).numpy()
         reals = data.train[[c["train"] for c in mem["closest"][:8]]]
         pairs = np.stack([fakes, reals], 1).reshape(-1, *fakes.shape[1:])
         out.append("<p>Closest samples to the training set (sample, nearest training image), threshold "
@@ -159,15 +159,19 @@ def _vae(model, data) -> str:
         return ""
     out = ["<h2 id='vae'>VAE</h2>", "<p>Test images (odd) and their reconstructions (even):</p>",
            img_tag(grid_png(reconstructions(model, 32), 16), "reconstructions")]
+    y = data.labels("test", model.device)[:2000] if model.conditional else None
     with torch.no_grad():
-        mu, _ = model.encode(to_float(data.tensor("test")[:2000]).to(model.device))
+        mu, _ = model.encode(to_float(data.tensor("test")[:2000]).to(model.device), y)
         dims = torch.argsort(mu.var(0), descending=True)[: min(8, model.latent_dim)]
         steps = torch.linspace(-3, 3, 9)
         z = torch.zeros(len(dims), 9, model.latent_dim)
         for row, d in enumerate(dims):
             z[row, :, d] = steps
-        trav = to_uint8(model.decode(z.flatten(0, 1).to(model.device))).permute(0, 2, 3, 1).cpu().numpy()
-    out.append("<p>Latent traversals (-3..3) of the most active dimensions, one per row: "
+        # a conditional VAE's traversals are of the first class
+        y = model.labels(z.shape[0] * z.shape[1], label=0) if model.conditional else None
+        trav = to_uint8(model.decode(z.flatten(0, 1).to(model.device), y)).permute(0, 2, 3, 1).cpu().numpy()
+    out.append("<p>Latent traversals (-3..3) of the most active dimensions, one per row"
+               + (f" (class {html.escape(str(model.dataset_info['class_names'][0]))})" if model.conditional else "") + ": "
                + ", ".join(str(int(d)) for d in dims) + "</p>" + img_tag(grid_png(trav, 9), "latent traversals"))
     if model.latent_dim == 2:
         out.append("<p>The 2-D latent manifold:</p>" + img_tag(grid_png(manifold(model, 15), 15), "manifold"))
@@ -184,7 +188,11 @@ def write_report(run: str | Path, out: Optional[str | Path] = None) -> Path:
     except GenforgeError:  # the data may be gone: report what the run itself holds
         data = None
     data_report = json.loads((run / "data.json").read_text()) if (run / "data.json").is_file() else None
-    final = img_tag(grid_png(prior_samples(model, 64, seed=0)), "samples")
+    final = img_tag(grid_png(prior_samples(model, 64, seed=0)[0]), "samples")
+    if model.conditional:  # one row per class, in the order of the names
+        names = ", ".join(html.escape(str(c)) for c in dataset["class_names"])
+        rows = np.concatenate([prior_samples(model, 8, seed=0, label=c)[0] for c in range(model.n_classes)])
+        final += f"<p>8 samples of each class, one row per class ({names}):</p>" + img_tag(grid_png(rows, 8), "samples per class")
     body = [
         f"<h1>genforge run: {html.escape(run.name)}</h1>",
         f"<p class='muted'>{html.escape(str(run))}</p>",

@@ -1,7 +1,8 @@
 """Export the generator (GAN) or decoder (VAE) as ONNX or TorchScript.
 
-The exported graph maps latents [N, latent_dim] (float32) to images
-[N, C, H, W] in [-1, 1]; the batch dimension is dynamic.
+The exported graph maps latents z [N, latent_dim] (float32) to images
+[N, C, H, W] in [-1, 1]; a conditional model's graph also takes class labels
+y [N] (int64). The batch dimension is dynamic.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ def export(model: Family, fmt: str, out: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     net = model.exportable().cpu().eval()
     z = torch.randn(2, model.latent_dim)
+    args = (z, torch.arange(2) % model.n_classes) if model.conditional else (z,)
+    names = ["z", "y"][: len(args)]
     with torch.no_grad():
         if fmt == "torchscript":
-            traced = torch.jit.trace(net, z)
+            traced = torch.jit.trace(net, args)
             traced.save(str(out))
         else:
             try:
@@ -40,7 +43,8 @@ def export(model: Family, fmt: str, out: str | Path) -> Path:
             logging.getLogger("torch.onnx").setLevel(logging.ERROR)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                program = torch.onnx.export(net, (z,), dynamo=True, input_names=["z"], output_names=["images"],
-                                            dynamic_shapes={"z": {0: batch}}, external_data=False, verbose=False)
+                program = torch.onnx.export(net, args, dynamo=True, input_names=names, output_names=["images"],
+                                            dynamic_shapes={n: {0: batch} for n in names}, external_data=False,
+                                            verbose=False)
             program.save(str(out))
     return out

@@ -1,7 +1,10 @@
 """Generate from a trained model: prior samples, interpolations, VAE reconstructions and manifolds.
 
 Every function returns uint8 images [N, H, W, C]; `write_images` stores them as a
-PNG grid, a `samples.npz` (key `images`) or a folder of PNGs, chosen by the path.
+PNG grid, a `samples.npz` (key `images`, and `labels` for a conditional model) or
+a folder of PNGs, chosen by the path. A conditional model takes a class index
+(`class_index` turns a class name into one); without one it samples the data's
+class mix.
 """
 
 from __future__ import annotations
@@ -25,12 +28,30 @@ def _nhwc(x: torch.Tensor) -> np.ndarray:
     return to_uint8(x).permute(0, 2, 3, 1).cpu().numpy()
 
 
+def class_index(model: Family, name: Optional[str | int]) -> Optional[int]:
+    """A class name (case-insensitive) or index of the model's data -> its index; None stays None."""
+    if name is None:
+        return None
+    names = (getattr(model, "dataset_info", None) or {}).get("class_names") or []
+    if not model.conditional:
+        raise ConfigError(f"class '{name}' was asked for, but this model is unconditional "
+                          "(train with --set model.conditional=true on labelled data)")
+    lowered = [str(c).lower() for c in names]
+    if str(name).lower() in lowered:
+        return lowered.index(str(name).lower())
+    if str(name).isdigit() and int(name) < model.n_classes:
+        return int(name)
+    raise ConfigError(f"unknown class '{name}'; expected one of: {', '.join(map(str, names))} (or an index 0..{model.n_classes - 1})")
+
+
 @torch.no_grad()
-def prior_samples(model: Family, n: int, seed: int = 0, batch_size: int = 512) -> np.ndarray:
-    """n samples from the prior; the same seed gives the same images."""
+def prior_samples(model: Family, n: int, seed: int = 0, batch_size: int = 512,
+                  label: Optional[int] = None) -> tuple[np.ndarray, Optional[np.ndarray]]:
+    """(n samples from the prior, their labels or None); the same seed gives the same images."""
     if n < 1:
         raise ConfigError(f"-n must be at least 1, got {n}")
-    return _nhwc(model.sample(n, seed=seed, batch_size=batch_size))
+    x, y = model.sample_with_labels(n, seed=seed, batch_size=batch_size, label=label)
+    return _nhwc(x), None if y is None else y.cpu().numpy()
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -45,14 +66,36 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) / so)[:, None] * a + (torch.sin(t * omega) / so)[:, None] * b
 
 
+def seed_latent(model: Family, seed: int, label: Optional[int] = None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """The latent [D] and label ([1] or None) of one seed, as interpolations and traversals use them."""
+    gen = torch.Generator().manual_seed(seed)
+    z = model.prior(1, gen)[0]
+    return z, model.labels(1, gen, label)
+
+
 @torch.no_grad()
-def interpolate(model: Family, seed_a: int, seed_b: int, steps: int = 10, method: str = "slerp") -> np.ndarray:
-    """`steps` images walking from the latent of seed_a to that of seed_b."""
-    za = model.prior(1, torch.Generator().manual_seed(seed_a))[0]
-    zb = model.prior(1, torch.Generator().manual_seed(seed_b))[0]
-    t = torch.linspace(0, 1, steps, device=za.device)
+def interpolate(model: Family, seed_a: int, seed_b: int, steps: int = 10, method: str = "slerp",
+                label: Optional[int] = None, t: Optional[torch.Tensor] = None) -> np.ndarray:
+    """Images walking from the latent of seed_a to that of seed_b (`steps` of them, or at fractions t).
+    A conditional model keeps one class along the path: `label`, or seed_a's."""
+    za, y = seed_latent(model, seed_a, label)
+    zb, _ = seed_latent(model, seed_b)
+    t = torch.linspace(0, 1, steps) if t is None else t
+    t = t.to(za.device)
     z = slerp(za, zb, t) if method == "slerp" else torch.lerp(za, zb, t[:, None])
-    return _nhwc(model.eval().decode(z))
+    return _nhwc(model.eval().decode(z, None if y is None else y.expand(len(z))))
+
+
+@torch.no_grad()
+def traverse(model: Family, seed: int, dim: int, steps: int = 9, span: float = 3.0,
+             label: Optional[int] = None) -> np.ndarray:
+    """Vary latent dimension `dim` of seed's latent over [-span, span] (`steps` images)."""
+    if not 0 <= dim < model.latent_dim:
+        raise ConfigError(f"dim must be in 0..{model.latent_dim - 1}, got {dim}")
+    z, y = seed_latent(model, seed, label)
+    z = z.repeat(steps, 1)
+    z[:, dim] = torch.linspace(-span, span, steps, device=z.device)
+    return _nhwc(model.eval().decode(z, None if y is None else y.expand(steps)))
 
 
 @torch.no_grad()
@@ -64,19 +107,22 @@ def reconstructions(model: Family, n: int = 32, seed: int = 0) -> np.ndarray:
     x_all = data.tensor("test")
     idx = torch.randperm(len(x_all), generator=torch.Generator().manual_seed(seed))[:n]
     x = to_float(x_all[idx]).to(model.device)
-    rec = model.eval().reconstruct(x)
+    y = data.labels("test", model.device)[idx] if model.conditional else None
+    rec = model.eval().reconstruct(x, y)
     return _nhwc(torch.stack([x, rec], 1).flatten(0, 1))
 
 
 @torch.no_grad()
-def manifold(model: Family, side: int = 20) -> np.ndarray:
-    """VAE with a 2-D latent: decode a side x side grid of Gaussian quantiles."""
+def manifold(model: Family, side: int = 20, label: Optional[int] = None) -> np.ndarray:
+    """VAE with a 2-D latent: decode a side x side grid of Gaussian quantiles (of class `label`)."""
     if model.latent_dim != 2:
         raise ConfigError(f"the manifold grid needs a 2-D latent; this model has {model.latent_dim}")
     q = torch.tensor([NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, side)], dtype=torch.float32)
     zy, zx = torch.meshgrid(q.flip(0), q, indexing="ij")
     z = torch.stack([zx.flatten(), zy.flatten()], 1).to(model.device)
-    return _nhwc(model.eval().decode(z))
+    # one class for the whole grid (a conditional model's manifold is per class): `label`, else the first
+    y = model.labels(len(z), label=label if label is not None or not model.conditional else 0)
+    return _nhwc(model.eval().decode(z, y))
 
 
 def write_images(images: np.ndarray, out: str | Path, nrow: Optional[int] = None,

@@ -22,12 +22,14 @@ from PIL import Image, UnidentifiedImageError
 
 from ..data import to_float, to_uint8
 from ..data.images import square
+from ..errors import ConfigError
 from ..io import grid_png, png_bytes
 from ..run import load
-from ..sample import prior_samples, slerp
+from ..sample import class_index, interpolate as interpolate_images, prior_samples, traverse as traverse_images
 
 MAX_N, MAX_STEPS, MAX_UPLOAD = 256, 32, 4 * 1024 * 1024
 SEED = Query(0, ge=0, le=2**31 - 1, description="same seed, same images")
+CLASS = Query(None, alias="class", description="conditional models: class name or index (default: the data's class mix)")
 PAGE = (Path(__file__).parent / "page.html").read_text()
 
 
@@ -68,6 +70,12 @@ def create_app(runs: list[str | Path]) -> FastAPI:
         if not hasattr(m, "encode"):
             raise HTTPException(400, f"'{name}' is a {m.name}; this endpoint needs a VAE")
 
+    def label_of(m, cls: str | None):
+        try:
+            return class_index(m, cls)
+        except ConfigError as e:
+            raise HTTPException(422, str(e)) from None
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page():
         return PAGE
@@ -76,48 +84,47 @@ def create_app(runs: list[str | Path]) -> FastAPI:
     def list_models():
         """Every served model: family, image shape, latent size, classes, eval figures."""
         return {n: {"family": m.name, "preset": m.run_config.preset, "shape": list(m.shape), "latent_dim": m.latent_dim,
-                    "classes": m.dataset_info.get("class_names"), "conditional": False, "eval": m.eval_figures}
+                    "classes": m.dataset_info.get("class_names"), "conditional": m.conditional, "eval": m.eval_figures}
                 for n, m in models.items()}
 
     @app.get("/api/{name}/generate")
-    def generate(name: str, n: int = Query(16, ge=1, le=MAX_N), seed: int = SEED,
+    def generate(name: str, n: int = Query(16, ge=1, le=MAX_N), seed: int = SEED, cls: str | None = CLASS,
                  format: Literal["png", "json"] = "png"):
         """n samples for a seed: a PNG grid, or JSON with one base64 PNG per image."""
-        return _respond(prior_samples(get(name), n, seed), format)
+        m = get(name)
+        return _respond(prior_samples(m, n, seed, label=label_of(m, cls))[0], format)
 
     @app.get("/api/{name}/interpolate")
     def interpolate(name: str, seed_a: int = SEED, seed_b: int = Query(1, ge=0, le=2**31 - 1),
                     steps: int = Query(8, ge=2, le=MAX_STEPS),
                     t: float | None = Query(None, ge=0.0, le=1.0, description="one frame at this fraction instead"),
-                    format: Literal["png", "json"] = "png"):
+                    cls: str | None = CLASS, format: Literal["png", "json"] = "png"):
         """Images along the spherical path between the latents of two seeds."""
         m = get(name)
-        za = m.prior(1, torch.Generator().manual_seed(seed_a))[0]
-        zb = m.prior(1, torch.Generator().manual_seed(seed_b))[0]
-        ts = torch.tensor([t]) if t is not None else torch.linspace(0, 1, steps)
-        with torch.no_grad():
-            imgs = _nhwc(m.decode(slerp(za, zb, ts.to(za.device))))
+        imgs = interpolate_images(m, seed_a, seed_b, steps, label=label_of(m, cls),
+                                  t=None if t is None else torch.tensor([t]))
         return _respond(imgs, format, len(imgs))
 
     @app.get("/api/{name}/traverse")
     def traverse(name: str, dim: int = Query(0, ge=0), seed: int = SEED, steps: int = Query(9, ge=2, le=MAX_STEPS),
-                 span: float = Query(3.0, gt=0, le=10), format: Literal["png", "json"] = "png"):
+                 span: float = Query(3.0, gt=0, le=10), cls: str | None = CLASS,
+                 format: Literal["png", "json"] = "png"):
         """VAE: vary one latent dimension of a seed's latent over [-span, span]."""
         m = get(name)
         need_vae(m, name)
         if dim >= m.latent_dim:
             raise HTTPException(422, f"dim must be below the latent size {m.latent_dim}, got {dim}")
-        z = m.prior(1, torch.Generator().manual_seed(seed)).repeat(steps, 1)
-        z[:, dim] = torch.linspace(-span, span, steps)
-        with torch.no_grad():
-            imgs = _nhwc(m.decode(z))
-        return _respond(imgs, format, steps)
+        return _respond(traverse_images(m, seed, dim, steps, span, label=label_of(m, cls)), format, steps)
 
     @app.post("/api/{name}/reconstruct")
-    async def reconstruct(name: str, request: Request):
-        """VAE: the request body is an image file (PNG/JPEG/...); returns [input, reconstruction] as a PNG."""
+    async def reconstruct(name: str, request: Request, cls: str | None = CLASS):
+        """VAE: the request body is an image file (PNG/JPEG/...); returns [input, reconstruction] as a PNG.
+        A conditional VAE needs the image's class."""
         m = get(name)
         need_vae(m, name)
+        label = label_of(m, cls)
+        if m.conditional and label is None:
+            raise HTTPException(422, f"'{name}' is conditional: give the image's class, e.g. ?class=0")
         body = await request.body()
         if len(body) > MAX_UPLOAD:
             raise HTTPException(413, f"upload of {len(body)} bytes is over the {MAX_UPLOAD} byte limit")
@@ -133,7 +140,7 @@ def create_app(runs: list[str | Path]) -> FastAPI:
         arr = np.asarray(im, dtype=np.uint8).reshape(1, size, size, c)
         x = to_float(torch.from_numpy(arr).permute(0, 3, 1, 2)).to(m.device)
         with torch.no_grad():
-            imgs = _nhwc(torch.cat([x, m.reconstruct(x)]))
+            imgs = _nhwc(torch.cat([x, m.reconstruct(x, m.labels(1, label=label))]))
         return _respond(imgs, "png", 2)
 
     return app

@@ -50,6 +50,8 @@ DEFAULT_SPACES: dict[str, dict[str, dict]] = {
         "model.beta": {"type": "float", "low": 0.25, "high": 2.0},
         "model.free_bits": {"type": "categorical", "choices": [0.0, 0.1, 0.25]},
         "model.kl_warmup": {"type": "categorical", "choices": [0, 500, 2000]},
+        "model.decoder_blocks": {"type": "categorical", "choices": [0, 1, 2]},
+        "model.reconstruction": {"type": "categorical", "choices": ["bernoulli", "gaussian_learned"]},
     },
 }
 

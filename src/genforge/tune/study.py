@@ -62,7 +62,7 @@ class TargetStop:
 
 
 def _fid(model, data: ImageData, ext, n: int) -> dict:
-    return evaluate_images(eval_samples(model, n), data, ext, ("fid",), n_real=n, floors=False, draws=5)["metrics"]["fid"]
+    return evaluate_images(eval_samples(model, n)[0], data, ext, ("fid",), n_real=n, floors=False, draws=5)["metrics"]["fid"]
 
 
 def train_and_score(family: str, sets: list[str], data_cfg: DataConfig, data: ImageData, ext, run: Path, budget: dict,
