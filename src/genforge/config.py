@@ -11,7 +11,7 @@ import copy
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
@@ -46,7 +46,9 @@ class TrainConfig(StrictModel):
     seed: int = Field(0, description="seed of weights, noise and data order")
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when available")
     precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 runs forward/backward under autocast")
-    threads: Optional[int] = Field(None, ge=1, description="torch CPU threads; None keeps torch's default")
+    threads: Union[Literal["auto"], Annotated[int, Field(ge=1)], None] = Field(
+        "auto", description="torch CPU threads: a number; auto measures the step rate at all, half and one thread "
+        "and keeps the fastest, re-measured every minute (a shared CPU stays fast); null keeps torch's default")
     deterministic: bool = Field(False, description="deterministic kernels (exact resume; slower)")
     log_every: int = Field(50, ge=1, description="steps between metrics.jsonl lines")
     sample_every: int = Field(500, ge=1, description="steps between sample grids (fixed noise)")

@@ -1,30 +1,27 @@
-"""Training throughput benchmark: `python -m genforge.bench [--repeats 5] [--seconds 4]`.
-
-Prints images/s (min / median / max over repeats, after warm-up) of every family
-and preset through genforge's train step, beside a reference measured in the same
-run: the article's DCGAN as a plain eager PyTorch loop written the obvious way
-(the TF tutorial translated line by line). Ratios, not absolute numbers, are what
-compare across noisy, shared machines.
-"""
+"""Training steps to time: the article's models as plain eager PyTorch loops (the
+references, written the obvious way, with the levers as switches) and genforge's
+own train step for every family and preset; a timer and a busy neighbour process."""
 
 from __future__ import annotations
 
-import argparse
-import statistics
+import multiprocessing as mp
 import time
+from contextlib import contextmanager, nullcontext
+from typing import Callable, Optional
 
 import torch
 from torch import nn
 
-from .data import to_float
-from .models import FAMILIES
-from .run import build_model, resolve_config
+from ..data import to_float
+from ..run import build_model, resolve_config
+from ..train.threads import ThreadTuner
 
 SHAPE = (1, 28, 28)
+Step = Callable[[torch.Tensor], None]
 
 
-def plain_article_dcgan_step():
-    """A step function of the article's DCGAN written without genforge (the reference)."""
+def article_dcgan_nets() -> tuple[nn.Module, nn.Module]:
+    """The TF tutorial's generator and discriminator, translated line by line."""
     lrelu = nn.LeakyReLU(0.3)
     G = nn.Sequential(
         nn.Linear(100, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), lrelu, nn.Unflatten(1, (256, 7, 7)),
@@ -34,28 +31,47 @@ def plain_article_dcgan_step():
     D = nn.Sequential(
         nn.Conv2d(1, 64, 5, 2, 2), lrelu, nn.Dropout(0.3),
         nn.Conv2d(64, 128, 5, 2, 2), lrelu, nn.Dropout(0.3), nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
-    opt_g, opt_d = torch.optim.Adam(G.parameters(), 1e-4), torch.optim.Adam(D.parameters(), 1e-4)
-    bce = nn.BCEWithLogitsLoss()
+    return G, D
 
-    def step(x):
-        fake = G(torch.randn(x.shape[0], 100))
-        real_out, fake_out = D(x), D(fake)
+
+def plain_article_dcgan_step(channels_last: bool = False, bf16: bool = False, compile: bool = False,
+                             fused: bool = False) -> tuple[Step, int]:
+    """A step of the article's DCGAN without genforge (the reference), batch 256; the switches are levers."""
+    G, D = article_dcgan_nets()
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    G, D = G.to(memory_format=fmt), D.to(memory_format=fmt)
+    adam = {"fused": True} if fused else {}
+    opt_g, opt_d = torch.optim.Adam(G.parameters(), 1e-4, **adam), torch.optim.Adam(D.parameters(), 1e-4, **adam)
+    bce = nn.BCEWithLogitsLoss()
+    g_params, d_params = list(G.parameters()), list(D.parameters())
+
+    def losses(x):
+        with torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else nullcontext():
+            fake = G(torch.randn(x.shape[0], 100))
+            real_out, fake_out = D(x.contiguous(memory_format=fmt)), D(fake)
+        real_out, fake_out = real_out.float(), fake_out.float()
         loss_g = bce(fake_out, torch.ones_like(fake_out))
         loss_d = bce(real_out, torch.ones_like(real_out)) + bce(fake_out, torch.zeros_like(fake_out))
-        opt_g.zero_grad()
-        opt_d.zero_grad()
-        gg = torch.autograd.grad(loss_g, list(G.parameters()), retain_graph=True)
-        gd = torch.autograd.grad(loss_d, list(D.parameters()))
-        for p, g in zip(list(G.parameters()) + list(D.parameters()), gg + gd):
+        return loss_g, loss_d
+
+    forward = torch.compile(losses) if compile else losses
+
+    def step(x):
+        loss_g, loss_d = forward(x)
+        gg = torch.autograd.grad(loss_g, g_params, retain_graph=True)
+        gd = torch.autograd.grad(loss_d, d_params)
+        for p, g in zip(g_params + d_params, gg + gd):
             p.grad = g
         opt_g.step()
         opt_d.step()
 
+    step.generator = G  # the time-to-quality benchmark samples from it
     return step, 256
 
 
-def genforge_step(family: str, preset: str):
-    cfg = resolve_config(family, preset)
+def genforge_step(family: str, preset: str, sets: tuple[str, ...] = ()) -> tuple[Step, int]:
+    """genforge's own train step of a family and preset (uint8 batches, as the trainer feeds them)."""
+    cfg = resolve_config(family, preset, sets=list(sets))
     model = build_model(cfg, SHAPE)
     opts = model.configure_optimizers(cfg.train)
     bf16 = cfg.train.precision == "bf16"
@@ -67,12 +83,16 @@ def genforge_step(family: str, preset: str):
     return step, cfg.train.batch_size
 
 
-def measure(step, batch: int, data: torch.Tensor, repeats: int, seconds: float) -> list[float]:
-    """images/s of `repeats` timed windows of about `seconds` each, after one warm-up window."""
+def measure(step: Step, batch: int, data: torch.Tensor, repeats: int, seconds: float,
+            tuner: Optional[ThreadTuner] = None) -> list[float]:
+    """images/s of `repeats` timed windows of about `seconds` each, after one warm-up window.
+    With a tuner, it picks the thread count before every step, as in the trainer."""
     rates, i = [], 0
     for r in range(repeats + 1):
         n, t0 = 0, time.perf_counter()
         while time.perf_counter() - t0 < seconds:
+            if tuner is not None:
+                tuner.tick()
             idx = torch.arange(i, i + batch) % len(data)
             step(data[idx])
             i, n = i + batch, n + 1
@@ -81,31 +101,19 @@ def measure(step, batch: int, data: torch.Tensor, repeats: int, seconds: float) 
     return rates
 
 
-def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--seconds", type=float, default=4.0)
-    ap.add_argument("--threads", type=int, default=None)
-    args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    data = torch.randint(0, 256, (8192, *SHAPE), dtype=torch.uint8)  # throughput does not depend on content
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {SHAPE[1]}x{SHAPE[2]} images, "
-          f"{args.repeats} x {args.seconds:g} s windows")
-    print("| model | preset | batch | images/s min | median | max | median vs reference |")
-    print("|---|---|---|---|---|---|---|")
-    ref_step, ref_batch = plain_article_dcgan_step()
-    ref_rates = measure(ref_step, ref_batch, to_float(data), args.repeats, args.seconds)
-    ref = statistics.median(ref_rates)
-    print(f"| reference: plain eager article DCGAN | - | {ref_batch} | {min(ref_rates):.0f} | {ref:.0f} | {max(ref_rates):.0f} | 1.00 |", flush=True)
-    for family in FAMILIES.names():
-        for preset in FAMILIES.get(family).presets:
-            step, batch = genforge_step(family, preset)
-            rates = measure(step, batch, data, args.repeats, args.seconds)
-            med = statistics.median(rates)
-            print(f"| {family} | {preset} | {batch} | {min(rates):.0f} | {med:.0f} | {max(rates):.0f} | {med / ref:.2f} |", flush=True)
+def _spin() -> None:
+    while True:
+        pass
 
 
-if __name__ == "__main__":
-    main()
+@contextmanager
+def busy_neighbour():
+    """Another process busy on one core for the duration (what a shared machine looks like)."""
+    proc = mp.get_context("spawn").Process(target=_spin, daemon=True)
+    proc.start()
+    try:
+        time.sleep(0.5)
+        yield
+    finally:
+        proc.terminate()
+        proc.join()

@@ -24,6 +24,7 @@ from ..data import ImageData, data_report, format_report, load_data, to_float, t
 from ..errors import RunError
 from ..io import append_jsonl, save_grid, write_json
 from ..run import WEIGHTS, build_model, load_state, load_weights, read_config, save_config, save_state, save_weights
+from .threads import ThreadTuner
 
 
 class Hook(NamedTuple):
@@ -77,16 +78,22 @@ class Trainer:
         t = cfg.train
         if not resume and (self.run / WEIGHTS).exists():
             raise RunError(f"{self.run} already holds a trained model; pass --resume {self.run} to continue it, or choose another --out")
-        if t.threads:
+        if isinstance(t.threads, int):
             torch.set_num_threads(t.threads)
         if t.deterministic:
             torch.use_deterministic_algorithms(True)
         self.device = pick_device(t.device)
+        # A measured thread count on the CPU; fixed when results must not depend on it.
+        auto = t.threads == "auto" and self.device.type == "cpu" and not t.deterministic
+        self.threads = ThreadTuner() if auto else None
         self.data = data if data is not None else load_data(cfg.data)
         self.report = data_report(self.data)
 
         torch.manual_seed(t.seed)  # weights init
         self.model = build_model(cfg, self.data.shape, self.data.n_classes).to(self.device)
+        if self.model.conditional:  # sampling draws labels from the training class shares
+            counts = torch.bincount(self.data.labels("train"), minlength=self.data.n_classes).float()
+            self.model.class_freq.copy_(counts / counts.sum())
         self.opts = self.model.configure_optimizers(t)
         self.step, self.elapsed = 0, 0.0
         if resume:
@@ -100,6 +107,11 @@ class Trainer:
         self.total = self._total_steps()
         # Fixed noise for the sample grids, from its own generator (leaves the training RNG alone).
         self.grid_z = self.model.prior(t.grid_size, torch.Generator().manual_seed(t.seed + 2))
+        # a conditional model's grid has one class per column
+        self.grid_nrow = self.data.n_classes if self.model.conditional else None
+        self.grid_y = None
+        if self.model.conditional:
+            self.grid_y = torch.arange(t.grid_size, device=self.device) % self.data.n_classes
         self._perm_epoch, self._perm = -1, None
 
     def _restore(self) -> None:
@@ -151,9 +163,9 @@ class Trainer:
         was = self.model.training
         self.model.eval()
         with torch.no_grad():
-            imgs = to_uint8(self.model.decode(self.grid_z)).permute(0, 2, 3, 1).cpu().numpy()
+            imgs = to_uint8(self.model.decode(self.grid_z, self.grid_y)).permute(0, 2, 3, 1).cpu().numpy()
         self.model.train(was)
-        save_grid(self.run / "samples" / f"step_{self.step:07d}.png", imgs)
+        save_grid(self.run / "samples" / f"step_{self.step:07d}.png", imgs, self.grid_nrow)
 
     def _write_header(self) -> None:
         if not is_main_process():
@@ -181,7 +193,7 @@ class Trainer:
         rec = {k: round(float(v) / self._n_sum, 5) for k, v in self._sums.items()}
         rate = (self.step - self._step_log) * self.batch / max(now - self._t_log, 1e-9)
         rec.update(step=self.step, epoch=round(self.step / self.steps_per_epoch, 3),
-                   images_per_s=round(rate, 1), elapsed_s=round(self.elapsed, 2))
+                   images_per_s=round(rate, 1), elapsed_s=round(self.elapsed, 2), threads=torch.get_num_threads())
         if is_main_process():
             append_jsonl(self.run / "metrics.jsonl", rec)
         postfix = {k: rec[k] for k in self._sums} | {"img/s": int(rate)}
@@ -208,6 +220,8 @@ class Trainer:
             while self.total is None or self.step < self.total:
                 if t.minutes is not None and self.elapsed >= t.minutes * 60:
                     break
+                if self.threads is not None:
+                    self.threads.tick()
                 idx = self._indices(self.step)
                 x = to_float(self.x[idx])
                 y = None if self.y is None else self.y[idx]
