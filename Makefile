@@ -60,7 +60,7 @@ test-all: setup browser
 	$(PY) -m pytest -m ""
 
 bench: setup
-	$(PY) -m genforge.bench
+	$(PY) -m genforge.bench --levers --load --eval $(DEMO_DATA)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -125,3 +125,10 @@ def test_server_takes_a_class(cond_runs):
     assert client.get("/api/cvae/interpolate", params={"class": "4", "steps": 3}).status_code == 200
     r = client.post("/api/cvae/reconstruct", content=b"\x89PNG")
     assert r.status_code == 422 and "give the image's class" in r.text
+
+
+def test_report_shows_a_row_per_class(cond_runs):
+    from genforge.report import write_report
+
+    page = write_report(cond_runs["vae"]).read_text()
+    assert "8 samples of each class, one row per class (0, 1, 2" in page and "Latent traversals" in page

@@ -53,3 +53,19 @@ def test_candidates_and_trainer_wiring(tmp_path, digits):
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_side_work_does_not_count_as_step_time():
+    before = torch.get_num_threads()
+    try:
+        cpu = FakeMachine({2: 0.01, 1: 0.018})
+        tuner = ThreadTuner([2, 1], window_s=0.02, period=100.0, clock=cpu.clock)
+        for i in range(200):
+            tuner.tick()
+            cpu.step()
+            if i % 5 == 4 and torch.get_num_threads() == 2:  # a slow evaluation while two threads are timed
+                cpu.now += 1.0
+                tuner.restart_window()
+        assert tuner.choices and tuner.choices[0]["threads"] == 2
+    finally:
+        torch.set_num_threads(before)

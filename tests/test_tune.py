@@ -27,6 +27,8 @@ def test_tune_runs_confirms_exports_and_resumes(tmp_path):
     assert len(s["confirmation"]["fid"]) == 2 and s["confirmation"]["std"] >= 0
     assert (tmp_path / "s" / "best" / "model.safetensors").exists()
     assert json.loads((tmp_path / "s" / "study.json").read_text())["best"]["value"] == s["best"]["value"]
+    assert 1 <= s["trials_to_best"] <= 3 and 0 < s["minutes_to_best"] <= s["minutes"]
+    assert all(t["seconds"] > 0 for t in s["trials"])
     s2 = small(tmp_path, trials=5)  # same study name: continues where it stopped
     assert len(s2["trials"]) == 5 and s2["new_trials"] == 2
     from genforge.report import write_report

@@ -87,17 +87,20 @@ def main(argv=None) -> None:
         print("## Training throughput\n\n" + HEADER)
         table = Table(floats, args.repeats, args.seconds, peak)
         quiet["reference"] = table.row("reference: the article's DCGAN, plain eager PyTorch", *plain_article_dcgan_step())
-        if tf_article.available():
-            table.row("the article's TensorFlow code (tf.function step)", *tf_article.tf_article_dcgan_step(threads),
-                      flops=False)
-        else:
-            print("| the article's TensorFlow code: skipped, TensorFlow is not installed (pip install tensorflow-cpu) "
-                  "| | | | | | | | |")
         table.data = data  # genforge's steps take uint8 batches, as the trainer feeds them
         for family in FAMILIES.names():
             for preset in FAMILIES.get(family).presets:
                 table.row(f"genforge {family} `{preset}`", *genforge_step(family, preset))
-        table.row("genforge dcgan `article`, bf16 autocast", *genforge_step("dcgan", "article", ("train.precision=bf16",)))
+        bf16 = table.row("genforge dcgan `article`, bf16 autocast", *genforge_step("dcgan", "article", ("train.precision=bf16",)))
+        # TensorFlow last: its thread pools stay alive in this process once started
+        if tf_article.available():
+            tf = table.row("the article's TensorFlow code (tf.function step)", *tf_article.tf_article_dcgan_step(threads),
+                           flops=False)
+            fp32 = table.medians["genforge dcgan `article`"]
+            print(f"\ngenforge `article` vs the TensorFlow code: fp32 {fp32 / tf:.2f}x, bf16 {bf16 / tf:.2f}x")
+        else:
+            print("| the article's TensorFlow code: skipped, TensorFlow is not installed (pip install tensorflow-cpu) "
+                  "| | | | | | | | |")
     if args.levers:
         print("\n## Levers on the plain eager article DCGAN\n\n" + HEADER)
         table = Table(floats, args.repeats, args.seconds, peak)

@@ -31,8 +31,8 @@ from .throughput import plain_article_dcgan_step
 
 def _arm(name: str, shape):
     """(step(x in [-1, 1]), batch, sample(n, seed) -> uint8 images) of an arm."""
-    if name == "article":
-        step, batch = plain_article_dcgan_step()
+    if name.startswith("article"):
+        step, batch = plain_article_dcgan_step(bf16=name == "article-bf16")
         G = step.generator
 
         def sample(n, seed):
@@ -105,7 +105,8 @@ def report(paths: list[str]) -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arm", choices=["article", "default", "dcgan-paper"], help="what to train")
+    ap.add_argument("--arm", choices=["article", "article-bf16", "default", "dcgan-paper"],
+                    help="the plain eager article loop (fp32 or bf16 autocast) or a genforge DCGAN preset")
     ap.add_argument("--data", default="fashion-mnist")
     ap.add_argument("--minutes", type=float, default=5.0, help="training time (evaluation excluded)")
     ap.add_argument("--every", type=float, default=30.0, help="seconds of training between FIDs")

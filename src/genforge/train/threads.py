@@ -48,6 +48,10 @@ class ThreadTuner:
         torch.set_num_threads(threads)
         self._n = 0
 
+    def restart_window(self) -> None:
+        """Work other than training steps ran since the last tick: measure the current count afresh."""
+        self._n = 0
+
     def tick(self) -> None:
         now = self.clock()
         if not self._queue:

@@ -235,11 +235,18 @@ class Trainer:
                 bar.update(1)
                 if self.step % t.log_every == 0:
                     self._log_metrics(bar)
+                side_work = False  # grids, checkpoints and hooks must not count as step time
                 if self.step % t.sample_every == 0:
                     self.save_samples()
+                    side_work = True
                 if self.step % t.checkpoint_every == 0:
                     self.save_checkpoint()
-                self._run_hooks(lambda every: self.step % every == 0)
+                    side_work = True
+                if any(self.step % h.every == 0 for h in self.hooks):
+                    self._run_hooks(lambda every: self.step % every == 0)
+                    side_work = True
+                if side_work and self.threads is not None:
+                    self.threads.restart_window()
         except KeyboardInterrupt:
             bar.close()
             self.save_checkpoint()

@@ -146,7 +146,11 @@ def tune(family: str, data_cfg: DataConfig, trials: int, study_name: str, storag
     summary = {
         "study": study_name, "storage": storage, "family": family, "data": data_cfg.source,
         "trials": [{"number": t.number, "state": t.state.name, "value": t.value, "params": t.params,
-                    "error": t.user_attrs.get("error"), "run": t.user_attrs.get("run")} for t in study.trials],
+                    "error": t.user_attrs.get("error"), "run": t.user_attrs.get("run"),
+                    "seconds": t.duration.total_seconds() if t.duration else None} for t in study.trials],
+        # how long the search took to find its best: from the first trial's start to the best trial's end
+        "minutes_to_best": round((best.datetime_complete - study.trials[0].datetime_start).total_seconds() / 60, 2),
+        "trials_to_best": best.number + 1,
         "new_trials": len(study.trials) - n_before,
         "stopped_by": study.user_attrs.get("stopped_by", "trial count or time"),
         "best": {"number": best.number, "value": best.value, "params": best.params, "sets": best_sets},
