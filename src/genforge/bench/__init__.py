@@ -1,4 +1,4 @@
-"""Benchmark: `python -m genforge.bench [--levers] [--load] [--eval fashion-mnist]`.
+"""Benchmark: `python -m genforge.bench [--levers] [--load] [--eval fashion-mnist] [--profile]`.
 
 Prints Markdown tables, every figure min / median / max over timed windows after
 a warm-up, beside references measured in the same run (machines are shared and
@@ -14,7 +14,8 @@ noisy; ratios compare, absolute numbers do not):
 - `--load`: the same under a busy neighbour process on one core, torch's default
   threads against genforge's measured thread count (`train.threads=auto`);
 - `--eval TARGET`: extractor images/s, seconds of a whole 10,000-sample
-  evaluation and peak memory (TARGET: a run directory or a data source).
+  evaluation and peak memory (TARGET: a run directory or a data source);
+- `--profile`: the ops where the plain article step spends its time.
 """
 
 from __future__ import annotations
@@ -61,6 +62,22 @@ class Table:
         return med
 
 
+def profile_ops(step, batch: int, data: torch.Tensor, steps: int = 5, top: int = 8) -> list[tuple[str, float]]:
+    """The ops taking the most self CPU time over `steps` steps (after warm-up), with their shares."""
+    from torch.profiler import ProfilerActivity, profile
+
+    x = data[:batch]
+    for _ in range(2):
+        step(x)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step(x)
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    ranked = sorted(events, key=lambda e: -e.self_cpu_time_total)[:top]
+    return [(e.key, e.self_cpu_time_total / total) for e in ranked]
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
@@ -70,6 +87,7 @@ def main(argv=None) -> None:
     ap.add_argument("--load", action="store_true", help="time beside a process busy on one core")
     ap.add_argument("--eval", default=None, metavar="TARGET", help="time evaluation: a run directory or data source")
     ap.add_argument("--no-train", action="store_true", help="skip the training table")
+    ap.add_argument("--profile", action="store_true", help="where the plain article step spends its time, by op")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -127,6 +145,11 @@ def main(argv=None) -> None:
         if "reference" in quiet:
             print(f"\nunder load / quiet: {threads} threads {fixed / quiet['reference']:.2f}, "
                   f"measured thread count {auto / quiet['reference']:.2f}")
+    if args.profile:
+        print("\n## Where the plain eager article DCGAN step spends its time\n")
+        print("| op | share of CPU time |\n|---|---|")
+        for name, share in profile_ops(*plain_article_dcgan_step(), floats):
+            print(f"| `{name}` | {share:.1%} |")
     if args.eval:
         from .evaluation import eval_bench
 

@@ -137,7 +137,7 @@ def create_app(runs: list[str | Path]) -> FastAPI:
                 im = square(im.convert("L" if c == 1 else "RGB"), size)
         except (UnidentifiedImageError, OSError) as e:
             raise HTTPException(400, f"not a readable image ({e})") from None
-        arr = np.asarray(im, dtype=np.uint8).reshape(1, size, size, c)
+        arr = np.array(im, dtype=np.uint8).reshape(1, size, size, c)  # a writable copy for torch
         x = to_float(torch.from_numpy(arr).permute(0, 3, 1, 2)).to(m.device)
         with torch.no_grad():
             imgs = _nhwc(torch.cat([x, m.reconstruct(x, m.labels(1, label=label))]))

@@ -1,0 +1,43 @@
+import json
+
+import torch
+
+from genforge.bench import profile_ops, tf_article
+from genforge.bench.flops import gemm_peak, step_flops
+from genforge.bench.quality import first_reach, report
+from genforge.bench.throughput import genforge_step, measure, plain_article_dcgan_step
+
+
+def test_flop_count_of_a_known_step():
+    w = torch.randn(64, 32, requires_grad=True)
+    x = torch.randn(16, 64)
+    flops = step_flops(lambda b: (b @ w).sum().backward(), x)
+    assert flops == 2 * (2 * 16 * 64 * 32)  # the forward matmul and the gradient of w
+    assert min(gemm_peak(repeats=1, seconds=0.05, n=128)) > 0
+
+
+def test_article_steps_agree_on_flops_and_run():
+    ref, batch = plain_article_dcgan_step()
+    ours, _ = genforge_step("dcgan", "article")
+    x = torch.rand(batch, 1, 28, 28) * 2 - 1
+    assert step_flops(ref, x) == step_flops(ours, (x * 127.5 + 127.5).to(torch.uint8))  # the same mathematics
+    rates = measure(genforge_step("vae", "article")[0], 8, torch.zeros(64, 1, 28, 28, dtype=torch.uint8), 2, 0.05)
+    assert len(rates) == 2 and min(rates) > 0
+    ops = profile_ops(ref, batch, x, steps=1)
+    assert any("convolution" in name for name, _ in ops) and 0 < sum(s for _, s in ops) <= 1.0
+    assert isinstance(tf_article.available(), bool)
+
+
+def test_time_to_quality_report(tmp_path):
+    curves = {"article": [(0, 60.0), (120, 40.0), (240, 30.0), (360, 25.0), (480, 20.0)],
+              "default": [(0, 90.0), (30, 22.0), (60, 21.0)]}
+    paths = []
+    for arm, pts in curves.items():
+        p = tmp_path / f"{arm}.json"
+        p.write_text(json.dumps({"arm": arm, "batch": 64, "threads": 1, "samples": 100,
+                                 "curve": [{"seconds": s, "steps": 0, "fid": f} for s, f in pts]}))
+        paths.append(str(p))
+    assert first_reach(json.loads(open(paths[1]).read())["curve"], 25.0) == 30
+    assert first_reach(json.loads(open(paths[1]).read())["curve"], 5.0) is None
+    table = report(paths)
+    assert "| 20 | 8.0 min | not reached |" in table and "| 40 | 2.0 min | 0.5 min |" in table
