@@ -57,9 +57,11 @@ class ConditionalConfig(StrictModel):
     conditional: bool = Field(False, description="class-conditional model: sample a chosen class (needs labelled data)")
 
 
-def one_hot(y: torch.Tensor, n_classes: int, like: torch.Tensor) -> torch.Tensor:
-    """Labels [B] -> one-hot [B, K] in `like`'s dtype, to concatenate with features or latents."""
-    return F.one_hot(y, n_classes).to(like.dtype)
+def append_class(h: torch.Tensor, y: Optional[torch.Tensor], n_classes: int) -> torch.Tensor:
+    """Features or latents [B, F] -> [B, F + K] with one_hot(y) appended; unchanged when n_classes is 0."""
+    if not n_classes:
+        return h
+    return torch.cat([h, F.one_hot(y, n_classes).to(h.dtype)], 1)
 
 
 class Family(nn.Module):

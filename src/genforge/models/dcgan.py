@@ -35,7 +35,7 @@ from ..config import StrictModel
 from ..losses import GAN_LOSSES
 from ..losses.augment import POLICIES, diff_augment
 from ..losses.gan import gradient_penalty, r1_penalty
-from .base import FAMILIES, ConditionalConfig, Family, init_weights, one_hot, stages
+from .base import FAMILIES, ConditionalConfig, Family, append_class, init_weights, stages
 
 
 class DCGANConfig(ConditionalConfig):
@@ -108,9 +108,7 @@ class Generator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
-        if self.n_classes:
-            z = torch.cat([z, one_hot(y, self.n_classes, z)], 1)  # [B, latent + K]
-        h = self.fc(z)  # [B, c0 * base * base]
+        h = self.fc(append_class(z, y, self.n_classes))  # [B, latent + K] -> [B, c0 * base * base]
         h = h.view(-1, self.c0, self.base, self.base)  # [B, c0, base, base]
         return self.net(h)  # [B, C, res, res] in [-1, 1]
 

@@ -33,7 +33,7 @@ from torch import nn
 from ..config import StrictModel
 from ..losses import elbo
 from ..losses.vae import decoder_mean
-from .base import FAMILIES, ConditionalConfig, Family, init_weights, one_hot, stages
+from .base import FAMILIES, ConditionalConfig, Family, append_class, init_weights, stages
 
 
 class VAEConfig(ConditionalConfig):
@@ -72,10 +72,7 @@ class Encoder(nn.Module):
         self.logvar = nn.Linear(cfg.hidden, cfg.latent_dim)
 
     def forward(self, x, y=None):
-        h = self.conv(x)  # [B, F]
-        if self.n_classes:
-            h = torch.cat([h, one_hot(y, self.n_classes, h)], 1)  # [B, F + K]
-        h = self.fc(h)  # [B, hidden]
+        h = self.fc(append_class(self.conv(x), y, self.n_classes))  # [B, F (+ K)] -> [B, hidden]
         return self.mu(h), self.logvar(h)  # [B, D] each
 
 
@@ -112,9 +109,8 @@ class Decoder(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z, y=None):
-        if self.n_classes:
-            z = torch.cat([z, one_hot(y, self.n_classes, z)], 1)  # [B, D + K]
-        h = self.fc(z).view(-1, self.c0, self.base, self.base)  # [B, c0, base, base]
+        h = self.fc(append_class(z, y, self.n_classes))  # [B, D (+ K)] -> [B, c0 * base * base]
+        h = h.view(-1, self.c0, self.base, self.base)  # [B, c0, base, base]
         return self.net(h)  # [B, C, res, res] logits
 
 
