@@ -132,3 +132,15 @@ def test_report_shows_a_row_per_class(cond_runs):
 
     page = write_report(cond_runs["vae"]).read_text()
     assert "8 samples of each class, one row per class (0, 1, 2" in page and "Latent traversals" in page
+
+
+def test_training_grids_have_one_class_per_column(cond_runs):
+    import io
+
+    from PIL import Image
+
+    from genforge.io import grid_png
+
+    grid = Image.open(sorted((cond_runs["dcgan"] / "samples").glob("step_*.png"))[-1])
+    ten_columns = Image.open(io.BytesIO(grid_png(np.zeros((64, 8, 8, 1), np.uint8), 10)))
+    assert grid.size == ten_columns.size

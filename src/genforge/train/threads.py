@@ -44,13 +44,13 @@ class ThreadTuner:
     def current(self) -> int:
         return torch.get_num_threads()
 
-    def _start(self, threads: int) -> None:
-        torch.set_num_threads(threads)
-        self._n = 0
-
     def restart_window(self) -> None:
         """Work other than training steps ran since the last tick: measure the current count afresh."""
         self._n = 0
+
+    def _start(self, threads: int) -> None:
+        torch.set_num_threads(threads)
+        self.restart_window()
 
     def tick(self) -> None:
         now = self.clock()

@@ -108,7 +108,6 @@ class Trainer:
         # Fixed noise for the sample grids, from its own generator (leaves the training RNG alone).
         self.grid_z = self.model.prior(t.grid_size, torch.Generator().manual_seed(t.seed + 2))
         # a conditional model's grid has one class per column
-        self.grid_nrow = self.data.n_classes if self.model.conditional else None
         self.grid_y = None
         if self.model.conditional:
             self.grid_y = torch.arange(t.grid_size, device=self.device) % self.data.n_classes
@@ -165,7 +164,8 @@ class Trainer:
         with torch.no_grad():
             imgs = to_uint8(self.model.decode(self.grid_z, self.grid_y)).permute(0, 2, 3, 1).cpu().numpy()
         self.model.train(was)
-        save_grid(self.run / "samples" / f"step_{self.step:07d}.png", imgs, self.grid_nrow)
+        save_grid(self.run / "samples" / f"step_{self.step:07d}.png", imgs,
+                  None if self.grid_y is None else self.data.n_classes)
 
     def _write_header(self) -> None:
         if not is_main_process():
