@@ -29,13 +29,24 @@ def test_article_steps_agree_on_flops_and_run():
 
 
 def test_time_to_quality_report(tmp_path):
-    curves = {"article": [(0, 60.0), (120, 40.0), (240, 30.0), (360, 25.0), (480, 20.0)],
-              "default": [(0, 90.0), (30, 22.0), (60, 21.0)]}
+    curves = {
+        "article": [(0, 60.0), (120, 40.0), (240, 30.0), (360, 25.0), (480, 20.0)],
+        "default": [(0, 90.0), (30, 22.0), (60, 21.0)],
+    }
     paths = []
     for arm, pts in curves.items():
         p = tmp_path / f"{arm}.json"
-        p.write_text(json.dumps({"arm": arm, "batch": 64, "threads": 1, "samples": 100,
-                                 "curve": [{"seconds": s, "steps": 0, "fid": f} for s, f in pts]}))
+        p.write_text(
+            json.dumps(
+                {
+                    "arm": arm,
+                    "batch": 64,
+                    "threads": 1,
+                    "samples": 100,
+                    "curve": [{"seconds": s, "steps": 0, "fid": f} for s, f in pts],
+                }
+            )
+        )
         paths.append(str(p))
     assert first_reach(json.loads(open(paths[1]).read())["curve"], 25.0) == 30
     assert first_reach(json.loads(open(paths[1]).read())["curve"], 5.0) is None

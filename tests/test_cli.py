@@ -15,7 +15,9 @@ def test_cli_end_to_end_on_digits(tmp_path):
     run = tmp_path / "run"
     r = gf("train", "--model", "dcgan", "--data", "digits", "--steps", "20", "--out", run, *TINY)
     assert r.returncode == 0, r.stderr
-    assert {"config.json", "model.safetensors", "train_state.pt", "metrics.jsonl", "data.json"} <= {p.name for p in run.iterdir()}
+    assert {"config.json", "model.safetensors", "train_state.pt", "metrics.jsonl", "data.json"} <= {
+        p.name for p in run.iterdir()
+    }
     assert list((run / "samples").glob("step_*.png"))
     r = gf("train", "--resume", run, "--steps", "30", "--no-progress")
     assert r.returncode == 0, r.stderr
@@ -50,4 +52,6 @@ def test_config_reference_in_docs_is_current():
     from genforge.docs import config_reference
 
     doc = Path(__file__).parents[1] / "docs" / "config.md"
-    assert doc.read_text().strip() == config_reference().strip(), "regenerate: genforge config --reference > docs/config.md"
+    assert doc.read_text().strip() == config_reference().strip(), (
+        "regenerate: genforge config --reference > docs/config.md"
+    )

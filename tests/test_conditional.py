@@ -26,8 +26,13 @@ def cond_runs(tmp_path_factory, digits):
     out = {}
     for fam, steps in STEPS.items():
         d = tmp_path_factory.mktemp("cond") / f"c{fam}"
-        Trainer(tiny_config(fam, "model.conditional=true", f"train.steps={steps}"), d, data=digits,
-                progress=False, log=lambda s: None).fit()
+        Trainer(
+            tiny_config(fam, "model.conditional=true", f"train.steps={steps}"),
+            d,
+            data=digits,
+            progress=False,
+            log=lambda s: None,
+        ).fit()
         out[fam] = d
     return out
 

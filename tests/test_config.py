@@ -42,7 +42,10 @@ def test_yaml_file_layers_between_preset_and_sets(tmp_path):
 
 
 def test_parse_set_types():
-    assert parse_set(["a.b=1e-3", "a.c=true", "d.e=[1, 2]", "d.f=text"]) == {"a": {"b": 1e-3, "c": True}, "d": {"e": [1, 2], "f": "text"}}
+    assert parse_set(["a.b=1e-3", "a.c=true", "d.e=[1, 2]", "d.f=text"]) == {
+        "a": {"b": 1e-3, "c": True},
+        "d": {"e": [1, 2], "f": "text"},
+    }
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_set(["train.lr"])
 

@@ -12,7 +12,9 @@ from genforge.errors import DataError
 
 def write_idx(path, arr, gz=False):
     arr = np.asarray(arr, dtype=np.uint8)
-    blob = struct.pack(">BBBB", 0, 0, 0x08, arr.ndim) + b"".join(struct.pack(">I", d) for d in arr.shape) + arr.tobytes()
+    blob = (
+        struct.pack(">BBBB", 0, 0, 0x08, arr.ndim) + b"".join(struct.pack(">I", d) for d in arr.shape) + arr.tobytes()
+    )
     with (gzip.open if gz else open)(path, "wb") as f:
         f.write(blob)
 
@@ -115,12 +117,15 @@ def test_npz_float_nchw_with_labels(tmp_path):
     assert load_data(DataConfig(source=str(tmp_path / "u.npy"))).shape == (1, 5, 5)
 
 
-@pytest.mark.parametrize("content,match", [
-    ({"imgs": np.zeros((3, 4, 4))}, "no image array.*images"),
-    ({"images": np.full((3, 4, 4), 300.0)}, r"float values span \[300, 300\]"),
-    ({"images": np.zeros((3, 4, 4, 5))}, "1 or 3 channels"),
-    ({"images": np.zeros((3, 4, 4), np.uint8), "labels": [0, 1]}, "2 labels for 3 images"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        ({"imgs": np.zeros((3, 4, 4))}, "no image array.*images"),
+        ({"images": np.full((3, 4, 4), 300.0)}, r"float values span \[300, 300\]"),
+        ({"images": np.zeros((3, 4, 4, 5))}, "1 or 3 channels"),
+        ({"images": np.zeros((3, 4, 4), np.uint8), "labels": [0, 1]}, "2 labels for 3 images"),
+    ],
+)
 def test_bad_npz_names_file_and_problem(tmp_path, content, match):
     p = tmp_path / "bad.npz"
     np.savez(p, **content)

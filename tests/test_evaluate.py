@@ -5,9 +5,9 @@ import pytest
 import torch
 
 from genforge.errors import ConfigError, RunError
-from genforge.evaluate import evaluate_files, evaluate_images, evaluate_run, get_extractor, parse_metrics
+from genforge.evaluate import evaluate_files, evaluate_run, evaluate_samples, get_extractor, parse_metrics
 from genforge.evaluate import metrics as M
-from genforge.evaluate.sanity import conditions, sanity_table
+from genforge.evaluate.sanity import sanity_table
 from genforge.train import Trainer
 
 from .conftest import tiny_config
@@ -117,7 +117,7 @@ def test_bad_inputs_are_named(extractor, digits):
         parse_metrics("fid,fdi")
     wrong = torch.zeros(20, 3, 8, 8, dtype=torch.uint8)
     with pytest.raises(ConfigError, match=r"\(3, 8, 8\).*\(1, 8, 8\)"):
-        evaluate_images(wrong, digits, extractor)
+        evaluate_samples(wrong, digits, extractor)
 
 
 def test_prdc_and_fid_on_known_gaussians():
@@ -138,11 +138,30 @@ def test_cli_evaluate_prints_table_and_writes_eval_json(tmp_path, cache, extract
 
     run = tmp_path / "run"
     base = [sys.executable, "-m", "genforge"]
-    r = subprocess.run(base + ["train", "--data", "digits", "--steps", "5", "--out", str(run), "--no-progress",
-                               "--set", "model.width=0.25"], capture_output=True, text=True)
+    r = subprocess.run(
+        base
+        + [
+            "train",
+            "--data",
+            "digits",
+            "--steps",
+            "5",
+            "--out",
+            str(run),
+            "--no-progress",
+            "--set",
+            "model.width=0.25",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
-    r = subprocess.run(base + ["evaluate", str(run), "--samples", "100", "--metrics", "fid,memorization",
-                               "--extractor-steps", str(STEPS)], capture_output=True, text=True)
+    r = subprocess.run(
+        base
+        + ["evaluate", str(run), "--samples", "100", "--metrics", "fid,memorization", "--extractor-steps", str(STEPS)],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr
     assert "fid" in r.stdout and "near_copy_share" in r.stdout and "floor" in r.stdout
     assert json.loads((run / "eval.json").read_text())["metrics"]["fid"]["value"] > 0
@@ -158,7 +177,7 @@ def test_unlabelled_data_gets_a_contrastive_extractor(tmp_path, cache, digits):
     data = load_data(DataConfig(source=str(tmp_path / "u.npy")))
     ext = get_extractor(data, steps=20, log=None)
     assert ext.kind == "contrastive" and ext.embed(data.tensor("test"))[1] is None
-    res = evaluate_images(data.tensor("test"), data, ext, n_real=300)
+    res = evaluate_samples(data.tensor("test"), data, ext, n_real=300)
     assert "fid" in res["metrics"] and "classifier_score" not in res["metrics"]
     assert res["metrics"]["fid"]["n"] == len(data.test)
 
@@ -168,7 +187,7 @@ def test_torchscript_extractor_by_path(tmp_path, digits):
     net.save(str(tmp_path / "f.pt"))
     ext = get_extractor(digits, path=tmp_path / "f.pt")
     assert ext.kind == "torchscript" and ext.features(digits.tensor("test")[:5]).shape == (5, 16)
-    res = evaluate_images(digits.tensor("test"), digits, ext, metrics="fid,kid", n_real=500)
+    res = evaluate_samples(digits.tensor("test"), digits, ext, metrics="fid,kid", n_real=500)
     assert res["extractor"]["fingerprint"] == ext.fingerprint
     with pytest.raises(RunError, match="not a loadable TorchScript"):
         (tmp_path / "bad.pt").write_bytes(b"nope")
@@ -180,8 +199,9 @@ def test_eval_every_writes_figures_to_metrics_jsonl(tmp_path, digits, extractor)
     from genforge.train import Hook
 
     hook = Hook(10, training_hook(digits, n_samples=100, log=None))
-    Trainer(tiny_config("dcgan", "train.steps=25"), tmp_path, data=digits, progress=False, log=lambda s: None,
-            hooks=(hook,)).fit()
+    Trainer(
+        tiny_config("dcgan", "train.steps=25"), tmp_path, data=digits, progress=False, log=lambda s: None, hooks=(hook,)
+    ).fit()
     lines = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     evals = [x for x in lines if "eval/fid" in x]
     assert [x["step"] for x in evals] == [10, 20, 25] and all(x["eval/fid"] > 0 for x in evals)
@@ -208,11 +228,13 @@ def test_labelled_samples_file_gets_usefulness(tmp_path, cache, digits, extracto
 def test_conditional_run_gets_class_agreement_and_usefulness(tmp_path, cache, digits, extractor):
     cfg = tiny_config("vae", "model.conditional=true", "train.steps=400")
     Trainer(cfg, tmp_path, data=digits, progress=False, log=lambda s: None).fit()
-    res = evaluate_run(tmp_path, n_samples=300, iwae_k=2, metrics="fid,class_agreement,usefulness", log=lambda s: None)
+    res = evaluate_run(
+        tmp_path, n_samples=300, iwae_k=2, metrics="fid,class_agreement,usefulness,nll_iw", log=lambda s: None
+    )
     m = res["metrics"]
     # the data's classifier puts most samples in the class they were drawn for; its floor is its accuracy
     assert m["class_agreement"]["value"] > 0.6 and m["class_agreement"]["floor"] > 0.9
     assert m["usefulness"]["value"] > 0.5 and np.isfinite(m["nll_iw"]["value"])
     # labels that do not fit the data are named
     with pytest.raises(ConfigError, match="one label per sample"):
-        evaluate_images(digits.tensor("test")[:20], digits, extractor, ("fid",), fake_labels=torch.zeros(3))
+        evaluate_samples(digits.tensor("test")[:20], digits, extractor, ("fid",), fake_labels=torch.zeros(3))

@@ -89,8 +89,14 @@ def test_invalid_combinations_are_config_errors():
 
 
 def test_upgraded_gan_learns_and_resumes_exactly(tmp_path, digits):
-    up = ["model.loss=hinge", "model.spectral_norm=true", "model.ema=0.99", "model.augment=translation,cutout",
-          "model.n_critic=2", "model.r1_gamma=0.1"]
+    up = [
+        "model.loss=hinge",
+        "model.spectral_norm=true",
+        "model.ema=0.99",
+        "model.augment=translation,cutout",
+        "model.n_critic=2",
+        "model.r1_gamma=0.1",
+    ]
     tr = Trainer(tiny_config("dcgan", *up, "train.steps=300", "train.lr=5e-4"), tmp_path / "a", data=digits, **quiet())
     real = digits.tensor("test").float() / 127.5 - 1
     before = nn_distance(tr.model.sample(128, seed=1), real)
@@ -133,7 +139,9 @@ def test_vae_learned_variance_decoder(tmp_path, digits):
     expected = 4 * (math.log(0.1) + 0.5 * math.log(2 * math.pi))
     assert torch.allclose(reconstruction_nll(x, logits, "gaussian_learned", 1.0), torch.tensor([expected]), atol=1e-5)
     assert torch.allclose(reconstruction_nll(x, logits[:, :1], "gaussian", 0.1), torch.tensor([expected]), atol=1e-5)
-    tr = Trainer(tiny_config("vae", "model.reconstruction=gaussian_learned", "train.steps=150"), tmp_path, data=digits, **quiet())
+    tr = Trainer(
+        tiny_config("vae", "model.reconstruction=gaussian_learned", "train.steps=150"), tmp_path, data=digits, **quiet()
+    )
     before, after = vae_test_loss_before_after(tr)
     assert after < before - 50  # nats per image
     m = genforge.load(tmp_path)

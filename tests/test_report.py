@@ -12,8 +12,13 @@ from .conftest import tiny_config
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory, digits):
     run = tmp_path_factory.mktemp("vae")
-    Trainer(tiny_config("vae", "train.steps=20", "model.latent_dim=2", "train.sample_every=10"), run, data=digits,
-            progress=False, log=lambda s: None).fit()
+    Trainer(
+        tiny_config("vae", "train.steps=20", "model.latent_dim=2", "train.sample_every=10"),
+        run,
+        data=digits,
+        progress=False,
+        log=lambda s: None,
+    ).fit()
     return run
 
 
@@ -21,7 +26,7 @@ def test_report_is_self_contained_with_every_section(vae_run, tmp_path, monkeypa
     monkeypatch.setenv("GENFORGE_CACHE", str(tmp_path / "cache"))
     path = write_report(vae_run)
     page = path.read_text()
-    for section in ("id='scenario'", "id='training'", "id='samples'", "id='quality'", "id='vae'"):
+    for section in ("id='scenario'", "id='training'", "id='samples'", "id='quality'", "id='latent'"):
         assert section in page, section
     assert "No eval.json yet" in page and "manifold" in page
     assert not re.search(r"""(src|href)=["']https?:""", page)  # nothing fetched from the network

@@ -5,7 +5,7 @@ from PIL import Image
 
 import genforge
 from genforge.errors import ConfigError
-from genforge.sample import export, interpolate, manifold, prior_samples, reconstructions, slerp, write_images
+from genforge.sample import export, interpolate, manifold, prior_samples, reconstructions, slerp, write_samples
 from genforge.train import Trainer
 
 from .conftest import tiny_config
@@ -43,14 +43,15 @@ def test_export_rejects_unknown_format(runs, tmp_path):
 
 
 def test_write_images_png_npz_and_folder(runs, tmp_path):
-    imgs, labels = prior_samples(genforge.load(runs["dcgan"]), 10, seed=0)
+    m = genforge.load(runs["dcgan"])
+    imgs, labels = prior_samples(m, 10, seed=0)
     assert imgs.shape == (10, 8, 8, 1) and imgs.dtype == np.uint8 and labels is None  # unconditional
-    write_images(imgs, tmp_path / "g.png")
+    write_samples(m, imgs, tmp_path / "g.png")
     assert Image.open(tmp_path / "g.png").size[0] >= 4 * 8
-    write_images(imgs, tmp_path / "s.npz")
+    write_samples(m, imgs, tmp_path / "s.npz")
     with np.load(tmp_path / "s.npz") as f:
         assert np.array_equal(f["images"], imgs)
-    write_images(imgs, tmp_path / "folder")
+    write_samples(m, imgs, tmp_path / "folder")
     assert len(list((tmp_path / "folder").glob("*.png"))) == 10
 
 
@@ -69,5 +70,5 @@ def test_vae_reconstructions_and_manifold(runs):
     rec = reconstructions(m, n=4)
     assert rec.shape == (8, 8, 8, 1)
     assert manifold(m, side=5).shape == (25, 8, 8, 1)
-    with pytest.raises(ConfigError, match="need a VAE"):
+    with pytest.raises(ConfigError, match="needs a model that can reconstruct"):
         reconstructions(genforge.load(runs["dcgan"]))

@@ -42,7 +42,11 @@ def png(resp) -> Image.Image:
 
 def test_models_and_page(client):
     ms = client.get("/api/models").json()
-    assert set(ms) == {"dcgan-run", "vae-run"} and ms["vae-run"]["latent_dim"] == 16 and ms["dcgan-run"]["shape"] == [1, 8, 8]
+    assert (
+        set(ms) == {"dcgan-run", "vae-run"}
+        and ms["vae-run"]["latent_dim"] == 16
+        and ms["dcgan-run"]["shape"] == [1, 8, 8]
+    )
     page = client.get("/")
     assert page.status_code == 200 and 'id="generate"' in page.text and "http" not in page.text.split("<script>")[1]
     assert client.get("/docs").status_code == 200
@@ -71,18 +75,21 @@ def test_reconstruct_upload(client):
     assert out.size[0] > out.size[1]  # input and reconstruction side by side
 
 
-@pytest.mark.parametrize("method,url,kw,code,text", [
-    ("get", "/api/nope/generate", {}, 404, "no model named 'nope'"),
-    ("get", "/api/dcgan-run/generate", {"params": {"n": 100000}}, 422, "less than or equal to 256"),
-    ("get", "/api/dcgan-run/generate", {"params": {"seed": -1}}, 422, "greater than or equal to 0"),
-    ("get", "/api/dcgan-run/interpolate", {"params": {"steps": 1000}}, 422, "32"),
-    ("get", "/api/dcgan-run/traverse", {}, 400, "needs a VAE"),
-    ("get", "/api/vae-run/traverse", {"params": {"dim": 99}}, 422, "below the latent size 16"),
-    ("post", "/api/vae-run/reconstruct", {"content": b"not an image"}, 400, "not a readable image"),
-    ("post", "/api/vae-run/reconstruct", {"content": b""}, 400, "empty body"),
-    ("post", "/api/vae-run/reconstruct", {"content": b"x" * (4 * 1024 * 1024 + 1)}, 413, "limit"),
-    ("get", "/api/..%2F..%2Fetc/generate", {}, 404, "Not Found"),  # never reaches a file
-])
+@pytest.mark.parametrize(
+    "method,url,kw,code,text",
+    [
+        ("get", "/api/nope/generate", {}, 404, "no model named 'nope'"),
+        ("get", "/api/dcgan-run/generate", {"params": {"n": 100000}}, 422, "less than or equal to 256"),
+        ("get", "/api/dcgan-run/generate", {"params": {"seed": -1}}, 422, "greater than or equal to 0"),
+        ("get", "/api/dcgan-run/interpolate", {"params": {"steps": 1000}}, 422, "32"),
+        ("get", "/api/dcgan-run/traverse", {}, 400, "needs a VAE"),
+        ("get", "/api/vae-run/traverse", {"params": {"dim": 99}}, 422, "below the latent size 16"),
+        ("post", "/api/vae-run/reconstruct", {"content": b"not an image"}, 400, "not a readable image"),
+        ("post", "/api/vae-run/reconstruct", {"content": b""}, 400, "empty body"),
+        ("post", "/api/vae-run/reconstruct", {"content": b"x" * (4 * 1024 * 1024 + 1)}, 413, "limit"),
+        ("get", "/api/..%2F..%2Fetc/generate", {}, 404, "Not Found"),  # never reaches a file
+    ],
+)
 def test_bad_requests_get_4xx_with_a_message(client, method, url, kw, code, text):
     r = getattr(client, method)(url, **kw)
     assert r.status_code == code and text in r.text, r.text
@@ -94,7 +101,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"
+)
 def test_browser_generates_an_image_and_opens_the_report(runs, tmp_path, monkeypatch):
     import uvicorn
     from playwright.sync_api import sync_playwright
@@ -103,7 +112,9 @@ def test_browser_generates_an_image_and_opens_the_report(runs, tmp_path, monkeyp
 
     monkeypatch.setenv("GENFORGE_CACHE", str(tmp_path / "cache"))
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app([runs["dcgan"], runs["vae"]]), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app([runs["dcgan"], runs["vae"]]), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -111,9 +122,18 @@ def test_browser_generates_an_image_and_opens_the_report(runs, tmp_path, monkeyp
     report = write_report(runs["vae"])
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync"])
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_function("document.getElementById('grid').src.startsWith('blob:')")
@@ -123,7 +143,7 @@ def test_browser_generates_an_image_and_opens_the_report(runs, tmp_path, monkeyp
             page.wait_for_function(f"document.getElementById('grid').src !== '{first}'")
             assert page.evaluate("document.getElementById('grid').naturalWidth") > 0
             page.goto(report.as_uri())
-            for section in ("scenario", "training", "samples", "quality", "vae"):
+            for section in ("scenario", "training", "samples", "quality", "latent"):
                 assert page.locator(f"#{section}").count() == 1, section
             browser.close()
     finally:

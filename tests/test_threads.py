@@ -45,7 +45,9 @@ def test_candidates_and_trainer_wiring(tmp_path, digits):
     assert thread_candidates(8) == [8, 4, 1] and thread_candidates(2) == [2, 1] and thread_candidates(1) == [1]
     tr = Trainer(tiny_config("vae", "train.steps=3"), tmp_path / "a", data=digits, **quiet())
     assert isinstance(tr.threads, ThreadTuner)  # auto is the default on the CPU
-    fixed = Trainer(tiny_config("vae", "train.steps=3", "train.deterministic=true"), tmp_path / "b", data=digits, **quiet())
+    fixed = Trainer(
+        tiny_config("vae", "train.steps=3", "train.deterministic=true"), tmp_path / "b", data=digits, **quiet()
+    )
     assert fixed.threads is None  # exact results must not depend on a measured count
     before = torch.get_num_threads()
     try:

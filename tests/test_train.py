@@ -52,7 +52,9 @@ def test_gan_samples_move_towards_the_data(tmp_path, digits):
 def test_resume_continues_exactly(tmp_path, digits, family):
     sets = ["train.deterministic=true", "train.steps=12"]
     Trainer(tiny_config(family, *sets), tmp_path / "full", data=digits, **quiet()).fit()
-    Trainer(tiny_config(family, "train.deterministic=true", "train.steps=5"), tmp_path / "cut", data=digits, **quiet()).fit()
+    Trainer(
+        tiny_config(family, "train.deterministic=true", "train.steps=5"), tmp_path / "cut", data=digits, **quiet()
+    ).fit()
     Trainer(tiny_config(family, *sets), tmp_path / "cut", data=digits, resume=True, **quiet()).fit()
     a, b = genforge.load(tmp_path / "full").state_dict(), genforge.load(tmp_path / "cut").state_dict()
     assert a.keys() == b.keys()
@@ -111,7 +113,9 @@ def test_minutes_budget_stops(tmp_path, digits):
 
 
 def test_bf16_trains(tmp_path, digits):
-    step = Trainer(tiny_config("dcgan", "train.steps=3", "train.precision=bf16"), tmp_path, data=digits, **quiet()).fit()
+    step = Trainer(
+        tiny_config("dcgan", "train.steps=3", "train.precision=bf16"), tmp_path, data=digits, **quiet()
+    ).fit()
     assert step == 3 and np.isfinite(genforge.load(tmp_path).sample(4).numpy()).all()
 
 

@@ -15,9 +15,19 @@ def cache(tmp_path, monkeypatch):
 
 
 def small(tmp_path, **kw):
-    args = dict(family="vae", data_cfg=DataConfig(source="digits"), trials=3, study_name="s", steps_per_trial=20,
-                out_root=tmp_path, n_eval=150, extractor_steps=40, confirm_seeds=2,
-                sets=("model.width=0.5", "model.hidden=32"), log=lambda s: None)
+    args = dict(
+        family="vae",
+        data_cfg=DataConfig(source="digits"),
+        trials=3,
+        study_name="s",
+        steps_per_trial=20,
+        out_root=tmp_path,
+        n_eval=150,
+        extractor_steps=40,
+        confirm_seeds=2,
+        sets=("model.width=0.5", "model.hidden=32"),
+        log=lambda s: None,
+    )
     return tune(**(args | kw))
 
 
@@ -41,8 +51,9 @@ def test_tune_runs_confirms_exports_and_resumes(tmp_path):
 
 def test_failing_trial_is_recorded_and_the_study_goes_on(tmp_path):
     space = tmp_path / "space.yaml"
-    space.write_text("train.lr: {type: float, low: 1.0e-4, high: 1.0e-3}\n"
-                     "model.latent_dim: {type: categorical, choices: [0, 4]}\n")  # latent_dim 0 is invalid
+    space.write_text(
+        "train.lr: {type: float, low: 1.0e-4, high: 1.0e-3}\nmodel.latent_dim: {type: categorical, choices: [0, 4]}\n"
+    )  # latent_dim 0 is invalid
     s = small(tmp_path, trials=4, space_file=str(space))
     states = {t["state"] for t in s["trials"]}
     assert "FAIL" in states and "COMPLETE" in states

@@ -12,7 +12,9 @@ import typer
 
 from .errors import GenforgeError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Train GANs and VAEs on your own data, generate, export.")
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="Train GANs and VAEs on your own data, generate, export."
+)
 data_app = typer.Typer(no_args_is_help=True, help="Look at a data set before training on it.")
 app.add_typer(data_app, name="data")
 
@@ -26,26 +28,36 @@ class Mode(str, Enum):
 
 @data_app.command("inspect")
 def data_inspect(
-    source: str = typer.Argument(..., help="digits, fashion-mnist, or a path (image folder, IDX folder, .npz/.npy)"),
-    resolution: Optional[int] = typer.Option(None, help="resize to this square size"),
-    channels: Optional[int] = typer.Option(None, help="1 or 3"),
-    strict: bool = typer.Option(False, help="unreadable files are an error"),
+    source: str = typer.Argument(
+        ...,
+        help="digits, fashion-mnist, fortunes, fortunes-zh, or a path (image folder, "
+        "IDX folder, .npz/.npy; .txt file or folder, .csv, .jsonl)",
+    ),
+    modality: Optional[str] = typer.Option(
+        None, help="image or text (default: the one whose sources recognise SOURCE)"
+    ),
+    set_: List[str] = typer.Option(
+        [], "--set", help="data options, e.g. --set data.resolution=32 or data.max_tokens=64"
+    ),
+    strict: bool = typer.Option(False, help="unreadable files (or lines) are an error"),
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ):
-    """Counts, shapes, classes, unreadable files and duplicates of a data set."""
-    from .config import DataConfig, validate
-    from .data import data_report, format_report, load_data
+    """Counts, shapes, lengths, classes, unreadable inputs and duplicates of a data set."""
+    from .config import parse_set, validate
+    from .data.base import detect_modality
+    from .modalities import MODALITIES
 
-    cfg = validate(DataConfig, {"source": source, "resolution": resolution, "channels": channels, "strict": strict})
-    rep = data_report(load_data(cfg))
-    typer.echo(json.dumps(rep, indent=2) if as_json else format_report(rep))
+    mod = MODALITIES.get(modality or detect_modality(source))
+    fields = {"source": source, "strict": strict} | parse_set(list(set_)).get("data", {})
+    rep = mod.report(mod.load(validate(mod.DataConfig, fields)))
+    typer.echo(json.dumps(rep, indent=2, ensure_ascii=False) if as_json else mod.format_report(rep))
 
 
 @app.command()
 def train(
-    model: str = typer.Option("dcgan", help="model family: dcgan or vae"),
+    model: str = typer.Option("dcgan", help="model family: dcgan, vae (images); text-vae, text-lm (text)"),
     preset: Optional[str] = typer.Option(None, help="named configuration of the family, e.g. article"),
-    data: Optional[str] = typer.Option(None, help="data source (default: digits)"),
+    data: Optional[str] = typer.Option(None, help="data source (default: digits for images, fortunes for text)"),
     out: Optional[Path] = typer.Option(None, help="run directory to create (default runs/<model>-<data>)"),
     steps: Optional[int] = typer.Option(None, help="budget: optimizer steps"),
     epochs: Optional[float] = typer.Option(None, help="budget: passes over the training split"),
@@ -76,10 +88,11 @@ def train(
     else:
         cfg = resolve_config(model, preset, config, set_, overrides)
         run = out or Path("runs") / f"{cfg.family}-{Path(cfg.data.source).name}"
-    from .data import load_data
+    from .modalities import modality_of
+    from .models import FAMILIES
     from .train import Hook
 
-    data_set = load_data(cfg.data)
+    data_set = modality_of(FAMILIES.get(cfg.family)).load(cfg.data, resume)
     hooks = ()
     if eval_every:
         from .evaluate import training_hook
@@ -100,30 +113,67 @@ def _merge_all(base: dict, over: dict) -> dict:
 @app.command()
 def sample(
     run: Path = typer.Argument(..., help="run directory"),
-    n: int = typer.Option(64, "-n", help="number of images"),
-    out: Path = typer.Option(Path("samples.png"), help=".png grid, .npz (images uint8 NHWC) or a folder"),
-    seed: int = typer.Option(0, help="same seed, same images"),
-    mode: Mode = typer.Option(Mode.prior, help="prior | interpolate (seed -> seed_b) | reconstruct (VAE) | manifold (VAE, 2-D latent)"),
+    n: int = typer.Option(64, "-n", help="number of samples"),
+    out: Optional[Path] = typer.Option(
+        None, help="image runs: .png grid (default), .npz or a folder; text runs: .txt (default) or .jsonl"
+    ),
+    seed: int = typer.Option(0, help="same seed, same samples"),
+    mode: Mode = typer.Option(
+        Mode.prior,
+        help="prior | interpolate (seed -> seed_b, or --between A --between B) | reconstruct | manifold (2-D latent)",
+    ),
     seed_b: int = typer.Option(1, help="end seed of an interpolation"),
-    class_: Optional[str] = typer.Option(None, "--class", help="conditional models: class name or index (default: the data's class mix)"),
+    between: List[str] = typer.Option([], help="interpolate between two inputs: sentences (text) or image files"),
+    class_: Optional[str] = typer.Option(
+        None, "--class", help="conditional models: class name or index (default: the data's class mix)"
+    ),
+    temperature: Optional[float] = typer.Option(None, help="text: sampling temperature (0 = greedy)"),
+    top_p: Optional[float] = typer.Option(None, help="text: nucleus sampling mass"),
+    set_: List[str] = typer.Option([], "--set", help="sampling options of the model, e.g. --set model.temperature=0.8"),
     device: str = typer.Option("cpu", help="cpu or cuda"),
 ):
-    """Generate images from a trained run; a .npz of a conditional model carries `labels`."""
+    """Generate from a trained run; a .npz or .jsonl of a conditional model carries the labels."""
+    from .errors import ConfigError
+    from .modalities import modality_of
     from .run import load
-    from .sample import class_index, interpolate, manifold, prior_samples, reconstructions, write_images
+    from .sample import (
+        class_index,
+        interpolate,
+        interpolate_inputs,
+        manifold,
+        prior_samples,
+        reconstructions,
+        write_samples,
+    )
+    from .sample.sampling import set_options
 
     m = load(run, device)
-    label, labels = class_index(m, class_), None
+    mod = modality_of(m)
+    shortcuts = {"temperature": temperature, "top_p": top_p}
+    set_options(m, [*set_, *(f"model.{k}={v}" for k, v in shortcuts.items() if v is not None)])
+    out = out or Path(f"samples{mod.preview_suffix}")
+    label, labels, nrow = class_index(m, class_), None, None
     if mode is Mode.prior:
-        (imgs, labels), nrow = prior_samples(m, n, seed, label=label), None
+        samples, labels = prior_samples(m, n, seed, label=label)
+    elif mode is Mode.interpolate and between:
+        if len(between) != 2:
+            raise ConfigError(f"--between takes exactly two inputs, got {len(between)}")
+        try:
+            a, b = (
+                mod.from_upload(Path(v).read_bytes() if Path(v).is_file() else v.encode(), m.shape, m.codec)
+                for v in between
+            )
+        except (ValueError, OSError) as e:
+            raise ConfigError(f"--between: {e}") from None
+        samples, nrow = interpolate_inputs(m, a, b, n, label=label), n
     elif mode is Mode.interpolate:
-        imgs, nrow = interpolate(m, seed, seed_b, n, label=label), n
+        samples, nrow = interpolate(m, seed, seed_b, n, label=label), n
     elif mode is Mode.reconstruct:
-        imgs, nrow = reconstructions(m, n, seed), 16
+        samples, nrow = reconstructions(m, n, seed), 16
     else:
-        imgs = manifold(m, label=label)
-        nrow = int(round(len(imgs) ** 0.5))
-    typer.echo(f"wrote {len(imgs)} images to {write_images(imgs, out, nrow, labels)}")
+        samples = manifold(m, label=label)
+        nrow = int(round(len(samples) ** 0.5))
+    typer.echo(f"wrote {len(samples)} samples to {write_samples(m, samples, out, nrow, labels)}")
 
 
 @app.command()
@@ -132,7 +182,8 @@ def export(
     format: str = typer.Option("onnx", help="onnx or torchscript"),
     out: Optional[Path] = typer.Option(None, help="output file (default RUN/generator.onnx or .pt)"),
 ):
-    """Export the generator (GAN) or decoder (VAE): latents [N, D] -> images [N, C, H, W] in [-1, 1]."""
+    """Export the generator (GAN) or decoder (VAE): images: latents [N, D] -> images [N, C, H, W] in [-1, 1];
+    text: one decoder step, with the tokenizer beside it."""
     from .run import load
     from .sample import FORMATS
     from .sample import export as do_export
@@ -144,14 +195,22 @@ def export(
 @app.command()
 def evaluate(
     run: Optional[Path] = typer.Argument(None, help="run directory (writes RUN/eval.json)"),
-    samples: int = typer.Option(10_000, "--samples", help="samples to draw from the run"),
-    metrics: Optional[str] = typer.Option(None, help="comma-separated subset of fid,kid,prdc,classifier_score,class_histogram,memorization (default all)"),
+    samples: Optional[int] = typer.Option(
+        None, "--samples", help="samples to draw from the run (default: 10,000 images or 2,000 texts)"
+    ),
+    metrics: Optional[str] = typer.Option(
+        None, help="comma-separated subset of the modality's metrics (default all; `genforge metrics` lists them)"
+    ),
     real: Optional[str] = typer.Option(None, help="with --fake: the real data source to compare with"),
     fake: Optional[Path] = typer.Option(None, help="a samples .npz (key images) or .npy to evaluate instead of a run"),
     out: Optional[Path] = typer.Option(None, help="where to write eval.json (with --fake)"),
-    extractor: Optional[Path] = typer.Option(None, help="a TorchScript feature network to use instead of the trained one"),
+    extractor: Optional[Path] = typer.Option(
+        None, help="a TorchScript feature network to use instead of the trained one"
+    ),
     iwae_k: int = typer.Option(32, help="VAE: importance samples of the NLL bound"),
-    extractor_steps: Optional[int] = typer.Option(None, help="training steps of the feature extractor (default: about 3 epochs)"),
+    extractor_steps: Optional[int] = typer.Option(
+        None, help="training steps of the feature extractor (default: about 3 epochs)"
+    ),
     seed: int = typer.Option(0, help="seed of sampling, subsets and bootstrap"),
 ):
     """Fidelity, diversity, memorization (and VAE likelihood) figures, each beside its real-data floor."""
@@ -173,41 +232,83 @@ def evaluate(
         typer.echo(f"wrote {out}")
 
 
+@app.command("metrics")
+def list_metrics():
+    """Every registered metric: name, modalities, which direction is better, what it measures."""
+    from .evaluate import catalog as _  # noqa: F401  (registration)
+    from .evaluate.registry import catalog
+
+    typer.echo(catalog())
+
+
 @app.command()
 def tune(
     model: str = typer.Option("dcgan", help="model family"),
-    data: str = typer.Option("digits", help="data source"),
+    data: Optional[str] = typer.Option(None, help="data source (default: digits for images, fortunes for text)"),
     study: str = typer.Option(..., help="study name; the same name resumes it"),
+    objective: Optional[str] = typer.Option(
+        None,
+        help="figure to minimise: fid (images), fd (text), kid, nll_iw, "
+        "perplexity, ... (default: the modality's Frechet distance)",
+    ),
     trials: int = typer.Option(20, help="stop rule: trials in the study (finished, pruned or failed)"),
     minutes_per_trial: Optional[float] = typer.Option(None, help="fixed budget of each trial, in minutes"),
     steps_per_trial: Optional[int] = typer.Option(None, help="fixed budget of each trial, in steps"),
-    storage: Optional[str] = typer.Option(None, help="SQLAlchemy URL (default sqlite in OUT/<study>/study.db; postgresql://... for many workers)"),
+    storage: Optional[str] = typer.Option(
+        None, help="SQLAlchemy URL (default sqlite in OUT/<study>/study.db; postgresql://... for many workers)"
+    ),
     space: Optional[Path] = typer.Option(None, help="YAML search space (default: the family's)"),
     out: Path = typer.Option(Path("runs"), help="folder of study folders"),
     eval_every: Optional[int] = typer.Option(None, help="report FID every N steps so the pruner can stop weak trials"),
     eval_samples: int = typer.Option(2000, help="samples per FID"),
     target: Optional[float] = typer.Option(None, help="stop rule: stop once a trial's FID is at or below this"),
-    plateau: Optional[int] = typer.Option(None, help="stop rule: stop when K trials in a row gain less than the FID noise"),
+    plateau: Optional[int] = typer.Option(
+        None, help="stop rule: stop when K trials in a row gain less than the FID noise"
+    ),
     max_minutes: Optional[float] = typer.Option(None, help="stop rule: total minutes of this invocation"),
     confirm_seeds: int = typer.Option(3, help="seeds that confirm the best configuration"),
-    final_minutes: Optional[float] = typer.Option(None, help="budget of the best configuration's final run, in minutes (default: the trial budget)"),
+    final_minutes: Optional[float] = typer.Option(
+        None, help="budget of the best configuration's final run, in minutes (default: the trial budget)"
+    ),
     final_steps: Optional[int] = typer.Option(None, help="budget of the final run, in steps"),
     set_: List[str] = typer.Option([], "--set", help="fixed overrides for every trial"),
     resume: bool = typer.Option(False, help="accepted for clarity: a study with this name always continues"),
 ):
     """Tune hyperparameters with Optuna (TPE, median pruning), then confirm and train the best."""
-    from .config import DataConfig, validate
+    from .config import validate
+    from .modalities import modality_of
+    from .models import FAMILIES
     from .tune import tune as run_tune
 
     final = None
     if final_minutes is not None or final_steps is not None:
         final = {"minutes": final_minutes, "steps": final_steps, "epochs": None}
-    summary = run_tune(model, validate(DataConfig, {"source": data}), trials, study, storage, minutes_per_trial,
-                       steps_per_trial, str(space) if space else None, out, eval_samples, eval_every, target, plateau,
-                       max_minutes, confirm_seeds, tuple(set_), final_budget=final)
+    data_cls = modality_of(FAMILIES.get(model)).DataConfig
+    summary = run_tune(
+        model,
+        validate(data_cls, {"source": data or data_cls().source}),
+        trials,
+        study,
+        storage,
+        minutes_per_trial,
+        steps_per_trial,
+        str(space) if space else None,
+        out,
+        eval_samples,
+        eval_every,
+        target,
+        plateau,
+        max_minutes,
+        confirm_seeds,
+        tuple(set_),
+        final_budget=final,
+        objective=objective,
+    )
     b, c = summary["best"], summary["confirmation"]
-    typer.echo(f"best trial {b['number']}: FID {b['value']:.4g} ({', '.join(b['sets'])}); over seeds "
-               f"{c['mean']:.4g} +- {c['std']:.2g}; stopped by {summary['stopped_by']}; {summary['minutes']} min")
+    typer.echo(
+        f"best trial {b['number']}: {summary['objective']} {b['value']:.4g} ({', '.join(b['sets'])}); over seeds "
+        f"{c['mean']:.4g} +- {c['std']:.2g}; stopped by {summary['stopped_by']}; {summary['minutes']} min"
+    )
     typer.echo(f"best model: {summary['final']['run']}; summary: {out / study / 'study.json'}")
 
 

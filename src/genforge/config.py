@@ -11,7 +11,7 @@ import copy
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
@@ -26,14 +26,50 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class DataConfig(StrictModel):
-    source: str = Field("digits", description="`digits`, `fashion-mnist`, or a path: image folder, IDX folder, .npz/.npy file")
-    resolution: Optional[int] = Field(None, ge=4, le=1024, description="square side in pixels; None keeps the source's own size")
-    channels: Optional[Literal[1, 3]] = Field(None, description="1 (grayscale) or 3 (RGB); None keeps the source's own")
-    test_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="held-out share when the source has no split of its own")
+class BaseDataConfig(StrictModel):
+    """The data keys every modality shares; each modality adds its own (see `modalities/`)."""
+
+    source: str = Field("digits", description="a built-in data set's name, or a path")
+    test_fraction: float = Field(
+        0.1, gt=0.0, lt=1.0, description="held-out share when the source has no split of its own"
+    )
     split_seed: int = Field(0, description="seed of that split, recorded so the split can be rebuilt")
-    limit: Optional[int] = Field(None, ge=1, description="use only the first N training images (small-data runs)")
-    strict: bool = Field(False, description="make unreadable files an error instead of skipping them")
+    limit: Optional[int] = Field(None, ge=1, description="use only the first N training items (small-data runs)")
+    strict: bool = Field(False, description="make unreadable files (or lines) an error instead of skipping them")
+
+
+class DataConfig(BaseDataConfig):
+    """Image data."""
+
+    source: str = Field(
+        "digits", description="`digits`, `fashion-mnist`, or a path: image folder, IDX folder, .npz/.npy file"
+    )
+    resolution: Optional[int] = Field(
+        None, ge=4, le=1024, description="square side in pixels; None keeps the source's own size"
+    )
+    channels: Optional[Literal[1, 3]] = Field(None, description="1 (grayscale) or 3 (RGB); None keeps the source's own")
+
+
+class TextDataConfig(BaseDataConfig):
+    """Text data: one sample is a line, an entry between separator lines, or a CSV/JSONL cell."""
+
+    source: str = Field(
+        "fortunes", description="`fortunes`, `fortunes-zh`, or a path: .txt file, folder of .txt files, .csv, .jsonl"
+    )
+    separator: Optional[str] = Field(
+        None, description="a line holding only this text ends a sample (e.g. %); None: one sample per line"
+    )
+    text_column: str = Field("text", description="CSV/JSONL: the column (key) holding the text")
+    label_column: Optional[str] = Field(
+        None, description="CSV/JSONL: the column holding a class label; None: unlabelled"
+    )
+    max_tokens: int = Field(
+        48, ge=4, le=1024, description="longest sample in tokens (EOS excluded); longer ones are dropped and counted"
+    )
+    vocab_size: int = Field(4000, ge=64, le=65536, description="tokenizer vocabulary (an upper bound on small data)")
+    tokenizer: Literal["unigram", "bpe", "char"] = Field(
+        "unigram", description="SentencePiece model trained on the training split"
+    )
 
 
 class TrainConfig(StrictModel):
@@ -47,8 +83,10 @@ class TrainConfig(StrictModel):
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto picks cuda when available")
     precision: Literal["fp32", "bf16"] = Field("fp32", description="bf16 runs forward/backward under autocast")
     threads: Union[Literal["auto"], Annotated[int, Field(ge=1)], None] = Field(
-        "auto", description="torch CPU threads: a number; auto measures the step rate at all, half and one thread "
-        "and keeps the fastest, re-measured every minute (a shared CPU stays fast); null keeps torch's default")
+        "auto",
+        description="torch CPU threads: a number; auto measures the step rate at all, half and one thread "
+        "and keeps the fastest, re-measured every minute (a shared CPU stays fast); null keeps torch's default",
+    )
     deterministic: bool = Field(False, description="deterministic kernels (exact resume; slower)")
     log_every: int = Field(50, ge=1, description="steps between metrics.jsonl lines")
     sample_every: int = Field(500, ge=1, description="steps between sample grids (fixed noise)")
@@ -66,20 +104,26 @@ class TrainConfig(StrictModel):
 class RunConfigBase(StrictModel):
     family: str
     preset: str
-    data: DataConfig = DataConfig()
+    data: BaseDataConfig = DataConfig()
     train: TrainConfig = TrainConfig()
 
 
 def run_config_class(family) -> type[RunConfigBase]:
-    """The RunConfig model whose `model` section is this family's typed config."""
+    """The RunConfig model whose `data` section is the family's modality's and whose `model` section
+    is the family's typed config."""
+    from .modalities import MODALITIES
+
+    data_cls = MODALITIES.get(family.modality).DataConfig
     return create_model(
         f"{family.Config.__name__}Run",
         __base__=RunConfigBase,
+        data=(data_cls, data_cls()),
         model=(family.Config, family.Config()),
     )
 
 
 # ---------------------------------------------------------------- dict helpers
+
 
 def deep_merge(base: dict, over: dict) -> dict:
     """A copy of `base` with `over` merged in, nested dicts merged key by key."""
@@ -132,7 +176,9 @@ def load_yaml(path: str | Path) -> dict:
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"config file {path}: expected a mapping of sections (data, model, train), got {type(data).__name__}")
+        raise ConfigError(
+            f"config file {path}: expected a mapping of sections (data, model, train), got {type(data).__name__}"
+        )
     return data
 
 
@@ -144,8 +190,7 @@ def check_keys(cls: type[BaseModel], data: dict, prefix: str = "") -> None:
         if key not in fields:
             close = nearest(key, fields).replace("'", f"'{prefix}", 1)
             raise ConfigError(
-                f"unknown config key '{full}'{close}; "
-                f"valid keys here: {', '.join(prefix + f for f in fields)}"
+                f"unknown config key '{full}'{close}; valid keys here: {', '.join(prefix + f for f in fields)}"
             )
         ann = fields[key].annotation
         if isinstance(value, dict) and isinstance(ann, type) and issubclass(ann, BaseModel):

@@ -6,7 +6,8 @@ import json
 
 from pydantic import BaseModel
 
-from .config import DataConfig, TrainConfig
+from .config import TrainConfig
+from .modalities import MODALITIES
 from .models import FAMILIES
 
 
@@ -27,14 +28,38 @@ def config_reference() -> str:
         "Set any key with `--set section.key=value` or in a YAML file passed with `--config`",
         "(sections `data`, `model`, `train`). Unknown keys are errors.",
         "",
-        "## data", "", *_table("data", DataConfig), "",
-        "## train", "",
-        "With no budget (`steps`, `epochs`, `minutes`) a run stops after 2000 steps; with several, at the first reached.",
-        "", *_table("train", TrainConfig), "",
+        *[
+            line
+            for name in MODALITIES.names()
+            for line in (
+                f"## data: {name}",
+                "",
+                f"Families of the {name} modality ("
+                + ", ".join(f"`{f}`" for f in FAMILIES.names() if FAMILIES.get(f).modality == name)
+                + ") read:",
+                "",
+                *_table("data", MODALITIES.get(name).DataConfig),
+                "",
+            )
+        ],
+        "## train",
+        "",
+        "With no budget (`steps`, `epochs`, `minutes`) a run stops after 2000 steps; "
+        "with several, at the first reached.",
+        "",
+        *_table("train", TrainConfig),
+        "",
     ]
     for name in FAMILIES.names():
         fam = FAMILIES.get(name)
-        out += [f"## model: `{name}`", "", *_table("model", fam.Config), "", f"Presets of `{name}` (default: `{fam.default_preset}`):", ""]
+        out += [
+            f"## model: `{name}`",
+            "",
+            *_table("model", fam.Config),
+            "",
+            f"Presets of `{name}` (default: `{fam.default_preset}`):",
+            "",
+        ]
         for pname, p in fam.presets.items():
             out.append(f"- `{pname}`: {json.dumps(p, sort_keys=True)}")
         out.append("")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import html
 import io
 import json
 import math
@@ -11,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -54,7 +55,7 @@ def grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, min_tile: in
     for i, img in enumerate(images):
         r, col = divmod(i, nrow)
         y, x = pad + r * (h + pad), pad + col * (w + pad)
-        canvas[y: y + h, x: x + w] = img
+        canvas[y : y + h, x : x + w] = img
     scale = max(1, math.ceil(min_tile / max(h, w)))
     out = Image.fromarray(canvas.squeeze(-1) if c == 1 else canvas)
     return out.resize((out.width * scale, out.height * scale), Image.Resampling.NEAREST) if scale > 1 else out
@@ -74,3 +75,19 @@ def grid_png(images: np.ndarray, nrow: int | None = None) -> bytes:
 
 def save_grid(path: str | Path, images: np.ndarray, nrow: int | None = None) -> None:
     atomic_write(path, grid_png(images, nrow))
+
+
+def img_tag(png: bytes, alt: str, width: int | None = None) -> str:
+    """An <img> with the PNG embedded as a data URI (pages that open from disk, no network)."""
+    w = f' width="{width}"' if width else ""
+    return f'<img alt="{html.escape(alt)}"{w} src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def fig_png(fig) -> bytes:
+    """A matplotlib figure as PNG bytes (the figure is closed)."""
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()

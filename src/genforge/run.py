@@ -1,8 +1,8 @@
 """The run directory contract: resolve a config, save and load weights and state.
 
-    runs/<name>/config.json         resolved config + the data's shape, classes, fingerprint
-    runs/<name>/model.safetensors   weights (all networks, BN buffers), metadata
-    runs/<name>/train_state.pt      optimizers, step, RNG: tensors and plain values only
+runs/<name>/config.json         resolved config + the data's shape, classes, fingerprint
+runs/<name>/model.safetensors   weights (all networks, BN buffers), metadata
+runs/<name>/train_state.pt      optimizers, step, RNG: tensors and plain values only
 """
 
 from __future__ import annotations
@@ -36,12 +36,15 @@ def resolve_config(
     """Defaults -> preset -> YAML file -> --set items -> explicit overrides (CLI flags)."""
     fam = FAMILIES.get(family)
     from_file = load_yaml(config_file) if config_file else {}
+    from .modalities import modality_of
+
     preset = preset or from_file.pop("preset", None) or fam.default_preset
     from_file.pop("family", None)
     if preset not in fam.presets:
         raise ConfigError(f"unknown preset '{preset}' for {family}; expected one of: {', '.join(fam.presets)}")
     layers = [fam.presets[preset], from_file, parse_set(list(sets)), overrides or {}]
-    merged: dict = {"family": family, "preset": preset}
+    # the modality's own default data set (digits for images, the fortunes for text)
+    merged: dict = {"family": family, "preset": preset, "data": {"source": modality_of(fam).DataConfig().source}}
     for layer in layers:
         merged = deep_merge(merged, layer)
     return validate(run_config_class(fam), merged)
@@ -109,9 +112,13 @@ def load_state(run: Path) -> dict:
 
 
 def load(run: str | Path, device: str = "cpu") -> Family:
-    """The trained model of a run directory, in eval mode: `load(run).sample(64, seed=0)`."""
+    """The trained model of a run directory, in eval mode: `load(run).sample(64, seed=0)`.
+    It carries `run_config`, `dataset_info`, `run_dir` and `codec` (what turns its outputs into samples)."""
+    from .modalities import modality_of
+
     cfg, dataset = read_config(run)
     model = build_model(cfg, dataset["shape"], dataset.get("n_classes", 0))
     load_weights(Path(run), model)
-    model.run_config, model.dataset_info = cfg, dataset
+    model.run_config, model.dataset_info, model.run_dir = cfg, dataset, Path(run)
+    model.codec = modality_of(model).codec(Path(run))
     return model.to(device).eval()

@@ -33,8 +33,10 @@ from . import tf_article
 from .flops import gemm_peak, step_flops
 from .throughput import SHAPE, busy_neighbour, genforge_step, measure, plain_article_dcgan_step
 
-HEADER = ("| run | batch | images/s min | median | max | vs reference | GFLOP/image | GFLOP/s | of GEMM peak |\n"
-          "|---|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| run | batch | images/s min | median | max | vs reference | GFLOP/image | GFLOP/s | of GEMM peak |\n"
+    "|---|---|---|---|---|---|---|---|---|"
+)
 
 
 class Table:
@@ -97,28 +99,42 @@ def main(argv=None) -> None:
     floats = data.float() / 127.5 - 1
     peaks = gemm_peak(args.repeats)
     peak = statistics.median(peaks)
-    print(f"torch {torch.__version__}, {threads} threads, {SHAPE[1]}x{SHAPE[2]} images, "
-          f"{args.repeats} x {args.seconds:g} s windows after one warm-up window")
-    print(f"fp32 GEMM peak (2048x2048 matmul): {min(peaks):.0f} / {peak:.0f} / {max(peaks):.0f} GFLOP/s (min / median / max)\n")
+    print(
+        f"torch {torch.__version__}, {threads} threads, {SHAPE[1]}x{SHAPE[2]} images, "
+        f"{args.repeats} x {args.seconds:g} s windows after one warm-up window"
+    )
+    print(
+        f"fp32 GEMM peak (2048x2048 matmul): {min(peaks):.0f} / {peak:.0f} / {max(peaks):.0f} GFLOP/s "
+        "(min / median / max)\n"
+    )
     quiet: dict[str, float] = {}
     if not args.no_train:
         print("## Training throughput\n\n" + HEADER)
         table = Table(floats, args.repeats, args.seconds, peak)
-        quiet["reference"] = table.row("reference: the article's DCGAN, plain eager PyTorch", *plain_article_dcgan_step())
+        quiet["reference"] = table.row(
+            "reference: the article's DCGAN, plain eager PyTorch", *plain_article_dcgan_step()
+        )
         table.data = data  # genforge's steps take uint8 batches, as the trainer feeds them
         for family in FAMILIES.names():
             for preset in FAMILIES.get(family).presets:
                 table.row(f"genforge {family} `{preset}`", *genforge_step(family, preset))
-        bf16 = table.row("genforge dcgan `article`, bf16 autocast", *genforge_step("dcgan", "article", ("train.precision=bf16",)))
+        bf16 = table.row(
+            "genforge dcgan `article`, bf16 autocast", *genforge_step("dcgan", "article", ("train.precision=bf16",))
+        )
         # TensorFlow last: its thread pools stay alive in this process once started
         if tf_article.available():
-            tf = table.row("the article's TensorFlow code (tf.function step)", *tf_article.tf_article_dcgan_step(threads),
-                           flops=False)
+            tf = table.row(
+                "the article's TensorFlow code (tf.function step)",
+                *tf_article.tf_article_dcgan_step(threads),
+                flops=False,
+            )
             fp32 = table.medians["genforge dcgan `article`"]
             print(f"\ngenforge `article` vs the TensorFlow code: fp32 {fp32 / tf:.2f}x, bf16 {bf16 / tf:.2f}x")
         else:
-            print("| the article's TensorFlow code: skipped, TensorFlow is not installed (pip install tensorflow-cpu) "
-                  "| | | | | | | | |")
+            print(
+                "| the article's TensorFlow code: skipped, TensorFlow is not installed (pip install tensorflow-cpu) "
+                "| | | | | | | | |"
+            )
     if args.levers:
         print("\n## Levers on the plain eager article DCGAN\n\n" + HEADER)
         table = Table(floats, args.repeats, args.seconds, peak)
@@ -139,12 +155,17 @@ def main(argv=None) -> None:
         table = Table(floats, args.repeats, args.seconds, peak)
         with busy_neighbour():
             fixed = table.row(f"plain eager, torch's {threads} threads", *plain_article_dcgan_step())
-            auto = table.row("plain eager, genforge's measured thread count (train.threads=auto)",
-                             *plain_article_dcgan_step(), tuner=ThreadTuner())
+            auto = table.row(
+                "plain eager, genforge's measured thread count (train.threads=auto)",
+                *plain_article_dcgan_step(),
+                tuner=ThreadTuner(),
+            )
         torch.set_num_threads(threads)
         if "reference" in quiet:
-            print(f"\nunder load / quiet: {threads} threads {fixed / quiet['reference']:.2f}, "
-                  f"measured thread count {auto / quiet['reference']:.2f}")
+            print(
+                f"\nunder load / quiet: {threads} threads {fixed / quiet['reference']:.2f}, "
+                f"measured thread count {auto / quiet['reference']:.2f}"
+            )
     if args.profile:
         print("\n## Where the plain eager article DCGAN step spends its time\n")
         print("| op | share of CPU time |\n|---|---|")
@@ -158,9 +179,14 @@ def main(argv=None) -> None:
         print(f"\n## Evaluation of {r['n']:,} images ({r['target']})\n")
         print("| what | min / median / max |\n|---|---|")
         print(f"| extractor images/s | {fm(r['extractor_images_per_s'])} |")
-        print(f"| whole evaluation, seconds | {min(r['evaluate_seconds']):.1f} / {r['median_seconds']:.1f} / "
-              f"{max(r['evaluate_seconds']):.1f} |")
-        print(f"| peak resident memory, MiB | {r['peak_rss_mib']:.0f} (before the evaluation: {r['peak_rss_mib_before']:.0f}) |")
+        print(
+            f"| whole evaluation, seconds | {min(r['evaluate_seconds']):.1f} / {r['median_seconds']:.1f} / "
+            f"{max(r['evaluate_seconds']):.1f} |"
+        )
+        print(
+            f"| peak resident memory, MiB | {r['peak_rss_mib']:.0f} "
+            f"(before the evaluation: {r['peak_rss_mib_before']:.0f}) |"
+        )
 
 
 if __name__ == "__main__":

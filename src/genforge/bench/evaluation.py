@@ -10,7 +10,7 @@ from pathlib import Path
 
 from ..config import DataConfig
 from ..data import load_data
-from ..evaluate import evaluate_images, evaluate_run, get_extractor
+from ..evaluate import evaluate_run, evaluate_samples, get_extractor
 
 
 def peak_rss_mib() -> float:
@@ -43,8 +43,15 @@ def eval_bench(target: str, n: int = 10_000, repeats: int = 3, log=print) -> dic
         if run is not None:
             evaluate_run(run, n, write=False, log=lambda s: None)
         else:
-            evaluate_images(x, data, ext)
+            evaluate_samples(x, data, ext)
         whole.append(time.perf_counter() - t0)
-    return {"target": target, "n": len(x), "extractor_images_per_s": feats, "evaluate_seconds": whole,
-            "peak_rss_mib_before": rss_before, "peak_rss_mib": peak_rss_mib(),
-            "median_images_per_s": statistics.median(feats), "median_seconds": statistics.median(whole)}
+    return {
+        "target": target,
+        "n": len(x),
+        "extractor_images_per_s": feats,
+        "evaluate_seconds": whole,
+        "peak_rss_mib_before": rss_before,
+        "peak_rss_mib": peak_rss_mib(),
+        "median_images_per_s": statistics.median(feats),
+        "median_seconds": statistics.median(whole),
+    }

@@ -23,7 +23,7 @@ import torch
 
 from ..config import DataConfig
 from ..data import load_data, to_float, to_uint8
-from ..evaluate import evaluate_images, get_extractor
+from ..evaluate import evaluate_samples, get_extractor
 from ..io import write_json
 from ..run import build_model, resolve_config
 from .throughput import plain_article_dcgan_step
@@ -46,8 +46,11 @@ def _arm(name: str, shape):
     cfg = resolve_config("dcgan", name)
     model = build_model(cfg, shape)
     opts = model.configure_optimizers(cfg.train)
-    return (lambda x: model.train_step(x, None, opts)), cfg.train.batch_size, \
-        (lambda n, seed: to_uint8(model.sample(n, seed=seed)))
+    return (
+        (lambda x: model.train_step(x, None, opts)),
+        cfg.train.batch_size,
+        (lambda n, seed: to_uint8(model.sample(n, seed=seed))),
+    )
 
 
 def run_arm(name: str, source: str, minutes: float, every: float, n_samples: int, seed: int = 0, log=print) -> dict:
@@ -62,8 +65,9 @@ def run_arm(name: str, source: str, minutes: float, every: float, n_samples: int
     perm, pos = torch.randperm(len(x_all), generator=gen), 0
     while True:
         if trained >= next_eval:
-            fid = evaluate_images(sample(n_samples, seed + 1000), data, ext, ("fid",), n_real=10_000,
-                                  floors=False, draws=3)["metrics"]["fid"]["value"]
+            fid = evaluate_samples(
+                sample(n_samples, seed + 1000), data, ext, ("fid",), n_real=10_000, floors=False, draws=3
+            )["metrics"]["fid"]["value"]
             curve.append({"seconds": round(trained, 1), "steps": steps, "fid": round(fid, 4)})
             log(f"{name}: {trained / 60:.1f} min, step {steps}, FID {fid:.3f}")
             next_eval += every
@@ -71,14 +75,20 @@ def run_arm(name: str, source: str, minutes: float, every: float, n_samples: int
                 break
         if pos + batch > len(perm):
             perm, pos = torch.randperm(len(x_all), generator=gen), 0
-        xb = to_float(x_all[perm[pos:pos + batch]])
+        xb = to_float(x_all[perm[pos : pos + batch]])
         pos += batch
         t0 = time.perf_counter()
         step(xb)
         trained += time.perf_counter() - t0
         steps += 1
-    return {"arm": name, "data": source, "batch": batch, "threads": torch.get_num_threads(),
-            "samples": n_samples, "curve": curve}
+    return {
+        "arm": name,
+        "data": source,
+        "batch": batch,
+        "threads": torch.get_num_threads(),
+        "samples": n_samples,
+        "curve": curve,
+    }
 
 
 def first_reach(curve: list[dict], threshold: float):
@@ -91,8 +101,9 @@ def report(paths: list[str]) -> str:
     and when every arm first reached each; then the curves."""
     arms = [json.loads(Path(p).read_text()) for p in paths]
     base = arms[0]["curve"]
-    marks = sorted({base[min(len(base) - 1, round(q * (len(base) - 1)))]["fid"] for q in (0.25, 0.5, 0.75, 1.0)},
-                   reverse=True)
+    marks = sorted(
+        {base[min(len(base) - 1, round(q * (len(base) - 1)))]["fid"] for q in (0.25, 0.5, 0.75, 1.0)}, reverse=True
+    )
     fmt = lambda s: "not reached" if s is None else f"{s / 60:.1f} min"  # noqa: E731
     lines = ["| FID at most | " + " | ".join(a["arm"] for a in arms) + " |", "|---" * (len(arms) + 1) + "|"]
     for m in marks:
@@ -105,8 +116,11 @@ def report(paths: list[str]) -> str:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--arm", choices=["article", "article-bf16", "default", "dcgan-paper"],
-                    help="the plain eager article loop (fp32 or bf16 autocast) or a genforge DCGAN preset")
+    ap.add_argument(
+        "--arm",
+        choices=["article", "article-bf16", "default", "dcgan-paper"],
+        help="the plain eager article loop (fp32 or bf16 autocast) or a genforge DCGAN preset",
+    )
     ap.add_argument("--data", default="fashion-mnist")
     ap.add_argument("--minutes", type=float, default=5.0, help="training time (evaluation excluded)")
     ap.add_argument("--every", type=float, default=30.0, help="seconds of training between FIDs")

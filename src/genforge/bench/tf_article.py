@@ -26,37 +26,51 @@ def tf_article_dcgan_step(threads: int) -> tuple[Callable[[object], None], int]:
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
 
-    generator = tf.keras.Sequential([
-        tf.keras.Input((NOISE,)),
-        layers.Dense(7 * 7 * 256, use_bias=False), layers.BatchNormalization(), layers.LeakyReLU(),
-        layers.Reshape((7, 7, 256)),
-        layers.Conv2DTranspose(128, (5, 5), strides=(1, 1), padding="same", use_bias=False),
-        layers.BatchNormalization(), layers.LeakyReLU(),
-        layers.Conv2DTranspose(64, (5, 5), strides=(2, 2), padding="same", use_bias=False),
-        layers.BatchNormalization(), layers.LeakyReLU(),
-        layers.Conv2DTranspose(1, (5, 5), strides=(2, 2), padding="same", use_bias=False, activation="tanh"),
-    ])
-    discriminator = tf.keras.Sequential([
-        tf.keras.Input((28, 28, 1)),
-        layers.Conv2D(64, (5, 5), strides=(2, 2), padding="same"), layers.LeakyReLU(), layers.Dropout(0.3),
-        layers.Conv2D(128, (5, 5), strides=(2, 2), padding="same"), layers.LeakyReLU(), layers.Dropout(0.3),
-        layers.Flatten(), layers.Dense(1),
-    ])
+    generator = tf.keras.Sequential(
+        [
+            tf.keras.Input((NOISE,)),
+            layers.Dense(7 * 7 * 256, use_bias=False),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(),
+            layers.Reshape((7, 7, 256)),
+            layers.Conv2DTranspose(128, (5, 5), strides=(1, 1), padding="same", use_bias=False),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(),
+            layers.Conv2DTranspose(64, (5, 5), strides=(2, 2), padding="same", use_bias=False),
+            layers.BatchNormalization(),
+            layers.LeakyReLU(),
+            layers.Conv2DTranspose(1, (5, 5), strides=(2, 2), padding="same", use_bias=False, activation="tanh"),
+        ]
+    )
+    discriminator = tf.keras.Sequential(
+        [
+            tf.keras.Input((28, 28, 1)),
+            layers.Conv2D(64, (5, 5), strides=(2, 2), padding="same"),
+            layers.LeakyReLU(),
+            layers.Dropout(0.3),
+            layers.Conv2D(128, (5, 5), strides=(2, 2), padding="same"),
+            layers.LeakyReLU(),
+            layers.Dropout(0.3),
+            layers.Flatten(),
+            layers.Dense(1),
+        ]
+    )
     cross_entropy = tf.keras.losses.BinaryCrossentropy(from_logits=True)
     generator_optimizer, discriminator_optimizer = tf.keras.optimizers.Adam(1e-4), tf.keras.optimizers.Adam(1e-4)
     images = tf.random.uniform((8192, 28, 28, 1), -1.0, 1.0)
 
     @tf.function
     def train_step(start):
-        batch = images[start:start + BATCH]
+        batch = images[start : start + BATCH]
         noise = tf.random.normal([BATCH, NOISE])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
             generated_images = generator(noise, training=True)
             real_output = discriminator(batch, training=True)
             fake_output = discriminator(generated_images, training=True)
             gen_loss = cross_entropy(tf.ones_like(fake_output), fake_output)
-            disc_loss = (cross_entropy(tf.ones_like(real_output), real_output)
-                         + cross_entropy(tf.zeros_like(fake_output), fake_output))
+            disc_loss = cross_entropy(tf.ones_like(real_output), real_output) + cross_entropy(
+                tf.zeros_like(fake_output), fake_output
+            )
         gradients_of_generator = gen_tape.gradient(gen_loss, generator.trainable_variables)
         gradients_of_discriminator = disc_tape.gradient(disc_loss, discriminator.trainable_variables)
         generator_optimizer.apply_gradients(zip(gradients_of_generator, generator.trainable_variables))

@@ -24,18 +24,35 @@ def article_dcgan_nets() -> tuple[nn.Module, nn.Module]:
     """The TF tutorial's generator and discriminator, translated line by line."""
     lrelu = nn.LeakyReLU(0.3)
     G = nn.Sequential(
-        nn.Linear(100, 7 * 7 * 256, bias=False), nn.BatchNorm1d(7 * 7 * 256), lrelu, nn.Unflatten(1, (256, 7, 7)),
-        nn.ConvTranspose2d(256, 128, 5, 1, 2, bias=False), nn.BatchNorm2d(128), lrelu,
-        nn.ConvTranspose2d(128, 64, 5, 2, 2, 1, bias=False), nn.BatchNorm2d(64), lrelu,
-        nn.ConvTranspose2d(64, 1, 5, 2, 2, 1, bias=False), nn.Tanh())
+        nn.Linear(100, 7 * 7 * 256, bias=False),
+        nn.BatchNorm1d(7 * 7 * 256),
+        lrelu,
+        nn.Unflatten(1, (256, 7, 7)),
+        nn.ConvTranspose2d(256, 128, 5, 1, 2, bias=False),
+        nn.BatchNorm2d(128),
+        lrelu,
+        nn.ConvTranspose2d(128, 64, 5, 2, 2, 1, bias=False),
+        nn.BatchNorm2d(64),
+        lrelu,
+        nn.ConvTranspose2d(64, 1, 5, 2, 2, 1, bias=False),
+        nn.Tanh(),
+    )
     D = nn.Sequential(
-        nn.Conv2d(1, 64, 5, 2, 2), lrelu, nn.Dropout(0.3),
-        nn.Conv2d(64, 128, 5, 2, 2), lrelu, nn.Dropout(0.3), nn.Flatten(), nn.Linear(128 * 7 * 7, 1))
+        nn.Conv2d(1, 64, 5, 2, 2),
+        lrelu,
+        nn.Dropout(0.3),
+        nn.Conv2d(64, 128, 5, 2, 2),
+        lrelu,
+        nn.Dropout(0.3),
+        nn.Flatten(),
+        nn.Linear(128 * 7 * 7, 1),
+    )
     return G, D
 
 
-def plain_article_dcgan_step(channels_last: bool = False, bf16: bool = False, compile: bool = False,
-                             fused: bool = False) -> tuple[Step, int]:
+def plain_article_dcgan_step(
+    channels_last: bool = False, bf16: bool = False, compile: bool = False, fused: bool = False
+) -> tuple[Step, int]:
     """A step of the article's DCGAN without genforge (the reference), batch 256; the switches are levers."""
     G, D = article_dcgan_nets()
     fmt = torch.channels_last if channels_last else torch.contiguous_format
@@ -83,8 +100,9 @@ def genforge_step(family: str, preset: str, sets: tuple[str, ...] = ()) -> tuple
     return step, cfg.train.batch_size
 
 
-def measure(step: Step, batch: int, data: torch.Tensor, repeats: int, seconds: float,
-            tuner: Optional[ThreadTuner] = None) -> list[float]:
+def measure(
+    step: Step, batch: int, data: torch.Tensor, repeats: int, seconds: float, tuner: Optional[ThreadTuner] = None
+) -> list[float]:
     """images/s of `repeats` timed windows of about `seconds` each, after one warm-up window.
     With a tuner, it picks the thread count before every step, as in the trainer."""
     rates, i = [], 0

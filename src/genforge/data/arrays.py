@@ -33,7 +33,9 @@ def load_arrays(spec, cfg) -> RawData:
         keys = set(loaded.files)
         img_key = next((k for k in IMAGE_KEYS if k in keys), None)
         if img_key is None:
-            raise DataError(f"{path}: no image array; expected one of the keys {', '.join(IMAGE_KEYS)}, found {sorted(keys)}")
+            raise DataError(
+                f"{path}: no image array; expected one of the keys {', '.join(IMAGE_KEYS)}, found {sorted(keys)}"
+            )
         try:
             out = RawData(name=path.stem, train=as_uint8_nhwc(loaded[img_key], f"{path}[{img_key}]"))
             lab_key = next((k for k in LABEL_KEYS if k in keys), None)

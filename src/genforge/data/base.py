@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 
 from ..errors import DataError
-from ..registry import nearest
+from ..registry import Registry, nearest
 
 
 @dataclass
@@ -32,35 +33,57 @@ class RawData:
 
 @dataclass(frozen=True)
 class Source:
-    """`probe(spec)` says whether this source reads `spec`; `load(spec, cfg)` reads it."""
+    """`probe(spec)` says whether this source reads `spec`; `load(spec, cfg)` reads it.
+    `modality` names the kind of data it returns (image sources return RawData)."""
 
     name: str
     probe: Callable[[str], bool]
-    load: Callable  # (spec: str, cfg: DataConfig) -> RawData
+    load: Callable  # (spec: str, cfg: the modality's DataConfig) -> the modality's raw data
     help: str
+    modality: str = "image"
 
 
-SOURCES: list[Source] = []
+SOURCES: Registry[Source] = Registry("data source")
 
 
-def register_source(name: str, probe: Callable[[str], bool], help: str):
+def register_source(name: str, probe: Callable[[str], bool], help: str, modality: str = "image"):
     """Decorator: register `load` as the source `name`; probes run in registration order."""
 
     def deco(load):
-        SOURCES.append(Source(name, probe, load, help))
+        SOURCES.register(name)(Source(name, probe, load, help, modality))
         return load
 
     return deco
 
 
-def find_source(spec: str) -> Source:
-    for src in SOURCES:
+def find_source(spec: str, modality: str = "image") -> Source:
+    """The first source of `modality` whose probe accepts `spec`; an error lists them all."""
+    sources = [s for s in SOURCES.values() if s.modality == modality]
+    for src in sources:
         if src.probe(spec):
             return src
-    named = [s.name for s in SOURCES if s.probe(s.name)]
+    named = [s.name for s in sources if s.probe(s.name)]
+    expected = "Expected one of: " + "; ".join(f"{s.name} ({s.help})" for s in sources)
+    if Path(spec).exists():
+        raise DataError(
+            f"--data '{spec}': no {modality} source reads it (a folder with no {modality} files in it, "
+            f"or a file of another type). {expected}"
+        )
     raise DataError(
-        f"--data '{spec}': no data set by that name{nearest(spec, named)} and no such file or folder. "
-        "Expected one of: " + "; ".join(f"{s.name} ({s.help})" for s in SOURCES)
+        f"--data '{spec}': no {modality} data set by that name{nearest(spec, named)} and no such file "
+        f"or folder. {expected}"
+    )
+
+
+def detect_modality(spec: str) -> str:
+    """The modality of the first source (in registration order) that recognises `spec`."""
+    for src in SOURCES.values():
+        if src.probe(spec):
+            return src.modality
+    named = [s.name for s in SOURCES.values() if s.probe(s.name)]
+    raise DataError(
+        f"'{spec}': no data set by that name{nearest(spec, named)} and no such file or folder. "
+        "Expected one of: " + "; ".join(f"{s.name} ({s.help})" for s in SOURCES.values())
     )
 
 

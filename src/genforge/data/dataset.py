@@ -31,6 +31,8 @@ class ImageData:
     problems: list[tuple[str, str]] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     train_ids: Optional[list[str]] = None
+    codec = None  # images need nothing to turn stored form into samples
+    modality = "image"
 
     @property
     def shape(self) -> tuple[int, int, int]:

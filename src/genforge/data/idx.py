@@ -29,11 +29,13 @@ def read_idx(path: Path) -> np.ndarray:
     header = 4 + 4 * ndim
     if len(blob) < header:
         raise DataError(f"{path}: truncated IDX header")
-    shape = tuple(int.from_bytes(blob[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    shape = tuple(int.from_bytes(blob[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_DTYPES[blob[2]])
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(blob) != expected:
-        raise DataError(f"{path}: truncated or padded IDX file: {len(blob)} bytes, expected {expected} for shape {shape}")
+        raise DataError(
+            f"{path}: truncated or padded IDX file: {len(blob)} bytes, expected {expected} for shape {shape}"
+        )
     return np.frombuffer(blob, dtype=dtype, offset=header).reshape(shape)
 
 

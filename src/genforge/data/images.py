@@ -23,7 +23,8 @@ _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F", "P;L"}
 
 
 def _is_image_folder(spec: str) -> bool:
-    return Path(spec).is_dir()
+    p = Path(spec)
+    return p.is_dir() and any(f.suffix.lower() in EXTENSIONS for f in p.rglob("*"))
 
 
 def list_images(root: Path) -> list[Path]:
@@ -91,7 +92,10 @@ def load_image_folder(spec, cfg) -> RawData:
     if cfg.strict and problems:
         raise DataError(f"{len(problems)} unreadable image file(s), first: {problems[0][0]}: {problems[0][1]}")
     if not images:
-        raise DataError(f"{root}: none of the {len(files)} image files could be read; first problem: {problems[0][0]}: {problems[0][1]}")
+        raise DataError(
+            f"{root}: none of the {len(files)} image files could be read; "
+            f"first problem: {problems[0][0]}: {problems[0][1]}"
+        )
     return RawData(
         name=root.name,
         train=np.stack(images),

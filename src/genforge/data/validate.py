@@ -21,7 +21,7 @@ def find_duplicates(images: np.ndarray) -> list[list[int]]:
     return sorted(dup, key=len, reverse=True)
 
 
-def _counts(labels, names) -> dict[str, int] | None:
+def class_counts(labels, names) -> dict[str, int] | None:
     if labels is None:
         return None
     counts = np.bincount(labels, minlength=len(names) if names else 0)
@@ -48,7 +48,10 @@ def data_report(data: ImageData) -> dict:
         "shape": [c, h, w],
         "split": data.split,
         "pixel_mean": round(float(data.train.mean()) / 255.0, 4),
-        "class_counts": {"train": _counts(data.train_labels, data.class_names), "test": _counts(data.test_labels, data.class_names)},
+        "class_counts": {
+            "train": class_counts(data.train_labels, data.class_names),
+            "test": class_counts(data.test_labels, data.class_names),
+        },
         "problems": [{"path": p, "reason": r} for p, r in data.problems],
         "duplicates": {
             "groups": len(groups),
@@ -58,6 +61,14 @@ def data_report(data: ImageData) -> dict:
         },
         "source": data.summary,
     }
+
+
+def format_problems(probs: list[dict], what: str) -> list[str]:
+    """Report lines for skipped inputs, each with its path and reason (the first MAX_LISTED)."""
+    lines = [f"skipped      {len(probs)} {what}"] + [f"  {p['path']}: {p['reason']}" for p in probs[:MAX_LISTED]]
+    if len(probs) > MAX_LISTED:
+        lines.append(f"  ... and {len(probs) - MAX_LISTED} more")
+    return lines
 
 
 def format_report(rep: dict) -> str:
@@ -71,19 +82,20 @@ def format_report(rep: dict) -> str:
     counts = rep["class_counts"]["train"]
     if counts:
         lo, hi = min(counts.values()), max(counts.values())
-        lines.append(f"classes      {len(counts)} (train counts {lo}..{hi}{', imbalanced' if hi > 3 * max(lo, 1) else ''})")
+        lines.append(
+            f"classes      {len(counts)} (train counts {lo}..{hi}{', imbalanced' if hi > 3 * max(lo, 1) else ''})"
+        )
         lines += [f"  {k:<14} {v}" for k, v in counts.items()]
     else:
         lines.append("classes      none (unlabelled)")
     for k, v in rep["source"].items():
         if k != "files" or not isinstance(v, dict):
             lines.append(f"source       {k}: {v}")
-    probs = rep["problems"]
-    lines.append(f"skipped      {len(probs)} unreadable file(s)")
-    lines += [f"  {p['path']}: {p['reason']}" for p in probs[:MAX_LISTED]]
-    if len(probs) > MAX_LISTED:
-        lines.append(f"  ... and {len(probs) - MAX_LISTED} more")
+    lines += format_problems(rep["problems"], "unreadable file(s)")
     d = rep["duplicates"]
-    lines.append(f"duplicates   {d['groups']} group(s) of identical images, {d['extra_copies']} extra copies, {d['train_test_overlap']} across train/test")
+    lines.append(
+        f"duplicates   {d['groups']} group(s) of identical images, {d['extra_copies']} extra copies, "
+        f"{d['train_test_overlap']} across train/test"
+    )
     lines += ["  " + " = ".join(g) for g in d["examples"][:5]]
     return "\n".join(lines)

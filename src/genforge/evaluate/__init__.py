@@ -1,6 +1,27 @@
-"""Evaluation: feature extractors trained on the user's data, metrics with floors and intervals."""
+"""Evaluation: feature extractors trained on the user's data, registered metrics with floors and intervals."""
 
-from .evaluate import METRICS, eval_samples, evaluate_files, evaluate_images, evaluate_run, format_eval, parse_metrics, training_hook
+from .evaluate import (
+    eval_samples,
+    evaluate_files,
+    evaluate_run,
+    evaluate_samples,
+    format_eval,
+    parse_metrics,
+    training_hook,
+)
 from .features import Extractor, get_extractor
+from .registry import METRICS, metrics_for
 
-__all__ = ["METRICS", "eval_samples", "Extractor", "evaluate_files", "evaluate_images", "evaluate_run", "format_eval", "get_extractor", "parse_metrics", "training_hook"]
+__all__ = [
+    "METRICS",
+    "eval_samples",
+    "Extractor",
+    "evaluate_files",
+    "evaluate_run",
+    "evaluate_samples",
+    "format_eval",
+    "get_extractor",
+    "metrics_for",
+    "parse_metrics",
+    "training_hook",
+]

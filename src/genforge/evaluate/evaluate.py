@@ -9,158 +9,244 @@ perfect generator would score at this sample count.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Optional, Sequence
 
-import numpy as np
 import torch
 
-from ..data import ImageData, load_data, to_float, to_uint8
 from ..errors import ConfigError, RunError
 from ..io import write_json
+from ..modalities import Modality, modality_of
+from . import catalog  # noqa: F401  (registration)
 from . import metrics as M
-from .features import Extractor, get_extractor
-from .likelihood import vae_figures
-from .usefulness import usefulness
-
-METRICS = ("fid", "kid", "prdc", "classifier_score", "class_histogram", "class_agreement", "memorization", "usefulness")
-
+from .features import Extractor, get_extractor, modality_for
+from .registry import METRICS, metrics_for
 
 SAMPLE_SEED_OFFSET = 1000  # evaluation samples use seed + 1000, apart from the seeds users pick for grids
 
 
 def eval_samples(model, n: int, seed: int = 0) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """The n samples an evaluation of `model` uses: (uint8 [n, C, H, W], labels [n] or None) on the CPU,
+    """The n samples an evaluation of `model` uses: (stored form [n, ...], labels [n] or None) on the CPU,
     reproducible by seed (the report regenerates them to show the memorization pairs)."""
     with torch.no_grad():
         x, y = model.sample_with_labels(n, seed=seed + SAMPLE_SEED_OFFSET)
-    return to_uint8(x).cpu(), None if y is None else y.cpu()
+    return modality_of(model).to_stored(x), None if y is None else y.cpu()
 
 
-def parse_metrics(spec: Optional[str | Sequence[str]]) -> tuple[str, ...]:
-    """'fid,kid' -> ('fid', 'kid'); None -> all; unknown names are an error."""
+def parse_metrics(spec: Optional[str | Sequence[str]], modality: str = "image") -> tuple[str, ...]:
+    """'fid,kid' -> ('fid', 'kid'); None -> every metric of the modality; unknown names are an error."""
+    valid = metrics_for(modality)
     if spec is None:
-        return METRICS
+        return tuple(valid)
     names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
-    bad = [n for n in names if n not in METRICS]
+    bad = [n for n in names if n not in valid]
     if bad:
-        raise ConfigError(f"unknown metric(s) {', '.join(bad)}; expected some of: {', '.join(METRICS)}")
+        raise ConfigError(
+            f"unknown metric(s) {', '.join(bad)} for {modality} data; expected some of: {', '.join(valid)}"
+        )
     return tuple(names)
 
 
-def _subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+def subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """A seeded random subset of n rows (all of them when there are fewer)."""
     if n >= len(x):
         return x
     return x[torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]]
 
 
-def _figures(fake: torch.Tensor, real_f: torch.Tensor, ext: Extractor, data: ImageData, train_px,
-             threshold: float, names: tuple[str, ...], draws: int, seed: int,
-             labels: Optional[torch.Tensor] = None) -> dict:
-    """Every requested metric of uint8 images `fake` [N, C, H, W] (with their class labels, if any)."""
+@dataclass
+class Side:
+    """What metrics look at: stored samples (or held-out real items for a floor), with lazy views."""
+
+    ctx: "Context"
+    stored: torch.Tensor
+    labels: Optional[torch.Tensor] = None
+
+    @cached_property
+    def _embedded(self):
+        return self.ctx.ext.embed(self.stored)
+
+    @property
+    def features(self) -> torch.Tensor:
+        return self._embedded[0]
+
+    @property
+    def probs(self) -> Optional[torch.Tensor]:
+        return self._embedded[1]
+
+    @cached_property
+    def strings(self) -> list:
+        return self.ctx.modality.to_samples(self.stored, self.ctx.data.codec)
+
+    @cached_property
+    def memo(self) -> torch.Tensor:
+        return self.ctx.memo(self.stored)
+
+
+@dataclass
+class Context:
+    """Everything the metrics share: the data, its extractor, the real reference features."""
+
+    data: object
+    ext: Extractor
+    n_real: int
+    seed: int
+    draws: int
+    floors: bool
+    modality: Modality = field(init=False)
+
+    def __post_init__(self):
+        self.modality = modality_for(self.data)
+
+    def subset(self, x: torch.Tensor, n: int, offset: int = 1) -> torch.Tensor:
+        return subset(x, n, self.seed + offset)
+
+    def memo(self, stored: torch.Tensor) -> torch.Tensor:
+        return self.modality.memo_vectors(stored, self.data.codec)
+
+    @cached_property
+    def real_f(self) -> torch.Tensor:
+        return self.ext.features(subset(self.data.tensor("train"), self.n_real, self.seed))
+
+    @cached_property
+    def train_memo(self) -> torch.Tensor:
+        return self.memo(self.data.tensor("train"))
+
+    @cached_property
+    def threshold(self) -> float:
+        # calibrated on one half of the test split; the memorization floor uses the other half
+        return M.near_copy_threshold(self.memo(self.data.tensor("test")[0::2]), self.train_memo)
+
+
+def _runnable(name: str, side: Side) -> bool:
+    """Whether metric `name` has what it needs for this side (labels, probabilities)."""
+    needs = METRICS.get(name).needs
+    if "likelihood" in needs or ("labels" in needs and side.labels is None):
+        return False
+    return "probs" not in needs or side.ctx.ext.head is not None
+
+
+def _figures(ctx: Context, side: Side, names: Sequence[str]) -> dict:
     out: dict = {}
-    fake_f, probs = ext.embed(fake)
-    if "fid" in names:
-        out["fid"] = M.fid(real_f, fake_f, draws, seed)
-    if "kid" in names:
-        out["kid"] = M.kid(real_f, fake_f, seed=seed)
-    if "prdc" in names:
-        out |= M.prdc(real_f, fake_f, seed=seed)
-    if probs is not None:
-        if "classifier_score" in names:
-            out["classifier_score"] = M.classifier_score(probs)
-        if "class_histogram" in names:
-            shares = np.bincount(data.train_labels, minlength=data.n_classes) / len(data.train_labels)
-            out["class_histogram"] = M.class_histogram(probs, shares, data.class_names)
-        if "class_agreement" in names and labels is not None:
-            out["class_agreement"] = M.class_agreement(probs, labels)
-    if "memorization" in names:
-        out["near_copy_share"] = M.memorization(to_float(fake).flatten(1), train_px, threshold, seed=seed)
+    for name in names:
+        if _runnable(name, side):
+            out |= METRICS.get(name).fn(ctx, side)
     return out
 
 
-def evaluate_images(fake: torch.Tensor, data: ImageData, extractor: Extractor, metrics: Sequence[str] = METRICS,
-                    n_real: int = 10_000, floors: bool = True, draws: int = 10, seed: int = 0,
-                    fake_labels: Optional[torch.Tensor] = None) -> dict:
-    """Metrics of uint8 samples [N, C, H, W] against `data`, with floors; the eval.json shape.
+def evaluate_samples(
+    fake: torch.Tensor,
+    data,
+    extractor: Extractor,
+    metrics: Optional[Sequence[str]] = None,
+    n_real: int = 10_000,
+    floors: bool = True,
+    draws: int = 10,
+    seed: int = 0,
+    fake_labels: Optional[torch.Tensor] = None,
+) -> dict:
+    """Metrics of stored samples [N, ...] against `data`, with floors; the eval.json shape.
 
     `class_agreement` and `usefulness` run only for labelled samples (`fake_labels`) of labelled data."""
     t0 = time.perf_counter()
-    names = parse_metrics(metrics)
-    if tuple(fake.shape[1:]) != tuple(data.shape):
-        raise ConfigError(f"samples are {tuple(fake.shape[1:])} (C, H, W) but the data is {data.shape}")
+    mod = modality_for(data)
+    names = parse_metrics(metrics, mod.name)
+    want = tuple(data.tensor("test").shape[1:])
+    if tuple(fake.shape[1:]) != want:
+        raise ConfigError(f"samples are shaped {tuple(fake.shape[1:])} but the data's {mod.unit}s are {want}")
     if len(fake) < 10:
-        raise ConfigError(f"{len(fake)} samples are too few to evaluate; use at least 10 (10,000 for comparable figures)")
-    train, test = data.tensor("train"), data.tensor("test")
-    real_f = extractor.features(_subset(train, n_real, seed))
-    train_px = to_float(train).flatten(1)
-    threshold = 0.0
-    if "memorization" in names:
-        # Calibrated on one half of the test split; the floor of this metric uses the other half.
-        threshold = M.near_copy_threshold(to_float(test[0::2]).flatten(1), train_px)
+        raise ConfigError(
+            f"{len(fake)} samples are too few to evaluate; use at least 10 "
+            f"({mod.default_samples:,} for comparable figures)"
+        )
     if fake_labels is not None and (data.n_classes < 2 or len(fake_labels) != len(fake)):
-        raise ConfigError(f"sample labels need labelled data and one label per sample; got {len(fake_labels)} "
-                          f"labels for {len(fake)} samples of {data.name} ({data.n_classes} classes)")
-    result = _figures(fake, real_f, extractor, data, train_px, threshold, names, draws, seed, fake_labels)
+        raise ConfigError(
+            f"sample labels need labelled data and one label per sample; got {len(fake_labels)} "
+            f"labels for {len(fake)} samples of {data.name} ({data.n_classes} classes)"
+        )
+    ctx = Context(data, extractor, n_real, seed, draws, floors)
+    result = _figures(ctx, Side(ctx, fake, fake_labels), names)
     for m in result.values():
-        m["n"] = len(fake)  # FID and friends are biased by N: every figure says its N
+        m.setdefault("n", len(fake))  # FID and friends are biased by N: every figure says its N
     n_floor = None
     if floors:
-        floor_imgs = _subset(test, len(fake), seed + 1)  # as many real test images as samples (at most all)
-        floor_labels = None  # the same subset's labels (same permutation)
-        if fake_labels is not None and data.test_labels is not None:
-            floor_labels = _subset(data.labels("test"), len(fake), seed + 1)
-        n_floor = len(floor_imgs)
-        floor = _figures(floor_imgs, real_f, extractor, data, train_px, threshold,
-                         tuple(n for n in names if n != "memorization"), draws, seed, floor_labels)
-        if "memorization" in names:
-            floor["near_copy_share"] = M.memorization(to_float(_subset(test[1::2], len(fake), seed + 1)).flatten(1),
-                                                      train_px, threshold, seed=seed)
+        test = data.tensor("test")
+        floor_side = Side(
+            ctx,
+            ctx.subset(test, len(fake)),  # as many held-out items as samples (at most all)
+            None if fake_labels is None or data.test_labels is None else ctx.subset(data.labels("test"), len(fake)),
+        )
+        n_floor = len(floor_side.stored)
+        floor = _figures(ctx, floor_side, [n for n in names if METRICS.get(n).floor])
         for k, v in floor.items():
             result[k]["floor"] = v["value"]
             result[k]["floor_interval"] = v.get("interval")
-    if "usefulness" in names and fake_labels is not None:
-        result["usefulness"] = usefulness(fake, fake_labels, data, seed=seed) | {"n": len(fake)}
     return {
         "metrics": result,
         "n_fake": len(fake),
-        "n_real": len(real_f),
+        "n_real": len(ctx.real_f) if any("features" in METRICS.get(n).needs for n in names) else None,
         "n_floor": n_floor,
         "extractor": extractor.describe(),
-        "data": {"name": data.name, "fingerprint": data.fingerprint},
+        "data": {"name": data.name, "fingerprint": data.fingerprint, "modality": mod.name},
         "seconds": round(time.perf_counter() - t0, 2),
     }
 
 
-def evaluate_run(run: str | Path, n_samples: int = 10_000, metrics: Optional[Sequence[str]] = None,
-                 extractor_path: Optional[str] = None, iwae_k: int = 32, n_test_vae: int = 2000,
-                 seed: int = 0, device: str = "cpu", log=print, write: bool = True,
-                 extractor_steps: Optional[int] = None) -> dict:
-    """Sample a trained run and evaluate it; writes RUN/eval.json."""
+def evaluate_run(
+    run: str | Path,
+    n_samples: Optional[int] = None,
+    metrics: Optional[Sequence[str]] = None,
+    extractor_path: Optional[str] = None,
+    iwae_k: int = 32,
+    n_test_vae: int = 2000,
+    seed: int = 0,
+    device: str = "cpu",
+    log=print,
+    write: bool = True,
+    extractor_steps: Optional[int] = None,
+) -> dict:
+    """Sample a trained run and evaluate it (n_samples: the modality's default); writes RUN/eval.json.
+    Families with the `likelihood` ability add their held-out likelihood figures."""
     from ..run import load  # the run directory contract (shared utility)
 
     model = load(run, device)
-    data = load_data(model.run_config.data)
+    mod = modality_of(model)
+    data = mod.load(model.run_config.data, Path(run))
     if data.fingerprint != model.dataset_info.get("fingerprint"):
-        log(f"warning: {model.run_config.data.source} has changed since training (fingerprint "
-            f"{data.fingerprint} != {model.dataset_info.get('fingerprint')})")
+        log(
+            f"warning: {model.run_config.data.source} has changed since training (fingerprint "
+            f"{data.fingerprint} != {model.dataset_info.get('fingerprint')})"
+        )
+    names = parse_metrics(metrics, mod.name)
     ext = get_extractor(data, path=extractor_path, steps=extractor_steps, log=log)
-    fake, labels = eval_samples(model, n_samples, seed)
-    result = evaluate_images(fake, data, ext, parse_metrics(metrics), seed=seed, fake_labels=labels)
-    if hasattr(model, "encode"):  # VAE: likelihood figures on the test split
-        test_labels = _subset(data.labels("test"), n_test_vae, seed) if model.conditional else None
-        vae = vae_figures(model, _subset(data.tensor("test"), n_test_vae, seed), test_labels, k=iwae_k)
-        result["metrics"] |= {k: v for k, v in vae.items() if k != "n_test"}
+    fake, labels = eval_samples(model, n_samples or mod.default_samples, seed)
+    result = evaluate_samples(fake, data, ext, names, seed=seed, fake_labels=labels)
+    likelihood = [n for n in names if "likelihood" in METRICS.get(n).needs]
+    if "likelihood" in model.abilities and likelihood:
+        test_labels = subset(data.labels("test"), n_test_vae, seed) if model.conditional else None
+        figs = model.extra_figures(subset(data.tensor("test"), n_test_vae, seed), test_labels, k=iwae_k, seed=seed)
+        result["metrics"] |= {k: v for k, v in figs.items() if k in likelihood}
     result["run"], result["seed"] = str(run), seed  # eval_samples(model, n_fake, seed) redraws them
     if write:
         write_json(Path(run) / "eval.json", result)
     return result
 
 
-def evaluate_files(real: str, fake_path: str | Path, metrics=None, extractor_path=None, seed: int = 0,
-                   out: Optional[str | Path] = None, log=print, extractor_steps: Optional[int] = None) -> dict:
+def evaluate_files(
+    real: str,
+    fake_path: str | Path,
+    metrics=None,
+    extractor_path=None,
+    seed: int = 0,
+    out: Optional[str | Path] = None,
+    log=print,
+    extractor_steps: Optional[int] = None,
+) -> dict:
     """Evaluate any samples file (.npz with `images`, or .npy) against any data source."""
     from ..config import DataConfig
+    from ..data import load_data
     from ..data.arrays import load_arrays
 
     data = load_data(DataConfig(source=real))
@@ -171,23 +257,32 @@ def evaluate_files(real: str, fake_path: str | Path, metrics=None, extractor_pat
     fake = torch.from_numpy(raw.train).permute(0, 3, 1, 2).contiguous()
     labels = None if raw.train_labels is None else torch.from_numpy(raw.train_labels)
     ext = get_extractor(data, path=extractor_path, steps=extractor_steps, log=log)
-    result = evaluate_images(fake, data, ext, parse_metrics(metrics), seed=seed, fake_labels=labels)
+    result = evaluate_samples(fake, data, ext, parse_metrics(metrics), seed=seed, fake_labels=labels)
     result["fake"] = str(path)
     if out:
         write_json(out, result)
     return result
 
 
-def training_hook(data: ImageData, n_samples: int = 2000, metrics: Sequence[str] = ("fid", "kid", "prdc"),
-                  extractor_path: Optional[str] = None, log=print):
+TRAINING_METRICS = ("fid", "fd", "kid", "prdc")  # the cheap ones
+
+
+def training_hook(
+    data,
+    n_samples: int = 2000,
+    metrics: Optional[Sequence[str]] = None,
+    extractor_path: Optional[str] = None,
+    log=print,
+):
     """fn(trainer) -> {metric: value}: the same figures during training (no floors, for speed).
     The extractor is trained (or read from cache) now, before training starts."""
     ext = get_extractor(data, path=extractor_path, log=log)
-    names = parse_metrics(metrics)
+    mod = modality_for(data)
+    names = parse_metrics(metrics or [m for m in TRAINING_METRICS if m in metrics_for(mod.name)], mod.name)
 
     def fn(trainer) -> dict:
         fake, _ = eval_samples(trainer.model, n_samples)
-        res = evaluate_images(fake, data, ext, names, n_real=n_samples, floors=False, draws=3)
+        res = evaluate_samples(fake, data, ext, names, n_real=n_samples, floors=False, draws=3)
         return {f"eval/{k}": v["value"] for k, v in res["metrics"].items()} | {"eval/n_fake": n_samples}
 
     return fn
@@ -195,8 +290,7 @@ def training_hook(data: ImageData, n_samples: int = 2000, metrics: Sequence[str]
 
 def format_eval(result: dict) -> str:
     """A table: metric, value, interval, real-data floor."""
-    lines = [f"{'metric':<20}{'value':>12}  {'interval':<24}{'floor':>12}",
-             "-" * 70]
+    lines = [f"{'metric':<20}{'value':>12}  {'interval':<24}{'floor':>12}", "-" * 70]
     for name, m in result["metrics"].items():
         v = m.get("value")
         iv = m.get("interval")
@@ -205,7 +299,9 @@ def format_eval(result: dict) -> str:
         lines.append(f"{name:<20}{v:>12.4g}  {ivs:<24}{'' if fl is None else f'{fl:>12.4g}'}")
         if "note" in m:
             lines.append(f"{'':<20}{m['note']}")
-    lines.append(f"n_fake {result['n_fake']}, n_real {result['n_real']}, n_floor {result.get('n_floor')}; "
-                 f"extractor {result['extractor']['kind']} {result['extractor']['fingerprint']}; "
-                 f"data {result['data']['name']} {result['data']['fingerprint']}; {result['seconds']} s")
+    lines.append(
+        f"n_fake {result['n_fake']}, n_real {result.get('n_real')}, n_floor {result.get('n_floor')}; "
+        f"extractor {result['extractor']['kind']} {result['extractor']['fingerprint']}; "
+        f"data {result['data']['name']} {result['data']['fingerprint']}; {result['seconds']} s"
+    )
     return "\n".join(lines)

@@ -1,12 +1,16 @@
 """Feature extractors that need no download: trained on the user's own data, cached.
 
-- `classifier` (labelled data): a small CNN trained on the train split; its
-  penultimate layer is the feature space, its softmax feeds the classifier score
-  and the per-class histogram.
+The network is the modality's (`Modality.backbone`: a small CNN for images, a
+token-convolution encoder for text), and so are the views it is trained on
+(`Modality.augment`).
+
+- `classifier` (labelled data): the backbone trained on the train split's labels;
+  its last feature layer is the feature space, its softmax feeds the classifier
+  score and the per-class histogram.
 - `contrastive` (unlabelled data): the same backbone trained with SimCLR's NT-Xent
-  loss on two augmented views of each image.
-- `torchscript`: a user's own network by path (e.g. an Inception export they own),
-  taking float images [N, C, H, W] in [-1, 1] and returning features [N, d].
+  loss on two augmented views of each item.
+- `torchscript` (images): a user's own network by path (e.g. an Inception export
+  they own), taking float images [N, C, H, W] in [-1, 1] and returning [N, d].
 
 Trained extractors are cached under $GENFORGE_CACHE (default ~/.cache/genforge)
 keyed by data fingerprint + extractor config; the fingerprint of the weights is
@@ -31,55 +35,16 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from ..data import ImageData, to_float
 from ..errors import RunError
 from ..io import atomic_write
+from ..modalities import MODALITIES, Modality
 
-FEATURE_DIM = 128
+FEATURE_DIM = 128  # every modality's backbone ends in 128 features
 EXTRACTOR_VERSION = 2  # bump when the recipe below changes: old caches are then ignored
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get("GENFORGE_CACHE", Path.home() / ".cache" / "genforge")) / "extractors"
-
-
-class Backbone(nn.Module):
-    """Small CNN: [B, C, H, W] in [-1, 1] -> features [B, 128] (global average pooled)."""
-
-    def __init__(self, channels: int):
-        super().__init__()
-
-        def block(cin, cout):
-            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
-
-        self.net = nn.Sequential(
-            *block(channels, 32), nn.MaxPool2d(2),  # [B, 32, H/2, W/2]
-            *block(32, 64), *block(64, 64), nn.MaxPool2d(2),  # [B, 64, H/4, W/4]
-            *block(64, FEATURE_DIM), nn.AdaptiveAvgPool2d(1), nn.Flatten(),  # [B, 128]
-        )
-
-    def forward(self, x):
-        return self.net(x)
-
-
-def augment(x: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
-    """Random per-image affine (shift, scale) and brightness/contrast jitter, batched.
-
-    strength 0.1 is a light shift for classifier training; 1.0 is SimCLR-strength."""
-    b = x.shape[0]
-    r = lambda *s: torch.rand(*s, generator=gen)  # noqa: E731
-    scale = 1.0 - 0.3 * strength * r(b)  # zoom in up to 30%
-    shift = (r(b, 2) * 2 - 1) * 0.25 * strength
-    theta = torch.zeros(b, 2, 3)
-    theta[:, 0, 0] = theta[:, 1, 1] = scale
-    theta[:, :, 2] = shift
-    grid = F.affine_grid(theta.to(x.device), list(x.shape), align_corners=False)
-    out = F.grid_sample(x, grid, padding_mode="border", align_corners=False)
-    if strength >= 0.5:
-        contrast = (1 + (r(b, 1, 1, 1) * 2 - 1) * 0.4 * strength).to(x.device)
-        bright = ((r(b, 1, 1, 1) * 2 - 1) * 0.2 * strength).to(x.device)
-        out = (out * contrast + bright).clamp(-1, 1)
-    return out
 
 
 @dataclass
@@ -91,25 +56,25 @@ class Extractor:
     head: Optional[nn.Module]
     fingerprint: str
     info: dict
+    modality: Modality = MODALITIES.get("image")
 
     @torch.no_grad()
-    def embed(self, images: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    def embed(self, items: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Features [N, d] and (classifier) class probabilities [N, K] in one pass.
 
-        images: [N, C, H, W] uint8, or float in [-1, 1]. Batches of 256 run about
-        1.7x faster than 1000 on 2 cores (cache-sized activations)."""
+        items: stored form (uint8 images [N, C, H, W], token ids [N, L]). Batches of 256
+        run about 1.7x faster than 1000 on 2 cores (cache-sized activations)."""
         feats, probs = [], []
-        for chunk in images.split(batch_size):
-            x = to_float(chunk) if chunk.dtype == torch.uint8 else chunk.float()
-            f = self.backbone(x).float()
+        for chunk in items.split(batch_size):
+            f = self.backbone(self.modality.to_model(chunk)).float()
             feats.append(f)
             if self.head is not None:
                 probs.append(F.softmax(self.head(f), dim=1))
         return torch.cat(feats), (torch.cat(probs) if probs else None)
 
-    def features(self, images: torch.Tensor) -> torch.Tensor:
-        """[N, C, H, W] uint8 (or float in [-1, 1]) -> [N, d] float32."""
-        return self.embed(images)[0]
+    def features(self, items: torch.Tensor) -> torch.Tensor:
+        """Stored items [N, ...] -> [N, d] float32."""
+        return self.embed(items)[0]
 
     def describe(self) -> dict:
         return {"kind": self.kind, "fingerprint": self.fingerprint, **self.info}
@@ -119,27 +84,39 @@ def _weights_fingerprint(blob: bytes) -> str:
     return hashlib.sha256(blob).hexdigest()[:16]
 
 
-def train_network(x_all: torch.Tensor, y_all: Optional[torch.Tensor], channels: int, n_classes: int, kind: str,
-                  steps: int, batch: int = 128, seed: int = 0, log=None) -> tuple[nn.Module, nn.Module]:
-    """Train a Backbone + head on uint8 images [N, C, H, W]: a classifier (cross-entropy on
-    y_all, light shifts) or a contrastive encoder (NT-Xent on two strong views). Returns
-    (backbone, head) in eval mode."""
+def train_network(
+    data,
+    x_all: torch.Tensor,
+    y_all: Optional[torch.Tensor],
+    kind: str,
+    steps: int,
+    batch: int = 128,
+    seed: int = 0,
+    log=None,
+) -> tuple[nn.Module, nn.Module]:
+    """Train the data's modality's backbone + a head on stored items x_all: a classifier
+    (cross-entropy on y_all, light views) or a contrastive encoder (NT-Xent on two strong
+    views). Returns (backbone, head) in eval mode."""
+    mod, n_classes = modality_for(data), data.n_classes
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    backbone = Backbone(channels)
-    head = nn.Linear(FEATURE_DIM, n_classes) if kind == "classifier" else nn.Sequential(
-        nn.Linear(FEATURE_DIM, FEATURE_DIM), nn.ReLU(), nn.Linear(FEATURE_DIM, 64))  # SimCLR projection head
+    backbone = mod.backbone(data)
+    head = (
+        nn.Linear(FEATURE_DIM, n_classes)
+        if kind == "classifier"
+        else nn.Sequential(nn.Linear(FEATURE_DIM, FEATURE_DIM), nn.ReLU(), nn.Linear(FEATURE_DIM, 64))
+    )  # SimCLR projection head
     params = list(backbone.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=5e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.15)
     backbone.train(), head.train()
     for step in range(steps):
         idx = torch.randint(0, len(x_all), (min(batch, len(x_all)),), generator=gen)
-        x = to_float(x_all[idx])
+        x = mod.to_model(x_all[idx])
         if kind == "classifier":
-            loss = F.cross_entropy(head(backbone(augment(x, 0.1, gen))), y_all[idx], label_smoothing=0.05)
+            loss = F.cross_entropy(head(backbone(mod.augment(x, 0.1, gen))), y_all[idx], label_smoothing=0.05)
         else:
-            z = F.normalize(head(backbone(torch.cat([augment(x, 1.0, gen), augment(x, 1.0, gen)]))), dim=1)
+            z = F.normalize(head(backbone(torch.cat([mod.augment(x, 1.0, gen), mod.augment(x, 1.0, gen)]))), dim=1)
             loss = nt_xent(z, temperature=0.5)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -150,20 +127,26 @@ def train_network(x_all: torch.Tensor, y_all: Optional[torch.Tensor], channels: 
     return backbone.eval(), head.eval()
 
 
+def modality_for(data) -> Modality:
+    """The modality a data set belongs to."""
+    return MODALITIES.get(data.modality)
+
+
 @torch.no_grad()
-def correct(backbone: nn.Module, head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """Per-image 0/1 correctness [N] of a classifier on uint8 images."""
-    pred = torch.cat([head(backbone(to_float(c))).argmax(1) for c in x.split(500)])
+def correct(data, backbone: nn.Module, head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-item 0/1 correctness [N] of a classifier on stored items of `data`'s modality."""
+    mod = modality_for(data)
+    pred = torch.cat([head(backbone(mod.to_model(c))).argmax(1) for c in x.split(500)])
     return (pred == y).double()
 
 
-def _train(data: ImageData, kind: str, steps: int, batch: int, seed: int, log) -> tuple[nn.Module, Optional[nn.Module], dict]:
+def _train(data, kind: str, steps: int, batch: int, seed: int, log) -> tuple[nn.Module, Optional[nn.Module], dict]:
     t0 = time.perf_counter()
-    backbone, head = train_network(data.tensor("train"), data.labels("train"), data.shape[0], data.n_classes,
-                                   kind, steps, batch, seed, log)
+    backbone, head = train_network(data, data.tensor("train"), data.labels("train"), kind, steps, batch, seed, log)
     info = {"steps": steps, "train_seconds": round(time.perf_counter() - t0, 1)}
     if kind == "classifier" and data.test_labels is not None:
-        info["test_accuracy"] = round(correct(backbone, head, data.tensor("test"), data.labels("test")).mean().item(), 4)
+        acc = correct(data, backbone, head, data.tensor("test"), data.labels("test")).mean().item()
+        info["test_accuracy"] = round(acc, 4)
     return backbone, (head if kind == "classifier" else None), info
 
 
@@ -176,17 +159,21 @@ def nt_xent(z: torch.Tensor, temperature: float) -> torch.Tensor:
     return F.cross_entropy(sim, target)
 
 
-def default_steps(data: ImageData, kind: str) -> int:
+def default_steps(data, kind: str) -> int:
     """About 3 epochs of the train split (at least 600 steps, at most 1500) of batch 128;
     the contrastive encoder sees two views per image, so it gets fewer, at least 400."""
     per_epoch = math.ceil(len(data.train) / 128)
     return int(min(1500, max(600, 3 * per_epoch))) if kind == "classifier" else int(min(1000, max(400, 2 * per_epoch)))
 
 
-def get_extractor(data: ImageData, kind: str = "auto", path: Optional[str | Path] = None,
-                  steps: Optional[int] = None, seed: int = 0, log=print) -> Extractor:
+def get_extractor(
+    data, kind: str = "auto", path: Optional[str | Path] = None, steps: Optional[int] = None, seed: int = 0, log=print
+) -> Extractor:
     """The extractor for `data`: a TorchScript file if `path`, else trained (or read from cache)."""
+    mod = modality_for(data)
     if path is not None:
+        if mod.name != "image":
+            raise RunError(f"--extractor takes a TorchScript image network; this is {mod.name} data")
         return _torchscript(Path(path))
     if kind == "auto":
         kind = "classifier" if data.n_classes >= 2 and data.train_labels is not None else "contrastive"
@@ -194,10 +181,12 @@ def get_extractor(data: ImageData, kind: str = "auto", path: Optional[str | Path
         raise RunError(f"a classifier extractor needs labels; {data.name} has none (use the contrastive extractor)")
     steps = steps or default_steps(data, kind)
     recipe = {"v": EXTRACTOR_VERSION, "kind": kind, "steps": steps, "seed": seed, "data": data.fingerprint}
+    if mod.name != "image":  # image recipes keep their keys (and their caches)
+        recipe["modality"] = mod.name
     key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
     wpath, mpath = cache_dir() / f"{kind}-{key}.safetensors", cache_dir() / f"{kind}-{key}.json"
     n_out = data.n_classes if kind == "classifier" else 0
-    backbone = Backbone(data.shape[0])
+    backbone = mod.backbone(data)
     head = nn.Linear(FEATURE_DIM, n_out) if n_out else None
     cached = None
     if wpath.is_file() and mpath.is_file():
@@ -227,7 +216,7 @@ def get_extractor(data: ImageData, kind: str = "auto", path: Optional[str | Path
     backbone.eval()
     if head is not None:
         head.eval()
-    return Extractor(kind, backbone, head, _weights_fingerprint(blob), info | {"cache": str(wpath)})
+    return Extractor(kind, backbone, head, _weights_fingerprint(blob), info | {"cache": str(wpath)}, mod)
 
 
 def _torchscript(path: Path) -> Extractor:

@@ -8,8 +8,6 @@ torchmetrics' implementations, fed the extractor's features through an identity
 
 from __future__ import annotations
 
-from typing import Optional
-
 import numpy as np
 import torch
 from torch import nn
@@ -105,7 +103,9 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 5, draws: int = 200, s
         "density": in_real.double() / k,
         "coverage": (real_to_fake <= r_real).double(),
     }
-    return {m: {"value": float(v.mean()), "interval": _bootstrap_mean(v, draws, seed), "k": k} for m, v in per_item.items()}
+    return {
+        m: {"value": float(v.mean()), "interval": _bootstrap_mean(v, draws, seed), "k": k} for m, v in per_item.items()
+    }
 
 
 def classifier_score(probs: torch.Tensor, splits: int = 10) -> dict:
@@ -128,12 +128,15 @@ def class_histogram(probs: torch.Tensor, data_shares: np.ndarray, names: list[st
     k = len(names)
     shares = torch.bincount(probs.argmax(1), minlength=k).double() / len(probs)
     ratios = shares.numpy() / np.maximum(data_shares, 1e-12)
-    per_class = {n: {"samples": round(float(s), 4), "data": round(float(d), 4)} for n, s, d in zip(names, shares, data_shares)}
+    per_class = {
+        n: {"samples": round(float(s), 4), "data": round(float(d), 4)} for n, s, d in zip(names, shares, data_shares)
+    }
     worst = int(np.argmin(ratios))
     return {
         "value": float(ratios.min()),
         "per_class": per_class,
-        "note": f"class '{names[worst]}' has {100 * shares[worst]:.1f}% of samples, {100 * data_shares[worst]:.1f}% of data",
+        "note": f"class '{names[worst]}' has {100 * shares[worst]:.1f}% of samples, "
+        f"{100 * data_shares[worst]:.1f}% of data",
     }
 
 
@@ -158,8 +161,9 @@ def nearest_distances(q: torch.Tensor, ref: torch.Tensor, chunk: int = 1024) -> 
     return torch.cat(dists), torch.cat(idx)
 
 
-def memorization(fake_px: torch.Tensor, train_px: torch.Tensor, threshold: float,
-                 draws: int = 200, seed: int = 0, keep: int = 16) -> dict:
+def memorization(
+    fake_px: torch.Tensor, train_px: torch.Tensor, threshold: float, draws: int = 200, seed: int = 0, keep: int = 16
+) -> dict:
     """Share of samples whose nearest training image (pixel L2, [-1, 1]) is closer than `threshold`.
 
     `threshold` is a low quantile of the same distance for held-out real images

@@ -16,10 +16,20 @@ import torch.nn.functional as F
 
 from ..config import DataConfig
 from ..data import ImageData, load_data, to_float, to_uint8
-from .evaluate import evaluate_images
+from .evaluate import evaluate_samples
 from .features import get_extractor
 
-COLUMNS = ("fid", "kid", "precision", "recall", "density", "coverage", "classifier_score", "class_histogram", "near_copy_share")
+COLUMNS = (
+    "fid",
+    "kid",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "classifier_score",
+    "class_histogram",
+    "near_copy_share",
+)
 
 
 def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -66,7 +76,7 @@ def sanity_table(data: ImageData, n: int = 5000, seed: int = 0, extractor_steps=
     ext = get_extractor(data, steps=extractor_steps, log=log)
     rows = {}
     for name, imgs in conditions(data, n, seed).items():
-        res = evaluate_images(imgs, data, ext, n_real=n, floors=False, draws=3, seed=seed)
+        res = evaluate_samples(imgs, data, ext, n_real=n, floors=False, draws=3, seed=seed)
         rows[name] = {k: v["value"] for k, v in res["metrics"].items()} | {"n": len(imgs)}
     return rows
 

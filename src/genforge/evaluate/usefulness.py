@@ -13,7 +13,6 @@ from typing import Optional
 
 import torch
 
-from ..data import ImageData
 from ..errors import ConfigError
 from .features import correct, train_network
 
@@ -26,14 +25,13 @@ def _wilson(p: float, n: int) -> list[float]:
     return [centre - half, centre + half]
 
 
-def _accuracy(x, y, data: ImageData, steps: int, seed: int) -> float:
-    backbone, head = train_network(x, y, data.shape[0], data.n_classes, "classifier", steps, seed=seed)
-    return correct(backbone, head, data.tensor("test"), data.labels("test")).mean().item()
+def _accuracy(x, y, data, steps: int, seed: int) -> float:
+    backbone, head = train_network(data, x, y, "classifier", steps, seed=seed)
+    return correct(data, backbone, head, data.tensor("test"), data.labels("test")).mean().item()
 
 
-def usefulness(fake: torch.Tensor, fake_labels: torch.Tensor, data: ImageData,
-               steps: Optional[int] = None, seed: int = 0) -> dict:
-    """Real-test accuracy of a classifier trained on (fake, fake_labels), beside training on real."""
+def usefulness(fake: torch.Tensor, fake_labels: torch.Tensor, data, steps: Optional[int] = None, seed: int = 0) -> dict:
+    """Real-test accuracy of a classifier trained on stored samples (fake, fake_labels), beside training on real."""
     if data.test_labels is None or data.n_classes < 2:
         raise ConfigError(f"usefulness needs a labelled data set; {data.name} has no labels")
     fake_labels = fake_labels.long()
@@ -45,6 +43,13 @@ def usefulness(fake: torch.Tensor, fake_labels: torch.Tensor, data: ImageData,
     acc = _accuracy(fake, fake_labels, data, steps, seed)
     floor = _accuracy(data.tensor("train")[idx], data.labels("train")[idx], data, steps, seed)
     n_test = len(data.test)
-    return {"value": acc, "interval": _wilson(acc, n_test), "floor": floor, "floor_interval": _wilson(floor, n_test),
-            "n_train": n, "n_test": n_test, "steps": steps,
-            "note": f"train on {n} samples, test on {n_test} real images; the floor trains on {n} real images"}
+    return {
+        "value": acc,
+        "interval": _wilson(acc, n_test),
+        "floor": floor,
+        "floor_interval": _wilson(floor, n_test),
+        "n_train": n,
+        "n_test": n_test,
+        "steps": steps,
+        "note": f"train on {n} samples, test on {n_test} real items; the floor trains on {n} real items",
+    }

@@ -53,8 +53,9 @@ def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
 
 
-def elbo(x01, logits, mu, logvar, kind: str = "bernoulli", sigma: float = 0.1, beta: float = 1.0,
-         free_bits: float = 0.0):
+def elbo(
+    x01, logits, mu, logvar, kind: str = "bernoulli", sigma: float = 0.1, beta: float = 1.0, free_bits: float = 0.0
+):
     """(loss, recon, kl): loss = mean over batch of recon + beta * kl, in nats per image.
 
     With free_bits > 0 the penalised KL of each latent dimension (its batch mean) is

@@ -1,8 +1,16 @@
 """The interface every model family implements, and the family registry.
 
-A family is an nn.Module holding all its networks. The trainer only calls
-`configure_optimizers` and `train_step`; sampling and export only call
-`prior` and `decode`. Images outside a family are always float in [-1, 1].
+A family is an nn.Module holding all its networks. It declares its modality
+(what its inputs and outputs are: see `modalities/`) and its abilities; the core
+asks those and never probes attributes. The trainer only calls
+`configure_optimizers` and `train_step`; sampling and export only call `prior`,
+`decode` and `exportable`; evaluation calls `extra_figures` for families with
+the `likelihood` ability.
+
+Abilities: `reconstruct` (encode an input and decode it back), `likelihood`
+(bounds on log p(x) of held-out data), `traverse` (a latent space worth walking
+one dimension at a time), `interpolate` (a latent space to walk between two
+samples), `conditional` (can be trained on class labels).
 """
 
 from __future__ import annotations
@@ -64,12 +72,21 @@ def append_class(h: torch.Tensor, y: Optional[torch.Tensor], n_classes: int) -> 
     return torch.cat([h, F.one_hot(y, n_classes).to(h.dtype)], 1)
 
 
+ABILITIES = frozenset({"reconstruct", "likelihood", "traverse", "interpolate", "conditional"})
+
+
 class Family(nn.Module):
     name: ClassVar[str]
     Config: ClassVar[type[StrictModel]]
+    modality: ClassVar[str] = "image"
+    abilities: ClassVar[frozenset[str]] = frozenset()
     # preset name -> {"model": {...}, "train": {...}} overrides of the defaults
     presets: ClassVar[dict[str, dict]]
     default_preset: ClassVar[str] = "default"
+    # --set items that make a tiny, fast model (the shared family tests train it on real data)
+    tiny: ClassVar[tuple[str, ...]] = ()
+    # the tuner's default search space: config key -> optuna parameter spec (see tune/space.py)
+    search_space: ClassVar[dict[str, dict]] = {}
 
     def __init__(self, cfg, shape: tuple[int, int, int], n_classes: int = 0):
         super().__init__()
@@ -77,8 +94,10 @@ class Family(nn.Module):
         self.conditional = bool(getattr(cfg, "conditional", False))
         if self.conditional:
             if n_classes < 2:
-                raise ConfigError(f"model.conditional=true needs labelled data with at least 2 classes; "
-                                  f"this data set has {n_classes or 'no'} labels")
+                raise ConfigError(
+                    f"model.conditional=true needs labelled data with at least 2 classes; "
+                    f"this data set has {n_classes or 'no'} labels"
+                )
             # Class shares of the training split (the trainer fills them in); unpinned samples draw
             # their labels from these, so a conditional model samples the data's class mix.
             self.register_buffer("class_freq", torch.full((n_classes,), 1.0 / n_classes))
@@ -88,13 +107,16 @@ class Family(nn.Module):
         """Number of classes the networks are conditioned on (0 for an unconditional model)."""
         return self.n_classes if self.conditional else 0
 
-    def labels(self, n: int, generator: Optional[torch.Generator] = None,
-               label: Optional[int] = None) -> Optional[torch.Tensor]:
+    def labels(
+        self, n: int, generator: Optional[torch.Generator] = None, label: Optional[int] = None
+    ) -> Optional[torch.Tensor]:
         """Class labels [n] for a conditional model, None for an unconditional one: all `label`,
         or drawn from the training class shares with `generator`."""
         if not self.conditional:
             if label is not None:
-                raise ConfigError("a class was asked for, but this model is unconditional (train with model.conditional=true)")
+                raise ConfigError(
+                    "a class was asked for, but this model is unconditional (train with model.conditional=true)"
+                )
             return None
         if label is not None:
             if not 0 <= label < self.n_classes:
@@ -118,14 +140,32 @@ class Family(nn.Module):
         """One optimisation step on a batch x [B, C, H, W] in [-1, 1]; returns detached losses."""
         raise NotImplementedError
 
-    def decode(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Latents [N, latent_dim] (and labels [N] if conditional) -> images [N, C, H, W] in [-1, 1]."""
+    def decode(
+        self, z: torch.Tensor, y: Optional[torch.Tensor] = None, generator: Optional[torch.Generator] = None
+    ) -> torch.Tensor:
+        """Latents [N, latent_dim] (and labels [N] if conditional) -> outputs in the modality's model form
+        (images [N, C, H, W] in [-1, 1]); `generator` seeds any sampling a decoder does (text)."""
         self._need_labels(y)
         return self.exportable()(z, y)
 
     def exportable(self) -> nn.Module:
         """A module holding only the generator/decoder: (z [N, D], y [N] or None) -> images in [-1, 1]."""
         raise NotImplementedError
+
+    def export_example(self) -> tuple[tuple, list[str], list[str], list[int]]:
+        """(example inputs at batch 2, input names, output names, each input's batch dimension) of `exportable()`."""
+        z = torch.randn(2, self.latent_dim)
+        if self.conditional:
+            return (z, torch.arange(2) % self.n_classes), ["z", "y"], ["images"], [0, 0]
+        return (z,), ["z"], ["images"], [0]
+
+    def reconstruct(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Families with `reconstruct`: model inputs -> reconstructions from the posterior mean."""
+        raise NotImplementedError
+
+    def extra_figures(self, test: torch.Tensor, labels: Optional[torch.Tensor], k: int = 32, seed: int = 0) -> dict:
+        """Families with `likelihood`: figures on held-out data (stored form), each {"value", ...}."""
+        return {}
 
     def prior(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """n latents from the prior N(0, I), on the model's device."""
@@ -137,9 +177,10 @@ class Family(nn.Module):
         return next(self.parameters()).device
 
     @torch.no_grad()
-    def sample_with_labels(self, n: int, seed: Optional[int] = 0, batch_size: int = 512,
-                           label: Optional[int] = None) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """(images [n, C, H, W] in [-1, 1], labels [n] or None); the same seed gives the same images.
+    def sample_with_labels(
+        self, n: int, seed: Optional[int] = 0, batch_size: int = 512, label: Optional[int] = None
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """(outputs [n, ...] in the model form, labels [n] or None); the same seed gives the same samples.
         A conditional model samples class `label`, or the training class mix when it is None."""
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z = self.prior(n, gen)
@@ -147,10 +188,12 @@ class Family(nn.Module):
         ys = [None] * len(z.split(batch_size)) if y is None else y.split(batch_size)
         was_training = self.training
         self.eval()
-        out = torch.cat([self.decode(zc, yc) for zc, yc in zip(z.split(batch_size), ys)])
+        out = torch.cat([self.decode(zc, yc, gen) for zc, yc in zip(z.split(batch_size), ys)])
         self.train(was_training)
         return out, y
 
-    def sample(self, n: int, seed: Optional[int] = 0, batch_size: int = 512, label: Optional[int] = None) -> torch.Tensor:
-        """n images [n, C, H, W] in [-1, 1]; the same seed gives the same images."""
+    def sample(
+        self, n: int, seed: Optional[int] = 0, batch_size: int = 512, label: Optional[int] = None
+    ) -> torch.Tensor:
+        """n outputs in the model form (images [n, C, H, W] in [-1, 1]); the same seed gives the same ones."""
         return self.sample_with_labels(n, seed, batch_size, label)[0]

@@ -31,7 +31,6 @@ from pydantic import Field, field_validator, model_validator
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from ..config import StrictModel
 from ..losses import GAN_LOSSES
 from ..losses.augment import POLICIES, diff_augment
 from ..losses.gan import gradient_penalty, r1_penalty
@@ -45,21 +44,30 @@ class DCGANConfig(ConditionalConfig):
     kernel: int = Field(5, ge=3, description="kernel size of every conv (odd)")
     leaky_slope: float = Field(0.2, ge=0, lt=1, description="LeakyReLU slope (Keras' default, in the article, is 0.3)")
     dropout: float = Field(0.3, ge=0, lt=1, description="dropout after each discriminator conv")
-    loss: Literal["ns", "hinge", "wgan"] = Field("ns", description="ns: the article's non-saturating loss; hinge; wgan (use with gp_weight)")
+    loss: Literal["ns", "hinge", "wgan"] = Field(
+        "ns", description="ns: the article's non-saturating loss; hinge; wgan (use with gp_weight)"
+    )
     spectral_norm: bool = Field(False, description="spectral normalisation of every discriminator layer (Miyato 2018)")
     r1_gamma: float = Field(0.0, ge=0, description="R1 penalty weight on real images (gamma / 2 * E||grad D||^2)")
     gp_weight: float = Field(0.0, ge=0, description="WGAN-GP gradient penalty weight (10 is usual)")
     d_lr_ratio: float = Field(1.0, gt=0, description="TTUR: discriminator lr = train.lr * this")
     n_critic: int = Field(1, ge=1, description="discriminator steps per generator step")
-    ema: Optional[float] = Field(None, gt=0, lt=1, description="decay of an EMA copy of G used for sampling and export (e.g. 0.999)")
-    augment: str = Field("", description="DiffAugment policies for D's inputs, comma-separated: color, translation, cutout")
+    ema: Optional[float] = Field(
+        None, gt=0, lt=1, description="decay of an EMA copy of G used for sampling and export (e.g. 0.999)"
+    )
+    augment: str = Field(
+        "", description="DiffAugment policies for D's inputs, comma-separated: color, translation, cutout"
+    )
     update: Literal["alternating", "simultaneous"] = Field(
         "alternating",
-        description="alternating: D step, then G step on the updated D; simultaneous: both from one forward pass (the article's code)",
+        description="alternating: D step, then G step on the updated D; "
+        "simultaneous: both from one forward pass (the article's code)",
     )
     init: Literal["torch", "glorot", "dcgan"] = Field("dcgan", description="weight init; glorot is Keras' default")
     bn_eps: float = Field(1e-5, gt=0, description="BatchNorm epsilon (Keras: 1e-3)")
-    bn_momentum: float = Field(0.1, gt=0, le=1, description="BatchNorm running-stat momentum, PyTorch convention (Keras 0.99 = 0.01 here)")
+    bn_momentum: float = Field(
+        0.1, gt=0, le=1, description="BatchNorm running-stat momentum, PyTorch convention (Keras 0.99 = 0.01 here)"
+    )
 
     @field_validator("augment")
     @classmethod
@@ -71,10 +79,13 @@ class DCGANConfig(ConditionalConfig):
 
     @model_validator(mode="after")
     def _simultaneous_is_plain(self):
-        if self.update == "simultaneous" and (self.loss != "ns" or self.r1_gamma or self.gp_weight
-                                              or self.n_critic > 1 or self.augment):
-            raise ValueError("update=simultaneous (the article's step) takes none of loss/r1_gamma/gp_weight/"
-                             "n_critic/augment; use update=alternating")
+        if self.update == "simultaneous" and (
+            self.loss != "ns" or self.r1_gamma or self.gp_weight or self.n_critic > 1 or self.augment
+        ):
+            raise ValueError(
+                "update=simultaneous (the article's step) takes none of loss/r1_gamma/gp_weight/"
+                "n_critic/augment; use update=alternating"
+            )
         return self
 
 
@@ -101,7 +112,11 @@ class Generator(nn.Module):
         self.fc = nn.Sequential(nn.Linear(cfg.latent_dim + n_classes, d0, bias=False), bn1(d0), act())
         layers: list[nn.Module] = [nn.ConvTranspose2d(chans[0], chans[1], k, 1, p, bias=False), bn2(chans[1]), act()]
         for i in range(1, m):
-            layers += [nn.ConvTranspose2d(chans[i], chans[i + 1], k, 2, p, output_padding=1, bias=False), bn2(chans[i + 1]), act()]
+            layers += [
+                nn.ConvTranspose2d(chans[i], chans[i + 1], k, 2, p, output_padding=1, bias=False),
+                bn2(chans[i + 1]),
+                act(),
+            ]
         # last layer: stride 2 up to the full resolution (stride 1 when the data is base-sized)
         s, op = (2, 1) if n >= 1 else (1, 0)
         layers += [nn.ConvTranspose2d(chans[m], c_out, k, s, p, output_padding=op, bias=False), nn.Tanh()]
@@ -141,12 +156,37 @@ class Discriminator(nn.Module):
 class DCGAN(Family):
     name = "dcgan"
     Config = DCGANConfig
+    abilities = frozenset({"interpolate", "conditional"})
+    tiny = ("model.width=0.25",)
+    search_space = {
+        "train.lr": {"type": "float", "low": 5e-5, "high": 1e-3, "log": True},
+        "train.batch_size": {"type": "categorical", "choices": [32, 64, 128]},
+        "train.betas": {"type": "categorical", "choices": [[0.5, 0.999], [0.0, 0.9], [0.9, 0.999]]},
+        "model.width": {"type": "categorical", "choices": [0.25, 0.5, 1.0]},
+        "model.kernel": {"type": "categorical", "choices": [3, 5]},
+        "model.dropout": {"type": "float", "low": 0.0, "high": 0.4},
+        "model.loss": {"type": "categorical", "choices": ["ns", "hinge"]},
+        "model.spectral_norm": {"type": "categorical", "choices": [False, True]},
+        "model.r1_gamma": {"type": "categorical", "choices": [0.0, 0.1, 1.0]},
+        "model.d_lr_ratio": {"type": "categorical", "choices": [1.0, 2.0, 4.0]},
+        "model.ema": {"type": "categorical", "choices": [None, 0.999]},
+        "model.augment": {
+            "type": "categorical",
+            "choices": ["", "translation", "translation,cutout", "color,translation,cutout"],
+        },
+    }
     presets = {
         # The article's exact model and optimiser (TF DCGAN tutorial): Keras defaults
         # (LeakyReLU 0.3, Glorot init, BN eps 1e-3 / momentum 0.99), Adam 1e-4, batch 256,
         # G and D updated simultaneously from one forward pass.
         "article": {
-            "model": {"leaky_slope": 0.3, "init": "glorot", "bn_eps": 1e-3, "bn_momentum": 0.01, "update": "simultaneous"},
+            "model": {
+                "leaky_slope": 0.3,
+                "init": "glorot",
+                "bn_eps": 1e-3,
+                "bn_momentum": 0.01,
+                "update": "simultaneous",
+            },
             "train": {"lr": 1e-4, "betas": [0.9, 0.999], "batch_size": 256},
         },
         # Radford et al. 2016: Adam 2e-4, beta1 0.5, N(0, 0.02) init, batch 128.
@@ -182,8 +222,10 @@ class DCGAN(Family):
 
     def configure_optimizers(self, t):
         betas = tuple(t.betas)
-        return {"g": torch.optim.Adam(self.G.parameters(), lr=t.lr, betas=betas),
-                "d": torch.optim.Adam(self.D.parameters(), lr=t.lr * self.cfg.d_lr_ratio, betas=betas)}
+        return {
+            "g": torch.optim.Adam(self.G.parameters(), lr=t.lr, betas=betas),
+            "d": torch.optim.Adam(self.D.parameters(), lr=t.lr * self.cfg.d_lr_ratio, betas=betas),
+        }
 
     def train_step(self, x, y: Optional[torch.Tensor], opts):
         z = torch.randn(x.shape[0], self.latent_dim, device=x.device)

@@ -30,10 +30,10 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from ..config import StrictModel
 from ..losses import elbo
 from ..losses.vae import decoder_mean
 from .base import FAMILIES, ConditionalConfig, Family, append_class, init_weights, stages
+from .vae_figures import vae_figures
 
 
 class VAEConfig(ConditionalConfig):
@@ -42,12 +42,17 @@ class VAEConfig(ConditionalConfig):
     width: float = Field(1.0, gt=0, description="multiplier of every channel count")
     max_channels: int = Field(256, ge=8, description="cap on channels per layer, before `width`")
     reconstruction: Literal["bernoulli", "gaussian", "gaussian_learned"] = Field(
-        "bernoulli", description="decoder likelihood p(x|z); gaussian_learned adds a per-pixel learned sigma")
+        "bernoulli", description="decoder likelihood p(x|z); gaussian_learned adds a per-pixel learned sigma"
+    )
     sigma: float = Field(0.1, gt=0, description="std of the gaussian decoder, in [0,1] pixel units")
     beta: float = Field(1.0, ge=0, description="weight of the KL term (1 = the ELBO)")
-    free_bits: float = Field(0.0, ge=0, description="nats per latent dimension below which KL is not penalised (Kingma 2016)")
+    free_bits: float = Field(
+        0.0, ge=0, description="nats per latent dimension below which KL is not penalised (Kingma 2016)"
+    )
     kl_warmup: int = Field(0, ge=0, description="steps over which the KL weight ramps linearly from 0 to beta")
-    decoder_blocks: int = Field(0, ge=0, description="residual blocks after each decoder upsampling layer (0 = the article's plain decoder)")
+    decoder_blocks: int = Field(
+        0, ge=0, description="residual blocks after each decoder upsampling layer (0 = the article's plain decoder)"
+    )
     init: Literal["torch", "glorot", "dcgan"] = Field("torch", description="weight init; glorot is Keras' default")
 
 
@@ -134,6 +139,20 @@ class _Image(nn.Module):
 class VAE(Family):
     name = "vae"
     Config = VAEConfig
+    abilities = frozenset({"reconstruct", "likelihood", "traverse", "interpolate", "conditional"})
+    tiny = ("model.width=0.5", "model.hidden=32")
+    search_space = {
+        "train.lr": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True},
+        "train.batch_size": {"type": "categorical", "choices": [32, 64, 128]},
+        "model.latent_dim": {"type": "categorical", "choices": [8, 16, 32]},
+        "model.hidden": {"type": "categorical", "choices": [64, 256, 512]},
+        "model.width": {"type": "categorical", "choices": [0.5, 1.0]},
+        "model.beta": {"type": "float", "low": 0.25, "high": 2.0},
+        "model.free_bits": {"type": "categorical", "choices": [0.0, 0.1, 0.25]},
+        "model.kl_warmup": {"type": "categorical", "choices": [0, 500, 2000]},
+        "model.decoder_blocks": {"type": "categorical", "choices": [0, 1, 2]},
+        "model.reconstruction": {"type": "categorical", "choices": ["bernoulli", "gaussian_learned"]},
+    }
     presets = {
         # The article's exact model (Keras VAE example): latent 2, Dense 16, Glorot init,
         # Adam with Keras' default 1e-3, batch 128.
@@ -177,8 +196,16 @@ class VAE(Family):
         logits = self.decoder(z, y)
         x01 = (x + 1.0) * 0.5
         c = self.cfg
-        return elbo(x01, logits.float(), mu.float(), logvar.float(), c.reconstruction, c.sigma,
-                    c.beta if beta is None else beta, free_bits)
+        return elbo(
+            x01,
+            logits.float(),
+            mu.float(),
+            logvar.float(),
+            c.reconstruction,
+            c.sigma,
+            c.beta if beta is None else beta,
+            free_bits,
+        )
 
     def train_step(self, x, y: Optional[torch.Tensor], opts):
         c = self.cfg
@@ -198,3 +225,9 @@ class VAE(Family):
 
     def exportable(self):
         return _Image(self.decoder, self.shape[0])
+
+    def extra_figures(self, test, labels, k=32, seed=0):
+        """ELBO, IWAE NLL bound, bits/dim, reconstruction error, active units on uint8 test images."""
+        figs = vae_figures(self, test, labels, k=k, seed=seed)
+        figs.pop("n_test")
+        return figs

@@ -1,6 +1,30 @@
-"""Generation from trained models, and export."""
+"""Sampling from trained models and exporting their generators."""
 
 from .export import FORMATS, export
-from .sampling import class_index, interpolate, manifold, prior_samples, reconstructions, slerp, traverse, write_images
+from .sampling import (
+    class_index,
+    interpolate,
+    interpolate_inputs,
+    manifold,
+    prior_samples,
+    reconstructions,
+    slerp,
+    to_samples,
+    traverse,
+    write_samples,
+)
 
-__all__ = ["FORMATS", "class_index", "export", "interpolate", "manifold", "prior_samples", "reconstructions", "slerp", "traverse", "write_images"]
+__all__ = [
+    "FORMATS",
+    "class_index",
+    "export",
+    "interpolate",
+    "interpolate_inputs",
+    "manifold",
+    "prior_samples",
+    "reconstructions",
+    "slerp",
+    "to_samples",
+    "traverse",
+    "write_samples",
+]

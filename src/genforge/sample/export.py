@@ -1,8 +1,10 @@
 """Export the generator (GAN) or decoder (VAE) as ONNX or TorchScript.
 
-The exported graph maps latents z [N, latent_dim] (float32) to images
-[N, C, H, W] in [-1, 1]; a conditional model's graph also takes class labels
-y [N] (int64). The batch dimension is dynamic.
+The family says what its exported module takes and returns (`export_example`).
+Image families: latents z [N, latent_dim] (float32) -> images [N, C, H, W] in
+[-1, 1]; a conditional model also takes class labels y [N] (int64). Text
+families: one decoder step (token [N], h, cond) -> (logits [N, V], h'), with the
+run's tokenizer.model copied beside the export. The batch dimension is dynamic.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 import torch
 
 from ..errors import ConfigError, RunError
+from ..modalities import modality_of
 from ..models import Family
 
 FORMATS = {"onnx": ".onnx", "torchscript": ".pt"}
@@ -26,9 +29,7 @@ def export(model: Family, fmt: str, out: str | Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     net = model.exportable().cpu().eval()
-    z = torch.randn(2, model.latent_dim)
-    args = (z, torch.arange(2) % model.n_classes) if model.conditional else (z,)
-    names = ["z", "y"][: len(args)]
+    args, names, outputs, batch_dims = model.export_example()
     with torch.no_grad():
         if fmt == "torchscript":
             traced = torch.jit.trace(net, args)
@@ -43,8 +44,18 @@ def export(model: Family, fmt: str, out: str | Path) -> Path:
             logging.getLogger("torch.onnx").setLevel(logging.ERROR)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                program = torch.onnx.export(net, args, dynamo=True, input_names=names, output_names=["images"],
-                                            dynamic_shapes={n: {0: batch} for n in names}, external_data=False,
-                                            verbose=False)
+                program = torch.onnx.export(
+                    net,
+                    args,
+                    dynamo=True,
+                    input_names=names,
+                    output_names=outputs,
+                    dynamic_shapes=tuple({d: batch} for d in batch_dims),
+                    external_data=False,
+                    verbose=False,
+                )
             program.save(str(out))
+    codec = getattr(model, "codec", None)
+    if codec is not None:  # e.g. a text model's tokenizer, without which its ids mean nothing
+        modality_of(model).save_codec(codec, out.parent)
     return out

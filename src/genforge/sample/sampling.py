@@ -1,31 +1,55 @@
-"""Generate from a trained model: prior samples, interpolations, VAE reconstructions and manifolds.
+"""Generate from a trained model: prior samples, interpolations, reconstructions, traversals, manifolds.
 
-Every function returns uint8 images [N, H, W, C]; `write_images` stores them as a
-PNG grid, a `samples.npz` (key `images`, and `labels` for a conditional model) or
-a folder of PNGs, chosen by the path. A conditional model takes a class index
-(`class_index` turns a class name into one); without one it samples the data's
-class mix.
+Every function returns samples in the model's modality's user form (images:
+uint8 [N, H, W, C]; text: a list of strings); `write_samples` stores them in a
+format chosen by the path (PNG grid, .npz, folder; .txt, .jsonl). A conditional
+model takes a class index (`class_index` turns a class name into one); without
+one it samples the data's class mix. What a model can do is asked of its
+family's abilities.
 """
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from statistics import NormalDist
 from typing import Optional
 
 import numpy as np
 import torch
-from PIL import Image
 
-from ..data import load_data, to_float, to_uint8
-from ..errors import ConfigError, RunError
-from ..io import atomic_write, save_grid
+from ..errors import ConfigError
+from ..modalities import modality_of
 from ..models import Family
 
 
-def _nhwc(x: torch.Tensor) -> np.ndarray:
-    return to_uint8(x).permute(0, 2, 3, 1).cpu().numpy()
+def to_samples(model: Family, out: torch.Tensor):
+    """Decoded outputs of `model` -> samples in its modality's user form."""
+    m = modality_of(model)
+    return m.to_samples(m.to_stored(out), getattr(model, "codec", None))
+
+
+def need(model: Family, ability: str, what: str) -> None:
+    """A clear error when `model`'s family lacks `ability`."""
+    if ability not in model.abilities:
+        raise ConfigError(f"{what} needs a model that can {ability}; this run is a {model.name}")
+
+
+def set_options(model: Family, sets: list[str]) -> None:
+    """Apply `model.KEY=VALUE` items to a loaded model's config (sampling options such as
+    model.temperature); each is validated and an error names the key."""
+    from ..config import parse_set
+
+    for key, value in parse_set(sets).get("model", {}).items():
+        if key not in type(model.cfg).model_fields:
+            raise ConfigError(f"--set model.{key}: {model.name} has no such option")
+        try:
+            setattr(model.cfg, key, value)
+        except ValueError as e:
+            raise ConfigError(
+                f"--set model.{key}={value}: {e.errors()[0]['msg'] if hasattr(e, 'errors') else e}"
+            ) from None
+    if any(not k.startswith("model.") for k in sets):
+        raise ConfigError(f"sampling takes model.* options only, got {', '.join(sets)}")
 
 
 def class_index(model: Family, name: Optional[str | int]) -> Optional[int]:
@@ -34,24 +58,29 @@ def class_index(model: Family, name: Optional[str | int]) -> Optional[int]:
         return None
     names = (getattr(model, "dataset_info", None) or {}).get("class_names") or []
     if not model.conditional:
-        raise ConfigError(f"class '{name}' was asked for, but this model is unconditional "
-                          "(train with --set model.conditional=true on labelled data)")
+        raise ConfigError(
+            f"class '{name}' was asked for, but this model is unconditional "
+            "(train with --set model.conditional=true on labelled data)"
+        )
     lowered = [str(c).lower() for c in names]
     if str(name).lower() in lowered:
         return lowered.index(str(name).lower())
     if str(name).isdigit() and int(name) < model.n_classes:
         return int(name)
-    raise ConfigError(f"unknown class '{name}'; expected one of: {', '.join(map(str, names))} (or an index 0..{model.n_classes - 1})")
+    raise ConfigError(
+        f"unknown class '{name}'; expected one of: {', '.join(map(str, names))} (or an index 0..{model.n_classes - 1})"
+    )
 
 
 @torch.no_grad()
-def prior_samples(model: Family, n: int, seed: int = 0, batch_size: int = 512,
-                  label: Optional[int] = None) -> tuple[np.ndarray, Optional[np.ndarray]]:
+def prior_samples(
+    model: Family, n: int, seed: int = 0, batch_size: int = 512, label: Optional[int] = None
+) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """(n samples from the prior, their labels or None); the same seed gives the same images."""
     if n < 1:
         raise ConfigError(f"-n must be at least 1, got {n}")
     x, y = model.sample_with_labels(n, seed=seed, batch_size=batch_size, label=label)
-    return _nhwc(x), None if y is None else y.cpu().numpy()
+    return to_samples(model, x), None if y is None else y.cpu().numpy()
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -74,47 +103,70 @@ def seed_latent(model: Family, seed: int, label: Optional[int] = None) -> tuple[
 
 
 @torch.no_grad()
-def interpolate(model: Family, seed_a: int, seed_b: int, steps: int = 10, method: str = "slerp",
-                label: Optional[int] = None, t: Optional[torch.Tensor] = None) -> np.ndarray:
-    """Images walking from the latent of seed_a to that of seed_b (`steps` of them, or at fractions t).
+def interpolate(
+    model: Family,
+    seed_a: int,
+    seed_b: int,
+    steps: int = 10,
+    method: str = "slerp",
+    label: Optional[int] = None,
+    t: Optional[torch.Tensor] = None,
+) -> np.ndarray:
+    """Samples walking from the latent of seed_a to that of seed_b (`steps` of them, or at fractions t).
     A conditional model keeps one class along the path: `label`, or seed_a's."""
+    need(model, "interpolate", "interpolation")
     za, y = seed_latent(model, seed_a, label)
     zb, _ = seed_latent(model, seed_b)
     t = torch.linspace(0, 1, steps) if t is None else t
     t = t.to(za.device)
     z = slerp(za, zb, t) if method == "slerp" else torch.lerp(za, zb, t[:, None])
-    return _nhwc(model.eval().decode(z, None if y is None else y.expand(len(z))))
+    return to_samples(model, model.eval().decode(z, None if y is None else y.expand(len(z))))
 
 
 @torch.no_grad()
-def traverse(model: Family, seed: int, dim: int, steps: int = 9, span: float = 3.0,
-             label: Optional[int] = None) -> np.ndarray:
-    """Vary latent dimension `dim` of seed's latent over [-span, span] (`steps` images)."""
+def interpolate_inputs(model: Family, a: torch.Tensor, b: torch.Tensor, steps: int = 8, label: Optional[int] = None):
+    """Decodings along the straight line between the posterior means of two inputs (stored form,
+    [1, ...] each): Bowman et al.'s homotopies between two sentences. The path's ends are the
+    reconstructions of a and b."""
+    need(model, "reconstruct", "interpolation between two inputs")
+    y = model.labels(1, label=label)
+    za, zb = (model.eval().encode(modality_of(model).to_model(v).to(model.device), y)[0][0] for v in (a, b))
+    z = torch.lerp(za, zb, torch.linspace(0, 1, steps, device=za.device)[:, None])
+    return to_samples(model, model.decode(z, None if y is None else y.expand(steps)))
+
+
+@torch.no_grad()
+def traverse(
+    model: Family, seed: int, dim: int, steps: int = 9, span: float = 3.0, label: Optional[int] = None
+) -> np.ndarray:
+    """Vary latent dimension `dim` of seed's latent over [-span, span] (`steps` samples)."""
+    need(model, "traverse", "a latent traversal")
     if not 0 <= dim < model.latent_dim:
         raise ConfigError(f"dim must be in 0..{model.latent_dim - 1}, got {dim}")
     z, y = seed_latent(model, seed, label)
     z = z.repeat(steps, 1)
     z[:, dim] = torch.linspace(-span, span, steps, device=z.device)
-    return _nhwc(model.eval().decode(z, None if y is None else y.expand(steps)))
+    return to_samples(model, model.eval().decode(z, None if y is None else y.expand(steps)))
 
 
 @torch.no_grad()
-def reconstructions(model: Family, n: int = 32, seed: int = 0) -> np.ndarray:
-    """VAE: n test images and their reconstructions, interleaved (original, reconstruction, ...)."""
-    if not hasattr(model, "reconstruct"):
-        raise ConfigError(f"reconstructions need a VAE; this run is a {model.name}")
-    data = load_data(model.run_config.data)
+def reconstructions(model: Family, n: int = 32, seed: int = 0, data=None):
+    """n test items and their reconstructions, interleaved (original, reconstruction, ...)."""
+    need(model, "reconstruct", "reconstructions")
+    mod = modality_of(model)
+    data = data if data is not None else mod.load(model.run_config.data, model.run_dir)
     x_all = data.tensor("test")
     idx = torch.randperm(len(x_all), generator=torch.Generator().manual_seed(seed))[:n]
-    x = to_float(x_all[idx]).to(model.device)
+    x = mod.to_model(x_all[idx]).to(model.device)
     y = data.labels("test", model.device)[idx] if model.conditional else None
-    rec = model.eval().reconstruct(x, y)
-    return _nhwc(torch.stack([x, rec], 1).flatten(0, 1))
+    rec = mod.to_stored(model.eval().reconstruct(x, y))
+    return mod.to_samples(torch.stack([x_all[idx], rec], 1).flatten(0, 1), data.codec)
 
 
 @torch.no_grad()
 def manifold(model: Family, side: int = 20, label: Optional[int] = None) -> np.ndarray:
     """VAE with a 2-D latent: decode a side x side grid of Gaussian quantiles (of class `label`)."""
+    need(model, "traverse", "the manifold grid")
     if model.latent_dim != 2:
         raise ConfigError(f"the manifold grid needs a 2-D latent; this model has {model.latent_dim}")
     q = torch.tensor([NormalDist().inv_cdf(p) for p in np.linspace(0.05, 0.95, side)], dtype=torch.float32)
@@ -122,26 +174,11 @@ def manifold(model: Family, side: int = 20, label: Optional[int] = None) -> np.n
     z = torch.stack([zx.flatten(), zy.flatten()], 1).to(model.device)
     # one class for the whole grid (a conditional model's manifold is per class): `label`, else the first
     y = model.labels(len(z), label=label if label is not None or not model.conditional else 0)
-    return _nhwc(model.eval().decode(z, y))
+    return to_samples(model, model.eval().decode(z, y))
 
 
-def write_images(images: np.ndarray, out: str | Path, nrow: Optional[int] = None,
-                 labels: Optional[np.ndarray] = None) -> Path:
-    """Store uint8 [N, H, W, C]: `.png` -> one grid, `.npz` -> samples.npz, else a folder of PNGs."""
-    out = Path(out)
-    suffix = out.suffix.lower()
-    if suffix == ".png":
-        save_grid(out, images, nrow)
-    elif suffix == ".npz":
-        buf = io.BytesIO()
-        arrays = {"images": images} | ({"labels": labels} if labels is not None else {})
-        np.savez_compressed(buf, **arrays)
-        atomic_write(out, buf.getvalue())
-    elif suffix:
-        raise RunError(f"--out {out}: expected a .png grid, a .npz file or a folder (no suffix)")
-    else:
-        out.mkdir(parents=True, exist_ok=True)
-        width = len(str(len(images) - 1))
-        for i, img in enumerate(images):
-            Image.fromarray(img.squeeze(-1) if img.shape[-1] == 1 else img).save(out / f"{i:0{width}d}.png")
-    return out
+def write_samples(
+    model: Family, samples, out: str | Path, nrow: Optional[int] = None, labels: Optional[np.ndarray] = None
+) -> Path:
+    """Store samples of `model` at `out` in the format its modality picks from the suffix."""
+    return modality_of(model).write(samples, out, labels, nrow, (model.dataset_info or {}).get("class_names"))

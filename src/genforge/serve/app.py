@@ -3,49 +3,40 @@
 HTTP API (OpenAPI docs at /docs) and a page at / to use it by hand. Models are
 addressed by the name of their run directory, fixed at start-up: no request ever
 names a file. Counts, steps and upload sizes are bounded; bad requests get a 4xx
-with a message.
+with a message. Answers are the model's modality's (PNG grids or base64 PNGs for
+images; JSON or plain text for text); endpoints that need an ability (traverse,
+reconstruct) ask the family for it.
 """
 
 from __future__ import annotations
 
-import base64
-import io
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Optional
 
-import numpy as np
 import torch
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from PIL import Image, UnidentifiedImageError
+from fastapi.responses import HTMLResponse
 
-from ..data import to_float, to_uint8
-from ..data.images import square
 from ..errors import ConfigError
-from ..io import grid_png, png_bytes
+from ..modalities import modality_of
+from ..modalities.base import class_labels
 from ..run import load
-from ..sample import class_index, interpolate as interpolate_images, prior_samples, traverse as traverse_images
+from ..sample import class_index, interpolate_inputs, prior_samples
+from ..sample import interpolate as interpolate_samples
+from ..sample import traverse as traverse_samples
+from ..sample.sampling import set_options
 
-MAX_N, MAX_STEPS, MAX_UPLOAD = 256, 32, 4 * 1024 * 1024
-SEED = Query(0, ge=0, le=2**31 - 1, description="same seed, same images")
-CLASS = Query(None, alias="class", description="conditional models: class name or index (default: the data's class mix)")
+MAX_N, MAX_STEPS, MAX_UPLOAD, MAX_TEXT = 256, 32, 4 * 1024 * 1024, 2000
+SEED = Query(0, ge=0, le=2**31 - 1, description="same seed, same samples")
+CLASS = Query(
+    None, alias="class", description="conditional models: class name or index (default: the data's class mix)"
+)
+FORMAT = Query(
+    None, description="image models: png (a grid, default) or json (base64 PNGs); text models: json (default) or txt"
+)
+TEMPERATURE = Query(None, ge=0, le=5, alias="temperature", description="text models: sampling temperature (0 = greedy)")
 PAGE = (Path(__file__).parent / "page.html").read_text()
-
-
-def _tile_png(tile: np.ndarray) -> bytes:
-    return png_bytes(Image.fromarray(tile.squeeze(-1) if tile.shape[-1] == 1 else tile))
-
-
-def _respond(images: np.ndarray, fmt: str, nrow: int | None = None) -> Response:
-    if fmt == "json":
-        return JSONResponse({"images": [base64.b64encode(_tile_png(t)).decode() for t in images],
-                             "shape": list(images.shape[1:])})
-    return Response(grid_png(images, nrow), media_type="image/png")
-
-
-def _nhwc(x: torch.Tensor) -> np.ndarray:
-    return to_uint8(x).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def create_app(runs: list[str | Path]) -> FastAPI:
@@ -57,7 +48,9 @@ def create_app(runs: list[str | Path]) -> FastAPI:
             raise ValueError(f"two runs are named '{name}'; serve runs with distinct folder names")
         m = load(r)
         ev = Path(r) / "eval.json"
-        m.eval_figures = {k: v.get("value") for k, v in json.loads(ev.read_text())["metrics"].items()} if ev.is_file() else {}
+        m.eval_figures = (
+            {k: v.get("value") for k, v in json.loads(ev.read_text())["metrics"].items()} if ev.is_file() else {}
+        )
         models[name] = m
     app = FastAPI(title="genforge", description="Generate from trained genforge models.")
 
@@ -66,9 +59,9 @@ def create_app(runs: list[str | Path]) -> FastAPI:
             raise HTTPException(404, f"no model named '{name}'; served: {', '.join(models)}")
         return models[name]
 
-    def need_vae(m, name: str):
-        if not hasattr(m, "encode"):
-            raise HTTPException(400, f"'{name}' is a {m.name}; this endpoint needs a VAE")
+    def need(m, name: str, ability: str):
+        if ability not in m.abilities:
+            raise HTTPException(400, f"'{name}' is a {m.name}, which cannot {ability}; this endpoint needs a VAE")
 
     def label_of(m, cls: str | None):
         try:
@@ -76,72 +69,137 @@ def create_app(runs: list[str | Path]) -> FastAPI:
         except ConfigError as e:
             raise HTTPException(422, str(e)) from None
 
+    def respond(m, samples, fmt: Optional[str], nrow: Optional[int] = None, labels=None):
+        mod = modality_of(m)
+        allowed = mod.formats
+        if fmt is not None and fmt not in allowed:
+            raise HTTPException(
+                422, f"format '{fmt}' is not served for {mod.name} models; expected {', '.join(allowed)}"
+            )
+        return mod.response(samples, fmt or allowed[0], nrow, labels)
+
+    def temperature(m, t: Optional[float]):
+        if t is not None:
+            try:
+                set_options(m, [f"model.temperature={t}"])
+            except ConfigError as e:
+                raise HTTPException(422, str(e)) from None
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page():
         return PAGE
 
     @app.get("/api/models")
     def list_models():
-        """Every served model: family, image shape, latent size, classes, eval figures."""
-        return {n: {"family": m.name, "preset": m.run_config.preset, "shape": list(m.shape), "latent_dim": m.latent_dim,
-                    "classes": m.dataset_info.get("class_names"), "conditional": m.conditional, "eval": m.eval_figures}
-                for n, m in models.items()}
+        """Every served model: family, modality, abilities, shape, latent size, classes, eval figures."""
+        return {
+            n: {
+                "family": m.name,
+                "modality": m.modality,
+                "abilities": sorted(m.abilities),
+                "preset": m.run_config.preset,
+                "shape": list(m.shape),
+                "latent_dim": m.latent_dim,
+                "classes": m.dataset_info.get("class_names"),
+                "conditional": m.conditional,
+                "eval": m.eval_figures,
+            }
+            for n, m in models.items()
+        }
 
     @app.get("/api/{name}/generate")
-    def generate(name: str, n: int = Query(16, ge=1, le=MAX_N), seed: int = SEED, cls: str | None = CLASS,
-                 format: Literal["png", "json"] = "png"):
-        """n samples for a seed: a PNG grid, or JSON with one base64 PNG per image."""
+    def generate(
+        name: str,
+        n: int = Query(16, ge=1, le=MAX_N),
+        seed: int = SEED,
+        cls: str | None = CLASS,
+        format: Literal["png", "json", "txt"] | None = FORMAT,
+        temperature_: float | None = TEMPERATURE,
+    ):
+        """n samples for a seed: a PNG grid or base64 PNGs (images), JSON or plain text (text)."""
         m = get(name)
-        return _respond(prior_samples(m, n, seed, label=label_of(m, cls))[0], format)
+        temperature(m, temperature_)
+        samples, labels = prior_samples(m, n, seed, label=label_of(m, cls))
+        return respond(m, samples, format, labels=class_labels(labels, m.dataset_info.get("class_names")))
 
     @app.get("/api/{name}/interpolate")
-    def interpolate(name: str, seed_a: int = SEED, seed_b: int = Query(1, ge=0, le=2**31 - 1),
-                    steps: int = Query(8, ge=2, le=MAX_STEPS),
-                    t: float | None = Query(None, ge=0.0, le=1.0, description="one frame at this fraction instead"),
-                    cls: str | None = CLASS, format: Literal["png", "json"] = "png"):
-        """Images along the spherical path between the latents of two seeds."""
+    def interpolate(
+        name: str,
+        seed_a: int = SEED,
+        seed_b: int = Query(1, ge=0, le=2**31 - 1),
+        steps: int = Query(8, ge=2, le=MAX_STEPS),
+        t: float | None = Query(None, ge=0.0, le=1.0, description="one frame at this fraction instead"),
+        cls: str | None = CLASS,
+        format: Literal["png", "json", "txt"] | None = FORMAT,
+    ):
+        """Samples along the spherical path between the latents of two seeds."""
         m = get(name)
-        imgs = interpolate_images(m, seed_a, seed_b, steps, label=label_of(m, cls),
-                                  t=None if t is None else torch.tensor([t]))
-        return _respond(imgs, format, len(imgs))
+        need(m, name, "interpolate")
+        out = interpolate_samples(
+            m, seed_a, seed_b, steps, label=label_of(m, cls), t=None if t is None else torch.tensor([t])
+        )
+        return respond(m, out, format, len(out))
+
+    @app.get("/api/{name}/between")
+    def between(
+        name: str,
+        a: str = Query(..., max_length=MAX_TEXT, description="first sentence"),
+        b: str = Query(..., max_length=MAX_TEXT, description="second sentence"),
+        steps: int = Query(7, ge=2, le=MAX_STEPS),
+        cls: str | None = CLASS,
+        format: Literal["json", "txt"] | None = FORMAT,
+    ):
+        """Text models that reconstruct: the path between two typed sentences' latents (Bowman's homotopy)."""
+        m = get(name)
+        need(m, name, "reconstruct")
+        try:
+            xa, xb = (modality_of(m).from_upload(v.encode(), m.shape, m.codec) for v in (a, b))
+        except (ValueError, OSError) as e:
+            raise HTTPException(400, f"not a usable input for '{name}' ({e})") from None
+        return respond(m, interpolate_inputs(m, xa, xb, steps, label=label_of(m, cls)), format, steps)
 
     @app.get("/api/{name}/traverse")
-    def traverse(name: str, dim: int = Query(0, ge=0), seed: int = SEED, steps: int = Query(9, ge=2, le=MAX_STEPS),
-                 span: float = Query(3.0, gt=0, le=10), cls: str | None = CLASS,
-                 format: Literal["png", "json"] = "png"):
-        """VAE: vary one latent dimension of a seed's latent over [-span, span]."""
+    def traverse(
+        name: str,
+        dim: int = Query(0, ge=0),
+        seed: int = SEED,
+        steps: int = Query(9, ge=2, le=MAX_STEPS),
+        span: float = Query(3.0, gt=0, le=10),
+        cls: str | None = CLASS,
+        format: Literal["png", "json", "txt"] | None = FORMAT,
+    ):
+        """Vary one latent dimension of a seed's latent over [-span, span]."""
         m = get(name)
-        need_vae(m, name)
+        need(m, name, "traverse")
         if dim >= m.latent_dim:
             raise HTTPException(422, f"dim must be below the latent size {m.latent_dim}, got {dim}")
-        return _respond(traverse_images(m, seed, dim, steps, span, label=label_of(m, cls)), format, steps)
+        return respond(m, traverse_samples(m, seed, dim, steps, span, label=label_of(m, cls)), format, steps)
 
     @app.post("/api/{name}/reconstruct")
-    async def reconstruct(name: str, request: Request, cls: str | None = CLASS):
-        """VAE: the request body is an image file (PNG/JPEG/...); returns [input, reconstruction] as a PNG.
-        A conditional VAE needs the image's class."""
+    async def reconstruct(
+        name: str, request: Request, cls: str | None = CLASS, format: Literal["png", "json", "txt"] | None = FORMAT
+    ):
+        """The request body is an input (an image file; a UTF-8 sentence); returns [input, reconstruction].
+        A conditional model needs the input's class."""
         m = get(name)
-        need_vae(m, name)
+        need(m, name, "reconstruct")
         label = label_of(m, cls)
         if m.conditional and label is None:
-            raise HTTPException(422, f"'{name}' is conditional: give the image's class, e.g. ?class=0")
+            raise HTTPException(422, f"'{name}' is conditional: give the {modality_of(m).unit}'s class, e.g. ?class=0")
         body = await request.body()
         if len(body) > MAX_UPLOAD:
             raise HTTPException(413, f"upload of {len(body)} bytes is over the {MAX_UPLOAD} byte limit")
         if not body:
-            raise HTTPException(400, "empty body: send the image file's bytes")
+            raise HTTPException(400, f"empty body: send the {modality_of(m).unit} file's bytes")
+        mod = modality_of(m)
         try:
-            with Image.open(io.BytesIO(body)) as im:
-                im.load()
-                c, size, _ = m.shape
-                im = square(im.convert("L" if c == 1 else "RGB"), size)
-        except (UnidentifiedImageError, OSError) as e:
-            raise HTTPException(400, f"not a readable image ({e})") from None
-        arr = np.array(im, dtype=np.uint8).reshape(1, size, size, c)  # a writable copy for torch
-        x = to_float(torch.from_numpy(arr).permute(0, 3, 1, 2)).to(m.device)
+            x = mod.from_upload(body, m.shape, m.codec)
+        except (ValueError, OSError) as e:
+            raise HTTPException(400, f"not a readable {mod.unit} ({e})") from None
         with torch.no_grad():
-            imgs = _nhwc(torch.cat([x, m.reconstruct(x, m.labels(1, label=label))]))
-        return _respond(imgs, "png", 2)
+            rec = m.reconstruct(mod.to_model(x).to(m.device), m.labels(1, label=label))
+        pair = mod.to_samples(torch.cat([x, mod.to_stored(rec)]), m.codec)
+        return respond(m, pair, format, 2)
 
     return app
 

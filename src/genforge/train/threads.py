@@ -30,8 +30,14 @@ class ThreadTuner:
     then at least `min_steps` steps and `window_s` seconds, and keeps the count with
     the most steps per second. `choices` records (time, rates, chosen) of each probe."""
 
-    def __init__(self, candidates: Optional[list[int]] = None, window_s: float = 1.0, min_steps: int = 3,
-                 period: float = 60.0, clock: Callable[[], float] = time.perf_counter):
+    def __init__(
+        self,
+        candidates: Optional[list[int]] = None,
+        window_s: float = 1.0,
+        min_steps: int = 3,
+        period: float = 60.0,
+        clock: Callable[[], float] = time.perf_counter,
+    ):
         self.candidates = candidates or thread_candidates()
         self.window_s, self.min_steps, self.period, self.clock = window_s, min_steps, period, clock
         self.choices: list[dict] = []
@@ -73,7 +79,7 @@ class ThreadTuner:
             return
         best = max(self._rates, key=self._rates.get)
         torch.set_num_threads(best)
-        self.choices.append({"t": round(now, 2), "steps_per_s": {k: round(v, 2) for k, v in self._rates.items()},
-                             "threads": best})
+        self.choices.append(
+            {"t": round(now, 2), "steps_per_s": {k: round(v, 2) for k, v in self._rates.items()}, "threads": best}
+        )
         self._next_probe = now + self.period
-

@@ -20,9 +20,11 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import RunConfigBase
-from ..data import ImageData, data_report, format_report, load_data, to_float, to_uint8
 from ..errors import RunError
-from ..io import append_jsonl, save_grid, write_json
+from ..io import append_jsonl, atomic_write, write_json
+from ..modalities import modality_of
+from ..modalities.base import class_labels
+from ..models import FAMILIES
 from ..run import WEIGHTS, build_model, load_state, load_weights, read_config, save_config, save_state, save_weights
 from .threads import ThreadTuner
 
@@ -71,13 +73,23 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
 class Trainer:
     """Trains `cfg` into the run directory `run`; `fit()` returns the final step."""
 
-    def __init__(self, cfg: RunConfigBase, run: str | Path, data: Optional[ImageData] = None,
-                 resume: bool = False, progress: bool = True, log: Callable[[str], None] = print,
-                 hooks: tuple[Hook, ...] = ()):
+    def __init__(
+        self,
+        cfg: RunConfigBase,
+        run: str | Path,
+        data=None,
+        resume: bool = False,
+        progress: bool = True,
+        log: Callable[[str], None] = print,
+        hooks: tuple[Hook, ...] = (),
+    ):
         self.cfg, self.run, self.progress, self.log, self.hooks = cfg, Path(run), progress, log, hooks
         t = cfg.train
         if not resume and (self.run / WEIGHTS).exists():
-            raise RunError(f"{self.run} already holds a trained model; pass --resume {self.run} to continue it, or choose another --out")
+            raise RunError(
+                f"{self.run} already holds a trained model; pass --resume {self.run} to continue it, "
+                "or choose another --out"
+            )
         if isinstance(t.threads, int):
             torch.set_num_threads(t.threads)
         if t.deterministic:
@@ -86,8 +98,10 @@ class Trainer:
         # A measured thread count on the CPU; fixed when results must not depend on it.
         auto = t.threads == "auto" and self.device.type == "cpu" and not t.deterministic
         self.threads = ThreadTuner() if auto else None
-        self.data = data if data is not None else load_data(cfg.data)
-        self.report = data_report(self.data)
+        self.modality = modality_of(FAMILIES.get(cfg.family))
+        # a resumed run keeps the tokenizer (or other codec) it was trained with
+        self.data = data if data is not None else self.modality.load(cfg.data, self.run if resume else None)
+        self.report = self.modality.report(self.data)
 
         torch.manual_seed(t.seed)  # weights init
         self.model = build_model(cfg, self.data.shape, self.data.n_classes).to(self.device)
@@ -100,7 +114,7 @@ class Trainer:
             self._restore()
         else:
             torch.manual_seed(t.seed + 1)  # noise / dropout stream, independent of the init
-        self.x = self.data.tensor("train", self.device)  # uint8 [N, C, H, W]
+        self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
         self.y = self.data.labels("train", self.device)
         self.batch = min(t.batch_size, len(self.x))
         self.steps_per_epoch = len(self.x) // self.batch
@@ -138,7 +152,7 @@ class Trainer:
             gen = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + epoch)
             self._perm = torch.randperm(len(self.x), generator=gen).to(self.device)
             self._perm_epoch = epoch
-        return self._perm[pos * self.batch: (pos + 1) * self.batch]
+        return self._perm[pos * self.batch : (pos + 1) * self.batch]
 
     def _autocast(self):
         if self.cfg.train.precision == "bf16":
@@ -149,31 +163,49 @@ class Trainer:
         if not is_main_process():
             return
         save_weights(self.run, self.model, self.cfg, self.step)
-        save_state(self.run, {
-            "step": self.step,
-            "elapsed": self.elapsed,
-            "optimizers": {k: o.state_dict() for k, o in self.opts.items()},
-            "rng": _rng_state(self.device),
-        })
+        save_state(
+            self.run,
+            {
+                "step": self.step,
+                "elapsed": self.elapsed,
+                "optimizers": {k: o.state_dict() for k, o in self.opts.items()},
+                "rng": _rng_state(self.device),
+            },
+        )
 
     def save_samples(self) -> None:
         if not is_main_process():
             return
         was = self.model.training
         self.model.eval()
-        with torch.no_grad():
-            imgs = to_uint8(self.model.decode(self.grid_z, self.grid_y)).permute(0, 2, 3, 1).cpu().numpy()
+        with torch.no_grad():  # a decoder that samples (text) draws from its own seeded generator
+            gen = torch.Generator().manual_seed(self.cfg.train.seed + 3)
+            stored = self.modality.to_stored(self.model.decode(self.grid_z, self.grid_y, gen))
         self.model.train(was)
-        save_grid(self.run / "samples" / f"step_{self.step:07d}.png", imgs,
-                  None if self.grid_y is None else self.data.n_classes)
+        names = class_labels(self.grid_y, self.data.class_names)
+        preview = self.modality.preview(
+            self.modality.to_samples(stored, self.data.codec),
+            None if self.grid_y is None else self.data.n_classes,
+            names,
+        )
+        atomic_write(self.run / "samples" / f"step_{self.step:07d}{self.modality.preview_suffix}", preview)
 
     def _write_header(self) -> None:
         if not is_main_process():
             return
         self.run.mkdir(parents=True, exist_ok=True)
-        info = {"name": self.data.name, "shape": list(self.data.shape), "n_classes": self.data.n_classes,
-                "class_names": self.data.class_names, "fingerprint": self.data.fingerprint,
-                "n_train": len(self.data.train), "n_test": len(self.data.test), "split": self.data.split}
+        self.modality.save_codec(self.data.codec, self.run)
+        info = {
+            "name": self.data.name,
+            "modality": self.modality.name,
+            "shape": list(self.data.shape),
+            "n_classes": self.data.n_classes,
+            "class_names": self.data.class_names,
+            "fingerprint": self.data.fingerprint,
+            "n_train": len(self.data.train),
+            "n_test": len(self.data.test),
+            "split": self.data.split,
+        }
         save_config(self.run, self.cfg, info)
         write_json(self.run / "data.json", self.report)
 
@@ -184,19 +216,32 @@ class Trainer:
                 rec = hook.fn(self)
                 self.model.train(was)
                 if rec and is_main_process():
-                    append_jsonl(self.run / "metrics.jsonl", {"step": self.step, "elapsed_s": round(self.elapsed, 2), **rec})
-                    self.log(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in rec.items() if isinstance(v, float)))
+                    append_jsonl(
+                        self.run / "metrics.jsonl", {"step": self.step, "elapsed_s": round(self.elapsed, 2), **rec}
+                    )
+                    self.log(
+                        f"step {self.step}: "
+                        + ", ".join(f"{k} {v:.4g}" for k, v in rec.items() if isinstance(v, float))
+                    )
 
     def _log_metrics(self, bar) -> None:
         """Mean losses since the last log, images/s, one line of metrics.jsonl (one host sync)."""
         t, now = self.cfg.train, time.perf_counter()
         rec = {k: round(float(v) / self._n_sum, 5) for k, v in self._sums.items()}
         rate = (self.step - self._step_log) * self.batch / max(now - self._t_log, 1e-9)
-        rec.update(step=self.step, epoch=round(self.step / self.steps_per_epoch, 3),
-                   images_per_s=round(rate, 1), elapsed_s=round(self.elapsed, 2), threads=torch.get_num_threads())
+        # images_per_s for images, texts_per_s for text, ...
+        rec.update(
+            {
+                "step": self.step,
+                "epoch": round(self.step / self.steps_per_epoch, 3),
+                f"{self.modality.unit}s_per_s": round(rate, 1),
+                "elapsed_s": round(self.elapsed, 2),
+                "threads": torch.get_num_threads(),
+            }
+        )
         if is_main_process():
             append_jsonl(self.run / "metrics.jsonl", rec)
-        postfix = {k: rec[k] for k in self._sums} | {"img/s": int(rate)}
+        postfix = {k: rec[k] for k in self._sums} | {f"{self.modality.unit}/s": int(rate)}
         if self.total is None and t.minutes is not None:
             postfix["left"] = f"{max(0.0, t.minutes * 60 - self.elapsed) / 60:.1f}min"
         bar.set_postfix(postfix)
@@ -206,14 +251,20 @@ class Trainer:
         """Train until the first budget (steps, epochs, minutes) is spent; returns the step."""
         t = self.cfg.train
         self._write_header()
-        self.log(format_report(self.report))
+        self.log(self.modality.format_report(self.report))
         if self.report["problems"] and not self.cfg.data.strict:
             self.log(f"note: {len(self.report['problems'])} file(s) skipped (see {self.run / 'data.json'})")
         if self.step == 0:
             self.save_samples()
         self.model.train()
-        bar = tqdm(total=self.total, initial=self.step, unit="step", disable=not self.progress,
-                   dynamic_ncols=True, mininterval=1.0)
+        bar = tqdm(
+            total=self.total,
+            initial=self.step,
+            unit="step",
+            disable=not self.progress,
+            dynamic_ncols=True,
+            mininterval=1.0,
+        )
         self._sums, self._n_sum, self._t_log, self._step_log = {}, 0, time.perf_counter(), self.step
         start_wall, start_elapsed = time.perf_counter(), self.elapsed
         try:
@@ -223,7 +274,7 @@ class Trainer:
                 if self.threads is not None:
                     self.threads.tick()
                 idx = self._indices(self.step)
-                x = to_float(self.x[idx])
+                x = self.modality.to_model(self.x[idx])
                 y = None if self.y is None else self.y[idx]
                 with self._autocast():
                     losses = self.model.train_step(x, y, self.opts)

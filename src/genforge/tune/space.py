@@ -1,8 +1,8 @@
 """Search spaces: which config keys to tune, and over what, declared in YAML or by default.
 
-    train.lr:         {type: float, low: 5.0e-5, high: 1.0e-3, log: true}
-    train.batch_size: {type: categorical, choices: [32, 64, 128]}
-    model.width:      {type: float, low: 0.25, high: 1.0}
+train.lr:         {type: float, low: 5.0e-5, high: 1.0e-3, log: true}
+train.batch_size: {type: categorical, choices: [32, 64, 128]}
+model.width:      {type: float, low: 0.25, high: 1.0}
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from ..config import StrictModel
 from ..errors import ConfigError
+from ..models import FAMILIES
 
 
 class Param(StrictModel):
@@ -26,41 +27,11 @@ class Param(StrictModel):
     choices: Optional[list[Any]] = None
 
 
-DEFAULT_SPACES: dict[str, dict[str, dict]] = {
-    "dcgan": {
-        "train.lr": {"type": "float", "low": 5e-5, "high": 1e-3, "log": True},
-        "train.batch_size": {"type": "categorical", "choices": [32, 64, 128]},
-        "train.betas": {"type": "categorical", "choices": [[0.5, 0.999], [0.0, 0.9], [0.9, 0.999]]},
-        "model.width": {"type": "categorical", "choices": [0.25, 0.5, 1.0]},
-        "model.kernel": {"type": "categorical", "choices": [3, 5]},
-        "model.dropout": {"type": "float", "low": 0.0, "high": 0.4},
-        "model.loss": {"type": "categorical", "choices": ["ns", "hinge"]},
-        "model.spectral_norm": {"type": "categorical", "choices": [False, True]},
-        "model.r1_gamma": {"type": "categorical", "choices": [0.0, 0.1, 1.0]},
-        "model.d_lr_ratio": {"type": "categorical", "choices": [1.0, 2.0, 4.0]},
-        "model.ema": {"type": "categorical", "choices": [None, 0.999]},
-        "model.augment": {"type": "categorical", "choices": ["", "translation", "translation,cutout", "color,translation,cutout"]},
-    },
-    "vae": {
-        "train.lr": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True},
-        "train.batch_size": {"type": "categorical", "choices": [32, 64, 128]},
-        "model.latent_dim": {"type": "categorical", "choices": [8, 16, 32]},
-        "model.hidden": {"type": "categorical", "choices": [64, 256, 512]},
-        "model.width": {"type": "categorical", "choices": [0.5, 1.0]},
-        "model.beta": {"type": "float", "low": 0.25, "high": 2.0},
-        "model.free_bits": {"type": "categorical", "choices": [0.0, 0.1, 0.25]},
-        "model.kl_warmup": {"type": "categorical", "choices": [0, 500, 2000]},
-        "model.decoder_blocks": {"type": "categorical", "choices": [0, 1, 2]},
-        "model.reconstruction": {"type": "categorical", "choices": ["bernoulli", "gaussian_learned"]},
-    },
-}
-
-
 def load_space(family: str, path: Optional[str | Path] = None) -> dict[str, Param]:
     """The space from a YAML file, or the family's default; errors name the key."""
     if path is None:
-        raw = DEFAULT_SPACES.get(family)
-        if raw is None:
+        raw = FAMILIES.get(family).search_space
+        if not raw:
             raise ConfigError(f"no default search space for '{family}'; pass --space space.yaml")
     else:
         p = Path(path)

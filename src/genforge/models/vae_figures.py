@@ -17,7 +17,6 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..data import to_float
 from ..losses.vae import decoder_mean, kl_per_dim, reconstruction_nll
 
 
@@ -28,8 +27,14 @@ def _interval(per_image: torch.Tensor) -> list[float]:
 
 
 @torch.no_grad()
-def vae_figures(model, test_u8: torch.Tensor, test_labels: Optional[torch.Tensor] = None, k: int = 32,
-                batch_size: int = 250, seed: int = 0) -> dict:
+def vae_figures(
+    model,
+    test_u8: torch.Tensor,
+    test_labels: Optional[torch.Tensor] = None,
+    k: int = 32,
+    batch_size: int = 250,
+    seed: int = 0,
+) -> dict:
     """ELBO, IWAE NLL bound (k samples), bits/dim, reconstruction error, KL per dim, active units.
     A conditional VAE needs the images' labels: its figures are of log p(x | y)."""
     torch.manual_seed(seed)
@@ -38,7 +43,7 @@ def vae_figures(model, test_u8: torch.Tensor, test_labels: Optional[torch.Tensor
     elbos, iw, mse, mus, kls = [], [], [], [], []
     label_chunks = [None] * len(test_u8.split(batch_size)) if test_labels is None else test_labels.split(batch_size)
     for chunk, y in zip(test_u8.split(batch_size), label_chunks):
-        x = to_float(chunk).to(model.device)
+        x = chunk.to(model.device).float().div(127.5).sub(1.0)  # uint8 -> [-1, 1]
         y = None if y is None else y.to(model.device)
         x01 = (x + 1) * 0.5
         mu, logvar = model.encode(x, y)
@@ -68,8 +73,15 @@ def vae_figures(model, test_u8: torch.Tensor, test_labels: Optional[torch.Tensor
         "elbo": {"value": elbo.mean().item(), "interval": _interval(elbo), "unit": "nats/image"},
         "nll_iw": {"value": nll.mean().item(), "interval": _interval(nll), "unit": "nats/image", "k": k},
         "bits_per_dim": {"value": nll.mean().item() * to_bpd, "interval": [v * to_bpd for v in _interval(nll)], "k": k},
-        "reconstruction_mse": {"value": torch.cat(mse).mean().item(), "interval": _interval(torch.cat(mse)), "unit": "[0,1] pixels"},
-        "active_units": {"value": int(active.sum()), "of": int(mu_all.shape[1]),
-                         "kl_per_dim": [round(v, 4) for v in kl_all.mean(0).tolist()]},
+        "reconstruction_mse": {
+            "value": torch.cat(mse).mean().item(),
+            "interval": _interval(torch.cat(mse)),
+            "unit": "[0,1] pixels",
+        },
+        "active_units": {
+            "value": int(active.sum()),
+            "of": int(mu_all.shape[1]),
+            "kl_per_dim": [round(v, 4) for v in kl_all.mean(0).tolist()],
+        },
         "n_test": len(elbo),
     }

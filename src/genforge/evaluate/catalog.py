@@ -1,0 +1,149 @@
+"""Every metric genforge computes, registered with what it needs (see registry.py)."""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+
+from . import metrics as M
+from .registry import register_metric
+from .text_metrics import distinct_n, self_bleu
+from .usefulness import usefulness
+
+FEATURES = ("features",)
+
+
+def frechet(ctx, side, name: str) -> dict:
+    return {name: M.fid(ctx.real_f, side.features, ctx.draws, ctx.seed)}
+
+
+register_metric(
+    "fid",
+    modalities=("image",),
+    needs=FEATURES,
+    help="Frechet distance of extractor features (FID with a network trained on your data)",
+)(partial(frechet, name="fid"))
+register_metric(
+    "fd",
+    modalities=("text",),
+    needs=FEATURES,
+    help="Frechet distance in the embedding space of a text encoder trained on your data",
+)(partial(frechet, name="fd"))
+
+
+@register_metric("kid", needs=FEATURES, help="kernel (MMD^2) distance of extractor features; unbiased, floor ~0")
+def kernel(ctx, side) -> dict:
+    return {"kid": M.kid(ctx.real_f, side.features, seed=ctx.seed)}
+
+
+@register_metric(
+    "prdc",
+    needs=FEATURES,
+    better="higher",
+    figures=("precision", "recall", "density", "coverage"),
+    help="precision, recall, density, coverage with k-NN balls in feature space",
+)
+def prdc(ctx, side) -> dict:
+    return M.prdc(ctx.real_f, side.features, seed=ctx.seed)
+
+
+@register_metric(
+    "classifier_score",
+    needs=("probs",),
+    better="higher",
+    help="exp(E KL(p(y|x) || p(y))) with the data's classifier (Inception Score's analogue)",
+)
+def classifier_score(ctx, side) -> dict:
+    return {"classifier_score": M.classifier_score(side.probs)}
+
+
+@register_metric(
+    "class_histogram",
+    needs=("probs",),
+    better="higher",
+    help="smallest ratio of a class's share of samples to its share of data (mode dropping)",
+)
+def class_histogram(ctx, side) -> dict:
+    d = ctx.data
+    shares = np.bincount(d.train_labels, minlength=d.n_classes) / len(d.train_labels)
+    return {"class_histogram": M.class_histogram(side.probs, shares, d.class_names)}
+
+
+@register_metric(
+    "class_agreement",
+    needs=("probs", "labels"),
+    better="higher",
+    help="conditional models: share of samples the data's classifier puts in the asked class",
+)
+def class_agreement(ctx, side) -> dict:
+    return {"class_agreement": M.class_agreement(side.probs, side.labels)}
+
+
+@register_metric(
+    "memorization",
+    floor=False,
+    figures=("near_copy_share",),
+    help="share of samples closer to a training item than 99% of held-out items are",
+)
+def memorization(ctx, side) -> dict:
+    fig = M.memorization(side.memo, ctx.train_memo, ctx.threshold, seed=ctx.seed)
+    if ctx.floors:  # the floor: the other half of the test split (the threshold came from the first)
+        other = ctx.subset(ctx.data.tensor("test")[1::2], len(side.stored))
+        floor = M.memorization(ctx.memo(other), ctx.train_memo, ctx.threshold, seed=ctx.seed)
+        fig |= {"floor": floor["value"], "floor_interval": floor["interval"]}
+    return {"near_copy_share": fig}
+
+
+@register_metric(
+    "usefulness",
+    needs=("labels",),
+    better="higher",
+    floor=False,
+    help="train a classifier on labelled samples, test on real (TSTR), beside training on real",
+)
+def useful(ctx, side) -> dict:
+    return {"usefulness": usefulness(side.stored, side.labels, ctx.data, seed=ctx.seed)}
+
+
+@register_metric(
+    "distinct",
+    modalities=("text",),
+    needs=("strings",),
+    better="higher",
+    figures=("distinct_1", "distinct_2"),
+    help="distinct unigrams / bigrams over all samples",
+)
+def distinct(ctx, side) -> dict:
+    return {f"distinct_{n}": distinct_n(side.strings, n) for n in (1, 2)}
+
+
+@register_metric(
+    "self_bleu",
+    modalities=("text",),
+    needs=("strings",),
+    help="mean BLEU of each sample against the others (sacrebleu; lower = more diverse)",
+)
+def self_bleu_metric(ctx, side) -> dict:
+    return {"self_bleu": self_bleu(side.strings, seed=ctx.seed)}
+
+
+# Figures of held-out likelihood, computed by the family (Family.extra_figures).
+for _name, _mods, _help in [
+    ("nll_iw", ("image", "text"), "importance-weighted NLL bound on held-out data (exact for a language model)"),
+    ("elbo", ("image",), "evidence lower bound on held-out images"),
+    ("bits_per_dim", ("image",), "NLL bound in bits per pixel"),
+    ("reconstruction_mse", ("image",), "mean squared error of reconstructions"),
+    ("perplexity", ("text",), "exp(NLL per token) on held-out text"),
+    ("kl", ("text",), "KL(q(z|x) || p(z)) per held-out sentence"),
+    ("mutual_info", ("text",), "mutual information between sentences and latents"),
+    ("active_units", ("image", "text"), "latent dimensions whose posterior mean varies (Cov > 0.01)"),
+]:
+    register_metric(
+        _name,
+        modalities=_mods,
+        needs=("likelihood",),
+        better="higher" if _name in ("elbo", "mutual_info", "active_units", "kl") else "lower",
+        floor=False,
+        help=_help,
+    )(None)

@@ -1,0 +1,141 @@
+"""The interface every modality implements, and the modality registry.
+
+A modality is what the core asks about a kind of data (images, text, ...): how a
+data set is loaded and stored, how a stored batch becomes a model input and a
+model's output becomes stored samples, how samples are written, previewed in a
+report, answered by the server, embedded for evaluation and compared for
+memorization. Trainer, sampler, evaluator, report and server hold no
+modality-specific code: they call these methods.
+
+Three forms of data travel through the core:
+
+- stored: what a data set holds and `samples` are in, as a tensor (images: uint8
+  [N, C, H, W]; text: int64 token ids [N, L], EOS-terminated, 0-padded);
+- model input: `to_model(stored)` (images: float in [-1, 1]; text: the ids);
+- samples: what a user gets, `to_samples(stored, codec)` (images: uint8 NHWC
+  numpy; text: a list of strings). The codec is what turns stored into samples
+  (text: the run's tokenizer; images: nothing).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar, Optional
+
+import torch
+from torch import nn
+
+from ..config import BaseDataConfig
+from ..registry import Registry
+
+MODALITIES: Registry["Modality"] = Registry("modality")
+
+
+def register_modality(cls: type["Modality"]) -> type["Modality"]:
+    """Class decorator: register one instance of the modality under its name."""
+    MODALITIES.register(cls.name)(cls())
+    return cls
+
+
+class Modality:
+    name: ClassVar[str]
+    DataConfig: ClassVar[type[BaseDataConfig]]
+    unit: ClassVar[str]  # what one sample is called in messages: image, text, clip
+    default_samples: ClassVar[int]  # samples an evaluation draws by default
+    out_help: ClassVar[str]  # what `genforge sample --out` accepts
+    preview_suffix: ClassVar[str]  # file type of the training previews in RUN/samples/
+    preview_count: ClassVar[int]  # samples a report or grid shows at once
+    formats: ClassVar[tuple[str, ...]]  # the server's response formats, the default first
+
+    # -- data
+    def load(self, cfg: BaseDataConfig, run: Optional[Path] = None):
+        """The preprocessed data set of `cfg`; a run directory's own artefacts (a tokenizer) are reused."""
+        raise NotImplementedError
+
+    def save_codec(self, codec: Any, folder: Path) -> None:
+        """Write what turns stored outputs into samples (a tokenizer) into a run or export folder (default: nothing)."""
+
+    def codec(self, run: Path) -> Any:
+        """What `to_samples` needs, read from a run directory (default: nothing)."""
+        return None
+
+    def report(self, data) -> dict:
+        """A JSON-ready validation summary of the data set."""
+        raise NotImplementedError
+
+    def format_report(self, rep: dict) -> str:
+        raise NotImplementedError
+
+    # -- conversion
+    def to_model(self, stored: torch.Tensor) -> torch.Tensor:
+        """A stored batch -> the model's input."""
+        raise NotImplementedError
+
+    def to_stored(self, out: torch.Tensor) -> torch.Tensor:
+        """A model's decoded output -> stored form, on the CPU."""
+        raise NotImplementedError
+
+    def to_samples(self, stored: torch.Tensor, codec: Any = None):
+        """Stored form -> what a user gets."""
+        raise NotImplementedError
+
+    def data_figures(self, rep: dict) -> str:
+        """HTML figures of a data report beyond the shared tables (default: none)."""
+        return ""
+
+    def concat(self, parts: list):
+        """One sample collection from several (numpy arrays stack; lists join)."""
+        return [s for p in parts for s in p]
+
+    # -- output
+    def write(
+        self, samples, out: str | Path, labels=None, nrow: Optional[int] = None, class_names: Optional[list[str]] = None
+    ) -> Path:
+        """Store samples (with label indices, if any) at `out`; the suffix picks the format."""
+        raise NotImplementedError
+
+    def preview(self, samples, nrow: Optional[int] = None, labels: Optional[list[str]] = None) -> bytes:
+        """The bytes of one preview file (a PNG grid; a text list)."""
+        raise NotImplementedError
+
+    def html(self, samples, nrow: Optional[int] = None, labels: Optional[list[str]] = None, caption: str = "") -> str:
+        """An HTML fragment showing samples in a self-contained report."""
+        raise NotImplementedError
+
+    def preview_html(self, blob: bytes, caption: str) -> str:
+        """An HTML fragment showing one training preview file (as `preview` wrote it)."""
+        raise NotImplementedError
+
+    def response(self, samples, fmt: str, nrow: Optional[int] = None, labels=None):
+        """The server's answer for samples, as a starlette Response."""
+        raise NotImplementedError
+
+    def from_upload(self, body: bytes, shape, codec: Any = None) -> torch.Tensor:
+        """An uploaded file's bytes -> stored form [1, ...] fitting a model of `shape`;
+        raises ValueError (or OSError) with a reason when the bytes are not of this modality."""
+        raise NotImplementedError
+
+    # -- evaluation
+    def backbone(self, data) -> nn.Module:
+        """A fresh feature network for this data: model input [B, ...] -> features [B, d]."""
+        raise NotImplementedError
+
+    def augment(self, x: torch.Tensor, strength: float, gen: torch.Generator) -> torch.Tensor:
+        """Random views of model inputs for extractor training (strength 0.1: light; 1.0: contrastive)."""
+        raise NotImplementedError
+
+    def memo_vectors(self, stored: torch.Tensor, codec: Any = None) -> torch.Tensor:
+        """Vectors [N, d] whose L2 distance says how close two items are, for near-copy detection."""
+        raise NotImplementedError
+
+
+def modality_of(family) -> Modality:
+    """The modality of a family class or model instance."""
+    return MODALITIES.get(family.modality)
+
+
+def class_labels(labels, class_names: Optional[list[str]]) -> Optional[list[str]]:
+    """Label indices -> names (or index strings), for previews, tables and responses."""
+    if labels is None:
+        return None
+    return [str(class_names[int(i)]) if class_names else str(int(i)) for i in labels]

@@ -1,0 +1,176 @@
+"""Text: token ids [N, L] stored (EOS-terminated, 0-padded), strings for users, .txt / .jsonl files."""
+
+from __future__ import annotations
+
+import html
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..config import TextDataConfig
+from ..errors import RunError
+from ..io import atomic_write
+from .base import Modality, register_modality
+
+FEATURE_DIM = 128
+MEMO_FEATURES = 2**12  # hashed character 3-grams
+
+
+class TextBackbone(nn.Module):
+    """Token ids [B, L] -> features [B, 128]: embedding, two 1-D convolutions (widths 3 and 5), then
+    max and mean pooling over the non-padding positions. Works for any language the tokenizer covers."""
+
+    def __init__(self, vocab: int, dim: int = 128):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim, padding_idx=0)
+        self.conv = nn.Sequential(
+            nn.Conv1d(dim, dim, 3, padding=1), nn.ReLU(), nn.Conv1d(dim, dim, 5, padding=2), nn.ReLU()
+        )
+        self.out = nn.Linear(2 * dim, FEATURE_DIM)
+
+    def forward(self, ids):
+        mask = (ids > 0).unsqueeze(1).float()  # [B, 1, L]
+        h = self.conv(self.embed(ids).transpose(1, 2)) * mask  # [B, dim, L]
+        mx = (h - 1e4 * (1 - mask)).amax(2)  # [B, dim]
+        mean = h.sum(2) / mask.sum(2).clamp_min(1)  # [B, dim]
+        return self.out(torch.cat([mx, mean], 1))  # [B, 128]
+
+
+@register_modality
+class TextModality(Modality):
+    name = "text"
+    DataConfig = TextDataConfig
+    unit = "text"
+    default_samples = 2000
+    out_help = ".txt (one sample a line, newlines escaped) or .jsonl (text, and label when conditional)"
+    preview_suffix = ".txt"
+    formats = ("json", "txt")
+    preview_count = 16
+
+    def load(self, cfg, run=None):
+        from ..data.textset import load_text
+
+        return load_text(cfg, run)
+
+    def save_codec(self, codec, folder: Path) -> None:
+        from ..data.textset import TOKENIZER_FILE
+
+        atomic_write(Path(folder) / TOKENIZER_FILE, codec.serialized_model_proto())
+
+    def codec(self, run: Path):
+        from ..data.textset import TOKENIZER_FILE, load_tokenizer
+
+        path = Path(run) / TOKENIZER_FILE
+        if not path.is_file():
+            raise RunError(f"{path} is missing: a text run keeps its tokenizer there")
+        return load_tokenizer(path.read_bytes())
+
+    def report(self, data) -> dict:
+        from ..data.text_validate import text_report
+
+        return text_report(data)
+
+    def format_report(self, rep: dict) -> str:
+        from ..data.text_validate import format_text_report
+
+        return format_text_report(rep)
+
+    def to_model(self, stored):
+        return stored.long()
+
+    def to_stored(self, out):
+        return out.detach().long().cpu()
+
+    def to_samples(self, stored, codec=None) -> list[str]:
+        from ..data.textset import decode
+
+        return decode(codec, stored)
+
+    def write(self, samples, out, labels=None, nrow=None, class_names=None) -> Path:
+        """`.txt`: one sample a line (newlines escaped); `.jsonl`: {"text", "label"} objects."""
+        out = Path(out)
+        names = None if labels is None else [class_names[int(i)] if class_names else int(i) for i in labels]
+        if out.suffix.lower() == ".txt":
+            body = "".join(s.replace("\\", "\\\\").replace("\n", "\\n") + "\n" for s in samples)
+        elif out.suffix.lower() == ".jsonl":
+            body = "".join(
+                json.dumps({"text": s} | ({"label": names[i]} if names else {}), ensure_ascii=False) + "\n"
+                for i, s in enumerate(samples)
+            )
+        else:
+            raise RunError(f"--out {out}: a text model writes {self.out_help}")
+        atomic_write(out, body.encode())
+        return out
+
+    def preview(self, samples, nrow=None, labels=None) -> bytes:
+        return "".join(f"{'[' + str(labels[i]) + '] ' if labels else ''}{s}\n" for i, s in enumerate(samples)).encode()
+
+    def html(self, samples, nrow=None, labels=None, caption="") -> str:
+        head = "<tr><th>#</th>" + ("<th>class</th>" if labels else "") + "<th>text</th></tr>"
+        rows = "".join(
+            f"<tr><td>{i}</td>"
+            + (f"<td>{html.escape(str(labels[i]))}</td>" if labels else "")
+            + f"<td class='text'>{html.escape(s)}</td></tr>"
+            for i, s in enumerate(samples)
+        )
+        cap = f"<p>{html.escape(caption)}</p>" if caption else ""
+        return f"{cap}<table class='texts'>{head}{rows}</table>"
+
+    def preview_html(self, blob, caption):
+        lines = blob.decode("utf-8", "replace").splitlines()[:8]
+        return f"<p>{html.escape(caption)}:</p><pre>" + html.escape("\n".join(lines)) + "</pre>"
+
+    def data_figures(self, rep):
+        import matplotlib.pyplot as plt
+
+        from ..io import fig_png, img_tag
+
+        fig, axes = plt.subplots(1, 2, figsize=(10, 2.8))
+        for ax, key, unit in zip(axes, ("length_chars", "length_tokens"), ("characters", "tokens")):
+            h = rep[key]["hist"]
+            ax.stairs(h["counts"], h["edges"], fill=True)
+            ax.set_xlabel(unit), ax.set_title(f"sample length ({unit})")
+        return img_tag(fig_png(fig), "length histograms")
+
+    def response(self, samples, fmt, nrow=None, labels=None):
+        from fastapi.responses import JSONResponse, PlainTextResponse
+
+        if fmt == "txt":
+            return PlainTextResponse("".join(s + "\n" for s in samples))
+        return JSONResponse({"texts": list(samples)} | ({"labels": labels} if labels else {}))
+
+    def from_upload(self, body: bytes, shape, codec=None) -> torch.Tensor:
+        from ..data.text import clean
+        from ..data.textset import encode
+
+        text = clean(body.decode("utf-8"), Counter())
+        if not text:
+            raise ValueError("the sentence is empty")
+        ids, keep = encode(codec, [text], shape[1] - 1)
+        if not keep[0]:
+            raise ValueError(f"the sentence is longer than the model's {shape[1] - 1} tokens")
+        return torch.from_numpy(ids)
+
+    def backbone(self, data) -> nn.Module:
+        return TextBackbone(data.vocab_size)
+
+    def augment(self, x, strength, gen):
+        """Token dropout: each piece (not EOS/PAD) becomes UNK with probability 0.25 * strength."""
+        from ..data.textset import EOS, UNK
+
+        drop = (torch.rand(x.shape, generator=gen) < 0.25 * strength).to(x.device) & (x > EOS)
+        return x.masked_fill(drop, UNK)
+
+    def memo_vectors(self, stored, codec=None):
+        """Unit vectors of hashed character 3-gram counts: L2 distance is a monotone map of cosine similarity."""
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        texts = self.to_samples(stored, codec)
+        vec = HashingVectorizer(
+            analyzer="char", ngram_range=(3, 3), n_features=MEMO_FEATURES, alternate_sign=False, norm="l2"
+        )
+        return torch.from_numpy(vec.transform(texts).toarray().astype(np.float32))

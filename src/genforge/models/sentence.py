@@ -1,0 +1,125 @@
+"""The pieces text families share: a GRU sentence decoder fed a condition at every step, its
+teacher-forced likelihood, autoregressive sampling (greedy, temperature, top-p) and the exported step.
+
+Token ids follow data/textset.py: PAD 0, UNK 1, BOS 2, EOS 3; a stored row is the
+pieces, then EOS, then PAD. The decoder reads [BOS, x_0, ..., x_{L-2}] and
+predicts x; PAD positions carry no loss.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.textset import BOS, EOS, PAD, UNK
+
+
+class SentenceDecoder(nn.Module):
+    """GRU language model whose every input step is [embed(token), cond] (Bowman et al. 2016 feed z
+    at every step, so the latent cannot be forgotten along the sentence). cond_dim may be 0."""
+
+    def __init__(self, vocab: int, embed: int, hidden: int, cond_dim: int, layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.cond_dim, self.layers, self.hidden = cond_dim, layers, hidden
+        self.embed = nn.Embedding(vocab, embed, padding_idx=PAD)
+        self.rnn = nn.GRU(embed + cond_dim, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.drop = nn.Dropout(dropout)
+        self.out = nn.Linear(hidden, vocab)
+
+    def forward(self, inp: torch.Tensor, cond: Optional[torch.Tensor] = None, h: Optional[torch.Tensor] = None):
+        """inp [B, T] ids, cond [B, cond_dim] -> (logits [B, T, V], h [layers, B, hidden])."""
+        e = self.drop(self.embed(inp))  # [B, T, E]
+        if self.cond_dim:
+            e = torch.cat([e, cond[:, None].expand(-1, inp.shape[1], -1).to(e.dtype)], 2)  # [B, T, E + C]
+        o, h = self.rnn(e, h)
+        return self.out(self.drop(o)), h
+
+
+def shift_right(x: torch.Tensor) -> torch.Tensor:
+    """Targets [B, L] -> decoder inputs [B, L]: BOS, then the targets without their last position."""
+    return torch.cat([torch.full_like(x[:, :1], BOS), x[:, :-1]], 1)
+
+
+def word_dropout(inp: torch.Tensor, p: float) -> torch.Tensor:
+    """Bowman's word dropout: each input piece after BOS becomes UNK with probability p (training only)."""
+    if p <= 0:
+        return inp
+    drop = (torch.rand(inp.shape, device=inp.device) < p) & (inp > EOS)
+    return inp.masked_fill(drop, UNK)
+
+
+def sequence_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """-log p(x) per sentence [B] in nats: cross-entropy summed over non-PAD positions (EOS included)."""
+    ce = F.cross_entropy(logits.float().transpose(1, 2), x, reduction="none", ignore_index=PAD)  # [B, L]
+    return ce.sum(1)
+
+
+def n_tokens(x: torch.Tensor) -> torch.Tensor:
+    """Predicted positions per sentence [B] (pieces + EOS)."""
+    return (x != PAD).sum(1)
+
+
+@torch.no_grad()
+def generate(
+    dec: SentenceDecoder,
+    cond: Optional[torch.Tensor],
+    n: int,
+    length: int,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    generator: Optional[torch.Generator] = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """Sample n sentences [n, length] (stored form): temperature 0 is greedy; top_p < 1 samples from the
+    smallest set of pieces holding that probability (Holtzman et al. 2020). The last position is EOS."""
+    tok = torch.full((n, 1), BOS, dtype=torch.long, device=device)
+    out = torch.zeros(n, length, dtype=torch.long, device=device)
+    done = torch.zeros(n, dtype=torch.bool, device=device)
+    h = None
+    for t in range(length):
+        logits, h = dec(tok, cond, h)
+        logits = logits[:, 0].float()  # [n, V]
+        logits[:, [PAD, UNK, BOS]] = float("-inf")  # never emitted
+        if t == length - 1:
+            nxt = torch.full((n,), EOS, dtype=torch.long, device=device)
+        elif temperature <= 0:
+            nxt = logits.argmax(1)
+        else:
+            probs = F.softmax(logits / temperature, 1)
+            if top_p < 1.0:
+                sp, si = probs.sort(1, descending=True)
+                keep = sp.cumsum(1) - sp < top_p  # the first piece is always kept
+                probs = torch.zeros_like(probs).scatter_(1, si, sp * keep)
+            nxt = torch.multinomial(probs.cpu(), 1, generator=generator)[:, 0].to(device)
+        nxt = nxt.masked_fill(done, PAD)
+        out[:, t] = nxt
+        done |= nxt == EOS
+        if done.all():
+            break
+        tok = nxt[:, None]
+    return out
+
+
+class DecoderStep(nn.Module):
+    """The exportable decoder: one step (token [N], h [layers, N, H], cond [N, C]) -> (logits [N, V], h').
+    Start with token = BOS (2) and h = zeros; cond is [z, one_hot(y)] (z alone unconditional; one_hot(y)
+    alone for a conditional LM; absent for a plain LM). Stop a row at EOS (3)."""
+
+    def __init__(self, dec: SentenceDecoder):
+        super().__init__()
+        self.dec = dec
+
+    def forward(self, token: torch.Tensor, h: torch.Tensor, cond: Optional[torch.Tensor] = None):
+        logits, h = self.dec(token[:, None], cond, h)
+        return logits[:, 0], h
+
+
+def step_example(dec: SentenceDecoder, cond: Optional[torch.Tensor]) -> tuple[tuple, list[str], list[str], list[int]]:
+    """Example inputs of DecoderStep at batch 2, their names, the output names and each input's batch dimension."""
+    token = torch.full((2,), BOS, dtype=torch.long)
+    h = torch.zeros(dec.layers, 2, dec.hidden)
+    args = (token, h) if cond is None else (token, h, cond)
+    return args, ["token", "h", "cond"][: len(args)], ["logits", "h_out"], [0, 1, 0][: len(args)]

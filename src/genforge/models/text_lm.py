@@ -1,0 +1,81 @@
+"""A GRU language model: the text VAE's decoder with no latent (`text-lm`).
+
+It is the likelihood baseline a sentence VAE is judged against (Bowman et al.
+2016): a VAE that uses its latent should come within a few nats of it. A
+conditional LM feeds one_hot(y) at every step instead of z.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+
+from .base import FAMILIES, Family
+from .sentence import DecoderStep, SentenceDecoder, generate, sequence_nll, shift_right, step_example
+from .text_figures import text_figures
+from .text_vae import TextSamplingConfig
+
+
+class TextLMConfig(TextSamplingConfig):
+    pass
+
+
+@FAMILIES.register("text-lm")
+class TextLM(Family):
+    name = "text-lm"
+    Config = TextLMConfig
+    modality = "text"
+    abilities = frozenset({"likelihood", "conditional"})
+    tiny = ("model.embed=32", "model.hidden=32")
+    presets = {"default": {"model": {}, "train": {"lr": 1e-3, "betas": [0.9, 0.999], "batch_size": 64}}}
+    search_space = {
+        "train.lr": {"type": "float", "low": 3e-4, "high": 3e-3, "log": True},
+        "train.batch_size": {"type": "categorical", "choices": [32, 64, 128]},
+        "model.hidden": {"type": "categorical", "choices": [128, 256, 512]},
+        "model.dropout": {"type": "float", "low": 0.0, "high": 0.4},
+    }
+
+    def __init__(self, cfg: TextLMConfig, shape, n_classes: int = 0):
+        super().__init__(cfg, shape, n_classes)
+        vocab, self.length = self.shape
+        self.decoder = SentenceDecoder(vocab, cfg.embed, cfg.hidden, self.cond_classes, cfg.layers, cfg.dropout)
+
+    @property
+    def latent_dim(self) -> int:
+        return 0
+
+    def _cond(self, y: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        return F.one_hot(y, self.n_classes).float() if self.conditional else None
+
+    def configure_optimizers(self, t):
+        return {"lm": torch.optim.Adam(self.parameters(), lr=t.lr, betas=tuple(t.betas))}
+
+    def train_step(self, x, y, opts):
+        loss = -self.log_likelihood_terms(x, y if self.conditional else None, None).mean()
+        opts["lm"].zero_grad(set_to_none=True)
+        loss.backward()
+        opts["lm"].step()
+        return {"loss": loss.detach()}
+
+    def log_likelihood_terms(self, x, y, z=None):
+        """log p(x) per sentence [B] (log p(x | y) when conditional)."""
+        logits, _ = self.decoder(shift_right(x), self._cond(y))
+        return -sequence_nll(logits, x)
+
+    def decode(self, z, y=None, generator=None):
+        """Empty latents [N, 0] -> token ids [N, L], sampled from `generator` (greedy without one)."""
+        self._need_labels(y)
+        t = self.cfg.temperature if generator is not None else 0.0
+        return generate(self.decoder, self._cond(y), len(z), self.length, t, self.cfg.top_p, generator, z.device)
+
+    def extra_figures(self, test, labels, k=32, seed=0):
+        return text_figures(self, test, labels, k, seed)
+
+    def exportable(self):
+        return DecoderStep(self.decoder)
+
+    def export_example(self):
+        y = torch.arange(2) % self.n_classes if self.conditional else None
+        return step_example(self.decoder, self._cond(y))
