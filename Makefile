@@ -18,13 +18,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# Debian's packages of real data: Fashion-MNIST (images), the English and Chinese fortunes (text).
+FORTUNES := /usr/share/games/fortunes
 data:
-	@if [ -d $(FMNIST) ]; then echo "Fashion-MNIST: $(FMNIST)"; \
+	@if [ -d $(FMNIST) ] && [ -f $(FORTUNES)/love ] && [ -f $(FORTUNES)/tang300 ]; then echo "data: $(FMNIST), $(FORTUNES)"; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1 || \
-	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist >/dev/null 2>&1) || \
-	  echo "note: could not install dataset-fashion-mnist; the demo falls back to digits"; \
-	else echo "note: Fashion-MNIST missing (apt-get install dataset-fashion-mnist); the demo uses digits"; fi
+	  apt-get install -y -q dataset-fashion-mnist fortunes fortunes-zh >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist fortunes fortunes-zh >/dev/null 2>&1) || \
+	  echo "note: could not install dataset-fashion-mnist / fortunes; the demo falls back to digits"; \
+	else echo "note: apt-get install dataset-fashion-mnist fortunes fortunes-zh for the real data sets; the demo uses digits"; fi
 
 # Debian's Chromium for the browser test (Playwright drives it; it never downloads a browser).
 browser:

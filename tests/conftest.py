@@ -1,15 +1,43 @@
+import importlib
+import inspect
 import os
+from pathlib import Path
 
 import pytest
 import torch
 
-from genforge.config import DataConfig
+from genforge.config import DataConfig, TextDataConfig
 from genforge.data import load_data
+from genforge.data.textset import load_text
+from genforge.models import FAMILIES
 from genforge.run import resolve_config
 
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", min(2, os.cpu_count() or 1))))
-TINY = {"dcgan": ["model.width=0.25"], "vae": ["model.width=0.5", "model.hidden=32"]}
 QUIET = ["train.log_every=10", "train.sample_every=1000000", "train.checkpoint_every=1000000"]
+# Real English text that is always at hand: the summary lines of the standard library's docstrings,
+# labelled by the kind of module they document.
+TEXT_MODULES = {
+    "files": ["os", "shutil", "pathlib", "io", "tempfile", "glob", "zipfile", "tarfile", "gzip", "csv"],
+    "numbers": ["math", "statistics", "random", "decimal", "fractions", "cmath", "itertools", "functools", "operator"],
+}
+TEXT_DATA = ["data.vocab_size=400", "data.max_tokens=24"]
+
+
+def stdlib_sentences() -> dict[str, list[str]]:
+    """{label: docstring summary lines of 4-20 words} from fixed standard-library modules (about 450 lines)."""
+    out = {}
+    for label, mods in TEXT_MODULES.items():
+        lines: list[str] = []
+        for m in mods:
+            mod = importlib.import_module(m)
+            for name in sorted(dir(mod)):
+                obj = getattr(mod, name)
+                doc = inspect.getdoc(obj) if not name.startswith("_") and callable(obj) else None
+                first = doc.strip().split("\n\n")[0].replace("\n", " ") if doc else ""
+                if 4 <= len(first.split()) <= 20 and first not in lines:
+                    lines.append(first)
+        out[label] = lines
+    return out
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +45,24 @@ def digits():
     return load_data(DataConfig(source="digits"))
 
 
-def tiny_config(family: str, *sets: str, preset: str | None = None):
-    """A small, fast config of `family` on digits."""
-    return resolve_config(family, preset, sets=[*TINY[family], *QUIET, "train.batch_size=32", *sets])
+@pytest.fixture(scope="session")
+def text_folder(tmp_path_factory) -> Path:
+    """A folder of .txt files, one subfolder per label (the layout users give)."""
+    root = tmp_path_factory.mktemp("text") / "docs"
+    for label, lines in stdlib_sentences().items():
+        (root / label).mkdir(parents=True)
+        (root / label / "lines.txt").write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def text_data(text_folder, tmp_path_factory):
+    os.environ.setdefault("GENFORGE_CACHE", str(tmp_path_factory.mktemp("cache")))
+    return load_text(TextDataConfig(source=str(text_folder), vocab_size=400, max_tokens=24))
+
+
+def tiny_config(family: str, *sets: str, preset: str | None = None, source: str | None = None):
+    """A small, fast config of `family` (its own tiny model) on digits, or on `source`."""
+    data = [] if source is None else [f"data.source={source}", *TEXT_DATA]
+    fam = FAMILIES.get(family)
+    return resolve_config(family, preset, sets=[*fam.tiny, *QUIET, "train.batch_size=32", *data, *sets])

@@ -57,7 +57,9 @@ def train_tokenizer(texts: list[str], kind: str, vocab_size: int) -> bytes:
     # Characters the vocabulary must hold: 99.95% of all characters (SentencePiece's advice for CJK), but at
     # most three quarters of the vocabulary, so a script with thousands of characters (Chinese) still fits;
     # the rarest characters become UNK, whose share `data inspect` reports.
-    coverage = min(0.9995, float(freq[: int(0.75 * vocab_size)].sum() / freq.sum()))
+    # SentencePiece accepts coverage in [0.98, 1]; at 0.98 the vocabulary grows to hold those characters.
+    coverage = max(0.98, min(0.9995, float(freq[: int(0.75 * vocab_size)].sum() / freq.sum())))
+    vocab_size = max(vocab_size, int(np.searchsorted(np.cumsum(freq) / freq.sum(), coverage)) + 8)
     # a small corpus cannot fill a large vocabulary: hard_vocab_limit=False lets it stop short
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(texts),
@@ -172,8 +174,10 @@ def preprocess_text(raw: RawText, cfg, tokenizer_bytes: Optional[bytes] = None) 
     tok = load_tokenizer(blob)
     train, keep_tr = encode(tok, train_text, cfg.max_tokens)
     test, keep_te = encode(tok, test_text, cfg.max_tokens)
-    if len(train) == 0 or len(test) == 0:
-        raise DataError(f"{cfg.source}: every sample is longer than data.max_tokens={cfg.max_tokens} tokens; raise it")
+    for split, ids in (("training", train), ("test", test)):
+        if len(ids) == 0:
+            raise DataError(f"{cfg.source}: every sample of the {split} split is longer than "
+                            f"data.max_tokens={cfg.max_tokens} tokens; raise it")
     summary = dict(raw.summary)
     summary["dropped_too_long"] = int((~keep_tr).sum() + (~keep_te).sum())
     train_text = [t for t, k in zip(train_text, keep_tr) if k]

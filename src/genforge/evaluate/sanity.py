@@ -1,9 +1,14 @@
-"""Proof that the figures mean something: `python -m genforge.evaluate.sanity --data digits`.
+"""Proof that the figures mean something: `python -m genforge.evaluate.sanity --data digits`
+(or `--data fortunes`, any source of any modality).
 
-Feeds the metrics "samples" whose faults are known: held-out real images (the
-floor), real images blurred or noised at growing strength, real images from half
-of the classes or from one class, and training images returned as samples. A
-trustworthy metric orders them as expected; tests assert these orders.
+Feeds the metrics "samples" whose faults are known. Images: held-out real images
+(the floor), real images blurred or noised at growing strength, real images from
+half of the classes or from one class, and training images returned as samples.
+Text: held-out lines (the floor), the same lines with their words shuffled,
+random dictionary words of the same lengths, lines of one class only, one line
+repeated, and training lines returned as samples. A trustworthy metric orders
+them as expected; tests assert these orders. The columns are every registered
+metric of the data's modality that needs no model.
 """
 
 from __future__ import annotations
@@ -11,25 +16,17 @@ from __future__ import annotations
 import argparse
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import DataConfig
-from ..data import ImageData, load_data, to_float, to_uint8
-from .evaluate import evaluate_samples
-from .features import get_extractor
-
-COLUMNS = (
-    "fid",
-    "kid",
-    "precision",
-    "recall",
-    "density",
-    "coverage",
-    "classifier_score",
-    "class_histogram",
-    "near_copy_share",
-)
+from ..data import ImageData, to_float, to_uint8
+from ..data.base import detect_modality
+from ..data.textset import encode
+from ..modalities import MODALITIES
+from .evaluate import evaluate_samples, parse_metrics
+from .features import get_extractor, modality_for
+from .registry import METRICS
 
 
 def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -51,7 +48,7 @@ def noise(x: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
     return to_uint8(to_float(x) + 2 * sigma * torch.randn(x.shape, generator=g))
 
 
-def conditions(data: ImageData, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+def image_conditions(data: ImageData, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
     """name -> uint8 'samples' [n', C, H, W] with a known fault."""
     g = torch.Generator().manual_seed(seed)
     test, train = data.tensor("test"), data.tensor("train")
@@ -71,18 +68,56 @@ def conditions(data: ImageData, n: int, seed: int = 0) -> dict[str, torch.Tensor
     return out
 
 
-def sanity_table(data: ImageData, n: int = 5000, seed: int = 0, extractor_steps=None, log=print) -> dict[str, dict]:
-    """{condition: {metric: value}} over `conditions`."""
+def _retokenize(data, texts: list[str]) -> torch.Tensor:
+    """Strings -> stored token ids of `data` (ones over max_tokens dropped)."""
+    return torch.from_numpy(encode(data.codec, texts, data.train.shape[1] - 1)[0])
+
+
+def text_conditions(data, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """name -> token-id 'samples' [n', L] with a known fault; words are characters in Chinese."""
+    from .text_metrics import is_cjk, units
+
+    rng = np.random.default_rng(seed)
+    pick = lambda items, m: [items[i] for i in rng.permutation(len(items))[: min(m, len(items))]]  # noqa: E731
+    real = pick(data.test_text, n)
+    cjk = is_cjk(real)
+    join = "".join if cjk else " ".join
+    shuffled = [join(rng.permutation(units(t, cjk)).tolist()) for t in real]
+    vocab = sorted({u for t in data.train_text for u in units(t, cjk)})
+    random_words = [join(rng.choice(vocab, max(1, len(units(t, cjk)))).tolist()) for t in real]
+    out = {"real (floor)": real, "shuffled words": shuffled, "random dictionary words": random_words}
+    if data.test_labels is not None and data.n_classes >= 2:
+        out["one class only"] = pick([t for t, y in zip(data.test_text, data.test_labels) if y == 0], n)
+    out["one sentence repeated"] = [real[0]] * len(real)
+    out["training lines"] = pick(data.train_text, n)
+    return {k: _retokenize(data, v) for k, v in out.items()}
+
+
+# conditions per modality: a new modality registers its own
+CONDITIONS = {"image": image_conditions, "text": text_conditions}
+
+
+def conditions(data, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """name -> stored 'samples' with a known fault, for the data's modality."""
+    return CONDITIONS[modality_for(data).name](data, n, seed)
+
+
+def sanity_table(data, n: int = 5000, seed: int = 0, extractor_steps=None, log=print) -> dict[str, dict]:
+    """{condition: {figure: value}} over `conditions`, for every metric of the modality that needs no
+    model (likelihood figures) and no sample labels."""
     ext = get_extractor(data, steps=extractor_steps, log=log)
+    names = [
+        m for m in parse_metrics(None, modality_for(data).name) if not {"likelihood", "labels"} & METRICS.get(m).needs
+    ]
     rows = {}
-    for name, imgs in conditions(data, n, seed).items():
-        res = evaluate_samples(imgs, data, ext, n_real=n, floors=False, draws=3, seed=seed)
-        rows[name] = {k: v["value"] for k, v in res["metrics"].items()} | {"n": len(imgs)}
+    for name, items in conditions(data, n, seed).items():
+        res = evaluate_samples(items, data, ext, names, n_real=n, floors=False, draws=3, seed=seed)
+        rows[name] = {k: v["value"] for k, v in res["metrics"].items()} | {"n": len(items)}
     return rows
 
 
 def format_table(rows: dict[str, dict]) -> str:
-    cols = [c for c in COLUMNS if any(c in r for r in rows.values())]
+    cols = list(dict.fromkeys(k for r in rows.values() for k in r if k != "n"))
     lines = ["| samples | n | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
     for name, r in rows.items():
         lines.append(f"| {name} | {r['n']} | " + " | ".join(f"{r[c]:.4g}" if c in r else "" for c in cols) + " |")
@@ -95,8 +130,9 @@ def main(argv=None) -> None:
     ap.add_argument("-n", type=int, default=5000, help="samples per condition (at most the test split)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    data = load_data(DataConfig(source=args.data))
-    print(f"data {data.name} ({data.fingerprint}); reference: {min(args.n, len(data.train))} training images")
+    mod = MODALITIES.get(detect_modality(args.data))
+    data = mod.load(mod.DataConfig(source=args.data))
+    print(f"data {data.name} ({data.fingerprint}); reference: {min(args.n, len(data.train))} training {mod.unit}s")
     print(format_table(sanity_table(data, args.n, args.seed)))
 
 

@@ -1,0 +1,107 @@
+"""One suite for every registered family (as diffusers tests its models): registering a family is
+what gets it tested. Each runs its tiny config on real data of its modality."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import genforge
+from genforge.modalities import MODALITIES, modality_of
+from genforge.models import FAMILIES
+from genforge.models.base import ABILITIES
+from genforge.run import resolve_config
+from genforge.sample import export
+from genforge.train import Trainer
+from genforge.tune.space import load_space, suggest
+
+from .conftest import tiny_config
+
+ALL = FAMILIES.names()
+
+
+@pytest.fixture
+def data_for(digits, text_data, text_folder):
+    """(data set, source) of real data for a family's modality."""
+    sets = {"image": (digits, None), "text": (text_data, str(text_folder))}
+    return lambda family: sets[FAMILIES.get(family).modality]
+
+
+def quiet():
+    return {"progress": False, "log": lambda s: None}
+
+
+def test_every_family_is_registered_with_a_known_modality():
+    assert {"dcgan", "vae", "text-vae", "text-lm"} <= set(ALL)
+    for name in ALL:
+        fam = FAMILIES.get(name)
+        assert fam.modality in MODALITIES.names() and fam.abilities <= ABILITIES, name
+        assert fam.default_preset in fam.presets and fam.tiny, name
+
+
+@pytest.mark.parametrize("family", ALL)
+def test_default_search_space_names_real_config_keys(family):
+    class Fixed:  # a trial that takes each parameter's first choice or its low end
+        def suggest_float(self, key, low, high, log=False):
+            return low
+
+        suggest_int = suggest_float
+
+        def suggest_categorical(self, key, choices):
+            return choices[0]
+
+    sets = suggest(Fixed(), load_space(family))
+    cfg = resolve_config(family, sets=sets)  # an unknown key or a bad value would raise
+    assert cfg.family == family and len(sets) >= 3
+
+
+@pytest.mark.parametrize("family", ALL)
+def test_trains_saves_loads_and_samples_the_same(family, data_for, tmp_path):
+    data, source = data_for(family)
+    Trainer(tiny_config(family, "train.steps=30", source=source), tmp_path, data=data, **quiet()).fit()
+    model = genforge.load(tmp_path)
+    a = model.sample(6, seed=3)
+    assert torch.equal(a, genforge.load(tmp_path).sample(6, seed=3))  # weights and codec round-trip
+    assert not torch.equal(a, model.sample(6, seed=4))
+    recs = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(v) for r in recs for k, v in r.items() if k.startswith("loss"))
+    # the training previews are the modality's kind of file
+    assert list((tmp_path / "samples").glob(f"step_*{modality_of(model).preview_suffix}"))
+
+
+@pytest.mark.parametrize("family", [f for f in ALL if "likelihood" in FAMILIES.get(f).abilities])
+def test_likelihood_families_learn_real_data(family, data_for, tmp_path):
+    data, source = data_for(family)
+    tr = Trainer(tiny_config(family, "train.steps=150", source=source), tmp_path, data=data, **quiet())
+    test = data.tensor("test")[:200]
+    before = tr.model.extra_figures(test, None, k=2)["nll_iw"]["value"]
+    tr.fit()
+    after = tr.model.extra_figures(test, None, k=2)["nll_iw"]["value"]
+    assert after < 0.9 * before, (before, after)  # held-out NLL falls by at least 10%
+
+
+@pytest.mark.parametrize("family", ALL)
+def test_resumed_run_continues_exactly(family, data_for, tmp_path):
+    data, source = data_for(family)
+    sets = ["train.deterministic=true", "train.steps=12"]
+    Trainer(tiny_config(family, *sets, source=source), tmp_path / "full", data=data, **quiet()).fit()
+    cut = tiny_config(family, "train.deterministic=true", "train.steps=5", source=source)
+    Trainer(cut, tmp_path / "cut", data=data, **quiet()).fit()
+    Trainer(tiny_config(family, *sets, source=source), tmp_path / "cut", data=data, resume=True, **quiet()).fit()
+    a, b = genforge.load(tmp_path / "full").state_dict(), genforge.load(tmp_path / "cut").state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), family
+
+
+@pytest.mark.parametrize("family", ALL)
+def test_torchscript_export_computes_what_pytorch_computes(family, data_for, tmp_path):
+    data, source = data_for(family)
+    Trainer(tiny_config(family, "train.steps=3", source=source), tmp_path, data=data, **quiet()).fit()
+    model = genforge.load(tmp_path)
+    path = export(model, "torchscript", tmp_path / "g.pt")
+    args, _, _, _ = model.export_example()
+    with torch.no_grad():
+        want = model.exportable()(*args)
+        got = torch.jit.load(str(path))(*args)
+    want, got = (want, got) if isinstance(want, tuple) else ((want,), (got,))
+    assert all(torch.allclose(w, g, atol=1e-5) for w, g in zip(want, got))
