@@ -52,3 +52,14 @@ def test_time_to_quality_report(tmp_path):
     assert first_reach(json.loads(open(paths[1]).read())["curve"], 5.0) is None
     table = report(paths)
     assert "| 20 | 8.0 min | not reached |" in table and "| 40 | 2.0 min | 0.5 min |" in table
+
+
+def test_text_throughput_table_runs_the_plain_loop_and_every_text_family(capsys):
+    from genforge.bench.text import text_table, token_data, tokens_per_item
+
+    x, vocab = token_data("no-such-text-source")  # the stand-in with the fortunes' length spread
+    assert vocab == 4000 and 5 < tokens_per_item(x) < 49 and ((x == 3).sum(1) == 1).all()  # one EOS a row
+    medians = text_table("no-such-text-source", repeats=1, seconds=0.01)
+    out = capsys.readouterr().out
+    assert "plain PyTorch sentence VAE" in out and "genforge text-vae `default`" in out and "genforge text-lm" in out
+    assert len(medians) == 4 and min(medians.values()) > 0

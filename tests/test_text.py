@@ -7,6 +7,7 @@ import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 from fastapi.testclient import TestClient
 
 import genforge
@@ -200,10 +201,14 @@ def test_evaluate_text_run_writes_every_figure_beside_its_floor(vae_run, text_da
         "kl",
         "mutual_info",
         "active_units",
+        "forward_ppl",
+        "reverse_ppl",
     ):
         assert name in m, name
     assert "floor" in m["fd"] and "floor" in m["distinct_2"] and "floor" in m["near_copy_share"]
     assert m["kl"]["value"] > 0.5 and m["active_units"]["value"] >= 1  # free bits keep the latent in use
+    # an LM of the data finds held-out text likelier than a 200-step model's samples
+    assert m["forward_ppl"]["floor"] < m["forward_ppl"]["value"]
     assert 1 < m["perplexity"]["value"] < text_data.vocab_size
     with pytest.raises(ConfigError, match="samples are shaped"):
         evaluate_samples(torch.zeros(20, 7, dtype=torch.long), text_data, get_extractor(text_data, steps=100, log=None))
@@ -249,3 +254,14 @@ def test_cli_inspects_and_samples_text(vae_run, text_folder, tmp_path):
     assert r.returncode == 0 and len(out.read_text().splitlines()) == 4, r.stderr
     r = subprocess.run([*gf, "sample", str(vae_run), "--top-p", "2"], capture_output=True, text=True)
     assert r.returncode == 2 and "model.top_p" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_decoder_nll_skips_padding_without_changing_the_numbers(text_data):
+    from genforge.models.sentence import SentenceDecoder, shift_right
+
+    torch.manual_seed(0)
+    dec = SentenceDecoder(text_data.vocab_size, 16, 16, 4).eval()
+    x, cond = text_data.tensor("train")[:32], torch.randn(32, 4)
+    logits, _ = dec(shift_right(x), cond)  # every position, padding included
+    full = F.cross_entropy(logits.transpose(1, 2), x, reduction="none", ignore_index=PAD).sum(1)
+    assert torch.allclose(dec.nll(x, cond), full, atol=1e-4)

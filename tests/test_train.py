@@ -114,3 +114,38 @@ def test_run_files_have_the_usual_permissions(tmp_path, digits):
     os.umask(umask)
     for name in ("model.safetensors", "train_state.pt", "config.json"):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
+
+
+def test_log_file_gets_one_plain_line_per_interval(tmp_path):
+    import subprocess
+    import sys
+
+    log = tmp_path / "train.log"
+    with open(log, "w") as f:  # stdout and stderr are a file, not a terminal
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "genforge",
+                "train",
+                "--model",
+                "vae",
+                "--data",
+                "digits",
+                "--steps",
+                "40",
+                "--set",
+                "train.log_every=10",
+                "--set",
+                "model.width=0.5",
+                "--out",
+                str(tmp_path / "run"),
+            ],
+            stdout=f,
+            stderr=subprocess.STDOUT,
+        )
+    text = log.read_text()
+    assert r.returncode == 0 and "\r" not in text  # no progress-bar frames
+    lines = [x for x in text.splitlines() if x.startswith("step ")]
+    assert [x.split()[1] for x in lines] == ["10/40", "20/40", "30/40", "40/40"] and "image/s" in lines[0]
+    assert "left" in lines[0]

@@ -209,7 +209,7 @@ def evaluate(
     ),
     iwae_k: int = typer.Option(32, help="VAE: importance samples of the NLL bound"),
     extractor_steps: Optional[int] = typer.Option(
-        None, help="training steps of the feature extractor (default: about 3 epochs)"
+        None, help="training steps of the feature extractor and of evaluation LMs (default: by data size)"
     ),
     seed: int = typer.Option(0, help="seed of sampling, subsets and bootstrap"),
 ):

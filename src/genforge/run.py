@@ -89,7 +89,11 @@ def load_weights(run: Path, model: Family) -> None:
         state = st_load(path.read_bytes())
     except (SafetensorError, ValueError, OSError) as e:
         raise RunError(f"{path}: corrupt weights file ({e})") from None
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # a tensor of the wrong shape: weights of another config or family
+        first = str(e).split("\n\t")[1] if "\n\t" in str(e) else str(e)
+        raise RunError(f"{path}: weights do not match the config in {CONFIG} ({first})") from None
     if missing or unexpected:
         raise RunError(f"{path}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
 

@@ -31,6 +31,7 @@ from ..models import FAMILIES
 from ..train.threads import ThreadTuner
 from . import tf_article
 from .flops import gemm_peak, step_flops
+from .text import text_table
 from .throughput import SHAPE, busy_neighbour, genforge_step, measure, plain_article_dcgan_step
 
 HEADER = (
@@ -90,6 +91,7 @@ def main(argv=None) -> None:
     ap.add_argument("--eval", default=None, metavar="TARGET", help="time evaluation: a run directory or data source")
     ap.add_argument("--no-train", action="store_true", help="skip the training table")
     ap.add_argument("--profile", action="store_true", help="where the plain article step spends its time, by op")
+    ap.add_argument("--text", default=None, metavar="SOURCE", help="time the text families on SOURCE (e.g. fortunes)")
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -115,7 +117,7 @@ def main(argv=None) -> None:
             "reference: the article's DCGAN, plain eager PyTorch", *plain_article_dcgan_step()
         )
         table.data = data  # genforge's steps take uint8 batches, as the trainer feeds them
-        for family in FAMILIES.names():
+        for family in [f for f in FAMILIES.names() if FAMILIES.get(f).modality == "image"]:
             for preset in FAMILIES.get(family).presets:
                 table.row(f"genforge {family} `{preset}`", *genforge_step(family, preset))
         bf16 = table.row(
@@ -135,6 +137,9 @@ def main(argv=None) -> None:
                 "| the article's TensorFlow code: skipped, TensorFlow is not installed (pip install tensorflow-cpu) "
                 "| | | | | | | | |"
             )
+    if args.text:
+        print("\n## Text training throughput\n")
+        text_table(args.text, args.repeats, args.seconds)
     if args.levers:
         print("\n## Levers on the plain eager article DCGAN\n\n" + HEADER)
         table = Table(floats, args.repeats, args.seconds, peak)

@@ -176,8 +176,10 @@ def preprocess_text(raw: RawText, cfg, tokenizer_bytes: Optional[bytes] = None) 
     test, keep_te = encode(tok, test_text, cfg.max_tokens)
     for split, ids in (("training", train), ("test", test)):
         if len(ids) == 0:
-            raise DataError(f"{cfg.source}: every sample of the {split} split is longer than "
-                            f"data.max_tokens={cfg.max_tokens} tokens; raise it")
+            raise DataError(
+                f"{cfg.source}: every sample of the {split} split is longer than "
+                f"data.max_tokens={cfg.max_tokens} tokens; raise it"
+            )
     summary = dict(raw.summary)
     summary["dropped_too_long"] = int((~keep_tr).sum() + (~keep_te).sum())
     train_text = [t for t, k in zip(train_text, keep_tr) if k]

@@ -7,6 +7,7 @@ from functools import partial
 import numpy as np
 
 from . import metrics as M
+from .lm_perplexity import lm_perplexities
 from .registry import register_metric
 from .text_metrics import distinct_n, self_bleu
 from .usefulness import usefulness
@@ -126,6 +127,17 @@ def distinct(ctx, side) -> dict:
 )
 def self_bleu_metric(ctx, side) -> dict:
     return {"self_bleu": self_bleu(side.strings, seed=ctx.seed)}
+
+
+@register_metric(
+    "lm_perplexity",
+    modalities=("text",),
+    floor=False,
+    figures=("forward_ppl", "reverse_ppl"),
+    help="perplexity of samples under an LM of the data (forward) and of the data under an LM of the samples",
+)
+def lm_perplexity(ctx, side) -> dict:
+    return lm_perplexities(ctx.data, side.stored, ctx.train_steps, ctx.seed)
 
 
 # Figures of held-out likelihood, computed by the family (Family.extra_figures).

@@ -36,17 +36,19 @@ def eval_samples(model, n: int, seed: int = 0) -> tuple[torch.Tensor, Optional[t
 
 
 def parse_metrics(spec: Optional[str | Sequence[str]], modality: str = "image") -> tuple[str, ...]:
-    """'fid,kid' -> ('fid', 'kid'); None -> every metric of the modality; unknown names are an error."""
+    """'fid,kid' -> ('fid', 'kid'); a figure's name stands for its metric ('recall' -> 'prdc',
+    'distinct_2' -> 'distinct'); None -> every metric of the modality; unknown names are an error."""
     valid = metrics_for(modality)
     if spec is None:
         return tuple(valid)
     names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
-    bad = [n for n in names if n not in valid]
+    by_figure = {f: m for m in valid for f in METRICS.get(m).figures}
+    bad = [n for n in names if n not in valid and n not in by_figure]
     if bad:
         raise ConfigError(
             f"unknown metric(s) {', '.join(bad)} for {modality} data; expected some of: {', '.join(valid)}"
         )
-    return tuple(names)
+    return tuple(dict.fromkeys(n if n in valid else by_figure[n] for n in names))
 
 
 def subset(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
@@ -95,6 +97,7 @@ class Context:
     seed: int
     draws: int
     floors: bool
+    train_steps: Optional[int] = None  # steps of networks the metrics train (None: by data size)
     modality: Modality = field(init=False)
 
     def __post_init__(self):
@@ -146,10 +149,12 @@ def evaluate_samples(
     draws: int = 10,
     seed: int = 0,
     fake_labels: Optional[torch.Tensor] = None,
+    train_steps: Optional[int] = None,
 ) -> dict:
     """Metrics of stored samples [N, ...] against `data`, with floors; the eval.json shape.
 
-    `class_agreement` and `usefulness` run only for labelled samples (`fake_labels`) of labelled data."""
+    `class_agreement` and `usefulness` run only for labelled samples (`fake_labels`) of labelled data;
+    `train_steps` sets the steps of networks that metrics train (reverse perplexity), None scales them with N."""
     t0 = time.perf_counter()
     mod = modality_for(data)
     names = parse_metrics(metrics, mod.name)
@@ -166,7 +171,7 @@ def evaluate_samples(
             f"sample labels need labelled data and one label per sample; got {len(fake_labels)} "
             f"labels for {len(fake)} samples of {data.name} ({data.n_classes} classes)"
         )
-    ctx = Context(data, extractor, n_real, seed, draws, floors)
+    ctx = Context(data, extractor, n_real, seed, draws, floors, train_steps)
     result = _figures(ctx, Side(ctx, fake, fake_labels), names)
     for m in result.values():
         m.setdefault("n", len(fake))  # FID and friends are biased by N: every figure says its N
@@ -222,7 +227,7 @@ def evaluate_run(
     names = parse_metrics(metrics, mod.name)
     ext = get_extractor(data, path=extractor_path, steps=extractor_steps, log=log)
     fake, labels = eval_samples(model, n_samples or mod.default_samples, seed)
-    result = evaluate_samples(fake, data, ext, names, seed=seed, fake_labels=labels)
+    result = evaluate_samples(fake, data, ext, names, seed=seed, fake_labels=labels, train_steps=extractor_steps)
     likelihood = [n for n in names if "likelihood" in METRICS.get(n).needs]
     if "likelihood" in model.abilities and likelihood:
         test_labels = subset(data.labels("test"), n_test_vae, seed) if model.conditional else None

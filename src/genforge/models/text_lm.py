@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import FAMILIES, Family
-from .sentence import DecoderStep, SentenceDecoder, generate, sequence_nll, shift_right, step_example
+from .sentence import DecoderStep, SentenceDecoder, generate, step_example
 from .text_figures import text_figures
 from .text_vae import TextSamplingConfig
 
@@ -61,8 +61,7 @@ class TextLM(Family):
 
     def log_likelihood_terms(self, x, y, z=None):
         """log p(x) per sentence [B] (log p(x | y) when conditional)."""
-        logits, _ = self.decoder(shift_right(x), self._cond(y))
-        return -sequence_nll(logits, x)
+        return -self.decoder.nll(x, self._cond(y))
 
     def decode(self, z, y=None, generator=None):
         """Empty latents [N, 0] -> token ids [N, L], sampled from `generator` (greedy without one)."""

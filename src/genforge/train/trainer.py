@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -226,7 +227,7 @@ class Trainer:
 
     def _log_metrics(self, bar) -> None:
         """Mean losses since the last log, images/s, one line of metrics.jsonl (one host sync)."""
-        t, now = self.cfg.train, time.perf_counter()
+        now = time.perf_counter()
         rec = {k: round(float(v) / self._n_sum, 5) for k, v in self._sums.items()}
         rate = (self.step - self._step_log) * self.batch / max(now - self._t_log, 1e-9)
         # images_per_s for images, texts_per_s for text, ...
@@ -242,10 +243,24 @@ class Trainer:
         if is_main_process():
             append_jsonl(self.run / "metrics.jsonl", rec)
         postfix = {k: rec[k] for k in self._sums} | {f"{self.modality.unit}/s": int(rate)}
-        if self.total is None and t.minutes is not None:
-            postfix["left"] = f"{max(0.0, t.minutes * 60 - self.elapsed) / 60:.1f}min"
+        left = self._seconds_left(rate / self.batch)
+        if left is not None:
+            postfix["left"] = f"{left / 60:.1f}min"
+        if bar.disable and self.progress:  # not a terminal (a log file): one plain line per interval
+            budget = f"/{self.total}" if self.total else ""
+            shown = (f"{v:.4g}" if isinstance(v, float) else str(v) for v in postfix.values())
+            self.log(f"step {self.step}{budget}  " + "  ".join(f"{k} {v}" for k, v in zip(postfix, shown)))
         bar.set_postfix(postfix)
         self._sums, self._n_sum, self._t_log, self._step_log = {}, 0, now, self.step
+
+    def _seconds_left(self, steps_per_s: float) -> Optional[float]:
+        """Time to the first budget: the minutes left, or the steps left at the current rate."""
+        t, left = self.cfg.train, []
+        if t.minutes is not None:
+            left.append(max(0.0, t.minutes * 60 - self.elapsed))
+        if self.total is not None and steps_per_s > 0:
+            left.append((self.total - self.step) / steps_per_s)
+        return min(left) if left else None
 
     def fit(self) -> int:
         """Train until the first budget (steps, epochs, minutes) is spent; returns the step."""
@@ -261,7 +276,8 @@ class Trainer:
             total=self.total,
             initial=self.step,
             unit="step",
-            disable=not self.progress,
+            # a bar needs a terminal: in a log file its carriage returns make one endless line
+            disable=not self.progress or not sys.stderr.isatty(),
             dynamic_ncols=True,
             mininterval=1.0,
         )

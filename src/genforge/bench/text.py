@@ -1,0 +1,115 @@
+"""Text training throughput: genforge's text families against a plain PyTorch loop of the same
+sentence VAE, written the obvious way (padded batch, softmax at every position), in one run.
+
+Throughput depends on sentence lengths (genforge skips padding), so the batches are real
+token sequences: the fortunes when installed, else a stand-in with their length spread.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.textset import BOS, PAD
+from ..errors import DataError
+from ..run import build_model, resolve_config
+from .throughput import Step
+
+EMBED, HIDDEN, LATENT, BATCH = 256, 256, 32, 64  # text-vae `default`
+
+
+def token_data(source: str = "fortunes") -> tuple[torch.Tensor, int]:
+    """(stored token ids [N, L], vocabulary) of `source`; without it, random ids with lengths 5..48."""
+    from ..config import TextDataConfig
+    from ..data.textset import load_text
+
+    try:
+        data = load_text(TextDataConfig(source=source))
+        return data.tensor("train"), data.vocab_size
+    except DataError:
+        g = torch.Generator().manual_seed(0)
+        x = torch.randint(4, 4000, (8192, 49), generator=g)
+        lengths = torch.randint(5, 49, (8192,), generator=g)
+        x[torch.arange(49)[None] >= lengths[:, None]] = PAD
+        x[torch.arange(8192), lengths] = 3  # EOS
+        return x, 4000
+
+
+class PlainSentenceVAE(nn.Module):
+    """Bowman et al.'s sentence VAE as a reader would write it from the paper."""
+
+    def __init__(self, vocab: int):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, EMBED, padding_idx=PAD)
+        self.enc = nn.GRU(EMBED, HIDDEN, batch_first=True)
+        self.mu, self.logvar = nn.Linear(HIDDEN, LATENT), nn.Linear(HIDDEN, LATENT)
+        self.dec = nn.GRU(EMBED + LATENT, HIDDEN, batch_first=True)
+        self.out = nn.Linear(HIDDEN, vocab)
+
+    def loss(self, x):
+        lengths = (x != PAD).sum(1).cpu()
+        packed = nn.utils.rnn.pack_padded_sequence(self.embed(x), lengths, batch_first=True, enforce_sorted=False)
+        h = self.enc(packed)[1][0]
+        mu, logvar = self.mu(h), self.logvar(h)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        inp = torch.cat([torch.full_like(x[:, :1], BOS), x[:, :-1]], 1)
+        e = torch.cat([self.embed(inp), z[:, None].expand(-1, x.shape[1], -1)], 2)
+        logits = self.out(self.dec(e)[0])  # every position, padding included
+        recon = F.cross_entropy(logits.transpose(1, 2), x, ignore_index=PAD, reduction="sum") / len(x)
+        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+        return recon + kl
+
+
+def plain_sentence_vae_step(vocab: int) -> tuple[Step, int]:
+    model = PlainSentenceVAE(vocab)
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+
+    def step(x):
+        opt.zero_grad()
+        model.loss(x).backward()
+        opt.step()
+
+    return step, BATCH
+
+
+def genforge_text_step(family: str, preset: str, shape) -> tuple[Step, int]:
+    cfg = resolve_config(family, preset)
+    model = build_model(cfg, shape)
+    opts = model.configure_optimizers(cfg.train)
+    return (lambda x: model.train_step(x, None, opts)), cfg.train.batch_size
+
+
+def tokens_per_item(x: torch.Tensor) -> float:
+    """Predicted positions (pieces + EOS) per stored sentence, on average."""
+    return float((x != PAD).sum(1).float().mean())
+
+
+def text_table(source: str, repeats: int, seconds: float) -> dict[str, float]:
+    """Print texts/s and tokens/s (min / median / max) of the plain loop and genforge's text families."""
+    import statistics
+
+    from ..models import FAMILIES
+    from .throughput import measure
+
+    x, vocab = token_data(source)
+    per = tokens_per_item(x)
+    print(f"{len(x)} sentences of {source}, {per:.1f} tokens each on average, vocabulary {vocab}\n")
+    print("| run | batch | texts/s min | median | max | tokens/s (median) | vs plain loop |")
+    print("|---|---|---|---|---|---|---|")
+    rows = {"plain PyTorch sentence VAE (padded softmax)": plain_sentence_vae_step(vocab)}
+    for family in [f for f in FAMILIES.names() if FAMILIES.get(f).modality == "text"]:
+        for preset in FAMILIES.get(family).presets:
+            rows[f"genforge {family} `{preset}`"] = genforge_text_step(family, preset, (vocab, x.shape[1]))
+    medians, ref = {}, None
+    for name, (step, batch) in rows.items():
+        rates = measure(step, batch, x, repeats, seconds)
+        med = statistics.median(rates)
+        ref = ref or med
+        medians[name] = med
+        print(
+            f"| {name} | {batch} | {min(rates):.0f} | {med:.0f} | {max(rates):.0f} | {med * per:.0f} | "
+            f"{med / ref:.2f}x |",
+            flush=True,
+        )
+    return medians
