@@ -265,3 +265,44 @@ def test_decoder_nll_skips_padding_without_changing_the_numbers(text_data):
     logits, _ = dec(shift_right(x), cond)  # every position, padding included
     full = F.cross_entropy(logits.transpose(1, 2), x, reduction="none", ignore_index=PAD).sum(1)
     assert torch.allclose(dec.nll(x, cond), full, atol=1e-4)
+
+
+def test_samples_files_round_trip_and_evaluate_against_a_source(text_data, text_folder, tmp_path):
+    from genforge.evaluate import evaluate_files
+    from genforge.modalities import MODALITIES
+
+    text = MODALITIES.get("text")
+    texts, labels = text_data.test_text[:30], text_data.test_labels[:30]
+    text.write(texts, tmp_path / "s.jsonl", labels, class_names=text_data.class_names)
+    stored, got = text.read(tmp_path / "s.jsonl", text_data)
+    assert torch.equal(stored, text_data.tensor("test")[:30]) and got.tolist() == labels.tolist()
+    text.write(["Return one line.", "Open\na file."], tmp_path / "s.txt")  # a newline is escaped, then cleaned
+    assert decode(text_data.codec, text.read(tmp_path / "s.txt", text_data)[0]) == ["Return one line.", "Open a file."]
+    res = evaluate_files(
+        str(text_folder), tmp_path / "s.jsonl", metrics="distinct,class_agreement", log=None, extractor_steps=60
+    )
+    assert res["metrics"]["distinct_1"]["floor"] > 0 and "class_agreement" in res["metrics"]
+    (tmp_path / "bad.jsonl").write_text('{"txt": "no text key"}\n')
+    with pytest.raises(DataError, match="bad.jsonl: expected one JSON object with a 'text' key"):
+        text.read(tmp_path / "bad.jsonl", text_data)
+
+
+def test_tune_a_text_vae_on_held_out_nll(text_folder, tmp_path):
+    from genforge.tune import tune
+
+    data_cfg = cfg(text_folder, vocab_size=400, max_tokens=24)
+    kw = {
+        "trials": 2,
+        "steps_per_trial": 20,
+        "out_root": tmp_path,
+        "n_eval": 100,
+        "extractor_steps": 30,
+        "confirm_seeds": 1,
+        "sets": ("model.embed=32", "model.hidden=32", "model.latent_dim=8"),
+        "log": lambda s: None,
+    }
+    summary = tune("text-vae", data_cfg, study_name="t", objective="nll_iw", **kw)
+    assert summary["objective"] == "nll_iw" and 0 < summary["best"]["value"] < 1000
+    assert (tmp_path / "t" / "best" / TOKENIZER_FILE).is_file()
+    with pytest.raises(ConfigError, match="lower is better"):
+        tune("text-vae", data_cfg, study_name="u", objective="recall", **kw)

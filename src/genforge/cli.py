@@ -202,7 +202,9 @@ def evaluate(
         None, help="comma-separated subset of the modality's metrics (default all; `genforge metrics` lists them)"
     ),
     real: Optional[str] = typer.Option(None, help="with --fake: the real data source to compare with"),
-    fake: Optional[Path] = typer.Option(None, help="a samples .npz (key images) or .npy to evaluate instead of a run"),
+    fake: Optional[Path] = typer.Option(
+        None, help="a samples file to evaluate instead of a run: .npz/.npy (images) or .txt/.jsonl (text)"
+    ),
     out: Optional[Path] = typer.Option(None, help="where to write eval.json (with --fake)"),
     extractor: Optional[Path] = typer.Option(
         None, help="a TorchScript feature network to use instead of the trained one"

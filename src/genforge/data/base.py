@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -73,6 +75,14 @@ def find_source(spec: str, modality: str = "image") -> Source:
         f"--data '{spec}': no {modality} data set by that name{nearest(spec, named)} and no such file "
         f"or folder. {expected}"
     )
+
+
+def fingerprint(parts: list[Optional[np.ndarray]], prep: dict) -> str:
+    """Short hash of a preprocessing recipe and the arrays it produced (None parts hash as such)."""
+    h = hashlib.sha256(json.dumps(prep, sort_keys=True).encode())
+    for a in parts:
+        h.update(b"none" if a is None else np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()[:16]
 
 
 def detect_modality(spec: str) -> str:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -12,7 +10,7 @@ import torch
 from PIL import Image
 
 from ..errors import DataError
-from .base import RawData, find_source
+from .base import RawData, find_source, fingerprint
 from .images import square
 
 
@@ -83,13 +81,6 @@ def _resize(arr: np.ndarray, size: int) -> np.ndarray:
     return np.stack(out).reshape(len(arr), size, size, c)
 
 
-def _fingerprint(parts: list[Optional[np.ndarray]], prep: dict) -> str:
-    h = hashlib.sha256(json.dumps(prep, sort_keys=True).encode())
-    for a in parts:
-        h.update(b"none" if a is None else np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()[:16]
-
-
 def preprocess(raw: RawData, cfg) -> ImageData:
     """Apply channels, resolution, split and limit to a source's raw images."""
     if len(raw.train) == 0:
@@ -130,7 +121,7 @@ def preprocess(raw: RawData, cfg) -> ImageData:
         test_labels=test_labels,
         class_names=raw.class_names,
         split=split,
-        fingerprint=_fingerprint([train, train_labels, test, test_labels], prep),
+        fingerprint=fingerprint([train, train_labels, test, test_labels], prep),
         problems=raw.problems,
         summary=raw.summary,
         train_ids=train_ids,

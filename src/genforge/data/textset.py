@@ -24,7 +24,7 @@ import torch
 
 from ..errors import DataError
 from ..io import atomic_write
-from .base import find_source
+from .base import find_source, fingerprint
 from .text import RawText
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
@@ -206,11 +206,6 @@ def preprocess_text(raw: RawText, cfg, tokenizer_bytes: Optional[bytes] = None) 
         "tokenizer": cfg.tokenizer,
         "vocab_size": cfg.vocab_size,
     }
-    h = hashlib.sha256(json.dumps(prep, sort_keys=True).encode())
-    for part in (train, test, train_labels, blob):
-        h.update(
-            b"none" if part is None else (part if isinstance(part, bytes) else np.ascontiguousarray(part).tobytes())
-        )
     return TextData(
         name=raw.name,
         train=train,
@@ -221,7 +216,7 @@ def preprocess_text(raw: RawText, cfg, tokenizer_bytes: Optional[bytes] = None) 
         test_labels=test_labels,
         class_names=class_names,
         split=split,
-        fingerprint=h.hexdigest()[:16],
+        fingerprint=fingerprint([train, test, train_labels, np.frombuffer(blob, np.uint8)], prep),
         tokenizer_bytes=blob,
         problems=raw.problems,
         summary=summary,

@@ -249,20 +249,19 @@ def evaluate_files(
     log=print,
     extractor_steps: Optional[int] = None,
 ) -> dict:
-    """Evaluate any samples file (.npz with `images`, or .npy) against any data source."""
-    from ..config import DataConfig
-    from ..data import load_data
-    from ..data.arrays import load_arrays
+    """Evaluate any samples file against any data source: images from .npz (`images`, optional `labels`)
+    or .npy; text from .txt (one sample a line) or .jsonl (`text`, optional `label`)."""
+    from ..data.base import detect_modality
+    from ..modalities import MODALITIES
 
-    data = load_data(DataConfig(source=real))
+    mod = MODALITIES.get(detect_modality(real))
+    data = mod.load(mod.DataConfig(source=real))
     path = Path(fake_path)
     if not path.is_file():
-        raise RunError(f"--fake {path}: no such file (expected samples.npz with key 'images', or .npy)")
-    raw = load_arrays(str(path), None)
-    fake = torch.from_numpy(raw.train).permute(0, 3, 1, 2).contiguous()
-    labels = None if raw.train_labels is None else torch.from_numpy(raw.train_labels)
+        raise RunError(f"--fake {path}: no such file (expected {mod.out_help})")
+    fake, labels = mod.read(path, data)
     ext = get_extractor(data, path=extractor_path, steps=extractor_steps, log=log)
-    result = evaluate_samples(fake, data, ext, parse_metrics(metrics), seed=seed, fake_labels=labels)
+    result = evaluate_samples(fake, data, ext, parse_metrics(metrics, mod.name), seed=seed, fake_labels=labels)
     result["fake"] = str(path)
     if out:
         write_json(out, result)

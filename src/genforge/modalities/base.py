@@ -94,6 +94,11 @@ class Modality:
         """Store samples (with label indices, if any) at `out`; the suffix picks the format."""
         raise NotImplementedError
 
+    def read(self, path: Path, data) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """A samples file written by `write` (or by other tools in its formats) -> (stored, labels or None),
+        fitted to `data` (text is tokenized with its tokenizer); errors name the file."""
+        raise NotImplementedError
+
     def preview(self, samples, nrow: Optional[int] = None, labels: Optional[list[str]] = None) -> bytes:
         """The bytes of one preview file (a PNG grid; a text list)."""
         raise NotImplementedError

@@ -56,7 +56,7 @@ class ImageModality(Modality):
     DataConfig = DataConfig
     unit = "image"
     default_samples = 10_000
-    out_help = ".png grid, .npz (images uint8 NHWC) or a folder"
+    out_help = ".png grid, .npz (images uint8 NHWC, optional labels) or a folder"
     preview_suffix = ".png"
     formats = ("png", "json")
     preview_count = 64
@@ -106,6 +106,13 @@ class ImageModality(Modality):
             for i, img in enumerate(samples):
                 atomic_write(out / f"{i:0{width}d}.png", _tile_png(img))
         return out
+
+    def read(self, path, data):
+        from ..data.arrays import load_arrays
+
+        raw = load_arrays(str(path), None)
+        labels = None if raw.train_labels is None else torch.from_numpy(raw.train_labels)
+        return torch.from_numpy(raw.train).permute(0, 3, 1, 2).contiguous(), labels
 
     def preview(self, samples, nrow=None, labels=None) -> bytes:
         return grid_png(samples, nrow)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -105,6 +106,39 @@ class TextModality(Modality):
             raise RunError(f"--out {out}: a text model writes {self.out_help}")
         atomic_write(out, body.encode())
         return out
+
+    def read(self, path, data):
+        """.txt: one sample a line (backslash escapes undone); .jsonl: {"text", "label"} objects, labels by
+        class name or index. Samples longer than the data's max_tokens are an error naming the line."""
+        from ..data.text import clean
+        from ..data.textset import encode
+        from ..errors import DataError
+
+        path, labels = Path(path), None
+        lines = path.read_text(encoding="utf-8", errors="strict").splitlines()
+        if path.suffix.lower() == ".jsonl":
+            try:
+                rows = [json.loads(x) for x in lines if x.strip()]
+                texts = [r["text"] for r in rows]
+            except (json.JSONDecodeError, KeyError, TypeError) as e:
+                raise DataError(f"{path}: expected one JSON object with a 'text' key a line ({e})") from None
+            if rows and all("label" in r for r in rows):
+                names = [str(c) for c in data.class_names or []]
+                try:
+                    labels = torch.tensor(
+                        [names.index(str(r["label"])) if str(r["label"]) in names else int(r["label"]) for r in rows]
+                    )
+                except ValueError:
+                    raise DataError(f"{path}: labels must be class names ({', '.join(names)}) or indices") from None
+        else:
+            # undo the escapes `write` adds: backslash-n is a newline inside a sample, two backslashes one
+            texts = [re.sub(r"\\(\\|n)", lambda m: "\n" if m.group(1) == "n" else "\\", x) for x in lines if x.strip()]
+        texts = [clean(t, Counter()) for t in texts]  # as the data sources clean theirs
+        ids, keep = encode(data.codec, texts, data.train.shape[1] - 1)
+        if not keep.all():
+            first = int((~keep).nonzero()[0][0])
+            raise DataError(f"{path}: sample {first + 1} is longer than the data's {data.train.shape[1] - 1} tokens")
+        return torch.from_numpy(ids), labels
 
     def preview(self, samples, nrow=None, labels=None) -> bytes:
         return "".join(f"{'[' + str(labels[i]) + '] ' if labels else ''}{s}\n" for i, s in enumerate(samples)).encode()

@@ -87,6 +87,7 @@ class Family(nn.Module):
     tiny: ClassVar[tuple[str, ...]] = ()
     # the tuner's default search space: config key -> optuna parameter spec (see tune/space.py)
     search_space: ClassVar[dict[str, dict]] = {}
+    optimizer: ClassVar[str] = "model"  # the name of the single optimizer in train_state.pt
 
     def __init__(self, cfg, shape: tuple[int, int, int], n_classes: int = 0):
         super().__init__()
@@ -131,10 +132,12 @@ class Family(nn.Module):
 
     @property
     def latent_dim(self) -> int:
-        raise NotImplementedError
+        """Size of the latent the prior draws (the config's `latent_dim`)."""
+        return self.cfg.latent_dim
 
-    def configure_optimizers(self, train_cfg) -> dict[str, torch.optim.Optimizer]:
-        raise NotImplementedError
+    def configure_optimizers(self, t) -> dict[str, torch.optim.Optimizer]:
+        """One Adam over every parameter, named `optimizer` (families with several networks override)."""
+        return {self.optimizer: torch.optim.Adam(self.parameters(), lr=t.lr, betas=tuple(t.betas))}
 
     def train_step(self, x: torch.Tensor, y: Optional[torch.Tensor], opts: dict) -> dict[str, torch.Tensor]:
         """One optimisation step on a batch x [B, C, H, W] in [-1, 1]; returns detached losses."""

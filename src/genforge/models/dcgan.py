@@ -216,10 +216,6 @@ class DCGAN(Family):
             self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
         self.loss = GAN_LOSSES[cfg.loss]
 
-    @property
-    def latent_dim(self) -> int:
-        return self.cfg.latent_dim
-
     def configure_optimizers(self, t):
         betas = tuple(t.betas)
         return {

@@ -30,6 +30,7 @@ class TextLM(Family):
     abilities = frozenset({"likelihood", "conditional"})
     tiny = ("model.embed=32", "model.hidden=32")
     presets = {"default": {"model": {}, "train": {"lr": 1e-3, "betas": [0.9, 0.999], "batch_size": 64}}}
+    optimizer = "lm"
     search_space = {
         "train.lr": {"type": "float", "low": 3e-4, "high": 3e-3, "log": True},
         "train.batch_size": {"type": "categorical", "choices": [32, 64, 128]},
@@ -48,9 +49,6 @@ class TextLM(Family):
 
     def _cond(self, y: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
         return F.one_hot(y, self.n_classes).float() if self.conditional else None
-
-    def configure_optimizers(self, t):
-        return {"lm": torch.optim.Adam(self.parameters(), lr=t.lr, betas=tuple(t.betas))}
 
     def train_step(self, x, y, opts):
         loss = -self.log_likelihood_terms(x, y if self.conditional else None, None).mean()

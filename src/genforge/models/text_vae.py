@@ -104,6 +104,7 @@ class TextVAE(Family):
             "train": {"lr": 1e-3, "betas": [0.9, 0.999], "batch_size": 64},
         },
     }
+    optimizer = "vae"
     search_space = {
         "train.lr": {"type": "float", "low": 3e-4, "high": 3e-3, "log": True},
         "train.batch_size": {"type": "categorical", "choices": [32, 64, 128]},
@@ -128,13 +129,6 @@ class TextVAE(Family):
         )
         # steps taken, for the schedules: a buffer so that a resumed run continues them exactly
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
-
-    @property
-    def latent_dim(self) -> int:
-        return self.cfg.latent_dim
-
-    def configure_optimizers(self, t):
-        return {"vae": torch.optim.Adam(self.parameters(), lr=t.lr, betas=tuple(t.betas))}
 
     def encode(self, x, y=None):
         """Token ids [B, L] (labels [B] if conditional) -> (mu, logvar), each [B, D]."""

@@ -141,6 +141,7 @@ class VAE(Family):
     Config = VAEConfig
     abilities = frozenset({"reconstruct", "likelihood", "traverse", "interpolate", "conditional"})
     tiny = ("model.width=0.5", "model.hidden=32")
+    optimizer = "vae"
     search_space = {
         "train.lr": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True},
         "train.batch_size": {"type": "categorical", "choices": [32, 64, 128]},
@@ -175,13 +176,6 @@ class VAE(Family):
                 nn.init.zeros_(m.body[-1].bias)
         if cfg.kl_warmup:  # a buffer, so a resumed run continues the ramp where it was
             self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
-
-    @property
-    def latent_dim(self) -> int:
-        return self.cfg.latent_dim
-
-    def configure_optimizers(self, t):
-        return {"vae": torch.optim.Adam(self.parameters(), lr=t.lr, betas=tuple(t.betas))}
 
     def encode(self, x, y=None):
         """x [B, C, H, W] in [-1, 1] (labels y [B] if conditional) -> (mu, logvar), each [B, D]."""
