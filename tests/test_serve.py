@@ -149,3 +149,49 @@ def test_browser_generates_an_image_and_opens_the_report(runs, tmp_path, monkeyp
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+def test_browser_shows_text_for_a_text_model(text_data, text_folder, tmp_path):
+    import uvicorn
+    from playwright.sync_api import sync_playwright
+
+    run = tmp_path / "tvae-run"
+    cfg = tiny_config("text-vae", "train.steps=30", source=str(text_folder))
+    Trainer(cfg, run, data=text_data, progress=False, log=lambda s: None).fit()
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app([run]), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=[
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                ],
+            )
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.wait_for_function("document.querySelectorAll('#texts li').length === 16")
+            assert page.is_hidden("#grid") and page.is_visible("#betweenbox")
+            first = page.inner_text("#texts")
+            page.fill("#seed", "9")
+            page.click("#generate")
+            page.wait_for_function(f"document.getElementById('texts').innerText !== {first!r}")
+            page.click("#between")
+            page.wait_for_function("document.querySelectorAll('#path li').length === 7")
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -325,14 +325,56 @@ def report(
     typer.echo(f"wrote {write_report(run, out)}")
 
 
+@app.command("demo")
+def demo_cmd(
+    data: Optional[str] = typer.Option(None, help="data source (default: fashion-mnist when installed, else digits)"),
+    minutes: float = typer.Option(10.0, help="wall-clock budget of the whole demo"),
+    out: Path = typer.Option(Path("runs/demo"), help="folder of the demo's runs"),
+):
+    """Good samples first: genforge's default DCGAN, then the article's DCGAN and VAE for comparison,
+    grids, a report and a comparison page, within a time budget."""
+    from .data.builtin import FASHION_MNIST_DIR
+    from .demo import demo
+
+    demo(data or ("fashion-mnist" if FASHION_MNIST_DIR.is_dir() else "digits"), minutes, out)
+
+
+@app.command("runs")
+def list_runs(folder: Path = typer.Argument(Path("runs"), help="folder to search for run directories")):
+    """A table of every run under a folder: family, preset, data, steps, status, headline figure, size."""
+    from .report.runs import runs_table
+
+    typer.echo(runs_table(folder))
+
+
+@app.command("compare")
+def compare_cmd(
+    runs: List[Path] = typer.Argument(..., help="two or more run directories"),
+    out: Optional[Path] = typer.Option(None, help="output .html (default: compare.html beside the first run)"),
+):
+    """Runs side by side: config differences, eval figures with floors (best marked), curves, samples."""
+    from .report.compare import compare
+
+    path, text = compare(runs, out)
+    typer.echo(text)
+    typer.echo(f"wrote {path}")
+
+
 @app.command("serve")
 def serve_cmd(
-    runs: List[Path] = typer.Argument(..., help="run directories to serve (each under its folder name)"),
+    runs: List[Path] = typer.Argument(
+        ...,
+        help="run directories, or folders of them (every run under each is served "
+        "under its folder name, and watched while it trains)",
+    ),
     host: str = typer.Option("127.0.0.1", help="address to bind; 127.0.0.1 keeps it on this machine"),
     port: int = typer.Option(8000, help="port"),
 ):
-    """Serve trained models: an HTTP API (docs at /docs) and a page at /."""
+    """Serve trained models and watch runs train: an HTTP API (docs at /docs) and a page at /."""
     from .serve import serve
+
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        typer.echo(f"note: binding {host}: other machines can reach this server (it has no authentication)", err=True)
 
     serve(runs, host, port)
 

@@ -92,6 +92,12 @@ class TrainConfig(StrictModel):
     sample_every: int = Field(500, ge=1, description="steps between sample grids (fixed noise)")
     checkpoint_every: int = Field(1000, ge=1, description="steps between checkpoints")
     grid_size: int = Field(64, ge=1, le=1024, description="images in each sample grid")
+    on_nan: Literal["stop", "rollback"] = Field(
+        "stop", description="a non-finite loss: stop (keeping the last checkpoint) or roll back to it at half the lr"
+    )
+    log_to: list[Literal["tensorboard", "mlflow"]] = Field(
+        [], description="experiment trackers beside metrics.jsonl: tensorboard (RUN/tensorboard), mlflow (RUN/mlruns)"
+    )
 
     @model_validator(mode="after")
     def _default_budget(self):

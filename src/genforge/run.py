@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import socket
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -23,7 +26,8 @@ from .errors import ConfigError, RunError
 from .io import atomic_write, write_json
 from .models import FAMILIES, Family
 
-CONFIG, WEIGHTS, STATE = "config.json", "model.safetensors", "train_state.pt"
+CONFIG, WEIGHTS, STATE, STATUS = "config.json", "model.safetensors", "train_state.pt", "status.json"
+STALE_S = 300  # a "training" status not refreshed for this long belongs to a process that died
 
 
 def resolve_config(
@@ -73,6 +77,53 @@ def read_config(run: str | Path) -> tuple[RunConfigBase, dict]:
         return validate(run_config_class(fam), raw), dataset
     except ConfigError as e:
         raise RunError(f"{path}: {e}") from None
+
+
+def write_status(run: Path, state: str, step: int, **extra) -> None:
+    """Record where a run stands (the trainer refreshes it at every log line: a heartbeat)."""
+    write_json(
+        Path(run) / STATUS,
+        {
+            "state": state,
+            "step": step,
+            "updated": round(time.time(), 1),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            **extra,
+        },
+    )
+
+
+def read_status(run: str | Path) -> dict:
+    """A run's status; a "training" run whose heartbeat is older than STALE_S reads as "stopped".
+    Runs made before status files existed read as "finished" when they have weights."""
+    path = Path(run) / STATUS
+    try:
+        st = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return {"state": "finished" if (Path(run) / WEIGHTS).is_file() else "unknown", "step": None}
+    if st.get("state") == "training" and time.time() - st.get("updated", 0) > STALE_S:
+        st["state"] = "stopped"  # killed without a word: resume it with --resume
+    return st
+
+
+def lock_run(run: Path):
+    """An exclusive lock on a run directory for as long as the returned file stays open (the OS drops it
+    when the process dies); a second process given the same --out gets a clear error instead."""
+    import fcntl
+
+    run.mkdir(parents=True, exist_ok=True)
+    f = open(run / ".lock", "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        st = read_status(run)
+        raise RunError(
+            f"{run} is in use by another process (pid {st.get('pid')} on {st.get('host')}: {st['state']} at step "
+            f"{st.get('step')}); wait for it to finish, or choose another --out"
+        ) from None
+    return f
 
 
 def save_weights(run: Path, model: Family, cfg: RunConfigBase, step: int) -> None:

@@ -137,7 +137,7 @@ def self_bleu_metric(ctx, side) -> dict:
     help="perplexity of samples under an LM of the data (forward) and of the data under an LM of the samples",
 )
 def lm_perplexity(ctx, side) -> dict:
-    return lm_perplexities(ctx.data, side.stored, ctx.train_steps, ctx.seed)
+    return lm_perplexities(ctx.data, side.stored, ctx.train_steps, ctx.seed, ctx.floors)
 
 
 # Figures of held-out likelihood, computed by the family (Family.extra_figures).

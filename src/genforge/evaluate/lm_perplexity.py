@@ -73,8 +73,10 @@ def data_lm(data, steps: int, seed: int = 0, log=None):
     return model
 
 
-def lm_perplexities(data, samples: torch.Tensor, steps: Optional[int] = None, seed: int = 0, log=None) -> dict:
-    """{"forward_ppl", "reverse_ppl"} of stored samples, each with its floor."""
+def lm_perplexities(
+    data, samples: torch.Tensor, steps: Optional[int] = None, seed: int = 0, floors: bool = True, log=None
+) -> dict:
+    """{"forward_ppl", "reverse_ppl"} of stored samples, each with its floor (unless `floors` is False)."""
     n = len(samples)
     test = data.tensor("test")
     held = test[torch.randperm(len(test), generator=torch.Generator().manual_seed(seed + 1))[:n]]

@@ -111,7 +111,9 @@ def sanity_table(data, n: int = 5000, seed: int = 0, extractor_steps=None, log=p
     ]
     rows = {}
     for name, items in conditions(data, n, seed).items():
-        res = evaluate_samples(items, data, ext, names, n_real=n, floors=False, draws=3, seed=seed)
+        res = evaluate_samples(
+            items, data, ext, names, n_real=n, floors=False, draws=3, seed=seed, train_steps=extractor_steps
+        )
         rows[name] = {k: v["value"] for k, v in res["metrics"].items()} | {"n": len(items)}
     return rows
 

@@ -29,7 +29,9 @@ class TextLM(Family):
     modality = "text"
     abilities = frozenset({"likelihood", "conditional"})
     tiny = ("model.embed=32", "model.hidden=32")
-    presets = {"default": {"model": {}, "train": {"lr": 1e-3, "betas": [0.9, 0.999], "batch_size": 64}}}
+    # dropout 0.3: on ~10k sentences the plain decoder overfits within minutes (held-out NLL stops
+    # falling by epoch 6 of the English fortunes while the training loss keeps going down)
+    presets = {"default": {"model": {"dropout": 0.3}, "train": {"lr": 1e-3, "betas": [0.9, 0.999], "batch_size": 64}}}
     optimizer = "lm"
     search_space = {
         "train.lr": {"type": "float", "low": 3e-4, "high": 3e-3, "log": True},

@@ -10,22 +10,21 @@ reconstruct) ask the family for it.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Literal, Optional
 
 import torch
 from fastapi import FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
-from ..errors import ConfigError
+from ..errors import ConfigError, RunError
 from ..modalities import modality_of
 from ..modalities.base import class_labels
-from ..run import load
 from ..sample import class_index, interpolate_inputs, prior_samples
 from ..sample import interpolate as interpolate_samples
 from ..sample import traverse as traverse_samples
 from ..sample.sampling import set_options
+from .live import watch
 
 MAX_N, MAX_STEPS, MAX_UPLOAD, MAX_TEXT = 256, 32, 4 * 1024 * 1024, 2000
 SEED = Query(0, ge=0, le=2**31 - 1, description="same seed, same samples")
@@ -40,24 +39,27 @@ PAGE = (Path(__file__).parent / "page.html").read_text()
 
 
 def create_app(runs: list[str | Path]) -> FastAPI:
-    """The app serving each run directory in `runs` under the directory's name."""
-    models = {}
-    for r in runs:
-        name = Path(r).resolve().name
-        if name in models:
-            raise ValueError(f"two runs are named '{name}'; serve runs with distinct folder names")
-        m = load(r)
-        ev = Path(r) / "eval.json"
-        m.eval_figures = (
-            {k: v.get("value") for k, v in json.loads(ev.read_text())["metrics"].items()} if ev.is_file() else {}
-        )
-        models[name] = m
-    app = FastAPI(title="genforge", description="Generate from trained genforge models.")
+    """The app serving each run directory in `runs` (or every run under a folder in `runs`) under the
+    directory's name. Runs still training are watched: new weights are loaded as they are written."""
+    served = watch(runs)
+    if not served:
+        raise RunError(f"no runs to serve under {', '.join(map(str, runs))} (a run is a folder with config.json)")
+    app = FastAPI(title="genforge", description="Generate from trained genforge models; watch runs train.")
+
+    def watched(name: str):
+        if name not in served:
+            raise HTTPException(404, f"no run named '{name}'; served: {', '.join(served)}")
+        return served[name]
 
     def get(name: str):
-        if name not in models:
-            raise HTTPException(404, f"no model named '{name}'; served: {', '.join(models)}")
-        return models[name]
+        m = watched(name).model()
+        if m is None:
+            raise HTTPException(
+                409,
+                f"'{name}' has no weights yet (it is {watched(name).info()['status']}); "
+                "try again after its first checkpoint",
+            )
+        return m
 
     def need(m, name: str, ability: str):
         if ability not in m.abilities:
@@ -89,9 +91,31 @@ def create_app(runs: list[str | Path]) -> FastAPI:
     def page():
         return PAGE
 
+    @app.get("/api/runs")
+    def list_runs():
+        """Every watched run: family, preset, modality, status (training, finished, interrupted, diverged,
+        failed, stopped), step, total, whether it has weights yet."""
+        return [r.info() for r in served.values()]
+
+    @app.get("/api/{name}/metrics")
+    def metrics(name: str, since: int = Query(0, ge=0, description="first line of metrics.jsonl to send")):
+        """Training records from line `since` on, and the `since` of the next poll."""
+        return watched(name).metrics(since) | {"status": watched(name).info()}
+
+    @app.get("/api/{name}/preview")
+    def preview(name: str):
+        """The newest training preview: a PNG grid (images) or a text list (text); 404 before the first."""
+        run = watched(name)
+        path = run.newest_preview()
+        if path is None:
+            raise HTTPException(404, f"'{name}' has no preview yet")
+        media = "image/png" if path.suffix == ".png" else "text/plain; charset=utf-8"
+        return Response(path.read_bytes(), media_type=media, headers={"X-Step": path.stem.split("_")[-1]})
+
     @app.get("/api/models")
     def list_models():
-        """Every served model: family, modality, abilities, shape, latent size, classes, eval figures."""
+        """Every served model with weights: family, modality, abilities, shape, latent size, classes, eval figures."""
+        models = {n: r.model() for n, r in served.items()}
         return {
             n: {
                 "family": m.name,
@@ -105,6 +129,7 @@ def create_app(runs: list[str | Path]) -> FastAPI:
                 "eval": m.eval_figures,
             }
             for n, m in models.items()
+            if m is not None
         }
 
     @app.get("/api/{name}/generate")

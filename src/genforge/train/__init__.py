@@ -1,5 +1,5 @@
 """The training loop shared by every family."""
 
-from .trainer import Hook, Interrupted, Trainer, pick_device, train
+from .trainer import Diverged, Hook, Interrupted, Trainer, pick_device, train
 
-__all__ = ["Hook", "Interrupted", "Trainer", "pick_device", "train"]
+__all__ = ["Diverged", "Hook", "Interrupted", "Trainer", "pick_device", "train"]

@@ -26,8 +26,20 @@ from ..io import append_jsonl, atomic_write, write_json
 from ..modalities import modality_of
 from ..modalities.base import class_labels
 from ..models import FAMILIES
-from ..run import WEIGHTS, build_model, load_state, load_weights, read_config, save_config, save_state, save_weights
+from ..run import (
+    WEIGHTS,
+    build_model,
+    load_state,
+    load_weights,
+    lock_run,
+    read_config,
+    save_config,
+    save_state,
+    save_weights,
+    write_status,
+)
 from .threads import ThreadTuner
+from .trackers import Trackers
 
 
 class Hook(NamedTuple):
@@ -35,6 +47,20 @@ class Hook(NamedTuple):
 
     every: int
     fn: Callable[["Trainer"], Optional[dict]]
+
+
+MAX_ROLLBACKS = 3
+
+
+class Diverged(RunError):
+    """A loss became NaN or infinite; the last checkpoint is kept as it was."""
+
+    def __init__(self, run: Path, step: int, losses: list[str]):
+        super().__init__(
+            f"training diverged at step {step}: {', '.join(losses)} is not finite. The last checkpoint in {run} is "
+            "kept; lower train.lr (or try model.spectral_norm / model.loss=hinge for a GAN), or set "
+            "train.on_nan=rollback, and train again"
+        )
 
 
 class Interrupted(Exception):
@@ -127,11 +153,17 @@ class Trainer:
         if self.model.conditional:
             self.grid_y = torch.arange(t.grid_size, device=self.device) % self.data.n_classes
         self._perm_epoch, self._perm = -1, None
+        self.trackers = Trackers(t.log_to if is_main_process() else [], self.run)
+        self._rollbacks = 0
 
     def _restore(self) -> None:
         saved_cfg, _ = read_config(self.run)
         if saved_cfg.model != self.cfg.model or saved_cfg.family != self.cfg.family:
             raise RunError(f"{self.run}: the model config differs from the saved one; a resumed run keeps its model")
+        self._load_checkpoint()
+
+    def _load_checkpoint(self) -> None:
+        """Weights, optimizers, step, time and RNG of the run's last checkpoint."""
         load_weights(self.run, self.model)
         state = load_state(self.run)
         for name, opt in self.opts.items():
@@ -190,6 +222,7 @@ class Trainer:
             names,
         )
         atomic_write(self.run / "samples" / f"step_{self.step:07d}{self.modality.preview_suffix}", preview)
+        self.trackers.preview(self.step, preview, self.modality.preview_suffix)
 
     def _write_header(self) -> None:
         if not is_main_process():
@@ -217,6 +250,7 @@ class Trainer:
                 rec = hook.fn(self)
                 self.model.train(was)
                 if rec and is_main_process():
+                    self.trackers.scalars(self.step, rec)
                     append_jsonl(
                         self.run / "metrics.jsonl", {"step": self.step, "elapsed_s": round(self.elapsed, 2), **rec}
                     )
@@ -240,8 +274,13 @@ class Trainer:
                 "threads": torch.get_num_threads(),
             }
         )
+        bad = [k for k in self._sums if not math.isfinite(rec[k])]
         if is_main_process():
             append_jsonl(self.run / "metrics.jsonl", rec)
+            self.trackers.scalars(self.step, rec)
+            write_status(self.run, "diverged" if bad else "training", self.step, total=self.total)
+        if bad:  # stop before a checkpoint can write non-finite weights over the last good ones
+            raise Diverged(self.run, self.step, bad)
         postfix = {k: rec[k] for k in self._sums} | {f"{self.modality.unit}/s": int(rate)}
         left = self._seconds_left(rate / self.batch)
         if left is not None:
@@ -264,7 +303,15 @@ class Trainer:
 
     def fit(self) -> int:
         """Train until the first budget (steps, epochs, minutes) is spent; returns the step."""
-        t = self.cfg.train
+        lock = lock_run(self.run) if is_main_process() else None  # one writer per run directory
+        try:
+            return self._fit()
+        finally:
+            self.trackers.close()
+            if lock is not None:
+                lock.close()
+
+    def _fit(self) -> int:
         self._write_header()
         self.log(self.modality.format_report(self.report))
         if self.report["problems"] and not self.cfg.data.strict:
@@ -281,50 +328,98 @@ class Trainer:
             dynamic_ncols=True,
             mininterval=1.0,
         )
-        self._sums, self._n_sum, self._t_log, self._step_log = {}, 0, time.perf_counter(), self.step
-        start_wall, start_elapsed = time.perf_counter(), self.elapsed
+        if is_main_process():
+            write_status(self.run, "training", self.step, total=self.total)
         try:
-            while self.total is None or self.step < self.total:
-                if t.minutes is not None and self.elapsed >= t.minutes * 60:
+            while True:
+                try:
+                    self._loop(bar)
                     break
-                if self.threads is not None:
-                    self.threads.tick()
-                idx = self._indices(self.step)
-                x = self.modality.to_model(self.x[idx])
-                y = None if self.y is None else self.y[idx]
-                with self._autocast():
-                    losses = self.model.train_step(x, y, self.opts)
-                for k, v in losses.items():  # summed on the device: no host sync per step
-                    self._sums[k] = self._sums[k] + v.float() if k in self._sums else v.float()
-                self._n_sum += 1
-                self.step += 1
-                self.elapsed = start_elapsed + time.perf_counter() - start_wall
-                bar.update(1)
-                if self.step % t.log_every == 0:
-                    self._log_metrics(bar)
-                side_work = False  # grids, checkpoints and hooks must not count as step time
-                if self.step % t.sample_every == 0:
-                    self.save_samples()
-                    side_work = True
-                if self.step % t.checkpoint_every == 0:
-                    self.save_checkpoint()
-                    side_work = True
-                if any(self.step % h.every == 0 for h in self.hooks):
-                    self._run_hooks(lambda every: self.step % every == 0)
-                    side_work = True
-                if side_work and self.threads is not None:
-                    self.threads.restart_window()
+                except Diverged as e:  # train.on_nan=rollback: back to the last checkpoint at half the lr
+                    if not self._rollback(e):
+                        raise
         except KeyboardInterrupt:
             bar.close()
             self.save_checkpoint()
+            self._status("interrupted")
             raise Interrupted(self.run, self.step) from None
-        if self._n_sum:
-            self._log_metrics(bar)
+        except Diverged:
+            bar.close()
+            raise
+        except Exception as e:
+            self._status("failed", error=f"{type(e).__name__}: {e}")
+            raise
         bar.close()
         self.save_checkpoint()
         self.save_samples()
         self._run_hooks(lambda every: self.step % every != 0)  # the final step, unless just done
+        self._status("finished")
         return self.step
+
+    def _loop(self, bar) -> None:
+        """Steps until the first budget is spent (the body of training)."""
+        t = self.cfg.train
+        self._sums, self._n_sum, self._t_log, self._step_log = {}, 0, time.perf_counter(), self.step
+        start_wall, start_elapsed = time.perf_counter(), self.elapsed
+        while self.total is None or self.step < self.total:
+            if t.minutes is not None and self.elapsed >= t.minutes * 60:
+                break
+            if self.threads is not None:
+                self.threads.tick()
+            idx = self._indices(self.step)
+            x = self.modality.to_model(self.x[idx])
+            y = None if self.y is None else self.y[idx]
+            with self._autocast():
+                losses = self.model.train_step(x, y, self.opts)
+            for k, v in losses.items():  # summed on the device: no host sync per step
+                self._sums[k] = self._sums[k] + v.float() if k in self._sums else v.float()
+            self._n_sum += 1
+            self.step += 1
+            self.elapsed = start_elapsed + time.perf_counter() - start_wall
+            bar.update(1)
+            if self.step % t.log_every == 0:
+                self._log_metrics(bar)
+            side_work = False  # grids, checkpoints and hooks must not count as step time
+            if self.step % t.sample_every == 0:
+                self.save_samples()
+                side_work = True
+            if self.step % t.checkpoint_every == 0:
+                self.save_checkpoint()
+                side_work = True
+            if any(self.step % h.every == 0 for h in self.hooks):
+                self._run_hooks(lambda every: self.step % every == 0)
+                side_work = True
+            if side_work and self.threads is not None:
+                self.threads.restart_window()
+        if self._n_sum:
+            self._log_metrics(bar)
+
+    def _rollback(self, error: Diverged) -> bool:
+        """With train.on_nan=rollback, restore the last checkpoint and halve every learning rate (at most
+        MAX_ROLLBACKS times); False when the run should stop instead."""
+        t = self.cfg.train
+        if t.on_nan != "rollback" or self._rollbacks >= MAX_ROLLBACKS or not (self.run / WEIGHTS).is_file():
+            return False
+        self._rollbacks += 1
+        failed_at = self.step
+        in_use = {name: [g["lr"] for g in opt.param_groups] for name, opt in self.opts.items()}
+        self._load_checkpoint()
+        for name, opt in self.opts.items():  # half the rates that diverged (the checkpoint may predate a rollback)
+            for group, lr in zip(opt.param_groups, in_use[name]):
+                group["lr"] = 0.5 * lr
+        rec = {"step": self.step, "rollback_from": failed_at, "lr_scale": 0.5**self._rollbacks}
+        if is_main_process():
+            append_jsonl(self.run / "metrics.jsonl", rec)
+            write_status(self.run, "training", self.step, total=self.total)
+        self.log(
+            f"{error} -- rolled back to step {self.step} with learning rates x{0.5**self._rollbacks:g} "
+            f"({self._rollbacks}/{MAX_ROLLBACKS})"
+        )
+        return True
+
+    def _status(self, state: str, **extra) -> None:
+        if is_main_process():
+            write_status(self.run, state, self.step, total=self.total, **extra)
 
 
 def train(cfg: RunConfigBase, run: str | Path, **kw) -> int:
