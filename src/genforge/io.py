@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import html
 import io
 import json
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from .errors import RunError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -30,9 +33,15 @@ def atomic_write(path: str | Path, data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            kept = f"the previous {path.name} is intact" if path.exists() else f"{path.name} was not written"
+            raise RunError(
+                f"{path}: no space left on the device ({len(data):,} bytes to write); {kept}. "
+                "Free some space and run the command again (training: --resume)"
+            ) from None
         raise
 
 

@@ -1,4 +1,4 @@
-"""The safe-loading audit, kept as a test: nothing the package loads from a user's path can run code."""
+"""Reliability: nothing unsafe is loaded, wrong weights are refused by name, a full disk loses nothing."""
 
 import ast
 from pathlib import Path
@@ -60,3 +60,26 @@ def test_weights_of_another_config_or_family_are_refused_by_name(tmp_path, digit
         shutil.copy(tmp_path / donor / "model.safetensors", tmp_path / "a" / "model.safetensors")
         with pytest.raises(RunError, match=r"a/model.safetensors: weights do not match the config"):
             genforge.load(tmp_path / "a")
+
+
+def test_a_full_disk_is_named_and_the_last_good_file_kept(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    import pytest
+
+    from genforge.errors import RunError
+    from genforge.io import atomic_write
+
+    target = tmp_path / "model.safetensors"
+    atomic_write(target, b"good weights")
+    real_fsync = os.fsync
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(RunError, match=r"model.safetensors: no space left on the device.*previous .* is intact"):
+        atomic_write(target, b"new weights that do not fit")
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert target.read_bytes() == b"good weights" and [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
