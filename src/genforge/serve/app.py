@@ -48,7 +48,7 @@ def create_app(runs: list[str | Path]) -> FastAPI:
 
     def watched(name: str):
         if name not in served:
-            raise HTTPException(404, f"no run named '{name}'; served: {', '.join(served)}")
+            raise HTTPException(404, f"no model named '{name}'; served: {', '.join(served)}")
         return served[name]
 
     def get(name: str):

@@ -55,6 +55,11 @@ class TensorBoard:
 
 class MLflow:
     def __init__(self, run: Path, name: str):
+        import os
+
+        # MLflow 3 keeps its local file store in maintenance mode behind this switch; a file store needs no
+        # database and opens with `mlflow ui --backend-store-uri RUN/mlruns`
+        os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         mlflow = _need("mlflow", "mlflow")
         self.client = mlflow.MlflowClient(tracking_uri=(run / "mlruns").resolve().as_uri())
         exp = self.client.get_experiment_by_name("genforge")
