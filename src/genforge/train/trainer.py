@@ -351,7 +351,8 @@ class Trainer:
             raise
         bar.close()
         self.save_checkpoint()
-        self.save_samples()
+        if self.step % self.cfg.train.sample_every:  # the final preview, unless just written
+            self.save_samples()
         self._run_hooks(lambda every: self.step % every != 0)  # the final step, unless just done
         self._status("finished")
         return self.step
