@@ -57,7 +57,7 @@ class TextVAEConfig(TextSamplingConfig):
         0, ge=0, description="steps trained as an autoencoder (beta 0) before the decoder is reset"
     )
     bow_weight: float = Field(0.0, ge=0, description="weight of the bag-of-words loss from z")
-    bidirectional: bool = Field(False, description="read the sentence both ways in the encoder (twice its recurrent work)")
+    bidirectional: bool = Field(False, description="read the sentence both ways in the encoder (twice the work)")
 
 
 class Encoder(nn.Module):
