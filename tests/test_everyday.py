@@ -17,7 +17,7 @@ from genforge.run import WEIGHTS, read_status, write_status
 from genforge.train import Diverged, Hook, Interrupted, Trainer
 
 from .conftest import tiny_config
-from .test_serve import CHROMIUM, _free_port
+from .test_serve import CHROMIUM, browser_on
 
 
 def quiet():
@@ -114,9 +114,6 @@ def test_trackers_receive_scalars_and_previews(tmp_path, digits, text_data, text
     not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"
 )
 def test_live_page_shows_a_training_run_grow(tmp_path, digits):
-    import uvicorn
-    from playwright.sync_api import sync_playwright
-
     from genforge.serve import create_app
 
     run, stop = tmp_path / "runs" / "live", threading.Event()
@@ -134,30 +131,9 @@ def test_live_page_shows_a_training_run_grow(tmp_path, digits):
     worker.start()
     while not (run / WEIGHTS).is_file():
         time.sleep(0.1)
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app([tmp_path / "runs"]), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-            )
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/")
+        with browser_on(create_app([tmp_path / "runs"])) as (page, url):
+            page.goto(url)
             page.wait_for_function("Number(document.getElementById('curve').dataset.points) > 0")
             first = int(page.get_attribute("#curve", "data-points"))
             page.wait_for_function(f"Number(document.getElementById('curve').dataset.points) > {first}", timeout=20000)
@@ -165,11 +141,8 @@ def test_live_page_shows_a_training_run_grow(tmp_path, digits):
             stop.set()
             worker.join(timeout=30)
             page.wait_for_function("document.getElementById('runs').innerText.includes('interrupted')", timeout=15000)
-            browser.close()
     finally:
         stop.set()
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def test_demo_keeps_its_budget_and_says_what_to_open(tmp_path):

@@ -1,4 +1,5 @@
 import base64
+import contextlib
 import io
 import os
 import shutil
@@ -101,25 +102,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.skipif(
-    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"
-)
-def test_browser_generates_an_image_and_opens_the_report(runs, tmp_path, monkeypatch):
+@contextlib.contextmanager
+def browser_on(app):
+    """(page, base URL): the app served by uvicorn in a thread on a free loopback port, and a page of
+    Debian's Chromium driven by Playwright (which never downloads a browser); both closed afterwards."""
     import uvicorn
     from playwright.sync_api import sync_playwright
 
-    from genforge.report import write_report
-
-    monkeypatch.setenv("GENFORGE_CACHE", str(tmp_path / "cache"))
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app([runs["dcgan"], runs["vae"]]), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    report = write_report(runs["vae"])
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(
@@ -134,64 +129,50 @@ def test_browser_generates_an_image_and_opens_the_report(runs, tmp_path, monkeyp
                     "--disable-sync",
                 ],
             )
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.wait_for_function("document.getElementById('grid').src.startsWith('blob:')")
-            first = page.get_attribute("#grid", "src")
-            page.fill("#seed", "7")
-            page.click("#generate")
-            page.wait_for_function(f"document.getElementById('grid').src !== '{first}'")
-            assert page.evaluate("document.getElementById('grid').naturalWidth") > 0
-            page.goto(report.as_uri())
-            for section in ("scenario", "training", "samples", "quality", "latent"):
-                assert page.locator(f"#{section}").count() == 1, section
-            browser.close()
+            try:
+                yield browser.new_page(), f"http://127.0.0.1:{port}/"
+            finally:
+                browser.close()
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+def test_browser_generates_an_image_and_opens_the_report(runs, tmp_path, monkeypatch):
+    from genforge.report import write_report
+
+    monkeypatch.setenv("GENFORGE_CACHE", str(tmp_path / "cache"))
+    report = write_report(runs["vae"])
+    with browser_on(create_app([runs["dcgan"], runs["vae"]])) as (page, url):
+        page.goto(url)
+        page.wait_for_function("document.getElementById('grid').src.startsWith('blob:')")
+        first = page.get_attribute("#grid", "src")
+        page.fill("#seed", "7")
+        page.click("#generate")
+        page.wait_for_function(f"document.getElementById('grid').src !== '{first}'")
+        assert page.evaluate("document.getElementById('grid').naturalWidth") > 0
+        page.goto(report.as_uri())
+        for section in ("scenario", "training", "samples", "quality", "latent"):
+            assert page.locator(f"#{section}").count() == 1, section
 
 
 @pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"
 )
 def test_browser_shows_text_for_a_text_model(text_data, text_folder, tmp_path):
-    import uvicorn
-    from playwright.sync_api import sync_playwright
-
     run = tmp_path / "tvae-run"
     cfg = tiny_config("text-vae", "train.steps=30", source=str(text_folder))
     Trainer(cfg, run, data=text_data, progress=False, log=lambda s: None).fit()
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app([run]), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=CHROMIUM,
-                args=[
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
-            )
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.wait_for_function("document.querySelectorAll('#texts li').length === 16")
-            assert page.is_hidden("#grid") and page.is_visible("#betweenbox")
-            first = page.inner_text("#texts")
-            page.fill("#seed", "9")
-            page.click("#generate")
-            page.wait_for_function(f"document.getElementById('texts').innerText !== {first!r}")
-            page.click("#between")
-            page.wait_for_function("document.querySelectorAll('#path li').length === 7")
-            browser.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with browser_on(create_app([run])) as (page, url):
+        page.goto(url)
+        page.wait_for_function("document.querySelectorAll('#texts li').length === 16")
+        assert page.is_hidden("#grid") and page.is_visible("#betweenbox")
+        first = page.inner_text("#texts")
+        page.fill("#seed", "9")
+        page.click("#generate")
+        page.wait_for_function(f"document.getElementById('texts').innerText !== {first!r}")
+        page.click("#between")
+        page.wait_for_function("document.querySelectorAll('#path li').length === 7")
