@@ -28,6 +28,8 @@ def test_cli_end_to_end_on_digits(tmp_path):
         assert f["images"].shape == (40, 8, 8, 1)
     r = gf("export", run, "--format", "torchscript")
     assert r.returncode == 0 and (run / "generator.pt").exists(), r.stderr
+    r = gf("runs", tmp_path)
+    assert r.returncode == 0 and "run " in r.stdout and "dcgan" in r.stdout and "finished" in r.stdout, r.stderr
 
 
 def test_cli_errors_are_one_clear_line(tmp_path):
@@ -55,3 +57,10 @@ def test_config_reference_in_docs_is_current():
     assert doc.read_text().strip() == config_reference().strip(), (
         "regenerate: genforge config --reference > docs/config.md"
     )
+
+
+def test_metrics_command_lists_the_registry_by_modality():
+    r = gf("metrics")
+    rows = {line.split()[0]: line.split()[1] for line in r.stdout.splitlines()}
+    assert r.returncode == 0 and rows["fid"] == "image" and rows["fd"] == "text" and rows["kid"] == "image/text"
+    assert rows["self_bleu"] == "text" and rows["nll_iw"] == "image/text"
