@@ -18,8 +18,6 @@ from PIL import Image
 
 from ..errors import ConfigError
 
-TRACKERS = ("tensorboard", "mlflow")
-
 
 def _need(module: str, extra: str):
     import importlib
