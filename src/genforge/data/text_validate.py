@@ -7,12 +7,7 @@ from collections import Counter
 import numpy as np
 
 from .textset import EOS, UNK, TextData
-from .validate import MAX_LISTED, class_counts, format_problems
-
-
-def _hist(values: np.ndarray, bins: int = 10) -> dict:
-    counts, edges = np.histogram(values, bins=bins)
-    return {"edges": [round(float(e), 1) for e in edges], "counts": counts.tolist()}
+from .validate import MAX_LISTED, class_counts, format_classes, format_problems, histogram
 
 
 def text_report(data: TextData) -> dict:
@@ -33,8 +28,16 @@ def text_report(data: TextData) -> dict:
         "split": data.split,
         "vocab_size": data.vocab_size,
         "unk_share_test": round(float((test_ids == UNK).mean()) if len(test_ids) else 0.0, 5),
-        "length_chars": {"median": float(np.median(chars)), "max": int(chars.max()), "hist": _hist(chars)},
-        "length_tokens": {"median": float(np.median(tokens)), "max": int(tokens.max()), "hist": _hist(tokens)},
+        "length_chars": {
+            "median": float(np.median(chars)),
+            "max": int(chars.max()),
+            "hist": histogram(chars, digits=1),
+        },
+        "length_tokens": {
+            "median": float(np.median(tokens)),
+            "max": int(tokens.max()),
+            "hist": histogram(tokens, digits=1),
+        },
         "class_counts": {
             "train": class_counts(data.train_labels, data.class_names),
             "test": class_counts(data.test_labels, data.class_names),
@@ -64,10 +67,7 @@ def format_text_report(rep: dict) -> str:
         f"character(s) removed; {cl.get('empty_samples', 0)} empty sample(s) dropped; "
         f"{rep['source'].get('dropped_too_long', 0)} over data.max_tokens dropped",
     ]
-    counts = rep["class_counts"]["train"]
-    lines.append(f"classes      {len(counts)}" if counts else "classes      none (unlabelled)")
-    if counts:
-        lines += [f"  {k:<14} {v}" for k, v in counts.items()]
+    lines += format_classes(rep["class_counts"]["train"])
     lines += format_problems(rep["problems"], "unreadable line(s)")
     d = rep["duplicates"]
     lines.append(

@@ -21,6 +21,12 @@ def find_duplicates(images: np.ndarray) -> list[list[int]]:
     return sorted(dup, key=len, reverse=True)
 
 
+def histogram(values: np.ndarray, bins: int = 10, digits: int = 2) -> dict:
+    """A JSON-ready histogram: bin edges (rounded to `digits`) and counts."""
+    counts, edges = np.histogram(values, bins=bins)
+    return {"edges": [round(float(e), digits) for e in edges], "counts": counts.tolist()}
+
+
 def class_counts(labels, names) -> dict[str, int] | None:
     if labels is None:
         return None
@@ -71,6 +77,15 @@ def format_problems(probs: list[dict], what: str) -> list[str]:
     return lines
 
 
+def format_classes(counts: dict[str, int] | None) -> list[str]:
+    """Report lines for the training split's classes (or that it has none)."""
+    if not counts:
+        return ["classes      none (unlabelled)"]
+    lo, hi = min(counts.values()), max(counts.values())
+    head = f"classes      {len(counts)} (train counts {lo}..{hi}{', imbalanced' if hi > 3 * max(lo, 1) else ''})"
+    return [head] + [f"  {k:<14} {v}" for k, v in counts.items()]
+
+
 def format_report(rep: dict) -> str:
     """Human-readable text of `data_report`."""
     c, h, w = rep["shape"]
@@ -79,15 +94,7 @@ def format_report(rep: dict) -> str:
         f"images       {rep['n_train']} train / {rep['n_test']} test, {h}x{w}, {c} channel(s); split: {rep['split']}",
         f"pixel mean   {rep['pixel_mean']}",
     ]
-    counts = rep["class_counts"]["train"]
-    if counts:
-        lo, hi = min(counts.values()), max(counts.values())
-        lines.append(
-            f"classes      {len(counts)} (train counts {lo}..{hi}{', imbalanced' if hi > 3 * max(lo, 1) else ''})"
-        )
-        lines += [f"  {k:<14} {v}" for k, v in counts.items()]
-    else:
-        lines.append("classes      none (unlabelled)")
+    lines += format_classes(rep["class_counts"]["train"])
     for k, v in rep["source"].items():
         if k != "files" or not isinstance(v, dict):
             lines.append(f"source       {k}: {v}")

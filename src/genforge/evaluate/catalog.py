@@ -27,9 +27,10 @@ register_metric(
 )(partial(frechet, name="fid"))
 register_metric(
     "fd",
-    modalities=("text",),
+    modalities=("text", "audio"),
     needs=FEATURES,
-    help="Frechet distance in the embedding space of a text encoder trained on your data",
+    help="Frechet distance in the embedding space of a text or audio network trained on your data "
+    "(for audio: FAD with a local network in place of VGGish)",
 )(partial(frechet, name="fd"))
 
 
@@ -57,6 +58,16 @@ def prdc(ctx, side) -> dict:
 )
 def classifier_score(ctx, side) -> dict:
     return {"classifier_score": M.classifier_score(side.probs)}
+
+
+@register_metric(
+    "modified_is",
+    needs=("probs",),
+    better="higher",
+    help="exp(E_i E_j KL(p(y|x_i) || p(y|x_j))) with the data's classifier: also falls when a class's samples repeat",
+)
+def modified_is(ctx, side) -> dict:
+    return {"modified_is": M.modified_inception_score(side.probs)}
 
 
 @register_metric(

@@ -122,6 +122,20 @@ def classifier_score(probs: torch.Tensor, splits: int = 10) -> dict:
     return {"value": value, "interval": [min(scores), max(scores)], "splits": splits}
 
 
+def modified_inception_score(probs: torch.Tensor, splits: int = 10) -> dict:
+    """mIS (Gurumurthy et al. 2017, the WaveGAN paper's second score): exp of the mean KL between the class
+    posteriors of every ordered pair of samples. Interval: spread over `splits` disjoint parts."""
+
+    def one(p: torch.Tensor) -> float:
+        logp = torch.log(p + 1e-12)
+        kl = (p * logp).sum(1, keepdim=True) - p @ logp.t()  # [n, n]: KL(p_i || p_j)
+        return float(kl.mean().exp())
+
+    p = probs.double()
+    parts = [one(part) for part in p.chunk(splits)]
+    return {"value": one(p), "interval": [min(parts), max(parts)], "splits": splits}
+
+
 def class_histogram(probs: torch.Tensor, data_shares: np.ndarray, names: list[str]) -> dict:
     """Share of samples the classifier assigns to each class, beside the data's share.
     Mode dropping shows by name; `value` is the smallest ratio sample share / data share."""

@@ -34,7 +34,7 @@ METRICS: Registry[Metric] = Registry("metric")
 
 def register_metric(
     name: str,
-    modalities=("image", "text"),
+    modalities=("image", "text", "audio"),
     needs=(),
     better="lower",
     floor=True,

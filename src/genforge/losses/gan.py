@@ -58,7 +58,7 @@ def r1_penalty(D, real: torch.Tensor) -> torch.Tensor:
 
 def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     """WGAN-GP: mean of (||grad D(x_hat)|| - 1)^2 at random points between real and fake."""
-    eps = torch.rand(real.shape[0], 1, 1, 1, device=real.device)
+    eps = torch.rand(real.shape[0], *[1] * (real.dim() - 1), device=real.device)  # one mix per example
     x = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x).sum(), x, create_graph=True)
     return (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()

@@ -15,7 +15,7 @@ samples), `conditional` (can be trained on class labels).
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional
+from typing import Callable, ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
@@ -47,7 +47,7 @@ def init_weights(module: nn.Module, scheme: str) -> None:
     if scheme == "torch":
         return
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+        if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
             if scheme == "glorot":
                 nn.init.xavier_uniform_(m.weight)
             else:
@@ -138,6 +138,10 @@ class Family(nn.Module):
     def configure_optimizers(self, t) -> dict[str, torch.optim.Optimizer]:
         """One Adam over every parameter, named `optimizer` (families with several networks override)."""
         return {self.optimizer: torch.optim.Adam(self.parameters(), lr=t.lr, betas=tuple(t.betas))}
+
+    def fit_data(self, train: torch.Tensor, to_model: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Data-dependent set-up before a fresh run's first step (normalisation statistics kept in buffers);
+        `train` is the training split in stored form, `to_model` converts a chunk of it. Default: nothing."""
 
     def train_step(self, x: torch.Tensor, y: Optional[torch.Tensor], opts: dict) -> dict[str, torch.Tensor]:
         """One optimisation step on a batch x [B, C, H, W] in [-1, 1]; returns detached losses."""

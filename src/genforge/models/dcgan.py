@@ -201,14 +201,18 @@ class DCGAN(Family):
         },
     }
 
+    # the networks; a GAN family of another modality (WaveGAN) keeps the training step and swaps these
+    generator_class: type[nn.Module] = Generator
+    discriminator_class: type[nn.Module] = Discriminator
+
     def __init__(self, cfg: DCGANConfig, shape, n_classes: int = 0):
         super().__init__(cfg, shape, n_classes)
-        self.G = Generator(cfg, self.shape, self.cond_classes)
-        self.D = Discriminator(cfg, self.shape, self.cond_classes)
+        self.G = self.generator_class(cfg, self.shape, self.cond_classes)
+        self.D = self.discriminator_class(cfg, self.shape, self.cond_classes)
         init_weights(self, cfg.init)
         if cfg.spectral_norm:
             for m in self.D.modules():
-                if isinstance(m, (nn.Conv2d, nn.Linear, nn.Embedding)):
+                if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear, nn.Embedding)):
                     spectral_norm(m)
         if cfg.ema is not None:
             self.G_ema = copy.deepcopy(self.G).requires_grad_(False)

@@ -1,0 +1,138 @@
+"""Signal processing for audio, on torch and scipy only (torchaudio has no build for this torch).
+
+Waveforms are float in [-1, 1], shaped [B, 1, T] for models and [N, T] in arrays.
+Spectrograms use a periodic Hann window; `log_magnitude` is log(|STFT| + eps).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+EPS = 1e-5  # floor of magnitudes before the log: -100 dB
+
+
+def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
+    """[..., T] at rate_in -> [..., T'] at rate_out with scipy's polyphase filter (exact rational ratio)."""
+    if rate_in == rate_out:
+        return x
+    from scipy.signal import resample_poly
+
+    g = math.gcd(int(rate_in), int(rate_out))
+    return resample_poly(x, rate_out // g, rate_in // g, axis=-1).astype(np.float32)
+
+
+def fit_length(x: np.ndarray, length: int) -> np.ndarray:
+    """Crop or zero-pad the end of [T] to `length` samples."""
+    return x[:length] if len(x) >= length else np.pad(x, (0, length - len(x)))
+
+
+def trim_leading_silence(x: np.ndarray, rate: int, below_db: float = -40.0) -> np.ndarray:
+    """Drop what comes before the first 10 ms frame louder than `below_db` relative to the clip's peak."""
+    peak = float(np.abs(x).max()) if len(x) else 0.0
+    if peak == 0.0:
+        return x
+    hop = max(1, rate // 100)
+    n = len(x) // hop
+    if n == 0:
+        return x
+    frames = x[: n * hop].reshape(n, hop)
+    rms = np.sqrt((frames**2).mean(1))
+    loud = np.nonzero(rms > peak * 10 ** (below_db / 20))[0]
+    return x[loud[0] * hop :] if len(loud) else x
+
+
+def rms_dbfs(x: np.ndarray) -> np.ndarray:
+    """Loudness of each clip [N, T] as RMS in dB relative to full scale."""
+    return 20 * np.log10(np.sqrt((x.astype(np.float64) ** 2).mean(-1)) + 1e-10)
+
+
+def wav_bytes(x: np.ndarray, rate: int) -> bytes:
+    """A 16-bit PCM WAV file of a mono clip [T] in [-1, 1]."""
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(x, -1, 1).astype(np.float32), rate, format="WAV", subtype="PCM_16")
+    return buf.getvalue()
+
+
+def read_audio(source, rate: int) -> tuple[np.ndarray, int]:
+    """(mono float32 [T] at `rate`, the file's own rate) of a path or file object soundfile reads;
+    channels are averaged. Raises soundfile.LibsndfileError (a RuntimeError) or ValueError."""
+    import soundfile as sf
+
+    x, sr = sf.read(source, dtype="float32", always_2d=True)
+    return resample(x.mean(1), sr, rate), sr
+
+
+def stft(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """[B, 1, T] -> complex [B, n_fft // 2 + 1, frames] (centred frames, reflect padding)."""
+    win = torch.hann_window(n_fft, device=x.device)
+    return torch.stft(x.flatten(0, 1), n_fft, hop, window=win, center=True, return_complex=True)
+
+
+def log_magnitude(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
+    """[B, 1, T] -> log |STFT| [B, 1, n_fft // 2 + 1, frames]."""
+    return torch.log(stft(x, n_fft, hop).abs() + EPS).unsqueeze(1)
+
+
+@lru_cache(maxsize=8)
+def mel_filterbank(n_fft: int, n_mels: int, rate: int, fmin: float = 20.0) -> torch.Tensor:
+    """Triangular filters on the HTK mel scale, [n_mels, n_fft // 2 + 1], each of unit peak."""
+    mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
+    hz = lambda m: 700 * (10 ** (m / 2595) - 1)  # noqa: E731
+    edges = hz(np.linspace(mel(fmin), mel(rate / 2), n_mels + 2))
+    freqs = np.linspace(0, rate / 2, n_fft // 2 + 1)
+    lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    up, down = (freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)
+    return torch.from_numpy(np.maximum(0, np.minimum(up, down)).astype(np.float32))
+
+
+def log_mel(x: torch.Tensor, rate: int, n_mels: int = 64, n_fft: int = 512, hop: int = 256) -> torch.Tensor:
+    """[B, 1, T] -> log mel power [B, 1, n_mels, frames]."""
+    power = stft(x, n_fft, hop).abs().pow(2)  # [B, F, frames]
+    fb = mel_filterbank(n_fft, n_mels, rate).to(x.device)
+    return torch.log(fb @ power + EPS).unsqueeze(1)
+
+
+def griffin_lim(mag: torch.Tensor, n_fft: int, hop: int, length: int, iters: int = 32) -> torch.Tensor:
+    """Magnitudes [B, n_fft // 2 + 1, frames] -> waveforms [B, 1, length] (Griffin & Lim 1984, with the
+    momentum of Perraudin et al. 2013, as librosa and torchaudio use); phases start at zero so the result is
+    deterministic."""
+    win = torch.hann_window(n_fft, device=mag.device)
+    spec = mag.to(torch.complex64)
+    prev = torch.zeros_like(spec)
+    y = None
+    for _ in range(iters):
+        y = torch.istft(spec, n_fft, hop, window=win, length=length)
+        rebuilt = torch.stft(y, n_fft, hop, window=win, center=True, return_complex=True)
+        angles = rebuilt - 0.99 * prev
+        prev = rebuilt
+        spec = mag * angles / (angles.abs() + 1e-8)
+    y = torch.istft(spec, n_fft, hop, window=win, length=length)
+    return y.unsqueeze(1).clamp(-1, 1)
+
+
+def spectrogram_png(x: np.ndarray, rate: int, height: int = 64, width: int = 96) -> bytes:
+    """A small log-mel picture of a clip [T] (low frequencies at the bottom; 36 dB of range shown)."""
+    from matplotlib import colormaps
+    from PIL import Image
+
+    from .io import png_bytes
+
+    mel = log_mel(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).view(1, 1, -1), rate)[0, 0].numpy()
+    top = mel.max()
+    shade = np.clip((mel - (top - 8.3)) / 8.3, 0, 1)[::-1]  # 8.3 nepers of power = 36 dB
+    rgb = (colormaps["magma"](shade)[..., :3] * 255).astype(np.uint8)
+    return png_bytes(Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def pad_to(x: torch.Tensor, length: int) -> torch.Tensor:
+    """[B, C, T] -> [B, C, length], cropping or zero-padding the end."""
+    t = x.shape[-1]
+    return x[..., :length] if t >= length else F.pad(x, (0, length - t))

@@ -1,0 +1,170 @@
+"""Spectrogram families: an image family (DCGAN, the conv VAE) trained on spectrograms of waveforms.
+
+SpecGAN (Donahue et al. 2019) and a spectrogram VAE: a clip [1, T] becomes its log-magnitude STFT
+(n_fft 256, periodic Hann window, hop ceil(T / 128)) cropped to 128 frequency bins x 128 frames,
+normalised per frequency bin with the training set's mean and std, scaled by 1/3 and clipped
+to [-1, 1] (the paper's recipe). The wrapped image family sees these [1, 128, 128] pictures;
+its outputs are mapped back and inverted with Griffin-Lim (the Nyquist bin set to zero).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from ..config import StrictModel
+from ..dsp import EPS, griffin_lim, log_magnitude, pad_to
+from .base import FAMILIES, Family
+from .dcgan import DCGAN, DCGANConfig
+from .vae import VAE, VAEConfig
+
+CLIP_STD = 3.0  # normalised values are (x - mean) / std / 3, clipped to [-1, 1]
+
+
+class SpectrogramOptions(StrictModel):
+    """The fields every spectrogram family adds to its image family's config."""
+
+    n_fft: int = Field(256, ge=16, le=2048, description="STFT size; the spectrogram is n_fft/2 bins x n_fft/2 frames")
+    griffin_lim_iters: int = Field(
+        32, ge=1, le=1000, description="Griffin-Lim iterations turning a spectrogram to sound"
+    )
+
+
+class SpecGANConfig(DCGANConfig, SpectrogramOptions):
+    pass
+
+
+class SpecVAEConfig(VAEConfig, SpectrogramOptions):
+    pass
+
+
+class Spectrogram(nn.Module):
+    """Waveforms [B, 1, T] <-> normalised log-magnitude spectrograms [B, 1, S, S], S = n_fft / 2."""
+
+    def __init__(self, n_fft: int, length: int, iters: int):
+        super().__init__()
+        self.n_fft, self.length, self.iters = n_fft, length, iters
+        self.side = n_fft // 2
+        self.hop = math.ceil(length / self.side)  # S * hop >= T samples: S + 1 centred frames, the last dropped
+        self.register_buffer("mean", torch.zeros(self.side, 1))  # per-bin statistics of log |STFT|
+        self.register_buffer("std", torch.ones(self.side, 1))
+
+    def log_mag(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 1, T] -> log |STFT| [B, 1, S, S]."""
+        return log_magnitude(pad_to(x, self.hop * self.side), self.n_fft, self.hop)[:, :, : self.side, : self.side]
+
+    @torch.no_grad()
+    def fit(self, train: torch.Tensor, to_model, chunk: int = 256) -> None:
+        """Per-bin mean and std of log |STFT| over the training clips (stored form)."""
+        s1 = s2 = 0.0
+        n = 0
+        for part in train.split(chunk):
+            lm = self.log_mag(to_model(part).float())[:, 0].transpose(0, 1).flatten(1)  # [S, B * S]
+            s1, s2, n = s1 + lm.sum(1, keepdim=True), s2 + lm.pow(2).sum(1, keepdim=True), n + lm.shape[1]
+        self.mean.copy_(s1 / n)
+        self.std.copy_((s2 / n - (s1 / n) ** 2).clamp_min(1e-6).sqrt())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return ((self.log_mag(x) - self.mean) / (CLIP_STD * self.std)).clamp(-1, 1)
+
+    def invert(self, s: torch.Tensor) -> torch.Tensor:
+        """[B, 1, S, S] in [-1, 1] -> waveforms [B, 1, T] by Griffin-Lim."""
+        mag = (torch.exp(s.float()[:, 0] * CLIP_STD * self.std + self.mean) - EPS).clamp_min(0)  # [B, S, S]
+        mag = nn.functional.pad(mag, (0, 1, 0, 1))  # Nyquist bin (zero) and the dropped last frame
+        mag[..., -1] = mag[..., -2]
+        return griffin_lim(mag, self.n_fft, self.hop, self.hop * self.side, self.iters)[..., : self.length]
+
+
+class _Waveform(nn.Module):
+    """The exportable generator: (z [N, D], y [N] or None) -> spectrogram -> waveforms [N, 1, T]."""
+
+    def __init__(self, net: nn.Module, spec: Spectrogram):
+        super().__init__()
+        self.net, self.spec = net, spec
+
+    def forward(self, z, y=None):
+        return self.spec.invert(self.net(z, y))
+
+
+class SpectrogramFamily(Family):
+    """An image family (`image_family`) wrapped to train on spectrograms and answer in waveforms."""
+
+    modality = "audio"
+    image_family: type[Family]
+
+    def __init__(self, cfg, shape, n_classes: int = 0):
+        super().__init__(cfg, shape, n_classes)
+        self.spec = Spectrogram(cfg.n_fft, shape[-1], cfg.griffin_lim_iters)
+        self.inner = self.image_family(cfg, (1, self.spec.side, self.spec.side), n_classes)
+
+    def fit_data(self, train, to_model) -> None:
+        self.spec.fit(train, to_model)
+
+    def configure_optimizers(self, t):
+        return self.inner.configure_optimizers(t)
+
+    def train_step(self, x, y, opts):
+        return self.inner.train_step(self.spec(x), y, opts)
+
+    def exportable(self) -> nn.Module:
+        self.spec.iters = self.cfg.griffin_lim_iters  # a sampling option (--set model.griffin_lim_iters=...)
+        return _Waveform(self.inner.exportable(), self.spec)
+
+    def export_example(self):
+        args, names, _, dims = super().export_example()
+        return args, names, ["audio"], dims
+
+    def encode(self, x, y=None):
+        """Waveforms [B, 1, T] -> the image family's posterior (mu, logvar) of their spectrograms."""
+        return self.inner.encode(self.spec(x), y)
+
+    def reconstruct(self, x, y=None):
+        return self.spec.invert(self.inner.reconstruct(self.spec(x), y))
+
+
+@FAMILIES.register("specgan")
+class SpecGAN(SpectrogramFamily):
+    name = "specgan"
+    Config = SpecGANConfig
+    image_family = DCGAN
+    abilities = frozenset({"interpolate", "conditional"})
+    tiny = ("model.width=0.125", "model.n_fft=64", "model.griffin_lim_iters=4")
+    search_space = {k: v for k, v in DCGAN.search_space.items() if k != "model.augment"}
+    presets = {
+        # The paper: DCGAN at 128x128 (5x5 kernels, d = 64), WGAN-GP with 5 critic steps, Adam 1e-4 (0.5, 0.9).
+        "paper": {
+            "model": {"kernel": 5, "dropout": 0.0, "loss": "wgan", "gp_weight": 10.0, "n_critic": 5, "init": "torch"},
+            "train": {"lr": 1e-4, "betas": [0.5, 0.9], "batch_size": 64},
+        },
+        # For quality per CPU-minute (docs/audio.md): a quarter of the width, 3x3 kernels, hinge + spectral
+        # norm, an EMA generator, Adam 2e-4 (0.5, 0.9), batch 32.
+        "default": {
+            "model": {"width": 0.25, "kernel": 3, "dropout": 0.0, "loss": "hinge", "spectral_norm": True, "ema": 0.99},
+            "train": {"lr": 2e-4, "betas": [0.5, 0.9], "batch_size": 32},
+        },
+    }
+
+
+@FAMILIES.register("specvae")
+class SpecVAE(SpectrogramFamily):
+    name = "specvae"
+    Config = SpecVAEConfig
+    image_family = VAE
+    abilities = frozenset({"reconstruct", "traverse", "interpolate", "conditional"})
+    tiny = ("model.width=0.25", "model.hidden=32", "model.n_fft=64", "model.griffin_lim_iters=4")
+    search_space = {k: v for k, v in VAE.search_space.items() if k != "model.reconstruction"}
+    presets = {
+        # The article's conv VAE layout on spectrograms, with a gaussian decoder (spectrograms are not binary).
+        "article": {
+            "model": {"latent_dim": 2, "hidden": 16, "init": "glorot", "reconstruction": "gaussian"},
+            "train": {"lr": 1e-3, "betas": [0.9, 0.999], "batch_size": 128},
+        },
+        # 32 latents, a gaussian decoder with a learned sigma, KL warm-up (docs/audio.md).
+        "default": {
+            "model": {"latent_dim": 32, "reconstruction": "gaussian_learned", "kl_warmup": 500, "width": 0.5},
+            "train": {"lr": 1e-3, "betas": [0.9, 0.999], "batch_size": 64},
+        },
+    }
