@@ -18,15 +18,18 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# Debian's packages of real data: Fashion-MNIST (images), the English and Chinese fortunes (text).
+# Debian's packages of real data: Fashion-MNIST (images), the English and Chinese fortunes (text), and
+# espeak-ng, which speaks the spoken-digits audio set.
 FORTUNES := /usr/share/games/fortunes
+DEB_DATA := dataset-fashion-mnist fortunes fortunes-zh espeak-ng
 data:
-	@if [ -d $(FMNIST) ] && [ -f $(FORTUNES)/love ] && [ -f $(FORTUNES)/tang300 ]; then echo "data: $(FMNIST), $(FORTUNES)"; \
+	@if [ -d $(FMNIST) ] && [ -f $(FORTUNES)/love ] && [ -f $(FORTUNES)/tang300 ] && command -v espeak-ng >/dev/null; then \
+	  echo "data: $(FMNIST), $(FORTUNES), espeak-ng"; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  apt-get install -y -q dataset-fashion-mnist fortunes fortunes-zh >/dev/null 2>&1 || \
-	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q dataset-fashion-mnist fortunes fortunes-zh >/dev/null 2>&1) || \
-	  echo "note: could not install dataset-fashion-mnist / fortunes; the demo falls back to digits"; \
-	else echo "note: apt-get install dataset-fashion-mnist fortunes fortunes-zh for the real data sets; the demo uses digits"; fi
+	  apt-get install -y -q $(DEB_DATA) >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(DEB_DATA) >/dev/null 2>&1) || \
+	  echo "note: could not install $(DEB_DATA); the demo falls back to digits"; \
+	else echo "note: apt-get install $(DEB_DATA) for the real data sets; the demo uses digits"; fi
 
 # Debian's Chromium for the browser test (Playwright drives it; it never downloads a browser).
 browser:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from genforge.config import DataConfig, TextDataConfig
+from genforge.config import AudioDataConfig, DataConfig, TextDataConfig
 from genforge.data import load_data
 from genforge.data.textset import load_text
 from genforge.models import FAMILIES
@@ -20,7 +20,13 @@ TEXT_MODULES = {
     "files": ["os", "shutil", "pathlib", "io", "tempfile", "glob", "zipfile", "tarfile", "gzip", "csv"],
     "numbers": ["math", "statistics", "random", "decimal", "fractions", "cmath", "itertools", "functools", "operator"],
 }
-TEXT_DATA = ["data.vocab_size=400", "data.max_tokens=24"]
+AUDIO = {"clips": 150, "sample_rate": 8000, "seconds": 0.5}  # spoken digits for tests: 0.5 s at 8 kHz
+# small data of each modality for the tiny configs
+DATA_SETS = {
+    "image": [],
+    "text": ["data.vocab_size=400", "data.max_tokens=24"],
+    "audio": [f"data.{k}={v}" for k, v in AUDIO.items()],
+}
 
 
 def stdlib_sentences() -> dict[str, list[str]]:
@@ -57,12 +63,29 @@ def text_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def text_data(text_folder, tmp_path_factory):
-    os.environ.setdefault("GENFORGE_CACHE", str(tmp_path_factory.mktemp("cache")))
+    _cache(tmp_path_factory)
     return load_text(TextDataConfig(source=str(text_folder), vocab_size=400, max_tokens=24))
+
+
+def _cache(tmp_path_factory) -> None:
+    os.environ.setdefault("GENFORGE_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def audio_data(tmp_path_factory):
+    """150 spoken digits (0.5 s at 8 kHz), synthesised by espeak-ng into a temporary cache."""
+    import shutil
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (apt-get install espeak-ng; `make data` does it)")
+    _cache(tmp_path_factory)
+    from genforge.data.audio import load_audio
+
+    return load_audio(AudioDataConfig(**AUDIO))
 
 
 def tiny_config(family: str, *sets: str, preset: str | None = None, source: str | None = None):
     """A small, fast config of `family` (its own tiny model) on digits, or on `source`."""
-    data = [] if source is None else [f"data.source={source}", *TEXT_DATA]
     fam = FAMILIES.get(family)
+    data = [] if source is None else [f"data.source={source}", *DATA_SETS[fam.modality]]
     return resolve_config(family, preset, sets=[*fam.tiny, *QUIET, "train.batch_size=32", *data, *sets])

@@ -22,10 +22,15 @@ ALL = FAMILIES.names()
 
 
 @pytest.fixture
-def data_for(digits, text_data, text_folder):
-    """(data set, source) of real data for a family's modality."""
-    sets = {"image": (digits, None), "text": (text_data, str(text_folder))}
-    return lambda family: sets[FAMILIES.get(family).modality]
+def data_for(request):
+    """(data set, source) of real data for a family's modality (fixtures asked for only when needed)."""
+    get = request.getfixturevalue
+    sets = {
+        "image": lambda: (get("digits"), None),
+        "text": lambda: (get("text_data"), str(get("text_folder"))),
+        "audio": lambda: (get("audio_data"), "spoken-digits"),
+    }
+    return lambda family: sets[FAMILIES.get(family).modality]()
 
 
 def quiet():
@@ -33,7 +38,7 @@ def quiet():
 
 
 def test_every_family_is_registered_with_a_known_modality():
-    assert {"dcgan", "vae", "text-vae", "text-lm"} <= set(ALL)
+    assert {"dcgan", "vae", "text-vae", "text-lm", "wavegan", "specgan", "specvae"} <= set(ALL)
     for name in ALL:
         fam = FAMILIES.get(name)
         assert fam.modality in MODALITIES.names() and fam.abilities <= ABILITIES, name

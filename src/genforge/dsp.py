@@ -82,7 +82,7 @@ def log_magnitude(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
 
 
 @lru_cache(maxsize=8)
-def mel_filterbank(n_fft: int, n_mels: int, rate: int, fmin: float = 20.0) -> torch.Tensor:
+def _mel_weights(n_fft: int, n_mels: int, rate: int, fmin: float) -> np.ndarray:
     """Triangular filters on the HTK mel scale, [n_mels, n_fft // 2 + 1], each of unit peak."""
     mel = lambda f: 2595 * np.log10(1 + f / 700)  # noqa: E731
     hz = lambda m: 700 * (10 ** (m / 2595) - 1)  # noqa: E731
@@ -90,7 +90,12 @@ def mel_filterbank(n_fft: int, n_mels: int, rate: int, fmin: float = 20.0) -> to
     freqs = np.linspace(0, rate / 2, n_fft // 2 + 1)
     lo, mid, hi = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     up, down = (freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)
-    return torch.from_numpy(np.maximum(0, np.minimum(up, down)).astype(np.float32))
+    return np.maximum(0, np.minimum(up, down)).astype(np.float32)
+
+
+def mel_filterbank(n_fft: int, n_mels: int, rate: int, fmin: float = 20.0) -> torch.Tensor:
+    """Triangular filters on the HTK mel scale, [n_mels, n_fft // 2 + 1], each of unit peak."""
+    return torch.from_numpy(_mel_weights(n_fft, n_mels, rate, fmin))
 
 
 def log_mel(x: torch.Tensor, rate: int, n_mels: int = 64, n_fft: int = 512, hop: int = 256) -> torch.Tensor:
@@ -100,22 +105,57 @@ def log_mel(x: torch.Tensor, rate: int, n_mels: int = 64, n_fft: int = 512, hop:
     return torch.log(fb @ power + EPS).unsqueeze(1)
 
 
+def _dft_bases(n_fft: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Windowed real DFT bases as conv weights: forward [2F, 1, n_fft] (cos; -sin) and inverse [2F, 1, n_fft]
+    (one-sided: the bins between DC and Nyquist count twice), F = n_fft // 2 + 1. Built at every call (cheap):
+    a cached tensor would leak from an export's tracing into later eager calls."""
+    win = torch.hann_window(n_fft, dtype=torch.float64)
+    k = torch.arange(n_fft // 2 + 1, dtype=torch.float64)[:, None]
+    angle = 2 * math.pi * k * torch.arange(n_fft, dtype=torch.float64)[None] / n_fft  # [F, n_fft]
+    fwd = torch.cat([torch.cos(angle), -torch.sin(angle)]) * win
+    weight = torch.full((n_fft // 2 + 1, 1), 2.0, dtype=torch.float64)
+    weight[0] = weight[-1] = 1.0
+    inv = torch.cat([torch.cos(angle) * weight, -torch.sin(angle) * weight]) * win / n_fft
+    return fwd.float().unsqueeze(1), inv.float().unsqueeze(1)
+
+
+def _stft_real(x: torch.Tensor, n_fft: int, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch.stft (centred, reflect padding, Hann) as one real convolution: [B, 1, T] -> (re, im), each
+    [B, F, frames]. Real-valued ops only, so ONNX can export what uses it."""
+    fwd, _ = _dft_bases(n_fft)
+    spec = F.conv1d(F.pad(x, (n_fft // 2, n_fft // 2), mode="reflect"), fwd.to(x.device), stride=hop)
+    return spec.chunk(2, 1)
+
+
+def _istft_real(re: torch.Tensor, im: torch.Tensor, n_fft: int, hop: int, length: int) -> torch.Tensor:
+    """The inverse of `_stft_real` by weighted overlap-add: (re, im) [B, F, frames] -> [B, 1, length]."""
+    _, inv = _dft_bases(n_fft)
+    fwd_win = torch.hann_window(n_fft, device=re.device)
+    frames = F.conv_transpose1d(torch.cat([re, im], 1), inv.to(re.device), stride=hop)  # [B, 1, samples]
+    ones = torch.ones(1, 1, re.shape[-1], device=re.device)
+    envelope = F.conv_transpose1d(ones, (fwd_win**2).view(1, 1, -1), stride=hop)  # sum of squared windows
+    out = frames / envelope.clamp_min(1e-8)
+    return out[..., n_fft // 2 : n_fft // 2 + length]
+
+
 def griffin_lim(mag: torch.Tensor, n_fft: int, hop: int, length: int, iters: int = 32) -> torch.Tensor:
     """Magnitudes [B, n_fft // 2 + 1, frames] -> waveforms [B, 1, length] (Griffin & Lim 1984, with the
-    momentum of Perraudin et al. 2013, as librosa and torchaudio use); phases start at zero so the result is
-    deterministic."""
-    win = torch.hann_window(n_fft, device=mag.device)
-    spec = mag.to(torch.complex64)
-    prev = torch.zeros_like(spec)
-    y = None
+    momentum 0.99 of Perraudin et al. 2013, as librosa and torchaudio use). Phases start random, as in
+    librosa, but from a fixed seed, so the result is deterministic (zero phases turn flat spectra into click
+    trains whose near-empty bins make the iterations ill-conditioned). Written with real convolutions only:
+    an exported generator includes it."""
+    phase = np.random.default_rng(0).uniform(0, 2 * np.pi, mag.shape[-2:]).astype(np.float32)
+    phase = torch.from_numpy(phase).to(mag.device)  # [F, frames], the same for every clip
+    re, im = mag * torch.cos(phase), mag * torch.sin(phase)
+    prev_re, prev_im = torch.zeros_like(mag), torch.zeros_like(mag)
     for _ in range(iters):
-        y = torch.istft(spec, n_fft, hop, window=win, length=length)
-        rebuilt = torch.stft(y, n_fft, hop, window=win, center=True, return_complex=True)
-        angles = rebuilt - 0.99 * prev
-        prev = rebuilt
-        spec = mag * angles / (angles.abs() + 1e-8)
-    y = torch.istft(spec, n_fft, hop, window=win, length=length)
-    return y.unsqueeze(1).clamp(-1, 1)
+        y = _istft_real(re, im, n_fft, hop, length)
+        new_re, new_im = _stft_real(y, n_fft, hop)
+        a_re, a_im = new_re - 0.99 * prev_re, new_im - 0.99 * prev_im
+        prev_re, prev_im = new_re, new_im
+        scale = mag / (torch.sqrt(a_re**2 + a_im**2) + 1e-8)
+        re, im = a_re * scale, a_im * scale
+    return _istft_real(re, im, n_fft, hop, length).clamp(-1, 1)
 
 
 def spectrogram_png(x: np.ndarray, rate: int, height: int = 64, width: int = 96) -> bytes:

@@ -50,6 +50,7 @@ class RawAudio:
     problems: list[tuple[str, str]] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     ids: Optional[list[str]] = None
+    test_ids: Optional[list[str]] = None
 
 
 @dataclass
@@ -140,6 +141,7 @@ def synthesize_digits(n: int, rate: int, length: int, test_fraction: float, seed
     clips = np.stack([_fit(read_audio(io.BytesIO(w), rate)[0], rate, length) for w in wavs]).astype(np.float32)
     labels = np.array([i % 10 for i in range(n)], dtype=np.int64)
     is_test = np.array([j[1] in test_speakers for j in jobs])
+    names = [f"{w}/{v}/s{s}/p{p}" for w, v, s, p in jobs]  # word/speaker/speed/pitch
     return RawAudio(
         name="spoken-digits",
         clips=clips[~is_test],
@@ -148,7 +150,8 @@ def synthesize_digits(n: int, rate: int, length: int, test_fraction: float, seed
         test=clips[is_test],
         test_labels=labels[is_test],
         summary={"speakers": len(speakers), "test_speakers": n_test, "synthesiser": "espeak-ng"},
-        ids=[f"{w}/{v}/s{s}/p{p}" for (w, v, s, p), t in zip(jobs, is_test) if not t],
+        ids=[name for name, t in zip(names, is_test) if not t],
+        test_ids=[name for name, t in zip(names, is_test) if t],
     )
 
 
@@ -170,12 +173,13 @@ def load_spoken_digits(spec, cfg) -> RawAudio:
         "length": length,
         "test": cfg.test_fraction,
         "seed": cfg.split_seed,
+        "format": 2,  # the cache file's layout
     }
     key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
     path = cache_root() / f"spoken-digits-{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
+            meta = json.loads(str(z["meta"]))  # summary and clip names
             return RawAudio(
                 name="spoken-digits",
                 clips=z["train"].astype(np.float32) / 32767.0,
@@ -185,10 +189,11 @@ def load_spoken_digits(spec, cfg) -> RawAudio:
                 test_labels=z["test_labels"],
                 summary=meta["summary"],
                 ids=meta["ids"],
+                test_ids=meta["test_ids"],
             )
     raw = synthesize_digits(cfg.clips, cfg.sample_rate, length, cfg.test_fraction, cfg.split_seed)
     buf = io.BytesIO()
-    meta = json.dumps({"summary": raw.summary, "ids": raw.ids})
+    meta = json.dumps({"summary": raw.summary, "ids": raw.ids, "test_ids": raw.test_ids})
     np.savez(
         buf,
         train=to_int16(raw.clips),

@@ -6,7 +6,9 @@ Feeds the metrics "samples" whose faults are known. Images: held-out real images
 half of the classes or from one class, and training images returned as samples.
 Text: held-out lines (the floor), the same lines with their words shuffled,
 random dictionary words of the same lengths, lines of one class only, one line
-repeated, and training lines returned as samples. A trustworthy metric orders
+repeated, and training lines returned as samples. Audio: held-out clips (the floor), clips with
+noise or low-pass filtering at growing strength, one class, time-reversed clips, training
+clips returned as samples. A trustworthy metric orders
 them as expected; tests assert these orders. The columns are every registered
 metric of the data's modality that needs no model.
 """
@@ -93,8 +95,33 @@ def text_conditions(data, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
     return {k: _retokenize(data, v) for k, v in out.items()}
 
 
+def audio_conditions(data, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+    """name -> int16 'samples' [n', 1, T] with a known fault: noise at falling SNR, low-pass filtering at
+    falling cut-offs (an FFT brick wall), one class, time-reversed clips, training clips."""
+    g = torch.Generator().manual_seed(seed)
+    mod = MODALITIES.get("audio")
+    test, train = data.tensor("test"), data.tensor("train")
+    pick = lambda x, m: x[torch.randperm(len(x), generator=g)[: min(m, len(x))]]  # noqa: E731
+    real = pick(test, n)
+    x = mod.to_model(real)  # [n, 1, T] in [-1, 1]
+    out = {"real (floor)": real}
+    power = x.pow(2).mean(-1, keepdim=True)
+    for snr in (20, 10, 0):
+        hiss = torch.randn(x.shape, generator=g) * (power / 10 ** (snr / 10)).sqrt()
+        out[f"noise SNR {snr} dB"] = mod.to_stored(x + hiss)
+    spec = torch.fft.rfft(x)
+    freqs = torch.fft.rfftfreq(x.shape[-1], 1 / data.sample_rate)
+    for cut in (4000, 2000, 1000):
+        out[f"low-pass {cut} Hz"] = mod.to_stored(torch.fft.irfft(spec * (freqs <= cut), n=x.shape[-1]))
+    if data.test_labels is not None and data.n_classes >= 2:
+        out["one class (0)"] = pick(test[data.labels("test") == 0], n)
+    out["time-reversed"] = real.flip(-1)
+    out["training clips"] = pick(train, n)
+    return out
+
+
 # conditions per modality: a new modality registers its own
-CONDITIONS = {"image": image_conditions, "text": text_conditions}
+CONDITIONS = {"image": image_conditions, "text": text_conditions, "audio": audio_conditions}
 
 
 def conditions(data, n: int, seed: int = 0) -> dict[str, torch.Tensor]:

@@ -17,6 +17,7 @@ from torch import nn
 
 from ..config import StrictModel
 from ..dsp import EPS, griffin_lim, log_magnitude, pad_to
+from ..errors import ConfigError
 from .base import FAMILIES, Family
 from .dcgan import DCGAN, DCGANConfig
 from .vae import VAE, VAEConfig
@@ -49,6 +50,12 @@ class Spectrogram(nn.Module):
         self.n_fft, self.length, self.iters = n_fft, length, iters
         self.side = n_fft // 2
         self.hop = math.ceil(length / self.side)  # S * hop >= T samples: S + 1 centred frames, the last dropped
+        if self.hop > n_fft // 2:  # frames must overlap by half at least, or Griffin-Lim cannot rebuild the signal
+            fit = next(n for n in (2**k for k in range(4, 16)) if math.ceil(length / (n // 2)) <= n // 2)
+            raise ConfigError(
+                f"model.n_fft={n_fft} is too small for clips of {length} samples: {n_fft // 2} frames would be "
+                f"{self.hop} samples apart, more than half a window; use model.n_fft={fit} or more"
+            )
         self.register_buffer("mean", torch.zeros(self.side, 1))  # per-bin statistics of log |STFT|
         self.register_buffer("std", torch.ones(self.side, 1))
 
@@ -131,7 +138,7 @@ class SpecGAN(SpectrogramFamily):
     Config = SpecGANConfig
     image_family = DCGAN
     abilities = frozenset({"interpolate", "conditional"})
-    tiny = ("model.width=0.125", "model.n_fft=64", "model.griffin_lim_iters=4")
+    tiny = ("model.width=0.125", "model.n_fft=128", "model.griffin_lim_iters=4")
     search_space = {k: v for k, v in DCGAN.search_space.items() if k != "model.augment"}
     presets = {
         # The paper: DCGAN at 128x128 (5x5 kernels, d = 64), WGAN-GP with 5 critic steps, Adam 1e-4 (0.5, 0.9).
@@ -154,7 +161,7 @@ class SpecVAE(SpectrogramFamily):
     Config = SpecVAEConfig
     image_family = VAE
     abilities = frozenset({"reconstruct", "traverse", "interpolate", "conditional"})
-    tiny = ("model.width=0.25", "model.hidden=32", "model.n_fft=64", "model.griffin_lim_iters=4")
+    tiny = ("model.width=0.25", "model.hidden=32", "model.n_fft=128", "model.griffin_lim_iters=4")
     search_space = {k: v for k, v in VAE.search_space.items() if k != "model.reconstruction"}
     presets = {
         # The article's conv VAE layout on spectrograms, with a gaussian decoder (spectrograms are not binary).

@@ -138,7 +138,7 @@ def create_app(runs: list[str | Path]) -> FastAPI:
         n: int = Query(16, ge=1, le=MAX_N),
         seed: int = SEED,
         cls: str | None = CLASS,
-        format: Literal["png", "json", "txt"] | None = FORMAT,
+        format: Literal["png", "json", "txt", "wav"] | None = FORMAT,
         temperature_: float | None = TEMPERATURE,
     ):
         """n samples for a seed: a PNG grid or base64 PNGs (images), JSON or plain text (text)."""
@@ -155,7 +155,7 @@ def create_app(runs: list[str | Path]) -> FastAPI:
         steps: int = Query(8, ge=2, le=MAX_STEPS),
         t: float | None = Query(None, ge=0.0, le=1.0, description="one frame at this fraction instead"),
         cls: str | None = CLASS,
-        format: Literal["png", "json", "txt"] | None = FORMAT,
+        format: Literal["png", "json", "txt", "wav"] | None = FORMAT,
     ):
         """Samples along the spherical path between the latents of two seeds."""
         m = get(name)
@@ -172,7 +172,7 @@ def create_app(runs: list[str | Path]) -> FastAPI:
         b: str = Query(..., max_length=MAX_TEXT, description="second sentence"),
         steps: int = Query(7, ge=2, le=MAX_STEPS),
         cls: str | None = CLASS,
-        format: Literal["json", "txt"] | None = FORMAT,
+        format: Literal["json", "txt", "wav"] | None = FORMAT,
     ):
         """Text models that reconstruct: the path between two typed sentences' latents (Bowman's homotopy)."""
         m = get(name)
@@ -191,7 +191,7 @@ def create_app(runs: list[str | Path]) -> FastAPI:
         steps: int = Query(9, ge=2, le=MAX_STEPS),
         span: float = Query(3.0, gt=0, le=10),
         cls: str | None = CLASS,
-        format: Literal["png", "json", "txt"] | None = FORMAT,
+        format: Literal["png", "json", "txt", "wav"] | None = FORMAT,
     ):
         """Vary one latent dimension of a seed's latent over [-span, span]."""
         m = get(name)
@@ -202,7 +202,10 @@ def create_app(runs: list[str | Path]) -> FastAPI:
 
     @app.post("/api/{name}/reconstruct")
     async def reconstruct(
-        name: str, request: Request, cls: str | None = CLASS, format: Literal["png", "json", "txt"] | None = FORMAT
+        name: str,
+        request: Request,
+        cls: str | None = CLASS,
+        format: Literal["png", "json", "txt", "wav"] | None = FORMAT,
     ):
         """The request body is an input (an image file; a UTF-8 sentence); returns [input, reconstruction].
         A conditional model needs the input's class."""
