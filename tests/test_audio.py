@@ -184,6 +184,8 @@ def test_server_answers_wav_clips(specgan_run):
     assert rate == 8000 and len(x) == 4000
     r = client.get(f"/api/{name}/generate?n=2&format=wav")
     assert r.headers["content-type"] == "audio/wav" and r.content[:4] == b"RIFF"
+    r = client.get(f"/api/{name}/preview")  # the newest training preview, as the live page plays it
+    assert r.headers["content-type"] == "audio/wav" and sf.info(io.BytesIO(r.content)).samplerate == 8000
 
 
 def test_sample_cli_writes_wavs_and_npz(specgan_run, tmp_path):
@@ -215,3 +217,22 @@ def test_onnx_export_computes_what_pytorch_computes(family, audio_data, tmp_path
     got = ort.InferenceSession(str(path)).run(None, {"z": z.numpy(), "y": y.numpy()})[0]
     assert got.shape == (3, 1, 4000)
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_tune_a_specgan_on_frechet_distance(audio_data, tmp_path):
+    from genforge.tune import tune
+
+    data_cfg = AudioDataConfig(**AUDIO)
+    kw = {"trials": 2, "steps_per_trial": 10, "out_root": tmp_path, "n_eval": 60, "extractor_steps": 40}
+    summary = tune(
+        "specgan",
+        data_cfg,
+        study_name="a",
+        confirm_seeds=1,
+        sets=("model.width=0.125", "model.n_fft=128", "model.griffin_lim_iters=4"),
+        log=lambda s: None,
+        **kw,
+    )
+    assert summary["objective"] == "fd" and summary["best"]["value"] > 0
+    assert list((tmp_path / "a" / "best").glob("model.safetensors"))

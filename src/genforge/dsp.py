@@ -100,7 +100,7 @@ def mel_filterbank(n_fft: int, n_mels: int, rate: int, fmin: float = 20.0) -> to
 
 def log_mel(x: torch.Tensor, rate: int, n_mels: int = 64, n_fft: int = 512, hop: int = 256) -> torch.Tensor:
     """[B, 1, T] -> log mel power [B, 1, n_mels, frames]."""
-    power = stft(x, n_fft, hop).abs().pow(2)  # [B, F, frames]
+    power = torch.view_as_real(stft(x, n_fft, hop)).pow(2).sum(-1)  # |STFT|^2 [B, F, frames], no square root
     fb = mel_filterbank(n_fft, n_mels, rate).to(x.device)
     return torch.log(fb @ power + EPS).unsqueeze(1)
 

@@ -53,18 +53,17 @@ class AudioBackbone(nn.Module):
         super().__init__()
         self.rate = rate
 
-        def block(cin, cout):
-            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+        def block(cin, cout, stride=1):
+            return [nn.Conv2d(cin, cout, 3, stride, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
 
         self.norm = nn.BatchNorm2d(1)  # learned scale of log-mel values
+        # strided convolutions only: about 2M multiply-adds a one-second clip and no full-resolution feature
+        # maps, so that training it (and the usefulness figure's classifiers) takes a minute or two on a CPU
         self.net = nn.Sequential(
-            *block(1, 16),
-            nn.MaxPool2d(2),  # [B, 16, 32, frames/2]
-            *block(16, 32),
-            nn.MaxPool2d(2),  # [B, 32, 16, frames/4]
-            *block(32, 64),
-            nn.MaxPool2d(2),  # [B, 64, 8, frames/8]
-            *block(64, FEATURE_DIM),
+            *block(1, 16, 2),  # [B, 16, 32, frames/2]
+            *block(16, 32, 2),  # [B, 32, 16, frames/4]
+            *block(32, 64, 2),  # [B, 64, 8, frames/8]
+            *block(64, FEATURE_DIM, 2),  # [B, 128, 4, frames/16]
             nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),  # [B, 128]
         )
@@ -91,6 +90,7 @@ class AudioModality(Modality):
     default_samples = 2000
     out_help = "a folder of .wav files, one .wav (clips joined by short silences) or .npz (audio float32 [N, T])"
     preview_suffix = ".wav"
+    preview_media = "audio/wav"
     formats = ("json", "wav")
     preview_count = 10
 

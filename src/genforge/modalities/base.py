@@ -44,6 +44,7 @@ class Modality:
     default_samples: ClassVar[int]  # samples an evaluation draws by default
     out_help: ClassVar[str]  # what `genforge sample --out` accepts
     preview_suffix: ClassVar[str]  # file type of the training previews in RUN/samples/
+    preview_media: ClassVar[str]  # their media type, as the server sends them
     preview_count: ClassVar[int]  # samples a report or grid shows at once
     formats: ClassVar[tuple[str, ...]]  # the server's response formats, the default first
 

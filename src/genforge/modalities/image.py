@@ -58,6 +58,7 @@ class ImageModality(Modality):
     default_samples = 10_000
     out_help = ".png grid, .npz (images uint8 NHWC, optional labels) or a folder"
     preview_suffix = ".png"
+    preview_media = "image/png"
     formats = ("png", "json")
     preview_count = 64
 

@@ -49,6 +49,7 @@ class TextModality(Modality):
     default_samples = 2000
     out_help = ".txt (one sample a line, newlines escaped) or .jsonl (text, and label when conditional)"
     preview_suffix = ".txt"
+    preview_media = "text/plain; charset=utf-8"
     formats = ("json", "txt")
     preview_count = 16
 

@@ -104,13 +104,14 @@ def create_app(runs: list[str | Path]) -> FastAPI:
 
     @app.get("/api/{name}/preview")
     def preview(name: str):
-        """The newest training preview: a PNG grid (images) or a text list (text); 404 before the first."""
+        """The newest training preview: a PNG grid (images), a text list (text), a WAV (audio); 404 before the first."""
         run = watched(name)
         path = run.newest_preview()
         if path is None:
             raise HTTPException(404, f"'{name}' has no preview yet")
-        media = "image/png" if path.suffix == ".png" else "text/plain; charset=utf-8"
-        return Response(path.read_bytes(), media_type=media, headers={"X-Step": path.stem.split("_")[-1]})
+        return Response(
+            path.read_bytes(), media_type=run.modality.preview_media, headers={"X-Step": path.stem.split("_")[-1]}
+        )
 
     @app.get("/api/models")
     def list_models():
