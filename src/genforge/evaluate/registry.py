@@ -69,5 +69,5 @@ def figure_metric(figure: str) -> Metric:
 def catalog() -> str:
     """One line per metric: name, modalities, direction, help (for the CLI help and docs)."""
     return "\n".join(
-        f"{m.name:<18} {'/'.join(sorted(m.modalities)):<11} {m.better:<7} {m.help}" for m in METRICS.values()
+        f"{m.name:<18} {'/'.join(sorted(m.modalities)):<17} {m.better:<7} {m.help}" for m in METRICS.values()
     )

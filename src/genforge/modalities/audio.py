@@ -43,7 +43,8 @@ class Clips:
 
 def _player(wav: bytes) -> str:
     """An <audio> player with a WAV file embedded as a data URI."""
-    return f'<audio controls preload="none" src="data:audio/wav;base64,{base64.b64encode(wav).decode()}"></audio>'
+    b64 = base64.b64encode(wav).decode()
+    return f'<audio controls preload="none" style="width:130px" src="data:audio/wav;base64,{b64}"></audio>'
 
 
 class AudioBackbone(nn.Module):
@@ -184,19 +185,20 @@ class AudioModality(Modality):
         return _to_stored(np.stack([_fit(a, rate, length) for a in audio])), labels
 
     def preview(self, samples, nrow=None, labels=None) -> bytes:
-        return wav_bytes(samples.joined(), samples.rate)
+        """The first `preview_count` clips joined (a conditional run's previews hold one class each)."""
+        return wav_bytes(samples[: self.preview_count].joined(), samples.rate)
 
     def html(self, samples, nrow=None, labels=None, caption="") -> str:
         """A table of clips, `nrow` a row: spectrogram, player and label for each."""
-        nrow = nrow or 8
+        nrow = nrow or 5
         cells = []
         for i, clip in enumerate(samples.audio):
             label = f"<br><small>{html.escape(str(labels[i]))}</small>" if labels else ""
-            pic = img_tag(spectrogram_png(clip, samples.rate), "log-mel spectrogram")
-            cells.append(f"<td>{pic}<br>{_player(wav_bytes(clip, samples.rate))}{label}</td>")
+            pic = img_tag(spectrogram_png(clip, samples.rate, width=128), "log-mel spectrogram")
+            cells.append(f"<td style='text-align:center'>{pic}<br>{_player(wav_bytes(clip, samples.rate))}{label}</td>")
         rows = "".join("<tr>" + "".join(cells[i : i + nrow]) + "</tr>" for i in range(0, len(cells), nrow))
         cap = f"<p>{html.escape(caption)}</p>" if caption else ""
-        return f"{cap}<table class='clips'>{rows}</table>"
+        return f"{cap}<div style='overflow-x:auto'><table class='clips'>{rows}</table></div>"
 
     def preview_html(self, blob, caption):
         import soundfile as sf
