@@ -25,7 +25,7 @@ import torch
 from ..dsp import fit_length, read_audio, trim_leading_silence
 from ..errors import DataError
 from ..io import atomic_write
-from .base import find_source, fingerprint, register_source
+from .base import SplitData, find_source, fingerprint, register_source
 from .validate import histogram
 
 EXTENSIONS = (".wav", ".flac", ".ogg")
@@ -53,22 +53,11 @@ class RawAudio:
     test_ids: Optional[list[str]] = None
 
 
-@dataclass
-class AudioData:
-    """A preprocessed audio data set: int16 clips [N, T] at `sample_rate`, labels, split, fingerprint."""
+@dataclass(kw_only=True)
+class AudioData(SplitData):
+    """A preprocessed audio data set: int16 clips [N, T] at `sample_rate`."""
 
-    name: str
-    train: np.ndarray
-    test: np.ndarray
-    train_labels: Optional[np.ndarray]
-    test_labels: Optional[np.ndarray]
-    class_names: Optional[list[str]]
-    split: str
-    fingerprint: str
     sample_rate: int
-    problems: list[tuple[str, str]] = field(default_factory=list)
-    summary: dict = field(default_factory=dict)
-    train_ids: Optional[list[str]] = None
     modality = "audio"
 
     @property
@@ -81,17 +70,9 @@ class AudioData:
         """(channels, samples) of every clip."""
         return 1, self.train.shape[1]
 
-    @property
-    def n_classes(self) -> int:
-        return len(self.class_names) if self.class_names else 0
-
     def tensor(self, split: str = "train", device="cpu") -> torch.Tensor:
         """The split as int16 [N, 1, T]."""
         return torch.from_numpy(self.train if split == "train" else self.test).unsqueeze(1).to(device)
-
-    def labels(self, split: str = "train", device="cpu") -> Optional[torch.Tensor]:
-        lab = self.train_labels if split == "train" else self.test_labels
-        return None if lab is None else torch.from_numpy(lab).to(device)
 
 
 def to_int16(x: np.ndarray) -> np.ndarray:

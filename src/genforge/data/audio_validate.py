@@ -6,48 +6,22 @@ import numpy as np
 
 from ..dsp import rms_dbfs
 from .audio import CLIPPED_SHARE, AudioData
-from .validate import MAX_LISTED, class_counts, find_duplicates, format_classes, format_problems, histogram
+from .validate import duplicate_report, format_classes, format_duplicates, format_problems, histogram, shared_report
 
 
 def audio_report(data: AudioData) -> dict:
     """A JSON-ready summary of an audio data set; shown by `data inspect` and saved with every run."""
     clips = np.concatenate([data.train, data.test])
-    x = clips.astype(np.float32) / 32767.0
-    loud = rms_dbfs(x)
+    loud = rms_dbfs(clips.astype(np.float32) / 32767.0)
     clipped = (np.abs(clips.astype(np.int32)) >= 32767).mean(1) > CLIPPED_SHARE
-    groups = find_duplicates(clips)
-    n_train = len(data.train)
-
-    def name(i: int) -> str:
-        if i < n_train:
-            return data.train_ids[i] if data.train_ids else f"train[{i}]"
-        return f"test[{i - n_train}]"
-
-    return {
-        "name": data.name,
+    return shared_report(data) | {
         "modality": "audio",
-        "fingerprint": data.fingerprint,
-        "n_train": n_train,
-        "n_test": len(data.test),
-        "shape": list(data.shape),
         "sample_rate": data.sample_rate,
         "seconds": round(data.train.shape[1] / data.sample_rate, 4),
-        "split": data.split,
         "loudness_dbfs": {"median": round(float(np.median(loud)), 2), "hist": histogram(loud, digits=1)},
         "quiet_clips": int((loud < -50).sum()),
         "clipped_clips": int(clipped.sum()),
-        "class_counts": {
-            "train": class_counts(data.train_labels, data.class_names),
-            "test": class_counts(data.test_labels, data.class_names),
-        },
-        "problems": [{"path": p, "reason": r} for p, r in data.problems],
-        "duplicates": {
-            "groups": len(groups),
-            "extra_copies": sum(len(g) - 1 for g in groups),
-            "train_test_overlap": sum(1 for g in groups if min(g) < n_train <= max(g)),
-            "examples": [[name(i) for i in g[:4]] for g in groups[:MAX_LISTED]],
-        },
-        "source": data.summary,
+        "duplicates": duplicate_report(data),
     }
 
 
@@ -70,10 +44,5 @@ def format_audio_report(rep: dict) -> str:
             lines.append(f"source       {k}: {src[k]}")
     lines += format_classes(rep["class_counts"]["train"])
     lines += format_problems(rep["problems"], "unusable file(s)")
-    d = rep["duplicates"]
-    lines.append(
-        f"duplicates   {d['groups']} group(s) of identical clips, {d['extra_copies']} extra copies, "
-        f"{d['train_test_overlap']} across train/test"
-    )
-    lines += ["  " + " = ".join(g) for g in d["examples"][:5]]
+    lines += format_duplicates(rep["duplicates"], "clips")
     return "\n".join(lines)

@@ -33,6 +33,36 @@ class RawData:
     train_ids: Optional[list[str]] = None  # a path per image, for messages
 
 
+@dataclass(kw_only=True)
+class SplitData:
+    """What every modality's preprocessed data set holds: train and test arrays in stored form, labels,
+    class names, how it was split, its fingerprint, and what was met on the way. Each modality's
+    subclass adds its own fields, `shape`, `tensor` and `codec`."""
+
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+    train_labels: Optional[np.ndarray]
+    test_labels: Optional[np.ndarray]
+    class_names: Optional[list[str]]
+    split: str
+    fingerprint: str
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    summary: dict = field(default_factory=dict)
+    train_ids: Optional[list[str]] = None
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names) if self.class_names else 0
+
+    def labels(self, split: str = "train", device="cpu"):
+        """Labels of a split as an int64 tensor on `device`, or None for unlabelled data."""
+        import torch
+
+        lab = self.train_labels if split == "train" else self.test_labels
+        return None if lab is None else torch.from_numpy(lab).to(device)
+
+
 @dataclass(frozen=True)
 class Source:
     """`probe(spec)` says whether this source reads `spec`; `load(spec, cfg)` reads it.

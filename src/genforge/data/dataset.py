@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image
 
 from ..errors import DataError
-from .base import RawData, find_source, fingerprint
+from .base import RawData, SplitData, find_source, fingerprint
 from .images import square
 
 
-@dataclass
-class ImageData:
-    """A preprocessed data set: uint8 NHWC arrays, labels, split and fingerprint."""
+@dataclass(kw_only=True)
+class ImageData(SplitData):
+    """A preprocessed image data set: uint8 NHWC arrays."""
 
-    name: str
-    train: np.ndarray
-    test: np.ndarray
-    train_labels: Optional[np.ndarray]
-    test_labels: Optional[np.ndarray]
-    class_names: Optional[list[str]]
-    split: str
-    fingerprint: str
-    problems: list[tuple[str, str]] = field(default_factory=list)
-    summary: dict = field(default_factory=dict)
-    train_ids: Optional[list[str]] = None
     codec = None  # images need nothing to turn stored form into samples
     modality = "image"
 
@@ -38,18 +26,10 @@ class ImageData:
         n, h, w, c = self.train.shape
         return c, h, w
 
-    @property
-    def n_classes(self) -> int:
-        return len(self.class_names) if self.class_names else 0
-
     def tensor(self, split: str = "train", device="cpu") -> torch.Tensor:
         """The split as one uint8 tensor [N, C, H, W] on `device` (convert per batch, not per sample)."""
         arr = self.train if split == "train" else self.test
         return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous().to(device)
-
-    def labels(self, split: str = "train", device="cpu") -> Optional[torch.Tensor]:
-        lab = self.train_labels if split == "train" else self.test_labels
-        return None if lab is None else torch.from_numpy(lab).to(device)
 
 
 def to_float(x: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 
 from .textset import EOS, UNK, TextData
-from .validate import MAX_LISTED, class_counts, format_classes, format_problems, histogram
+from .validate import MAX_LISTED, format_classes, format_problems, histogram, shared_report
 
 
 def text_report(data: TextData) -> dict:
@@ -18,14 +18,8 @@ def text_report(data: TextData) -> dict:
     dup_groups = [t for t, c in seen.items() if c > 1]
     overlap = sorted({t for t in data.test_text if t in seen})
     test_ids = data.test[data.test > EOS]
-    return {
-        "name": data.name,
+    return shared_report(data) | {
         "modality": "text",
-        "fingerprint": data.fingerprint,
-        "n_train": len(data.train),
-        "n_test": len(data.test),
-        "shape": list(data.shape),
-        "split": data.split,
         "vocab_size": data.vocab_size,
         "unk_share_test": round(float((test_ids == UNK).mean()) if len(test_ids) else 0.0, 5),
         "length_chars": {
@@ -38,18 +32,12 @@ def text_report(data: TextData) -> dict:
             "max": int(tokens.max()),
             "hist": histogram(tokens, digits=1),
         },
-        "class_counts": {
-            "train": class_counts(data.train_labels, data.class_names),
-            "test": class_counts(data.test_labels, data.class_names),
-        },
-        "problems": [{"path": p, "reason": r} for p, r in data.problems],
         "duplicates": {
             "groups": len(dup_groups),
             "extra_copies": sum(seen[t] - 1 for t in dup_groups),
             "train_test_overlap": len(overlap),
             "examples": [[t[:80]] for t in overlap[:MAX_LISTED]],
         },
-        "source": data.summary,
         "examples": data.train_text[:5],
     }
 

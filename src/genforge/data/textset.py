@@ -15,7 +15,7 @@ import io
 import json
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
@@ -24,7 +24,7 @@ import torch
 
 from ..errors import DataError
 from ..io import atomic_write
-from .base import find_source, fingerprint
+from .base import SplitData, find_source, fingerprint
 from .text import RawText
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
@@ -104,24 +104,13 @@ def decode(tok, ids: torch.Tensor | np.ndarray) -> list[str]:
     return tok.decode(rows)
 
 
-@dataclass
-class TextData:
-    """A preprocessed text data set: token arrays, the texts they came from, labels, tokenizer."""
+@dataclass(kw_only=True)
+class TextData(SplitData):
+    """A preprocessed text data set: token arrays int64 [N, L], the texts they came from, the tokenizer."""
 
-    name: str
-    train: np.ndarray  # int64 [N, L]
-    test: np.ndarray
     train_text: list[str]
     test_text: list[str]
-    train_labels: Optional[np.ndarray]
-    test_labels: Optional[np.ndarray]
-    class_names: Optional[list[str]]
-    split: str
-    fingerprint: str
     tokenizer_bytes: bytes
-    problems: list[tuple[str, str]] = field(default_factory=list)
-    summary: dict = field(default_factory=dict)
-    train_ids: Optional[list[str]] = None
 
     modality = "text"
 
@@ -137,16 +126,8 @@ class TextData:
         """(vocabulary, tokens per sample): the one-hot layout models see."""
         return self.vocab_size, self.train.shape[1]
 
-    @property
-    def n_classes(self) -> int:
-        return len(self.class_names) if self.class_names else 0
-
     def tensor(self, split: str = "train", device="cpu") -> torch.Tensor:
         return torch.from_numpy(self.train if split == "train" else self.test).to(device)
-
-    def labels(self, split: str = "train", device="cpu") -> Optional[torch.Tensor]:
-        lab = self.train_labels if split == "train" else self.test_labels
-        return None if lab is None else torch.from_numpy(lab).to(device)
 
 
 def _split(raw: RawText, cfg) -> tuple[list[int], list[int], str]:

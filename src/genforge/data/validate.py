@@ -34,10 +34,27 @@ def class_counts(labels, names) -> dict[str, int] | None:
     return {(names[i] if names and i < len(names) else str(i)): int(c) for i, c in enumerate(counts)}
 
 
-def data_report(data: ImageData) -> dict:
-    """A JSON-ready summary of `data`; shown by `data inspect` and saved with every run."""
-    all_images = np.concatenate([data.train, data.test])
-    groups = find_duplicates(all_images)
+def shared_report(data) -> dict:
+    """The report keys every modality shares: name, fingerprint, sizes, shape, split, classes, problems, source."""
+    return {
+        "name": data.name,
+        "fingerprint": data.fingerprint,
+        "n_train": len(data.train),
+        "n_test": len(data.test),
+        "shape": list(data.shape),
+        "split": data.split,
+        "class_counts": {
+            "train": class_counts(data.train_labels, data.class_names),
+            "test": class_counts(data.test_labels, data.class_names),
+        },
+        "problems": [{"path": p, "reason": r} for p, r in data.problems],
+        "source": data.summary,
+    }
+
+
+def duplicate_report(data) -> dict:
+    """Byte-identical items of an array data set (images, clips), named by their source ids where known."""
+    groups = find_duplicates(np.concatenate([data.train, data.test]))
     n_train = len(data.train)
 
     def name(i: int) -> str:
@@ -45,28 +62,27 @@ def data_report(data: ImageData) -> dict:
             return data.train_ids[i] if data.train_ids else f"train[{i}]"
         return f"test[{i - n_train}]"
 
-    c, h, w = data.shape
     return {
-        "name": data.name,
-        "fingerprint": data.fingerprint,
-        "n_train": n_train,
-        "n_test": len(data.test),
-        "shape": [c, h, w],
-        "split": data.split,
-        "pixel_mean": round(float(data.train.mean()) / 255.0, 4),
-        "class_counts": {
-            "train": class_counts(data.train_labels, data.class_names),
-            "test": class_counts(data.test_labels, data.class_names),
-        },
-        "problems": [{"path": p, "reason": r} for p, r in data.problems],
-        "duplicates": {
-            "groups": len(groups),
-            "extra_copies": sum(len(g) - 1 for g in groups),
-            "train_test_overlap": sum(1 for g in groups if min(g) < n_train <= max(g)),
-            "examples": [[name(i) for i in g[:4]] for g in groups[:MAX_LISTED]],
-        },
-        "source": data.summary,
+        "groups": len(groups),
+        "extra_copies": sum(len(g) - 1 for g in groups),
+        "train_test_overlap": sum(1 for g in groups if min(g) < n_train <= max(g)),
+        "examples": [[name(i) for i in g[:4]] for g in groups[:MAX_LISTED]],
     }
+
+
+def format_duplicates(d: dict, what: str) -> list[str]:
+    """Report lines of `duplicate_report` for items called `what` (images, clips)."""
+    head = (
+        f"duplicates   {d['groups']} group(s) of identical {what}, {d['extra_copies']} extra copies, "
+        f"{d['train_test_overlap']} across train/test"
+    )
+    return [head] + ["  " + " = ".join(g) for g in d["examples"][:5]]
+
+
+def data_report(data: ImageData) -> dict:
+    """A JSON-ready summary of `data`; shown by `data inspect` and saved with every run."""
+    pixel_mean = round(float(data.train.mean()) / 255.0, 4)
+    return shared_report(data) | {"pixel_mean": pixel_mean, "duplicates": duplicate_report(data)}
 
 
 def format_problems(probs: list[dict], what: str) -> list[str]:
@@ -99,10 +115,5 @@ def format_report(rep: dict) -> str:
         if k != "files" or not isinstance(v, dict):
             lines.append(f"source       {k}: {v}")
     lines += format_problems(rep["problems"], "unreadable file(s)")
-    d = rep["duplicates"]
-    lines.append(
-        f"duplicates   {d['groups']} group(s) of identical images, {d['extra_copies']} extra copies, "
-        f"{d['train_test_overlap']} across train/test"
-    )
-    lines += ["  " + " = ".join(g) for g in d["examples"][:5]]
+    lines += format_duplicates(rep["duplicates"], "images")
     return "\n".join(lines)
