@@ -236,3 +236,20 @@ def test_tune_a_specgan_on_frechet_distance(audio_data, tmp_path):
     )
     assert summary["objective"] == "fd" and summary["best"]["value"] > 0
     assert list((tmp_path / "a" / "best").glob("model.safetensors"))
+
+
+def test_browser_plays_generated_clips_of_a_chosen_class(specgan_run):
+    from .test_serve import CHROMIUM, browser_on
+
+    if not __import__("os").path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with browser_on(create_app([specgan_run])) as (page, url):
+        page.goto(url)
+        page.wait_for_function("document.querySelectorAll('#clips audio').length === 16")
+        assert page.is_hidden("#grid") and page.is_visible("#classbox")
+        page.select_option("#class", "seven")
+        page.wait_for_function(
+            "[...document.querySelectorAll('#clips figcaption')].every(c => c.textContent === 'seven')"
+        )
+        # the players hold WAV files ("RIFF" in base64)
+        assert page.evaluate("document.querySelector('#clips audio').src.startsWith('data:audio/wav;base64,UklGR')")
