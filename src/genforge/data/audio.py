@@ -25,7 +25,7 @@ import torch
 from ..dsp import fit_length, read_audio, trim_leading_silence
 from ..errors import DataError
 from ..io import atomic_write
-from .base import SplitData, find_source, fingerprint, register_source
+from .base import SplitData, find_source, fingerprint, register_source, seeded_split
 from .validate import histogram
 
 EXTENSIONS = (".wav", ".flac", ".ogg")
@@ -270,16 +270,10 @@ def preprocess_audio(raw: RawAudio, cfg) -> AudioData:
     """Split (the source's own, or seeded), apply `limit`, convert to int16, fingerprint."""
     clips, labels, ids = raw.clips, raw.labels, raw.ids
     if raw.test is None:
-        n = len(clips)
-        n_test = max(1, int(round(n * cfg.test_fraction)))
-        if n - n_test < 1:
-            raise DataError(f"{cfg.source}: {n} clip(s) are too few to split into train and test")
-        perm = np.random.default_rng(cfg.split_seed).permutation(n)
-        tr, te = np.sort(perm[n_test:]), np.sort(perm[:n_test])
+        tr, te, split = seeded_split(len(clips), cfg, "clip")
         test, test_labels = clips[te], None if labels is None else labels[te]
         clips, labels = clips[tr], None if labels is None else labels[tr]
         ids = None if ids is None else [ids[i] for i in tr]
-        split = f"seeded: test_fraction={cfg.test_fraction}, split_seed={cfg.split_seed}"
     else:
         test, test_labels = raw.test, raw.test_labels
         split = "by speaker (test speakers are unseen in training)"

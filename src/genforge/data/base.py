@@ -107,6 +107,17 @@ def find_source(spec: str, modality: str = "image") -> Source:
     )
 
 
+def seeded_split(n: int, cfg, unit: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """(sorted train indices, sorted test indices, a description) of a seeded split of n items, for sources
+    with no split of their own (`data.test_fraction`, `data.split_seed`)."""
+    n_test = max(1, int(round(n * cfg.test_fraction)))
+    if n - n_test < 1:
+        raise DataError(f"{cfg.source}: {n} {unit}(s) are too few to split into train and test")
+    perm = np.random.default_rng(cfg.split_seed).permutation(n)
+    split = f"seeded: test_fraction={cfg.test_fraction}, split_seed={cfg.split_seed}"
+    return np.sort(perm[n_test:]), np.sort(perm[:n_test]), split
+
+
 def fingerprint(parts: list[Optional[np.ndarray]], prep: dict) -> str:
     """Short hash of a preprocessing recipe and the arrays it produced (None parts hash as such)."""
     h = hashlib.sha256(json.dumps(prep, sort_keys=True).encode())

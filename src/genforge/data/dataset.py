@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from ..errors import DataError
-from .base import RawData, SplitData, find_source, fingerprint
+from .base import RawData, SplitData, find_source, fingerprint, seeded_split
 from .images import square
 
 
@@ -74,18 +74,12 @@ def preprocess(raw: RawData, cfg) -> ImageData:
     train_labels, test_labels, train_ids = raw.train_labels, raw.test_labels, raw.train_ids
 
     if test is None:
-        n = len(train)
-        n_test = max(1, int(round(n * cfg.test_fraction)))
-        if n - n_test < 1:
-            raise DataError(f"{cfg.source}: {n} image(s) are too few to split into train and test")
-        perm = np.random.default_rng(cfg.split_seed).permutation(n)
-        tr, te = np.sort(perm[n_test:]), np.sort(perm[:n_test])
+        tr, te, split = seeded_split(len(train), cfg, "image")
         test, train = train[te], train[tr]
         if train_labels is not None:
             test_labels, train_labels = train_labels[te], train_labels[tr]
         if train_ids is not None:
             train_ids = [train_ids[i] for i in tr]
-        split = f"seeded: test_fraction={cfg.test_fraction}, split_seed={cfg.split_seed}"
     else:
         split = "source"
     if cfg.limit is not None and cfg.limit < len(train):

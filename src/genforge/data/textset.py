@@ -24,7 +24,7 @@ import torch
 
 from ..errors import DataError
 from ..io import atomic_write
-from .base import SplitData, find_source, fingerprint
+from .base import SplitData, find_source, fingerprint, seeded_split
 from .text import RawText
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
@@ -130,22 +130,9 @@ class TextData(SplitData):
         return torch.from_numpy(self.train if split == "train" else self.test).to(device)
 
 
-def _split(raw: RawText, cfg) -> tuple[list[int], list[int], str]:
-    n = len(raw.texts)
-    n_test = max(1, int(round(n * cfg.test_fraction)))
-    if n - n_test < 1:
-        raise DataError(f"{cfg.source}: {n} sample(s) are too few to split into train and test")
-    perm = np.random.default_rng(cfg.split_seed).permutation(n)
-    return (
-        sorted(perm[n_test:].tolist()),
-        sorted(perm[:n_test].tolist()),
-        f"seeded: test_fraction={cfg.test_fraction}, split_seed={cfg.split_seed}",
-    )
-
-
 def preprocess_text(raw: RawText, cfg, tokenizer_bytes: Optional[bytes] = None) -> TextData:
     """Split, limit, tokenize (training the tokenizer unless given) and drop over-long samples."""
-    tr, te, split = _split(raw, cfg)
+    tr, te, split = seeded_split(len(raw.texts), cfg, "sample")
     if cfg.limit is not None:
         tr = tr[: cfg.limit]
     texts = raw.texts
