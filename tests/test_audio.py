@@ -253,3 +253,22 @@ def test_browser_plays_generated_clips_of_a_chosen_class(specgan_run):
         )
         # the players hold WAV files ("RIFF" in base64)
         assert page.evaluate("document.querySelector('#clips audio').src.startsWith('data:audio/wav;base64,UklGR')")
+
+
+def test_unlabelled_audio_gets_a_contrastive_encoder_that_tells_noise_from_speech(audio_data, tmp_path):
+    from genforge.evaluate.evaluate import evaluate_samples
+    from genforge.evaluate.features import get_extractor
+
+    clips = AUD.to_model(audio_data.tensor("train"))[:60, 0].numpy()
+    for i, clip in enumerate(clips):  # a flat folder: no labels
+        sf.write(tmp_path / f"{i}.wav", clip, 8000)
+    data = load_audio(AudioDataConfig(source=str(tmp_path), sample_rate=8000, seconds=0.5, test_fraction=0.5))
+    assert data.n_classes == 0
+    ext = get_extractor(data, steps=30, log=None)
+    assert ext.kind == "contrastive"
+    conds = audio_conditions(data, 30)
+    fd = {
+        k: evaluate_samples(conds[k], data, ext, ["fd"], floors=False, draws=2)["metrics"]["fd"]["value"]
+        for k in ("real (floor)", "noise SNR 0 dB")
+    }
+    assert fd["noise SNR 0 dB"] > 2 * fd["real (floor)"], fd
