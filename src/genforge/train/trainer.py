@@ -9,6 +9,7 @@ run needs only the step counter and the saved RNG state to continue exactly.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -27,6 +28,7 @@ from ..modalities import modality_of
 from ..modalities.base import class_labels
 from ..models import FAMILIES
 from ..run import (
+    STATE,
     WEIGHTS,
     build_model,
     load_state,
@@ -162,11 +164,32 @@ class Trainer:
         if saved_cfg.model != self.cfg.model or saved_cfg.family != self.cfg.family:
             raise RunError(f"{self.run}: the model config differs from the saved one; a resumed run keeps its model")
         self._load_checkpoint()
+        if is_main_process():
+            self._trim_metrics()
+
+    def _trim_metrics(self) -> None:
+        """Drop metrics.jsonl lines logged after the checkpoint (a killed process wrote them; the resumed run
+        logs those steps again) and a last line cut off mid-write."""
+        path = self.run / "metrics.jsonl"
+        if not path.is_file():
+            return
+        keep = []
+        for line in path.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if rec.get("step", 0) <= self.step:
+                keep.append(line + "\n")
+        atomic_write(path, "".join(keep).encode())
 
     def _load_checkpoint(self) -> None:
         """Weights, optimizers, step, time and RNG of the run's last checkpoint."""
-        load_weights(self.run, self.model)
         state = load_state(self.run)
+        if "model" in state:
+            self.model.load_state_dict(state["model"])
+        else:  # a run written before checkpoints held their weights
+            load_weights(self.run, self.model)
         for name, opt in self.opts.items():
             opt.load_state_dict(state["optimizers"][name])
         self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
@@ -194,18 +217,22 @@ class Trainer:
         return nullcontext()
 
     def save_checkpoint(self) -> None:
+        """The training state (weights included) first, then the weights file users load. Each write is atomic,
+        and a process killed between the two leaves a state that resumes exactly: resuming reads the weights
+        stored with the step, optimizers and RNG, never a model.safetensors newer or older than them."""
         if not is_main_process():
             return
-        save_weights(self.run, self.model, self.cfg, self.step)
         save_state(
             self.run,
             {
                 "step": self.step,
                 "elapsed": self.elapsed,
+                "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
                 "optimizers": {k: o.state_dict() for k, o in self.opts.items()},
                 "rng": _rng_state(self.device),
             },
         )
+        save_weights(self.run, self.model, self.cfg, self.step)
 
     def save_samples(self) -> None:
         if not is_main_process():
@@ -400,7 +427,7 @@ class Trainer:
         """With train.on_nan=rollback, restore the last checkpoint and halve every learning rate (at most
         MAX_ROLLBACKS times); False when the run should stop instead."""
         t = self.cfg.train
-        if t.on_nan != "rollback" or self._rollbacks >= MAX_ROLLBACKS or not (self.run / WEIGHTS).is_file():
+        if t.on_nan != "rollback" or self._rollbacks >= MAX_ROLLBACKS or not (self.run / STATE).is_file():
             return False
         self._rollbacks += 1
         failed_at = self.step

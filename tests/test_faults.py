@@ -1,0 +1,16 @@
+"""The kill campaign: `genforge train` SIGKILLed at random moments resumes to the same weights, bit for bit."""
+
+import pytest
+
+from genforge.faults import campaign
+
+
+def test_killed_training_resumes_bit_exact(tmp_path):
+    res = campaign(tmp_path, kills=3, steps=150, seed=1, log=lambda s: None)
+    assert res["problems"] == [] and res["bit_exact"] and res["kills"] == 3
+
+
+@pytest.mark.slow
+def test_twenty_kills_leave_no_corrupt_file_and_no_lost_step(tmp_path):
+    res = campaign(tmp_path, kills=20, steps=300, seed=0, log=lambda s: None)
+    assert res["problems"] == [] and res["bit_exact"] and res["resumes"] >= 10
