@@ -1,8 +1,9 @@
-"""The kill campaign: `genforge train` SIGKILLed at random moments resumes to the same weights, bit for bit."""
+"""Kill campaigns: `genforge train` SIGKILLed at random moments resumes to the same weights, bit for bit;
+a killed `genforge evaluate` leaves nothing unreadable and, run again, gives the same figures."""
 
 import pytest
 
-from genforge.faults import campaign
+from genforge.faults import campaign, evaluate_campaign
 
 
 def test_killed_training_resumes_bit_exact(tmp_path):
@@ -10,7 +11,14 @@ def test_killed_training_resumes_bit_exact(tmp_path):
     assert res["problems"] == [] and res["bit_exact"] and res["kills"] == 3
 
 
+def test_killed_evaluation_leaves_readable_files_and_the_same_figures(tmp_path):
+    res = evaluate_campaign(tmp_path, kills=1, seed=0, log=lambda s: None)
+    assert res["problems"] == [] and res["kills"] == 1
+
+
 @pytest.mark.slow
 def test_twenty_kills_leave_no_corrupt_file_and_no_lost_step(tmp_path):
     res = campaign(tmp_path, kills=20, steps=300, seed=0, log=lambda s: None)
     assert res["problems"] == [] and res["bit_exact"] and res["resumes"] >= 10
+    res = evaluate_campaign(tmp_path / "evaluate", kills=20, seed=0, log=lambda s: None)
+    assert res["problems"] == []

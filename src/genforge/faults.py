@@ -1,11 +1,14 @@
-"""Kill campaign: a real `genforge train` process SIGKILLed at random moments and resumed, until it finishes.
+"""Kill campaigns: real `genforge train` and `genforge evaluate` processes SIGKILLed at random moments.
 
-    python -m genforge.faults --kills 20 [--family dcgan] [--steps 300] [--seed 0]
+    python -m genforge.faults --kills 20 [--command train|evaluate] [--family dcgan] [--steps 300] [--seed 0]
 
-Checks after every kill: every JSON file of the run parses, the weights load, the training state loads
-(the kill may land in a checkpoint, preview, metrics or status write). At the end: the resumed run's
-weights equal those of an uninterrupted run bit for bit (deterministic kernels, one thread), and
-metrics.jsonl holds each logged step once. Prints a JSON summary; exits 1 when anything failed.
+train: after every kill, every JSON file of the run parses, the weights and the training state load (the
+kill may land in a checkpoint, preview, metrics or status write); the run is resumed until it finishes,
+and then its weights must equal an uninterrupted run's bit for bit (deterministic kernels, one thread)
+and metrics.jsonl must hold each logged step once. evaluate: a trained run is evaluated with a fresh
+feature-extractor cache each time and killed (in extractor training, cache writes, sampling, metrics or
+the eval.json write); any eval.json left must parse, and the evaluation run again to its end must give
+the uninterrupted evaluation's figures. Prints a JSON summary; exits 1 when anything failed.
 """
 
 from __future__ import annotations
@@ -105,16 +108,72 @@ def campaign(root: Path, kills: int, family: str = "dcgan", steps: int = 300, se
     return {"kills": done, "resumes": resumes, "runs": runs, "problems": problems, "bit_exact": equal}
 
 
+def evaluate_command(run: Path) -> list[str]:
+    return [sys.executable, "-m", "genforge", "evaluate", str(run), "--samples", "300", "--extractor-steps", "60"]
+
+
+def figures(run: Path) -> dict:
+    """The values (and intervals and floors) of a run's eval.json, without its timing."""
+    return json.loads((run / "eval.json").read_text())["metrics"]
+
+
+def evaluate_campaign(root: Path, kills: int, family: str = "dcgan", seed: int = 0, log=print) -> dict:
+    """SIGKILL `genforge evaluate` `kills` times; each killed evaluation is run again to its end and compared."""
+    rng = random.Random(seed)
+    run = root / "run"
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    subprocess.run(train_command(run, family, 60, False), env=env, check=True, capture_output=True)
+
+    def evaluate(cache: Path, timeout=None) -> bool:
+        """True when the evaluation finished, False when it was killed."""
+        proc = subprocess.Popen(
+            evaluate_command(run),
+            env=env | {"GENFORGE_CACHE": str(cache)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return False
+        if proc.returncode != 0:
+            raise RuntimeError(f"genforge evaluate {run} exited {proc.returncode}")
+        return True
+
+    evaluate(root / "cache-reference")
+    want = figures(run)
+    done, problems, rounds = 0, [], 0
+    while done < kills:
+        rounds += 1
+        (run / "eval.json").unlink()
+        cache = root / f"cache{rounds}"
+        if not evaluate(cache, rng.uniform(1.0, 12.0)):
+            done += 1
+            problems += check_files(run) + check_files(cache)
+            evaluate(cache)  # the same cache: whatever the killed process left in it must be usable
+        if figures(run) != want:
+            problems.append(f"round {rounds}: the figures differ from the uninterrupted evaluation's")
+        log(f"round {rounds}: {done} kill(s) so far, figures equal: {figures(run) == want}")
+    return {"kills": done, "rounds": rounds, "problems": problems}
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
+    ap.add_argument("--command", choices=("train", "evaluate"), default="train")
     ap.add_argument("--family", default="dcgan")
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
-        res = campaign(Path(tmp), args.kills, args.family, args.steps, args.seed, log=lambda s: print(s, flush=True))
+        say = lambda s: print(s, flush=True)  # noqa: E731
+        if args.command == "train":
+            res = campaign(Path(tmp), args.kills, args.family, args.steps, args.seed, log=say)
+        else:
+            res = evaluate_campaign(Path(tmp), args.kills, args.family, args.seed, log=say)
     print(json.dumps(res | {"seconds": round(time.time() - t0)}, indent=2))
     sys.exit(1 if res["problems"] else 0)
 
