@@ -143,6 +143,8 @@ class Trainer:
             self._restore()
         else:
             self.model.fit_data(self.data.tensor("train", self.device), self.modality.to_model)
+        if is_main_process():
+            self._trim_metrics()
             torch.manual_seed(t.seed + 1)  # noise / dropout stream, independent of the init
         self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
         self.y = self.data.labels("train", self.device)
@@ -164,12 +166,11 @@ class Trainer:
         if saved_cfg.model != self.cfg.model or saved_cfg.family != self.cfg.family:
             raise RunError(f"{self.run}: the model config differs from the saved one; a resumed run keeps its model")
         self._load_checkpoint()
-        if is_main_process():
-            self._trim_metrics()
 
     def _trim_metrics(self) -> None:
-        """Drop metrics.jsonl lines logged after the checkpoint (a killed process wrote them; the resumed run
-        logs those steps again) and a last line cut off mid-write."""
+        """Drop metrics.jsonl lines logged after the step training starts from (a killed process wrote them:
+        after its last checkpoint, or before its first; this run logs those steps again) and a last line cut
+        off mid-write."""
         path = self.run / "metrics.jsonl"
         if not path.is_file():
             return
