@@ -6,7 +6,6 @@ import pytest
 from genforge.faults import campaign, evaluate_campaign
 
 
-@pytest.mark.slow  # fails today: with seed 1 one run in four resumes to other weights (under investigation)
 def test_killed_training_resumes_bit_exact(tmp_path):
     res = campaign(tmp_path, kills=3, steps=150, seed=1, log=lambda s: None)
     assert res["problems"] == [] and res["bit_exact"] and res["kills"] == 3

@@ -143,9 +143,9 @@ class Trainer:
             self._restore()
         else:
             self.model.fit_data(self.data.tensor("train", self.device), self.modality.to_model)
+            torch.manual_seed(t.seed + 1)  # noise / dropout stream, independent of the init
         if is_main_process():
             self._trim_metrics()
-            torch.manual_seed(t.seed + 1)  # noise / dropout stream, independent of the init
         self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
         self.y = self.data.labels("train", self.device)
         self.batch = min(t.batch_size, len(self.x))
