@@ -79,8 +79,9 @@ def to_int16(x: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(x * 32767.0), -32768, 32767).astype(np.int16)
 
 
-def _fit(x: np.ndarray, rate: int, length: int) -> np.ndarray:
-    return fit_length(trim_leading_silence(x, rate), length)
+def fit_clip(x: np.ndarray, rate: int, length: int) -> np.ndarray:
+    """A mono clip [T'] at `rate` -> [length]: clipped to [-1, 1], leading silence trimmed, cropped or padded."""
+    return fit_length(trim_leading_silence(np.clip(x, -1, 1), rate), length)
 
 
 # ---------------------------------------------------------------- spoken digits (espeak-ng)
@@ -119,7 +120,7 @@ def synthesize_digits(n: int, rate: int, length: int, test_fraction: float, seed
     ]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         wavs = list(pool.map(lambda j: _speak(*j), jobs))
-    clips = np.stack([_fit(read_audio(io.BytesIO(w), rate)[0], rate, length) for w in wavs]).astype(np.float32)
+    clips = np.stack([fit_clip(read_audio(io.BytesIO(w), rate)[0], rate, length) for w in wavs]).astype(np.float32)
     labels = np.array([i % 10 for i in range(n)], dtype=np.int64)
     is_test = np.array([j[1] in test_speakers for j in jobs])
     names = [f"{w}/{v}/s{s}/p{p}" for w, v, s, p in jobs]  # word/speaker/speed/pitch
@@ -195,8 +196,8 @@ def _is_audio_folder(spec: str) -> bool:
     return p.is_dir() and any(f.suffix.lower() in EXTENSIONS for f in p.rglob("*"))
 
 
-def read_clip(path: Path, rate: int, length: int, max_seconds: float) -> np.ndarray:
-    """One file -> float32 [length]; raises DataError with the reason it cannot be used."""
+def read_clip(path: Path, rate: int, length: int, max_seconds: float):
+    """One file -> (float32 [length], its soundfile info); raises DataError with the reason it cannot be used."""
     import soundfile as sf
 
     try:
@@ -215,7 +216,7 @@ def read_clip(path: Path, rate: int, length: int, max_seconds: float) -> np.ndar
         raise DataError("holds NaN or infinite samples")
     if float(np.abs(x).max()) < SILENT_PEAK:
         raise DataError("silent (peak below -60 dBFS)")
-    return _fit(np.clip(x, -1, 1), rate, length)
+    return fit_clip(x, rate, length), info
 
 
 @register_source(
@@ -225,8 +226,6 @@ def read_clip(path: Path, rate: int, length: int, max_seconds: float) -> np.ndar
     modality="audio",
 )
 def load_audio_folder(spec, cfg) -> RawAudio:
-    import soundfile as sf
-
     root = Path(spec)
     files = sorted(f for f in root.rglob("*") if f.suffix.lower() in EXTENSIONS)
     rel = [f.relative_to(root) for f in files]
@@ -236,13 +235,12 @@ def load_audio_folder(spec, cfg) -> RawAudio:
     clips, labels, ids, problems, rates, durations = [], [], [], [], {}, []
     for f, r in zip(files, rel):
         try:
-            clip = read_clip(f, cfg.sample_rate, length, cfg.max_seconds)
+            clip, info = read_clip(f, cfg.sample_rate, length, cfg.max_seconds)
         except DataError as e:
             if cfg.strict:
                 raise DataError(f"{f}: {e}; fix or remove it, or drop --set data.strict=true to skip it") from None
             problems.append((str(f), str(e)))
             continue
-        info = sf.info(str(f))
         rates[str(info.samplerate)] = rates.get(str(info.samplerate), 0) + 1
         durations.append(info.duration)
         clips.append(clip)

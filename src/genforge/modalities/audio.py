@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from ..config import AudioDataConfig
-from ..dsp import fit_length, log_mel, read_audio, spectrogram_png, trim_leading_silence, wav_bytes
+from ..data.audio import EXTENSIONS, fit_clip, load_audio, read_clip, to_int16
+from ..dsp import log_mel, read_audio, spectrogram_png, wav_bytes
 from ..errors import DataError, RunError
 from ..io import atomic_write, img_tag
 from .base import Modality, register_modality
@@ -73,13 +74,7 @@ class AudioBackbone(nn.Module):
         return self.net(self.norm(log_mel(x.float(), self.rate)))
 
 
-def _fit(x: np.ndarray, rate: int, length: int) -> np.ndarray:
-    return fit_length(trim_leading_silence(np.clip(x, -1, 1), rate), length)
-
-
 def _to_stored(clips: np.ndarray) -> torch.Tensor:
-    from ..data.audio import to_int16
-
     return torch.from_numpy(to_int16(clips)).unsqueeze(1)  # int16 [N, 1, T]
 
 
@@ -96,8 +91,6 @@ class AudioModality(Modality):
     preview_count = 10
 
     def load(self, cfg, run=None):
-        from ..data.audio import load_audio
-
         return load_audio(cfg)
 
     def codec(self, run: Path) -> int:
@@ -156,15 +149,13 @@ class AudioModality(Modality):
         rate, length = data.sample_rate, data.train.shape[1]
         labels = None
         if path.is_dir():
-            from ..data.audio import EXTENSIONS, read_clip
-
             files = sorted(f for f in path.rglob("*") if f.suffix.lower() in EXTENSIONS)
             if not files:
                 raise DataError(f"{path}: no audio files ({', '.join(EXTENSIONS)})")
             clips = []
             for f in files:
                 try:
-                    clips.append(read_clip(f, rate, length, max_seconds=3600))
+                    clips.append(read_clip(f, rate, length, max_seconds=3600)[0])
                 except DataError as e:
                     raise DataError(f"{f}: {e}") from None
             return _to_stored(np.stack(clips)), None
@@ -182,7 +173,7 @@ class AudioModality(Modality):
         from ..dsp import resample
 
         audio = resample(audio, src_rate, rate)
-        return _to_stored(np.stack([_fit(a, rate, length) for a in audio])), labels
+        return _to_stored(np.stack([fit_clip(a, rate, length) for a in audio])), labels
 
     def preview(self, samples, nrow=None, labels=None) -> bytes:
         """The first `preview_count` clips joined (a conditional run's previews hold one class each)."""
@@ -235,7 +226,7 @@ class AudioModality(Modality):
             x, _ = read_audio(io.BytesIO(body), int(codec))
         except RuntimeError as e:
             raise ValueError(f"not an audio file soundfile reads ({str(e).splitlines()[0][:100]})") from None
-        return _to_stored(_fit(x, int(codec), shape[-1])[None])
+        return _to_stored(fit_clip(x, int(codec), shape[-1])[None])
 
     def backbone(self, data) -> nn.Module:
         return AudioBackbone(data.sample_rate)
@@ -253,6 +244,6 @@ class AudioModality(Modality):
         return out.clamp(-1, 1)
 
     def memo_vectors(self, stored, codec=None):
-        """Log-mel spectrograms, flattened: a near copy sounds and looks the same in time and frequency."""
-        rate = int(codec) if codec else 16000
-        return torch.cat([log_mel(self.to_model(part), rate).flatten(1) for part in stored.split(256)])
+        """Log-mel spectrograms, flattened: a near copy sounds and looks the same in time and frequency.
+        `codec` is the data's sample rate."""
+        return torch.cat([log_mel(self.to_model(part), int(codec)).flatten(1) for part in stored.split(256)])
