@@ -45,9 +45,9 @@ class SpecVAEConfig(VAEConfig, SpectrogramOptions):
 class Spectrogram(nn.Module):
     """Waveforms [B, 1, T] <-> normalised log-magnitude spectrograms [B, 1, S, S], S = n_fft / 2."""
 
-    def __init__(self, n_fft: int, length: int, iters: int):
+    def __init__(self, n_fft: int, length: int):
         super().__init__()
-        self.n_fft, self.length, self.iters = n_fft, length, iters
+        self.n_fft, self.length = n_fft, length
         self.side = n_fft // 2
         self.hop = math.ceil(length / self.side)  # S * hop >= T samples: S + 1 centred frames, the last dropped
         if self.hop > n_fft // 2:  # frames must overlap by half at least, or Griffin-Lim cannot rebuild the signal
@@ -77,23 +77,23 @@ class Spectrogram(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return ((self.log_mag(x) - self.mean) / (CLIP_STD * self.std)).clamp(-1, 1)
 
-    def invert(self, s: torch.Tensor) -> torch.Tensor:
-        """[B, 1, S, S] in [-1, 1] -> waveforms [B, 1, T] by Griffin-Lim."""
+    def invert(self, s: torch.Tensor, iters: int) -> torch.Tensor:
+        """[B, 1, S, S] in [-1, 1] -> waveforms [B, 1, T] by `iters` Griffin-Lim iterations."""
         mag = (torch.exp(s.float()[:, 0] * CLIP_STD * self.std + self.mean) - EPS).clamp_min(0)  # [B, S, S]
         mag = nn.functional.pad(mag, (0, 1, 0, 1))  # Nyquist bin (zero) and the dropped last frame
         mag[..., -1] = mag[..., -2]
-        return griffin_lim(mag, self.n_fft, self.hop, self.hop * self.side, self.iters)[..., : self.length]
+        return griffin_lim(mag, self.n_fft, self.hop, self.hop * self.side, iters)[..., : self.length]
 
 
 class _Waveform(nn.Module):
     """The exportable generator: (z [N, D], y [N] or None) -> spectrogram -> waveforms [N, 1, T]."""
 
-    def __init__(self, net: nn.Module, spec: Spectrogram):
+    def __init__(self, net: nn.Module, spec: Spectrogram, iters: int):
         super().__init__()
-        self.net, self.spec = net, spec
+        self.net, self.spec, self.iters = net, spec, iters
 
     def forward(self, z, y=None):
-        return self.spec.invert(self.net(z, y))
+        return self.spec.invert(self.net(z, y), self.iters)
 
 
 class SpectrogramFamily(Family):
@@ -104,7 +104,7 @@ class SpectrogramFamily(Family):
 
     def __init__(self, cfg, shape, n_classes: int = 0):
         super().__init__(cfg, shape, n_classes)
-        self.spec = Spectrogram(cfg.n_fft, shape[-1], cfg.griffin_lim_iters)
+        self.spec = Spectrogram(cfg.n_fft, shape[-1])
         self.inner = self.image_family(cfg, (1, self.spec.side, self.spec.side), n_classes)
 
     def fit_data(self, train, to_model) -> None:
@@ -117,8 +117,8 @@ class SpectrogramFamily(Family):
         return self.inner.train_step(self.spec(x), y, opts)
 
     def exportable(self) -> nn.Module:
-        self.spec.iters = self.cfg.griffin_lim_iters  # a sampling option (--set model.griffin_lim_iters=...)
-        return _Waveform(self.inner.exportable(), self.spec)
+        # griffin_lim_iters is read here, not at construction: it is also a sampling option (--set)
+        return _Waveform(self.inner.exportable(), self.spec, self.cfg.griffin_lim_iters)
 
     def export_example(self):
         args, names, _, dims = super().export_example()
@@ -129,7 +129,7 @@ class SpectrogramFamily(Family):
         return self.inner.encode(self.spec(x), y)
 
     def reconstruct(self, x, y=None):
-        return self.spec.invert(self.inner.reconstruct(self.spec(x), y))
+        return self.spec.invert(self.inner.reconstruct(self.spec(x), y), self.cfg.griffin_lim_iters)
 
 
 @FAMILIES.register("specgan")
