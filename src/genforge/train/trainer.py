@@ -139,15 +139,15 @@ class Trainer:
             self.model.class_freq.copy_(counts / counts.sum())
         self.opts = self.model.configure_optimizers(t)
         self.step, self.elapsed = 0, 0.0
+        self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
+        self.y = self.data.labels("train", self.device)
         if resume:
             self._restore()
         else:
-            self.model.fit_data(self.data.tensor("train", self.device), self.modality.to_model)
+            self.model.fit_data(self.x, self.modality.to_model)
             torch.manual_seed(t.seed + 1)  # noise / dropout stream, independent of the init
         if is_main_process():
             self._trim_metrics()
-        self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
-        self.y = self.data.labels("train", self.device)
         self.batch = min(t.batch_size, len(self.x))
         self.steps_per_epoch = len(self.x) // self.batch
         self.total = self._total_steps()
