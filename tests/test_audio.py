@@ -272,3 +272,15 @@ def test_unlabelled_audio_gets_a_contrastive_encoder_that_tells_noise_from_speec
         for k in ("real (floor)", "noise SNR 0 dB")
     }
     assert fd["noise SNR 0 dB"] > 2 * fd["real (floor)"], fd
+
+
+def test_real_convolution_stft_matches_torch_stft_and_inverts(audio_data):
+    from genforge.dsp import _dft_bases, _envelope, _istft_real, _stft_real, stft
+
+    x = AUD.to_model(audio_data.tensor("test")[:4])
+    fwd, inv = _dft_bases(256)
+    re, im = _stft_real(x, fwd, 125)
+    want = stft(x, 256, 125)
+    assert (re - want.real).abs().max() < 1e-4 and (im - want.imag).abs().max() < 1e-4
+    back = _istft_real(re, im, inv, _envelope(256, 125, re.shape[-1], "cpu"), 125, x.shape[-1])
+    assert (back - x).abs().max() < 1e-4

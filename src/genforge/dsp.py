@@ -119,23 +119,25 @@ def _dft_bases(n_fft: int) -> tuple[torch.Tensor, torch.Tensor]:
     return fwd.float().unsqueeze(1), inv.float().unsqueeze(1)
 
 
-def _stft_real(x: torch.Tensor, n_fft: int, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """torch.stft (centred, reflect padding, Hann) as one real convolution: [B, 1, T] -> (re, im), each
-    [B, F, frames]. Real-valued ops only, so ONNX can export what uses it."""
-    fwd, _ = _dft_bases(n_fft)
-    spec = F.conv1d(F.pad(x, (n_fft // 2, n_fft // 2), mode="reflect"), fwd.to(x.device), stride=hop)
-    return spec.chunk(2, 1)
+def _stft_real(x: torch.Tensor, fwd: torch.Tensor, hop: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch.stft (centred, reflect padding, Hann) as one real convolution with the forward bases `fwd`:
+    [B, 1, T] -> (re, im), each [B, F, frames]. Real-valued ops only, so ONNX can export what uses it."""
+    pad = fwd.shape[-1] // 2
+    return F.conv1d(F.pad(x, (pad, pad), mode="reflect"), fwd, stride=hop).chunk(2, 1)
 
 
-def _istft_real(re: torch.Tensor, im: torch.Tensor, n_fft: int, hop: int, length: int) -> torch.Tensor:
-    """The inverse of `_stft_real` by weighted overlap-add: (re, im) [B, F, frames] -> [B, 1, length]."""
-    _, inv = _dft_bases(n_fft)
-    fwd_win = torch.hann_window(n_fft, device=re.device)
-    frames = F.conv_transpose1d(torch.cat([re, im], 1), inv.to(re.device), stride=hop)  # [B, 1, samples]
-    ones = torch.ones(1, 1, re.shape[-1], device=re.device)
-    envelope = F.conv_transpose1d(ones, (fwd_win**2).view(1, 1, -1), stride=hop)  # sum of squared windows
-    out = frames / envelope.clamp_min(1e-8)
-    return out[..., n_fft // 2 : n_fft // 2 + length]
+def _envelope(n_fft: int, hop: int, frames: int, device) -> torch.Tensor:
+    """The sum of the squared Hann windows of `frames` frames `hop` apart, [1, 1, samples] (floored at 1e-8)."""
+    win2 = torch.hann_window(n_fft, device=device).pow(2).view(1, 1, -1)
+    return F.conv_transpose1d(torch.ones(1, 1, frames, device=device), win2, stride=hop).clamp_min(1e-8)
+
+
+def _istft_real(re: torch.Tensor, im: torch.Tensor, inv: torch.Tensor, envelope: torch.Tensor, hop: int, length: int):
+    """The inverse of `_stft_real` by weighted overlap-add with the inverse bases `inv`, divided by the summed
+    squared windows `envelope`: (re, im) [B, F, frames] -> [B, 1, length]."""
+    frames = F.conv_transpose1d(torch.cat([re, im], 1), inv, stride=hop)  # [B, 1, samples]
+    pad = inv.shape[-1] // 2
+    return (frames / envelope)[..., pad : pad + length]
 
 
 def griffin_lim(mag: torch.Tensor, n_fft: int, hop: int, length: int, iters: int = 32) -> torch.Tensor:
@@ -144,18 +146,20 @@ def griffin_lim(mag: torch.Tensor, n_fft: int, hop: int, length: int, iters: int
     librosa, but from a fixed seed, so the result is deterministic (zero phases turn flat spectra into click
     trains whose near-empty bins make the iterations ill-conditioned). Written with real convolutions only:
     an exported generator includes it."""
+    fwd, inv = (b.to(mag.device) for b in _dft_bases(n_fft))  # built once a call, used 2 * iters + 1 times
+    envelope = _envelope(n_fft, hop, mag.shape[-1], mag.device)
     phase = np.random.default_rng(0).uniform(0, 2 * np.pi, mag.shape[-2:]).astype(np.float32)
     phase = torch.from_numpy(phase).to(mag.device)  # [F, frames], the same for every clip
     re, im = mag * torch.cos(phase), mag * torch.sin(phase)
     prev_re, prev_im = torch.zeros_like(mag), torch.zeros_like(mag)
     for _ in range(iters):
-        y = _istft_real(re, im, n_fft, hop, length)
-        new_re, new_im = _stft_real(y, n_fft, hop)
+        y = _istft_real(re, im, inv, envelope, hop, length)
+        new_re, new_im = _stft_real(y, fwd, hop)
         a_re, a_im = new_re - 0.99 * prev_re, new_im - 0.99 * prev_im
         prev_re, prev_im = new_re, new_im
         scale = mag / (torch.sqrt(a_re**2 + a_im**2) + 1e-8)
         re, im = a_re * scale, a_im * scale
-    return _istft_real(re, im, n_fft, hop, length).clamp(-1, 1)
+    return _istft_real(re, im, inv, envelope, hop, length).clamp(-1, 1)
 
 
 def spectrogram_png(x: np.ndarray, rate: int, height: int = 64, width: int = 96) -> bytes:
