@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 import torch
 from safetensors.torch import load_file
@@ -62,6 +63,21 @@ def check_files(run: Path) -> list[str]:
     return bad
 
 
+def run_or_kill(cmd: list[str], env: dict, timeout: Optional[float]) -> tuple[Optional[int], str]:
+    """(exit status, the tail of its stderr) of `cmd`, or (None, "") when it was SIGKILLed after `timeout` s.
+    stderr goes to a file: a pipe nobody reads while waiting could fill and stall the process."""
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            return None, ""
+        err.seek(0)
+        return proc.returncode, err.read().decode(errors="replace")[-300:]
+
+
 def logged_steps(run: Path) -> list[int]:
     """The steps of metrics.jsonl's loss lines, in file order."""
     lines = (run / "metrics.jsonl").read_text().splitlines()
@@ -84,18 +100,15 @@ def campaign(root: Path, kills: int, family: str = "dcgan", steps: int = 300, se
             resume = started and (run / STATE).exists()  # killed before its first checkpoint: start afresh
             resumes += resume
             cmd = train_command(run, family, steps, resume)
-            proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             started = True
-            try:  # once the kills are spent, the run is left to finish
-                proc.wait(timeout=rng.uniform(1.0, 8.0) if done < kills else None)
-            except subprocess.TimeoutExpired:
-                proc.send_signal(signal.SIGKILL)
-                proc.wait()
+            # once the kills are spent, the run is left to finish
+            rc, err = run_or_kill(cmd, env, rng.uniform(1.0, 8.0) if done < kills else None)
+            if rc is None:
                 done, run_kills = done + 1, run_kills + 1
                 problems += check_files(run)
                 continue
-            if proc.returncode != 0:
-                problems.append(f"{run}: exit {proc.returncode}: {proc.stderr.read().decode()[-300:]}")
+            if rc != 0:
+                problems.append(f"{run}: exit {rc}: {err}")
                 break
             got = load_file(str(run / WEIGHTS))
             same = want.keys() == got.keys() and all(torch.equal(want[k], got[k]) for k in want)
@@ -126,21 +139,10 @@ def evaluate_campaign(root: Path, kills: int, family: str = "dcgan", seed: int =
 
     def evaluate(cache: Path, timeout=None) -> bool:
         """True when the evaluation finished, False when it was killed."""
-        proc = subprocess.Popen(
-            evaluate_command(run),
-            env=env | {"GENFORGE_CACHE": str(cache)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-            return False
-        if proc.returncode != 0:
-            raise RuntimeError(f"genforge evaluate {run} exited {proc.returncode}")
-        return True
+        rc, err = run_or_kill(evaluate_command(run), env | {"GENFORGE_CACHE": str(cache)}, timeout)
+        if rc:
+            raise RuntimeError(f"genforge evaluate {run} exited {rc}: {err}")
+        return rc is not None
 
     evaluate(root / "cache-reference")
     want = figures(run)
@@ -153,9 +155,10 @@ def evaluate_campaign(root: Path, kills: int, family: str = "dcgan", seed: int =
             done += 1
             problems += check_files(run) + check_files(cache)
             evaluate(cache)  # the same cache: whatever the killed process left in it must be usable
-        if figures(run) != want:
+        same = figures(run) == want
+        if not same:
             problems.append(f"round {rounds}: the figures differ from the uninterrupted evaluation's")
-        log(f"round {rounds}: {done} kill(s) so far, figures equal: {figures(run) == want}")
+        log(f"round {rounds}: {done} kill(s) so far, figures equal: {same}")
     return {"kills": done, "rounds": rounds, "problems": problems}
 
 
