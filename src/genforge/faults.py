@@ -1,6 +1,6 @@
-"""Kill campaigns: real `genforge train` and `genforge evaluate` processes SIGKILLed at random moments.
+"""Kill campaigns: real `genforge train`, `evaluate` and `tune` processes SIGKILLed at random moments.
 
-    python -m genforge.faults --kills 20 [--command train|evaluate] [--family dcgan] [--steps 300] [--seed 0]
+    python -m genforge.faults --kills 20 [--command train|evaluate|tune] [--family dcgan] [--steps 300] [--seed 0]
 
 train: after every kill, every JSON file of the run parses, the weights and the training state load (the
 kill may land in a checkpoint, preview, metrics or status write); the run is resumed until it finishes,
@@ -8,7 +8,11 @@ and then its weights must equal an uninterrupted run's bit for bit (deterministi
 and metrics.jsonl must hold each logged step once. evaluate: a trained run is evaluated with a fresh
 feature-extractor cache each time and killed (in extractor training, cache writes, sampling, metrics or
 the eval.json write); any eval.json left must parse, and the evaluation run again to its end must give
-the uninterrupted evaluation's figures. Prints a JSON summary; exits 1 when anything failed.
+the uninterrupted evaluation's figures. tune: a small study is killed (in a trial's training or scoring,
+a trial commit, the confirmation or the final run) and started again until it finishes; after every kill
+the SQLite study opens and every JSON parses; at the end the study holds exactly its trial budget, each
+killed trial was failed and run again with the same parameters, none is left running, and study.json's
+best is the study's. Prints a JSON summary; exits 1 when anything failed.
 """
 
 from __future__ import annotations
@@ -162,19 +166,102 @@ def evaluate_campaign(root: Path, kills: int, family: str = "dcgan", seed: int =
     return {"kills": done, "rounds": rounds, "problems": problems}
 
 
+STUDY_TRIALS = 5
+
+
+def tune_command(root: Path, family: str, steps: int) -> list[str]:
+    """A small study of `family` on the digits; the same command continues it."""
+    sets = ["train.threads=1", "model.width=0.25", *QUIET]
+    return [
+        *(sys.executable, "-m", "genforge", "tune", "--model", family, "--data", "digits", "--study", "s"),
+        *("--out", str(root), "--trials", str(STUDY_TRIALS), "--steps-per-trial", str(steps)),
+        *("--eval-samples", "200", "--confirm-seeds", "1", "--final-steps", str(steps), "--heartbeat", "1"),
+    ] + [a for s in sets for a in ("--set", s)]
+
+
+def study_problems(root: Path, finished: bool) -> tuple[list[str], int]:
+    """What is wrong with a (maybe killed) study: files that do not parse, a database that does not open;
+    once finished, a trial budget not met exactly, a killed trial not retried, a trial left running.
+    With the number of trials that were retries of killed ones."""
+    import optuna
+
+    from .tune.study import MAX_RETRY, counted_trials
+
+    bad = [p for run in root.glob("s/*/") for p in check_files(run)] + check_files(root / "s")
+    try:
+        study = optuna.load_study(study_name="s", storage=f"sqlite:///{root / 's' / 'study.db'}")
+        trials = study.trials
+    except KeyError:  # killed before the study was created in its (maybe new) database: not corruption
+        return bad + (["the finished study is not in its database"] if finished else []), 0
+    except Exception as e:
+        return bad + [f"study does not open: {e}"], 0
+    retried = sum("failed_trial" in t.system_attrs for t in trials)
+    if not finished:
+        return bad, retried
+    counted = counted_trials(study)
+    if len(counted) != STUDY_TRIALS:
+        bad.append(f"{len(counted)} trials counted, expected {STUDY_TRIALS}")
+    left = [t.number for t in trials if t.state.name in ("RUNNING", "WAITING")]
+    if left:
+        bad.append(f"trials left running or waiting: {left}")
+    for t in trials:
+        retries = [r for r in trials if t.number in r.system_attrs.get("retry_history", ())]
+        killed = t.state.name == "FAIL" and "error" not in t.user_attrs
+        if killed and not retries and len(t.system_attrs.get("retry_history", ())) < MAX_RETRY:
+            bad.append(f"trial {t.number} was killed and not run again")
+        if any(r.params != t.params for r in retries):
+            bad.append(f"trial {t.number} was retried with other parameters")
+    best = json.loads((root / "s" / "study.json").read_text())["best"]["value"]
+    if best != min(t.value for t in trials if t.state.name == "COMPLETE"):
+        bad.append(f"study.json's best {best} is not the study's best")
+    return bad, retried
+
+
+def tune_campaign(root: Path, kills: int, family: str = "dcgan", steps: int = 100, seed: int = 0, log=print) -> dict:
+    """SIGKILL `genforge tune` `kills` times in all; each study is started again until it finishes (a study
+    that finishes before the kills are spent is followed by a new one) and then checked."""
+    rng = random.Random(seed)
+    env = dict(os.environ, OMP_NUM_THREADS="1", GENFORGE_CACHE=str(root / "cache"))
+    rc, err = run_or_kill(tune_command(root / "reference", family, steps), env, None)  # also trains the extractor
+    if rc:
+        raise RuntimeError(f"the uninterrupted study exited {rc}: {err}")
+    done, problems, studies, starts, retried = 0, [], 0, 0, 0
+    while done < kills:
+        study, study_kills = root / f"study{studies}", 0
+        studies += 1
+        while True:
+            starts += 1
+            timeout = rng.uniform(3.0, 20.0) if done < kills else None
+            rc, err = run_or_kill(tune_command(study, family, steps), env, timeout)
+            if rc is None:
+                done, study_kills = done + 1, study_kills + 1
+                problems += study_problems(study, finished=False)[0]
+                continue
+            if rc != 0:
+                problems.append(f"{study}: exit {rc}: {err}")
+                break
+            found, n = study_problems(study, finished=True)
+            problems, retried = problems + found, retried + n
+            log(f"{study.name}: {study_kills} kill(s), {n} trial(s) retried, finished; problems: {found or 'none'}")
+            break
+    return {"kills": done, "starts": starts, "studies": studies, "retried_trials": retried, "problems": problems}
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kills", type=int, default=20)
-    ap.add_argument("--command", choices=("train", "evaluate"), default="train")
+    ap.add_argument("--command", choices=("train", "evaluate", "tune"), default="train")
     ap.add_argument("--family", default="dcgan")
-    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--steps", type=int, default=None, help="steps of each run (train 300) or trial (tune 100)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.time()
         say = lambda s: print(s, flush=True)  # noqa: E731
         if args.command == "train":
-            res = campaign(Path(tmp), args.kills, args.family, args.steps, args.seed, log=say)
+            res = campaign(Path(tmp), args.kills, args.family, args.steps or 300, args.seed, log=say)
+        elif args.command == "tune":
+            res = tune_campaign(Path(tmp), args.kills, args.family, args.steps or 100, args.seed, log=say)
         else:
             res = evaluate_campaign(Path(tmp), args.kills, args.family, args.seed, log=say)
     print(json.dumps(res | {"seconds": round(time.time() - t0)}, indent=2))

@@ -7,7 +7,10 @@ seeds and a final run of the best configuration.
 
 Storage is any SQLAlchemy URL Optuna accepts (SQLite by default, PostgreSQL for
 many workers); calling again with the same --study resumes it. A trial that
-raises is recorded as failed with its reason and the study goes on.
+raises is recorded as failed with its reason and the study goes on. A trial
+whose process died (killed, out of memory, machine lost) stops sending its
+heartbeat; the next worker to start a trial marks it failed and queues its
+parameters again, so no configuration is lost and none is counted twice.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import shutil
 import statistics
 import time
+import warnings
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -32,6 +36,42 @@ from ..train import Hook, Trainer
 from .space import load_space, params_to_sets, suggest
 
 STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED, optuna.trial.TrialState.FAIL)
+
+
+MAX_RETRY = 2  # a configuration whose process dies three times is given up (counted as a failed trial)
+
+
+def storage_for(url: str, heartbeat: int) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage with a heartbeat every `heartbeat` s: a trial silent for twice that long is stale,
+    marked failed and queued again with the same parameters (RetryFailedTrialCallback)."""
+    kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}  # the heartbeat thread writes too
+    with warnings.catch_warnings():  # the heartbeat is marked experimental since optuna 2.8; it is the documented way
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(
+            url,
+            engine_kwargs=kwargs,
+            heartbeat_interval=heartbeat,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+        )
+
+
+def counted_trials(study: optuna.Study) -> list:
+    """Finished trials, each configuration once: a trial failed because its process died and queued again
+    is replaced by its retry."""
+    retried = {n for t in study.trials for n in t.system_attrs.get("retry_history", ())}
+    return [t for t in study.trials if t.state in STATES and t.number not in retried]
+
+
+class TrialBudget:
+    """Stop once `n` trials are counted (optuna's MaxTrialsCallback, counting a killed-and-retried
+    configuration once); it holds across every worker of the study."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __call__(self, study: optuna.Study, trial) -> None:
+        if len(counted_trials(study)) >= self.n:
+            study.stop()
 
 
 class PlateauStop:
@@ -135,6 +175,7 @@ def tune(
     final_budget: Optional[dict] = None,
     seed: int = 0,
     objective: Optional[str] = None,
+    heartbeat: int = 10,
     log=print,
 ) -> dict:
     """Run (or resume) a study minimising `objective` (default: FID, or FD for text); confirm the best
@@ -151,7 +192,7 @@ def tune(
     ext = get_extractor(data, steps=extractor_steps, log=log)
     study = optuna.create_study(
         study_name=study_name,
-        storage=storage,
+        storage=storage_for(storage, heartbeat),
         direction="minimize",
         load_if_exists=True,
         sampler=optuna.samplers.TPESampler(seed=seed),
@@ -191,17 +232,16 @@ def tune(
         log(f"trial {trial.number}: {objective} {res['fid']:.4g} after {res['steps']} steps ({', '.join(trial_sets)})")
         return res["fid"]
 
-    callbacks = [optuna.study.MaxTrialsCallback(trials, states=STATES)]
+    callbacks = [TrialBudget(trials)]
     if target is not None:
         callbacks.append(TargetStop(target))
     if plateau:
         callbacks.append(PlateauStop(plateau))
     t0 = time.perf_counter()
     n_before = len(study.trials)
-    if len([t for t in study.trials if t.state in STATES]) < trials:
+    if len(counted_trials(study)) < trials:
         study.optimize(
             run_trial,
-            n_trials=trials,
             timeout=None if max_minutes is None else max_minutes * 60,
             callbacks=callbacks,
             catch=(Exception,),
@@ -245,6 +285,7 @@ def tune(
                 "value": t.value,
                 "params": t.params,
                 "error": t.user_attrs.get("error"),
+                "retry_of": t.system_attrs.get("failed_trial"),
                 "run": t.user_attrs.get("run"),
                 "seconds": t.duration.total_seconds() if t.duration else None,
             }
