@@ -83,3 +83,124 @@ def test_a_full_disk_is_named_and_the_last_good_file_kept(tmp_path, monkeypatch)
         atomic_write(target, b"new weights that do not fit")
     monkeypatch.setattr(os, "fsync", real_fsync)
     assert target.read_bytes() == b"good weights" and [p.name for p in tmp_path.iterdir()] == ["model.safetensors"]
+
+
+# Regression tests for what the fuzz campaign (python -m genforge.fuzz) found: each input ended in a traceback.
+
+
+def test_damaged_or_empty_arrays_are_named(tmp_path):
+    import io
+
+    import numpy as np
+    import pytest
+
+    from genforge.config import DataConfig
+    from genforge.data import load_data
+    from genforge.errors import DataError
+
+    buf = io.BytesIO()
+    np.save(buf, np.zeros((4, 8, 8), np.uint8))
+    blob = bytearray(buf.getvalue())
+    blob[blob.index(b"(") + 1] = ord("(")  # the header's shape tuple left open: numpy's tokenizer fails
+    cases = {"header.npy": bytes(blob)}
+    for name, arr in {
+        "zero_width.npy": np.zeros((3, 4, 0), np.uint8),
+        "none.npy": np.zeros((0, 4, 4), np.uint8),
+        "complex.npy": np.zeros((3, 4, 4), np.complex64),
+    }.items():
+        buf = io.BytesIO()
+        np.save(buf, arr)
+        cases[name] = buf.getvalue()
+    for name, content in cases.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(DataError, match=name):
+            load_data(DataConfig(source=str(tmp_path / name)))
+
+
+def test_an_idx_folder_without_images_is_named(tmp_path):
+    import pytest
+
+    from genforge.config import DataConfig
+    from genforge.data import load_data
+    from genforge.errors import DataError
+
+    (tmp_path / "train-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 3]) + (0).to_bytes(4, "big") + bytes(8))
+    (tmp_path / "train-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + (0).to_bytes(4, "big"))
+    with pytest.raises(DataError, match="train-images-idx3-ubyte: no images"):
+        load_data(DataConfig(source=str(tmp_path)))
+
+
+def test_text_with_no_samples_names_the_file(tmp_path):
+    import pytest
+
+    from genforge.config import TextDataConfig
+    from genforge.data.textset import load_text
+    from genforge.errors import DataError
+
+    (tmp_path / "blank.txt").write_text("\n \n\x1b[31m\n")
+    with pytest.raises(DataError, match="blank.txt"):
+        load_text(TextDataConfig(source=str(tmp_path / "blank.txt")))
+
+
+def test_hostile_yaml_configs_are_refused_briefly(tmp_path):
+    import time
+
+    import pytest
+
+    from genforge.errors import ConfigError
+    from genforge.run import resolve_config
+
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"model:\n  width: \xff\xfe\n")
+    with pytest.raises(ConfigError, match="binary.yaml is not UTF-8"):
+        resolve_config("dcgan", config_file=binary)
+    levels = ["&a0 [lol]"] + [f"&a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    bomb = tmp_path / "laughs.yaml"  # a billion 'lol's once its aliases are expanded
+    bomb.write_text(f"model:\n  width: [{', '.join(levels)}, *a9]\n")
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match="laughs.yaml: expands to more than 100,000 values") as e:
+        resolve_config("dcgan", config_file=bomb)
+    assert time.perf_counter() - t0 < 5 and len(str(e.value)) < 300
+    wide = tmp_path / "wide.yaml"  # an invalid value under the cap is quoted, not printed whole
+    wide.write_text("model:\n  width: [" + ", ".join(["[lol, lol, lol, lol, lol, lol]"] * 5000) + "]\n")
+    with pytest.raises(ConfigError, match="model.width") as e:
+        resolve_config("dcgan", config_file=wide)
+    assert len(str(e.value)) < 400
+
+
+def test_damaged_run_files_are_named_and_status_survives(tmp_path, digits):
+    import shutil
+
+    import pytest
+
+    import genforge
+    from genforge.errors import RunError
+    from genforge.report import write_report
+    from genforge.run import read_status
+    from genforge.train import Trainer
+
+    from .conftest import tiny_config
+
+    quiet = {"progress": False, "log": lambda s: None}
+    for name, family in (("g", "dcgan"), ("v", "vae")):
+        Trainer(tiny_config(family, "train.steps=2", "train.log_every=1"), tmp_path / name, data=digits, **quiet).fit()
+    run = tmp_path / "g"
+    (run / "status.json").write_bytes(b"\xff{")
+    (run / "metrics.jsonl").write_bytes((run / "metrics.jsonl").read_bytes() + b'{"step": \xff\n[1]\n{"step": "x"}\n')
+    assert read_status(run)["state"] == "finished"
+    assert write_report(run).is_file()  # damaged metrics lines are left out of the curves
+    resumed = tiny_config("dcgan", "train.steps=3", "train.log_every=1")
+    Trainer(resumed, run, data=digits, resume=True, **quiet).fit()  # and out of the resumed run's metrics
+    good = (run / "config.json").read_bytes()
+    for content, match in (
+        (b"\xff\xfe", "not a valid JSON file"),
+        (b"[1, 2]", "not a valid genforge config .expected an object with dataset.shape"),
+        (good.replace(b'"family": "dcgan"', b'"family": ["dcgan"]'), "family: expected a family name"),
+    ):
+        (run / "config.json").write_bytes(content)
+        with pytest.raises(RunError, match="config.json: " + match):
+            genforge.load(run)
+    (run / "config.json").write_bytes(good)
+    shutil.copy(tmp_path / "v" / "train_state.pt", run / "train_state.pt")  # a VAE's state in a GAN run
+    with pytest.raises(RunError, match="train_state.pt: weights do not match the config"):
+        Trainer(tiny_config("dcgan", "train.steps=4", "train.log_every=1"), run, data=digits, resume=True, **quiet)

@@ -43,14 +43,10 @@ def data_inspect(
     as_json: bool = typer.Option(False, "--json", help="print the report as JSON"),
 ):
     """Counts, shapes, lengths, classes, unreadable inputs and duplicates of a data set."""
-    from .config import parse_set, validate
-    from .data.base import detect_modality
-    from .modalities import MODALITIES
+    from .modalities import inspect_data
 
-    mod = MODALITIES.get(modality or detect_modality(source))
-    fields = {"source": source, "strict": strict} | parse_set(list(set_)).get("data", {})
-    rep = mod.report(mod.load(validate(mod.DataConfig, fields)))
-    typer.echo(json.dumps(rep, indent=2, ensure_ascii=False) if as_json else mod.format_report(rep))
+    rep, text = inspect_data(source, modality, set_, strict)
+    typer.echo(json.dumps(rep, indent=2, ensure_ascii=False) if as_json else text)
 
 
 @app.command()
@@ -275,6 +271,9 @@ def tune(
     final_steps: Optional[int] = typer.Option(None, help="budget of the final run, in steps"),
     set_: List[str] = typer.Option([], "--set", help="fixed overrides for every trial"),
     resume: bool = typer.Option(False, help="accepted for clarity: a study with this name always continues"),
+    heartbeat: int = typer.Option(
+        10, min=1, help="seconds between a trial's heartbeats; a trial silent for twice that is failed and retried"
+    ),
 ):
     """Tune hyperparameters with Optuna (TPE, median pruning), then confirm and train the best."""
     from .config import validate
@@ -305,6 +304,7 @@ def tune(
         tuple(set_),
         final_budget=final,
         objective=objective,
+        heartbeat=heartbeat,
     )
     b, c = summary["best"], summary["confirmation"]
     typer.echo(

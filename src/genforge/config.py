@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import reprlib
 from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
 
@@ -188,14 +189,36 @@ def load_yaml(path: str | Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"config file {path} is not UTF-8 text ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
     if not isinstance(data, dict):
         raise ConfigError(
             f"config file {path}: expected a mapping of sections (data, model, train), got {type(data).__name__}"
         )
+    if _too_big(data):
+        raise ConfigError(f"config file {path}: expands to more than {MAX_VALUES:,} values (YAML aliases?)")
     return data
+
+
+MAX_VALUES = 100_000  # a config has a few hundred; YAML aliases can make a small file expand to billions
+
+
+def _too_big(data) -> bool:
+    """Whether `data` holds more than MAX_VALUES values once aliases are expanded (stops counting there)."""
+    stack, seen = [data], 0
+    while stack:
+        node = stack.pop()
+        seen += 1
+        if seen > MAX_VALUES:
+            return True
+        if isinstance(node, dict):
+            stack += node.values()
+        elif isinstance(node, list):
+            stack += node
+    return False
 
 
 def check_keys(cls: type[BaseModel], data: dict, prefix: str = "") -> None:
@@ -222,8 +245,12 @@ def validate(cls: type[BaseModel], data: dict) -> BaseModel:
         lines = []
         for err in e.errors():
             loc = ".".join(str(p) for p in err["loc"])
-            lines.append(f"  {loc}: {err['msg']} (got {err.get('input')!r})")
+            lines.append(f"  {loc}: {err['msg']} (got {SHORT.repr(err.get('input'))})")
         raise ConfigError("invalid config:\n" + "\n".join(lines)) from None
+
+
+SHORT = reprlib.Repr()  # a bad value, quoted briefly (keyword arguments need Python 3.12)
+SHORT.maxlevel, SHORT.maxlist, SHORT.maxdict, SHORT.maxstring, SHORT.maxother = 2, 4, 4, 60, 60
 
 
 def config_hash(cfg: BaseModel) -> str:

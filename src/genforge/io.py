@@ -49,6 +49,36 @@ def write_json(path: str | Path, obj) -> None:
     atomic_write(path, (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode())
 
 
+def read_json(path: str | Path):
+    """A JSON file genforge wrote; a file that cannot be read, is not UTF-8 or is not JSON is a RunError
+    naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise RunError(f"{path}: cannot be read ({e.strerror or e})") from None
+    except ValueError as e:  # UnicodeDecodeError and JSONDecodeError both
+        raise RunError(f"{path}: not a valid JSON file ({e})") from None
+
+
+def read_metrics(path: str | Path) -> list[dict]:
+    """The records of a metrics.jsonl (every value a number); a line that is not one (cut off by a kill,
+    damaged) is left out."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        number = (int, float)
+        if isinstance(rec, dict) and all(isinstance(v, number) and not isinstance(v, bool) for v in rec.values()):
+            out.append(rec)
+    return out
+
+
 def append_jsonl(path: str | Path, obj) -> None:
     with open(path, "a") as f:
         f.write(json.dumps(obj) + "\n")

@@ -8,7 +8,6 @@ runs/<name>/train_state.pt      optimizers, step, RNG: tensors and plain values 
 from __future__ import annotations
 
 import io
-import json
 import os
 import socket
 import time
@@ -23,7 +22,7 @@ from safetensors.torch import save as st_save
 from . import __version__
 from .config import RunConfigBase, config_hash, deep_merge, load_yaml, parse_set, run_config_class, validate
 from .errors import ConfigError, RunError
-from .io import atomic_write, write_json
+from .io import atomic_write, read_json, write_json
 from .models import FAMILIES, Family
 
 CONFIG, WEIGHTS, STATE, STATUS = "config.json", "model.safetensors", "train_state.pt", "status.json"
@@ -44,8 +43,10 @@ def resolve_config(
 
     preset = preset or from_file.pop("preset", None) or fam.default_preset
     from_file.pop("family", None)
-    if preset not in fam.presets:
-        raise ConfigError(f"unknown preset '{preset}' for {family}; expected one of: {', '.join(fam.presets)}")
+    if not isinstance(preset, str) or preset not in fam.presets:
+        raise ConfigError(
+            f"unknown preset '{str(preset)[:60]}' for {family}; expected one of: {', '.join(fam.presets)}"
+        )
     layers = [fam.presets[preset], from_file, parse_set(list(sets)), overrides or {}]
     # the modality's own default data set (digits for images, the fortunes for text)
     merged: dict = {"family": family, "preset": preset, "data": {"source": modality_of(fam).DataConfig().source}}
@@ -67,14 +68,17 @@ def read_config(run: str | Path) -> tuple[RunConfigBase, dict]:
     path = Path(run) / CONFIG
     if not path.is_file():
         raise RunError(f"{run} is not a genforge run: {CONFIG} is missing")
+    raw = read_json(path)
+    dataset = raw.pop("dataset", None) if isinstance(raw, dict) else None
+    shape = dataset.get("shape") if isinstance(dataset, dict) else None
+    if not (isinstance(shape, list) and shape and all(type(d) is int and d > 0 for d in shape)):
+        raise RunError(f"{path}: not a valid genforge config (expected an object with dataset.shape, a list of sizes)")
+    if type(dataset.get("n_classes", 0)) is not int or dataset.get("n_classes", 0) < 0:
+        raise RunError(f"{path}: dataset.n_classes must be a whole number >= 0, got {dataset['n_classes']!r}")
     try:
-        raw = json.loads(path.read_text())
-        dataset = raw.pop("dataset")
-        fam = FAMILIES.get(raw["family"])
-    except (json.JSONDecodeError, KeyError) as e:
-        raise RunError(f"{path}: not a valid genforge config ({e})") from None
-    try:
-        return validate(run_config_class(fam), raw), dataset
+        if not isinstance(raw.get("family"), str):
+            raise ConfigError(f"family: expected a family name, got {raw.get('family')!r}")
+        return validate(run_config_class(FAMILIES.get(raw["family"])), raw), dataset
     except ConfigError as e:
         raise RunError(f"{path}: {e}") from None
 
@@ -99,9 +103,13 @@ def read_status(run: str | Path) -> dict:
     Runs made before status files existed read as "finished" when they have weights."""
     path = Path(run) / STATUS
     try:
-        st = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
+        st = read_json(path)
+    except RunError:  # none yet, or damaged: the next heartbeat writes it whole again
+        st = None
+    if not isinstance(st, dict) or not isinstance(st.get("state"), str):
         return {"state": "finished" if (Path(run) / WEIGHTS).is_file() else "unknown", "step": None}
+    if not isinstance(st.get("updated", 0), (int, float)):
+        st["updated"] = 0
     if st.get("state") == "training" and time.time() - st.get("updated", 0) > STALE_S:
         st["state"] = "stopped"  # killed without a word: resume it with --resume
     return st
@@ -140,6 +148,11 @@ def load_weights(run: Path, model: Family) -> None:
         state = st_load(path.read_bytes())
     except (SafetensorError, ValueError, OSError) as e:
         raise RunError(f"{path}: corrupt weights file ({e})") from None
+    apply_weights(model, state, path)
+
+
+def apply_weights(model: Family, state: dict, path: Path) -> None:
+    """Load `state` (read from `path`) into `model`; weights of another config or family are refused."""
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as e:  # a tensor of the wrong shape: weights of another config or family

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tokenize
 import zipfile
 from pathlib import Path
 
@@ -19,13 +20,18 @@ def _is_array_file(spec: str) -> bool:
     return spec.lower().endswith((".npz", ".npy")) and Path(spec).is_file()
 
 
+# What numpy raises for a damaged file: a header that does not parse goes through tokenize and
+# ast.literal_eval; a header declaring a huge shape asks for more memory than there is.
+READ_ERRORS = (OSError, ValueError, zipfile.BadZipFile, EOFError, SyntaxError, tokenize.TokenError, MemoryError)
+
+
 @register_source("arrays", _is_array_file, "a .npz (keys images[, labels, test_images, test_labels]) or .npy file")
 def load_arrays(spec, cfg) -> RawData:
     path = Path(spec)
     try:
         # allow_pickle=False: a data file never runs code.
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except READ_ERRORS as e:
         raise DataError(f"{path}: cannot read array file ({e})") from None
     if isinstance(loaded, np.ndarray):
         return RawData(name=path.stem, train=as_uint8_nhwc(loaded, str(path)))
@@ -47,7 +53,7 @@ def load_arrays(spec, cfg) -> RawData:
                     if tl in keys:
                         out.test_labels = as_labels(loaded[tl], len(out.test), f"{path}[{tl}]")
                     break
-        except (ValueError, zipfile.BadZipFile, EOFError, OSError) as e:
+        except READ_ERRORS as e:
             raise DataError(f"{path}: array data is corrupt ({e})") from None
     if out.train_labels is not None:
         hi = int(out.train_labels.max())

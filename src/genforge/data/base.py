@@ -145,14 +145,18 @@ def as_uint8_nhwc(arr: np.ndarray, where: str) -> np.ndarray:
         arr = arr[..., None]
     if arr.ndim != 4:
         raise DataError(f"{where}: expected images shaped [N,H,W], [N,H,W,C] or [N,C,H,W], got shape {arr.shape}")
+    if arr.shape[0] == 0:
+        raise DataError(f"{where}: no images (shape {arr.shape})")
     if arr.shape[-1] not in (1, 3) and arr.shape[1] in (1, 3):
         arr = arr.transpose(0, 2, 3, 1)
+    if 0 in arr.shape[1:3]:
+        raise DataError(f"{where}: images of height or width 0 (shape {arr.shape} as [N,H,W,C])")
     if arr.shape[-1] not in (1, 3):
         raise DataError(f"{where}: expected 1 or 3 channels (NHWC or NCHW), got shape {arr.shape}")
     if arr.dtype == np.uint8:
         return np.ascontiguousarray(arr)
-    if not np.issubdtype(arr.dtype, np.number) or arr.size == 0:
-        raise DataError(f"{where}: expected a numeric image array, got dtype {arr.dtype} with {arr.size} values")
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)) or arr.size == 0:
+        raise DataError(f"{where}: expected integer or float images, got dtype {arr.dtype} with {arr.size} values")
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise DataError(f"{where}: the image array holds NaN or infinite values")
@@ -176,6 +180,6 @@ def as_labels(arr, n: int, where: str) -> np.ndarray:
             arr = arr.astype(np.int64)
         else:
             raise DataError(f"{where}: labels must be integers, got dtype {arr.dtype}")
-    if arr.min() < 0:
+    if arr.size and arr.min() < 0:
         raise DataError(f"{where}: labels must be >= 0, found {arr.min()}")
     return arr.astype(np.int64)

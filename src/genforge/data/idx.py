@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError
-from .base import RawData, as_labels, register_source
+from .base import RawData, as_labels, as_uint8_nhwc, register_source
 
 # IDX type byte -> numpy dtype (big-endian where it matters)
 _DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -31,7 +32,7 @@ def read_idx(path: Path) -> np.ndarray:
         raise DataError(f"{path}: truncated IDX header")
     shape = tuple(int.from_bytes(blob[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     dtype = np.dtype(_DTYPES[blob[2]])
-    expected = header + int(np.prod(shape)) * dtype.itemsize
+    expected = header + math.prod(shape) * dtype.itemsize  # Python ints: a forged shape cannot overflow
     if len(blob) != expected:
         raise DataError(
             f"{path}: truncated or padded IDX file: {len(blob)} bytes, expected {expected} for shape {shape}"
@@ -63,11 +64,11 @@ def read_idx_folder(folder: Path) -> RawData:
     for key, arr in arrays.items():
         if key[1] == "images" and arr.ndim != 3:
             raise DataError(f"{found[key]}: expected a 3-D image array [N,H,W], got shape {arr.shape}")
-    out = RawData(name=folder.name, train=arrays["train", "images"][..., None].astype(np.uint8))
+    out = RawData(name=folder.name, train=as_uint8_nhwc(arrays["train", "images"], str(found["train", "images"])))
     if ("train", "labels") in arrays:
         out.train_labels = as_labels(arrays["train", "labels"], len(out.train), str(found["train", "labels"]))
     if ("test", "images") in arrays:
-        out.test = arrays["test", "images"][..., None].astype(np.uint8)
+        out.test = as_uint8_nhwc(arrays["test", "images"], str(found["test", "images"]))
         if ("test", "labels") in arrays:
             out.test_labels = as_labels(arrays["test", "labels"], len(out.test), str(found["test", "labels"]))
     if out.train_labels is not None:

@@ -108,7 +108,9 @@ def from_files(name: str, files: dict[str, list[Path]], separator: Optional[str]
             _add(raw, split_samples(lines, separator), raw.class_names.index(label) if labelled else None)
     raw.summary = {"files": sum(len(v) for v in files.values())}
     if not raw.texts:
-        raise DataError(f"{name}: no text samples found (every sample was empty or unreadable)")
+        paths = [str(p) for group in files.values() for p in group]
+        where = paths[0] + (f" and {len(paths) - 1} more file(s)" if len(paths) > 1 else "") if paths else "no files"
+        raise DataError(f"{name}: no text samples found in {where} (every sample was empty or unreadable)")
     return raw
 
 

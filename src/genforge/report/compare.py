@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 
 from ..errors import RunError
 from ..evaluate.registry import METRICS
-from ..io import atomic_write, fig_png, img_tag
+from ..io import atomic_write, fig_png, img_tag, read_json, read_metrics
 from ..modalities import modality_of
 from ..run import load, read_status
 from ..sample import prior_samples
@@ -86,11 +86,7 @@ def check_comparable(names: list[str], models, evals: list[Optional[dict]]) -> N
 
 
 def _curves(runs: list[Path], names: list[str]) -> str:
-    recs = []
-    for r in runs:
-        path = r / "metrics.jsonl"
-        lines = path.read_text().splitlines() if path.is_file() else []
-        recs.append([json.loads(x) for x in lines if x.strip() and "elapsed_s" in x])
+    recs = [[x for x in read_metrics(r / "metrics.jsonl") if "elapsed_s" in x and "step" in x] for r in runs]
     keys = [
         k
         for k in dict.fromkeys(k for rs in recs for r in rs for k in r)
@@ -116,9 +112,9 @@ def compare(runs: list[str | Path], out: Optional[str | Path] = None, n: Optiona
     runs = [Path(r) for r in runs]
     names = [r.name if [x.name for x in runs].count(r.name) == 1 else str(r) for r in runs]
     models = [load(r) for r in runs]
-    evals = [json.loads((r / "eval.json").read_text()) if (r / "eval.json").is_file() else None for r in runs]
+    evals = [read_json(r / "eval.json") if (r / "eval.json").is_file() else None for r in runs]
     check_comparable(names, models, evals)
-    configs = [json.loads((r / "config.json").read_text()) for r in runs]
+    configs = [read_json(r / "config.json") for r in runs]
     diff = config_diff(configs)
     rows = eval_rows(evals)
 

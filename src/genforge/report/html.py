@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from pathlib import Path
 from typing import Optional
 
@@ -26,7 +27,7 @@ import torch  # noqa: E402
 
 from ..errors import GenforgeError, RunError  # noqa: E402
 from ..evaluate import eval_samples  # noqa: E402
-from ..io import atomic_write, fig_png, img_tag  # noqa: E402
+from ..io import atomic_write, fig_png, img_tag, read_json, read_metrics  # noqa: E402
 from ..modalities import modality_of  # noqa: E402
 from ..modalities.base import class_labels  # noqa: E402
 from ..run import load  # noqa: E402
@@ -91,10 +92,9 @@ def _scenario(cfg, dataset: dict, data_report: Optional[dict], data, mod) -> str
 
 
 def _training(run: Path, mod) -> str:
-    path = run / "metrics.jsonl"
-    if not path.is_file():
+    recs = read_metrics(run / "metrics.jsonl")
+    if not recs:
         return ""
-    recs = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
     rate_key = next((k for r in recs for k in r if k.endswith("_per_s")), None)
     train = [r for r in recs if rate_key in r]
     evals = [r for r in recs if any(k.startswith("eval/") for k in r)]
@@ -102,17 +102,18 @@ def _training(run: Path, mod) -> str:
     if train:
         keys = [k for k in train[0] if k not in ("step", "epoch", rate_key, "elapsed_s", "threads")]
         fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
-        steps = [r["step"] for r in train]
+        steps = [r.get("step", math.nan) for r in train]
         for k in keys:
-            axes[0].plot(steps, [r[k] for r in train], label=k)
+            axes[0].plot(steps, [r.get(k, math.nan) for r in train], label=k)
         axes[0].set_xlabel("step"), axes[0].set_title("losses"), axes[0].legend()
         axes[1].plot(steps, [r[rate_key] for r in train])
         axes[1].set_xlabel("step"), axes[1].set_title(rate_key.replace("_per_s", " / s"))
         out.append(img_tag(fig_png(fig), "loss curves and throughput"))
-        out.append(f"<p>{steps[-1]} steps in {train[-1]['elapsed_s']:.0f} s.</p>")
+        out.append(f"<p>{steps[-1]} steps in {train[-1].get('elapsed_s', math.nan):.0f} s.</p>")
     for key in sorted({k for r in evals for k in r if k.startswith("eval/") and k != "eval/n_fake"})[:1]:
         fig, ax = plt.subplots(figsize=(5.5, 3.2))
-        ax.plot([r["step"] for r in evals if key in r], [r[key] for r in evals if key in r], marker="o")
+        pts = [(r["step"], r[key]) for r in evals if key in r and "step" in r]
+        ax.plot(*zip(*pts), marker="o")
         ax.set_xlabel("step"), ax.set_title(f"{key[5:]} during training (no floor)")
         out.append(img_tag(fig_png(fig), f"{key} during training"))
     previews = sorted((run / "samples").glob(f"step_*{mod.preview_suffix}"))
@@ -130,7 +131,7 @@ def _quality(run: Path, model, data, mod) -> str:
             "<h2 id='quality'>Quality</h2><p class='muted'>No eval.json yet: run "
             f"<code>genforge evaluate {html.escape(str(run))}</code> and report again.</p>"
         )
-    ev = json.loads(path.read_text())
+    ev = read_json(path)
     rows = []
     for name, m in ev["metrics"].items():
         iv = m.get("interval")
@@ -224,7 +225,7 @@ def write_report(run: str | Path, out: Optional[str | Path] = None) -> Path:
         data = mod.load(cfg.data, run)
     except GenforgeError:  # the data may be gone: report what the run itself holds
         data = None
-    data_report = json.loads((run / "data.json").read_text()) if (run / "data.json").is_file() else None
+    data_report = read_json(run / "data.json") if (run / "data.json").is_file() else None
     n = mod.preview_count
     samples, labels = prior_samples(model, n, seed=0)
     final = f"<p>{n} samples, seed 0:</p>" + mod.html(samples, labels=class_labels(labels, dataset.get("class_names")))

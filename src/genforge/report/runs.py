@@ -3,10 +3,10 @@ status, headline figure beside its floor, size on disk)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import RunError
+from ..io import read_json
 from ..run import CONFIG, read_status
 
 HEADLINE = ("fid", "fd")  # the figure a run is summed up by, the first one its eval.json has
@@ -31,7 +31,7 @@ def headline(run: Path) -> tuple[str, str]:
     path = run / "eval.json"
     if not path.is_file():
         return "", ""
-    metrics = json.loads(path.read_text())["metrics"]
+    metrics = read_json(path)["metrics"]
     for name in HEADLINE:
         if name in metrics:
             m = metrics[name]
@@ -43,9 +43,9 @@ def headline(run: Path) -> tuple[str, str]:
 def run_row(run: Path, root: Path) -> dict:
     """One run's summary; a run whose config cannot be read shows why."""
     try:
-        raw = json.loads((run / CONFIG).read_text())
+        raw = read_json(run / CONFIG)
         family, preset, data = raw["family"], raw["preset"], raw["dataset"]["name"]
-    except (OSError, json.JSONDecodeError, KeyError) as e:
+    except (RunError, KeyError, TypeError) as e:
         family, preset, data = "?", "?", f"unreadable {CONFIG} ({e.__class__.__name__})"
     st = read_status(run)
     step = st.get("step")

@@ -5,13 +5,12 @@ the best trial and its confirmation over seeds."""
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import optuna
 
-from ..io import atomic_write, fig_png, img_tag
+from ..io import atomic_write, fig_png, img_tag, read_json
 from .html import CSS, fmt, table
 
 
@@ -49,7 +48,7 @@ def _importances(summary: dict) -> str:
 def write_study_report(folder: str | Path) -> Path:
     """Write FOLDER/report.html from FOLDER/study.json and the study's storage."""
     folder = Path(folder)
-    summary = json.loads((folder / "study.json").read_text())
+    summary = read_json(folder / "study.json")
     trials = summary["trials"]
     counts = {s: sum(t["state"] == s for t in trials) for s in ("COMPLETE", "PRUNED", "FAIL")}
     best, conf = summary["best"], summary["confirmation"]

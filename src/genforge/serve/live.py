@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import GenforgeError
+from ..io import read_json
 from ..modalities import MODALITIES
 from ..report.runs import find_runs
 from ..run import CONFIG, WEIGHTS, load, read_status
@@ -23,7 +24,7 @@ class ServedRun:
 
     def __init__(self, path: Path):
         self.path, self.name = path, path.resolve().name
-        raw = json.loads((path / CONFIG).read_text())
+        raw = read_json(path / CONFIG)
         self.family, self.preset = raw.get("family"), raw.get("preset")
         self.modality = MODALITIES.get(raw.get("dataset", {}).get("modality", "image"))
         self._model, self._mtime = None, None
@@ -40,7 +41,7 @@ class ServedRun:
             except GenforgeError:  # written half-way by a crashed process or for another config: keep the last
                 return self._model
             ev = self.path / "eval.json"
-            metrics = json.loads(ev.read_text())["metrics"] if ev.is_file() else {}
+            metrics = read_json(ev)["metrics"] if ev.is_file() else {}
             m.eval_figures = {k: v.get("value") for k, v in metrics.items()}
             self._model, self._mtime = m, mtime
         return self._model
@@ -61,14 +62,14 @@ class ServedRun:
     def metrics(self, since: int = 0) -> dict:
         """metrics.jsonl records from line `since` on (at most MAX_RECORDS), and the next `since`."""
         path = self.path / "metrics.jsonl"
-        lines = path.read_text().splitlines() if path.is_file() else []
+        lines = path.read_bytes().decode("utf-8", errors="replace").splitlines() if path.is_file() else []
         complete = lines if not lines or lines[-1].endswith("}") else lines[:-1]  # a line being written
         chunk = complete[since : since + MAX_RECORDS]
         records = []
         for line in chunk:
             try:
                 records.append(json.loads(line))
-            except json.JSONDecodeError:
+            except ValueError:
                 continue
         return {"records": records, "next": since + len(chunk)}
 

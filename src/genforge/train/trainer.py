@@ -30,6 +30,7 @@ from ..models import FAMILIES
 from ..run import (
     STATE,
     WEIGHTS,
+    apply_weights,
     build_model,
     load_state,
     load_weights,
@@ -175,12 +176,12 @@ class Trainer:
         if not path.is_file():
             return
         keep = []
-        for line in path.read_text().splitlines():
+        for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
             try:
                 rec = json.loads(line)
-            except json.JSONDecodeError:
+            except ValueError:
                 continue
-            if rec.get("step", 0) <= self.step:
+            if isinstance(rec, dict) and isinstance(rec.get("step", 0), int) and rec.get("step", 0) <= self.step:
                 keep.append(line + "\n")
         atomic_write(path, "".join(keep).encode())
 
@@ -188,13 +189,16 @@ class Trainer:
         """Weights, optimizers, step, time and RNG of the run's last checkpoint."""
         state = load_state(self.run)
         if "model" in state:
-            self.model.load_state_dict(state["model"])
+            apply_weights(self.model, state["model"], self.run / STATE)
         else:  # a run written before checkpoints held their weights
             load_weights(self.run, self.model)
-        for name, opt in self.opts.items():
-            opt.load_state_dict(state["optimizers"][name])
-        self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
-        _set_rng_state(state["rng"], self.device)
+        try:
+            for name, opt in self.opts.items():
+                opt.load_state_dict(state["optimizers"][name])
+            self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
+            _set_rng_state(state["rng"], self.device)
+        except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
+            raise RunError(f"{self.run / STATE}: a training state that does not fit this run ({e!r:.200})") from None
 
     def _total_steps(self) -> Optional[int]:
         t, limits = self.cfg.train, []
