@@ -63,3 +63,11 @@ def test_text_throughput_table_runs_the_plain_loop_and_every_text_family(capsys)
     out = capsys.readouterr().out
     assert "plain PyTorch sentence VAE" in out and "genforge text-vae `default`" in out and "genforge text-lm" in out
     assert len(medians) == 4 and min(medians.values()) > 0
+
+
+def test_server_load_test_answers_every_request(capsys):
+    from genforge.bench.serve import main
+
+    main(["--requests", "48", "--clients", "4", "--repeats", "1"])
+    out = capsys.readouterr().out
+    assert '"requests": 48, "errors": 0' in out and "| p99_ms |" in out

@@ -36,6 +36,29 @@ FORMAT = Query(
 )
 TEMPERATURE = Query(None, ge=0, le=5, alias="temperature", description="text models: sampling temperature (0 = greedy)")
 PAGE = (Path(__file__).parent / "page.html").read_text()
+# The body of /reconstruct, declared so the OpenAPI schema (and clients generated from it) know it.
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "text/plain": {"schema": {"type": "string", "maxLength": MAX_TEXT}},
+        },
+    }
+}
+
+
+async def capped_body(request: Request) -> bytes:
+    """The request body, refused with 413 as soon as it passes MAX_UPLOAD (never read whole first)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_UPLOAD:
+        raise HTTPException(413, f"upload of {declared} bytes is over the {MAX_UPLOAD} byte limit")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_UPLOAD:
+            raise HTTPException(413, f"upload is over the {MAX_UPLOAD} byte limit")
+    return bytes(body)
 
 
 def create_app(runs: list[str | Path]) -> FastAPI:
@@ -201,7 +224,7 @@ def create_app(runs: list[str | Path]) -> FastAPI:
             raise HTTPException(422, f"dim must be below the latent size {m.latent_dim}, got {dim}")
         return respond(m, traverse_samples(m, seed, dim, steps, span, label=label_of(m, cls)), format, steps)
 
-    @app.post("/api/{name}/reconstruct")
+    @app.post("/api/{name}/reconstruct", openapi_extra=UPLOAD_BODY)
     async def reconstruct(
         name: str,
         request: Request,
@@ -215,9 +238,7 @@ def create_app(runs: list[str | Path]) -> FastAPI:
         label = label_of(m, cls)
         if m.conditional and label is None:
             raise HTTPException(422, f"'{name}' is conditional: give the {modality_of(m).unit}'s class, e.g. ?class=0")
-        body = await request.body()
-        if len(body) > MAX_UPLOAD:
-            raise HTTPException(413, f"upload of {len(body)} bytes is over the {MAX_UPLOAD} byte limit")
+        body = await capped_body(request)
         if not body:
             raise HTTPException(400, f"empty body: send the {modality_of(m).unit} file's bytes")
         mod = modality_of(m)
