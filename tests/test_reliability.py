@@ -204,3 +204,40 @@ def test_damaged_run_files_are_named_and_status_survives(tmp_path, digits):
     shutil.copy(tmp_path / "v" / "train_state.pt", run / "train_state.pt")  # a VAE's state in a GAN run
     with pytest.raises(RunError, match="train_state.pt: weights do not match the config"):
         Trainer(tiny_config("dcgan", "train.steps=4", "train.log_every=1"), run, data=digits, resume=True, **quiet)
+
+
+def test_a_full_disk_stops_training_and_the_last_checkpoint_resumes(tmp_path, digits):
+    """A real small file system (tmpfs) fills up after the step-10 checkpoint: the error says so, the
+    checkpoint is intact, and once space is freed the run resumes to its end."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    import genforge
+    from genforge.errors import RunError
+    from genforge.run import load_state, read_status
+    from genforge.train import Hook, Trainer
+
+    from .conftest import tiny_config
+
+    disk = tmp_path / "small"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root or CAP_SYS_ADMIN)")
+    try:
+
+        def fill(tr):  # after the checkpoint of step 10, leave 2 KiB free
+            if tr.step == 10:
+                (disk / "filler").write_bytes(b"\0" * (shutil.disk_usage(disk).free - 2048))
+
+        quiet = {"progress": False, "log": lambda s: None}
+        cfg = tiny_config("dcgan", "train.steps=30", "train.checkpoint_every=10", "train.sample_every=5")
+        with pytest.raises(RunError, match="no space left on the device"):
+            Trainer(cfg, disk / "run", data=digits, hooks=(Hook(10, fill),), **quiet).fit()
+        assert load_state(disk / "run")["step"] == 10 and genforge.load(disk / "run") is not None
+        assert read_status(disk / "run")["state"] != "finished"
+        (disk / "filler").unlink()
+        assert Trainer(cfg, disk / "run", data=digits, resume=True, **quiet).fit() == 30
+    finally:
+        subprocess.run(["umount", str(disk)], capture_output=True)

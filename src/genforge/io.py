@@ -36,13 +36,17 @@ def atomic_write(path: str | Path, data: bytes) -> None:
     except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-            kept = f"the previous {path.name} is intact" if path.exists() else f"{path.name} was not written"
-            raise RunError(
-                f"{path}: no space left on the device ({len(data):,} bytes to write); {kept}. "
-                "Free some space and run the command again (training: --resume)"
-            ) from None
+        _raise_if_full(e, path, len(data), "the previous file is intact" if path.exists() else "it was not written")
         raise
+
+
+def _raise_if_full(e: BaseException, path: Path, nbytes: int, kept: str) -> None:
+    """A full disk (or quota) as a RunError that says so and what was kept; other errors pass."""
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise RunError(
+            f"{path}: no space left on the device ({nbytes:,} bytes to write); {kept}. "
+            "Free some space and run the command again (training: --resume)"
+        ) from None
 
 
 def write_json(path: str | Path, obj) -> None:
@@ -80,8 +84,14 @@ def read_metrics(path: str | Path) -> list[dict]:
 
 
 def append_jsonl(path: str | Path, obj) -> None:
-    with open(path, "a") as f:
-        f.write(json.dumps(obj) + "\n")
+    """Append one JSON line (a line cut short by a kill or a full disk is skipped by its readers)."""
+    line = json.dumps(obj) + "\n"
+    try:
+        with open(path, "a") as f:
+            f.write(line)
+    except OSError as e:
+        _raise_if_full(e, Path(path), len(line), "the lines before it are intact")
+        raise
 
 
 def grid(images: np.ndarray, nrow: int | None = None, pad: int = 2, min_tile: int = 32) -> Image.Image:

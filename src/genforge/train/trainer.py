@@ -9,6 +9,7 @@ run needs only the step counter and the saved RNG state to continue exactly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -380,7 +381,8 @@ class Trainer:
             bar.close()
             raise
         except Exception as e:
-            self._status("failed", error=f"{type(e).__name__}: {e}")
+            with contextlib.suppress(RunError):  # a full disk may refuse the status too: keep the first error
+                self._status("failed", error=f"{type(e).__name__}: {e}")
             raise
         bar.close()
         self.save_checkpoint()
