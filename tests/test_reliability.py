@@ -241,3 +241,31 @@ def test_a_full_disk_stops_training_and_the_last_checkpoint_resumes(tmp_path, di
         assert Trainer(cfg, disk / "run", data=digits, resume=True, **quiet).fit() == 30
     finally:
         subprocess.run(["umount", str(disk)], capture_output=True)
+
+
+def test_edited_weights_or_training_state_are_refused_by_their_checksums(tmp_path, digits):
+    import pytest
+    from safetensors.torch import load_file, save_file
+
+    import genforge
+    from genforge.errors import RunError
+    from genforge.run import load_state
+    from genforge.train import Trainer
+
+    from .conftest import tiny_config
+
+    run = tmp_path / "run"
+    Trainer(tiny_config("dcgan", "train.steps=2"), run, data=digits, progress=False, log=lambda s: None).fit()
+    good_weights, good_state = (run / "model.safetensors").read_bytes(), (run / "train_state.pt").read_bytes()
+    for name, good, loader, match in (
+        ("model.safetensors", good_weights, genforge.load, "weights do not match their checksum"),
+        ("train_state.pt", good_state, load_state, "training state does not match its checksum"),
+    ):
+        edited = bytearray(good)
+        edited[len(good) // 2] ^= 0x01  # one bit inside the tensor data: the file still parses
+        (run / name).write_bytes(bytes(edited))
+        with pytest.raises(RunError, match=f"{name}: the {match}"):
+            loader(run)
+        (run / name).write_bytes(good)
+    save_file(load_file(str(run / "model.safetensors")), str(run / "model.safetensors"))  # no checksum: older runs
+    assert genforge.load(run) is not None

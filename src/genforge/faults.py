@@ -32,7 +32,7 @@ from typing import Optional
 import torch
 from safetensors.torch import load_file
 
-from .run import STATE, WEIGHTS, load_state
+from .run import STATE, WEIGHTS, load_state, read_weights
 
 QUIET = ["train.log_every=5", "train.sample_every=7", "train.checkpoint_every=10", "train.grid_size=16"]
 
@@ -56,7 +56,7 @@ def check_files(run: Path) -> list[str]:
             bad.append(f"{path}: {e}")
     if (run / WEIGHTS).exists():
         try:
-            load_file(str(run / WEIGHTS))
+            read_weights(run / WEIGHTS)
         except Exception as e:  # any failure to load is what the campaign looks for
             bad.append(f"{run / WEIGHTS}: {e}")
     if (run / STATE).exists():

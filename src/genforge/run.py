@@ -7,7 +7,9 @@ runs/<name>/train_state.pt      optimizers, step, RNG: tensors and plain values 
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import socket
 import time
@@ -134,21 +136,40 @@ def lock_run(run: Path):
     return f
 
 
+def tensor_digest(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of the names and bytes of a state dict's tensors, in name order."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        h.update(name.encode())
+        h.update(state[name].detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
 def save_weights(run: Path, model: Family, cfg: RunConfigBase, step: int) -> None:
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"genforge_version": __version__, "family": cfg.family, "config_hash": config_hash(cfg), "step": str(step)}
-    atomic_write(run / WEIGHTS, st_save(state, metadata=meta))
+    atomic_write(run / WEIGHTS, st_save(state, metadata=meta | {"sha256": tensor_digest(state)}))
+
+
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The tensors of a weights file; a damaged or edited file is refused (by its checksum, when it has one)."""
+    try:
+        blob = path.read_bytes()
+        state = st_load(blob)
+        meta = json.loads(blob[8 : 8 + int.from_bytes(blob[:8], "little")]).get("__metadata__") or {}
+    except (SafetensorError, ValueError, OSError) as e:
+        raise RunError(f"{path}: corrupt weights file ({e})") from None
+    if "sha256" in meta and meta["sha256"] != tensor_digest(state):  # files written before checksums have none
+        raise RunError(f"{path}: the weights do not match their checksum: the file was damaged or edited")
+    return state
 
 
 def load_weights(run: Path, model: Family) -> None:
+    """The weights of `run` into `model`; damaged files and weights of another config or family are refused."""
     path = Path(run) / WEIGHTS
     if not path.is_file():
         raise RunError(f"{path} is missing: the run has no saved weights yet")
-    try:
-        state = st_load(path.read_bytes())
-    except (SafetensorError, ValueError, OSError) as e:
-        raise RunError(f"{path}: corrupt weights file ({e})") from None
-    apply_weights(model, state, path)
+    apply_weights(model, read_weights(path), path)
 
 
 def apply_weights(model: Family, state: dict, path: Path) -> None:
@@ -162,19 +183,31 @@ def apply_weights(model: Family, state: dict, path: Path) -> None:
         raise RunError(f"{path}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
 
 
+STATE_DIGEST = b"genforge-sha256:"  # then the 32-byte SHA-256 of everything before it
+
+
 def save_state(run: Path, state: dict) -> None:
+    """torch.save of the training state, followed by its checksum."""
     buf = io.BytesIO()
     torch.save(state, buf)
-    atomic_write(run / STATE, buf.getvalue())
+    payload = buf.getvalue()
+    atomic_write(run / STATE, payload + STATE_DIGEST + hashlib.sha256(payload).digest())
 
 
 def load_state(run: Path) -> dict:
+    """The training state of `run`; a damaged or edited file is refused by its checksum."""
     path = Path(run) / STATE
     if not path.is_file():
         raise RunError(f"{path} is missing: nothing to resume")
+    blob = path.read_bytes()
+    payload, mark, digest = blob[:-48], blob[-48:-32], blob[-32:]
+    if mark != STATE_DIGEST:
+        payload = blob  # written before checksums
+    elif hashlib.sha256(payload).digest() != digest:
+        raise RunError(f"{path}: the training state does not match its checksum: the file was damaged or edited")
     try:
         # weights_only: a state file never runs code when loaded.
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
     except Exception as e:
         raise RunError(f"{path}: corrupt training state ({e})") from None
 

@@ -93,6 +93,22 @@ def laughs(key: str, depth: int, width: int) -> str:
     return f"{section}:\n  {name}: [{', '.join(levels)}, *a{depth}]\n"
 
 
+def doc_keys(text: str) -> list[str]:
+    """The keys of a YAML document as parsed, dotted (a damaged document's keys differ from the drawn ones)."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    out, stack = [], [("", doc)]
+    while stack and len(out) < 1000:
+        prefix, node = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                out.append(f"{prefix}{k}")
+                stack.append((f"{prefix}{k}.", v))
+    return out
+
+
 def yaml_config(data, tmp: Path) -> Case:
     from ..run import resolve_config
 
@@ -113,7 +129,7 @@ def yaml_config(data, tmp: Path) -> Case:
         path.write_bytes(data.draw(st.binary(max_size=200)))
     else:
         path.write_text(text)
-    names = [str(path), *items, *(k.split(".")[0] for k in items), *map(str, items.values())]
+    names = [str(path), *items, *(k.split(".")[0] for k in items), *map(str, items.values()), *doc_keys(text)]
     return Case(lambda: resolve_config(family, config_file=path), names, f"{family} YAML {kind}: {text[:120]!r}")
 
 

@@ -262,7 +262,7 @@ def table_bytes(data, kind: str) -> bytes:
     """A CSV or JSONL file with some of the columns text and label, rows of any values, maybe broken."""
     cols = data.draw(st.lists(st.sampled_from(["text", "label", "body", "other"]), max_size=3, unique=True))
     value = st.one_of(TEXT, st.integers(), st.floats(), st.none(), st.booleans())
-    rows = data.draw(st.lists(st.fixed_dictionaries({c: value for c in cols}), max_size=30))
+    rows = data.draw(st.lists(st.fixed_dictionaries({c: value for c in cols}), min_size=3, max_size=30))
     if kind == "csv":
         out = io.StringIO()
         out.write(",".join(cols) + "\n")
@@ -289,7 +289,7 @@ def text_source(data, tmp: Path) -> Case:
         files = [source] if kind == "txt" else [place(data, source, f"t{i}.txt", lab) for i, lab in enumerate(labelled)]
         for f in files:
             f.parent.mkdir(parents=True, exist_ok=True)
-            f.write_bytes(mutate(data, text_bytes(data, data.draw(st.lists(TEXT, max_size=40))))[0])
+            f.write_bytes(mutate(data, text_bytes(data, data.draw(st.lists(TEXT, min_size=3, max_size=40))))[0])
         if data.draw(st.booleans()):
             sets.append("data.separator=%")
     return data_case(data, source, "text", sets, f"text {kind} {sets}")
