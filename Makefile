@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist
 DEMO_DATA = $(shell [ -d $(FMNIST) ] && echo fashion-mnist || echo digits)
 
-.PHONY: setup data browser demo test test-all bench clean
+.PHONY: setup data browser demo test test-all bench reliability clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,16 @@ test: setup browser
 
 test-all: setup browser
 	$(PY) -m pytest -m ""
+
+# The whole reliability campaign (docs/reliability.md): kills of train / evaluate / tune, fuzzing of every
+# loader and of the server, the server's load test, and the safe-loading audit. About 40 minutes on 2 cores.
+reliability: setup
+	$(PY) -m genforge.faults --command train --kills 20
+	$(PY) -m genforge.faults --command evaluate --kills 20
+	$(PY) -m genforge.faults --command tune --kills 20
+	$(PY) -m genforge.fuzz --cases 1000
+	$(PY) -m genforge.bench.serve --requests 500 --clients 8 --repeats 3
+	$(PY) -m pytest tests/test_reliability.py tests/test_faults.py tests/test_fuzz.py -m ""
 
 bench: setup
 	$(PY) -m genforge.bench --levers --load --eval $(DEMO_DATA)

@@ -269,3 +269,18 @@ def test_edited_weights_or_training_state_are_refused_by_their_checksums(tmp_pat
         (run / name).write_bytes(good)
     save_file(load_file(str(run / "model.safetensors")), str(run / "model.safetensors"))  # no checksum: older runs
     assert genforge.load(run) is not None
+
+
+def test_an_image_over_the_pixel_limit_is_skipped_before_decoding(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from genforge.config import DataConfig
+    from genforge.data import images, load_data
+
+    for i in range(4):
+        Image.new("L", (8, 8), 40 * i).save(tmp_path / f"small{i}.png")
+    Image.new("L", (40, 40)).save(tmp_path / "bomb.png")
+    monkeypatch.setattr(images, "MAX_PIXELS", 1000)  # PIL's 89 million, scaled down
+    data = load_data(DataConfig(source=str(tmp_path)))
+    assert len(data.train) + len(data.test) == 4
+    assert [(p.endswith("bomb.png"), "over the 1,000 limit" in r) for p, r in data.problems] == [(True, True)]

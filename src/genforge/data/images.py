@@ -19,6 +19,7 @@ from .base import RawData, register_source
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 RESAMPLE = Image.Resampling.LANCZOS
 DEFAULT_RESOLUTION = 64
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # a larger image is a decompression bomb, skipped before decoding
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F", "P;L"}
 
 
@@ -55,6 +56,9 @@ def load_image_folder(spec, cfg) -> RawData:
     for p in files:
         try:
             with Image.open(p) as im:
+                if im.size[0] * im.size[1] > MAX_PIXELS:  # PIL only warns below twice its limit
+                    problems.append((str(p), f"{im.size[0]}x{im.size[1]} pixels, over the {MAX_PIXELS:,} limit"))
+                    continue
                 headers.append((p, im.mode, im.size))
         except Exception as e:  # PIL raises many types for bad files
             problems.append((str(p), f"unreadable: {e}"))
