@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist
 DEMO_DATA = $(shell [ -d $(FMNIST) ] && echo fashion-mnist || echo digits)
 
-.PHONY: setup data browser demo test test-all bench reliability clean
+.PHONY: setup data browser postgres-server postgres demo test test-all bench reliability clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,16 +42,29 @@ browser:
 
 setup: $(STAMP) data
 
+# Debian's PostgreSQL server binaries, for many tuning workers on one study (the tests start a throwaway
+# cluster with them); `make postgres` starts one on 127.0.0.1:55432 and prints its storage URL.
+postgres-server:
+	@if ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get install -y -q postgresql >/dev/null 2>&1 || \
+	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q postgresql >/dev/null 2>&1) || \
+	  echo "note: could not install postgresql; the PostgreSQL tuning tests will be skipped"; \
+	else echo "note: apt-get install postgresql for the PostgreSQL tuning tests (skipped without it)"; fi
+
+postgres: setup postgres-server
+	$(PY) -m genforge.tune.pgcluster start --dir /tmp/genforge-pg --port 55432
+
 # About 10 minutes after set-up, on a quiet or a busy machine alike (the budget is wall-clock):
 # genforge's default DCGAN first, then the article's DCGAN and VAE, grids, a report, a comparison.
 demo: setup
 	rm -rf runs/demo
 	$(GF) demo --data $(DEMO_DATA) --minutes 10 --out runs/demo
 
-test: setup browser
+test: setup browser postgres-server
 	$(PY) -m pytest
 
-test-all: setup browser
+test-all: setup browser postgres-server
 	$(PY) -m pytest -m ""
 
 # The whole reliability campaign (docs/reliability.md): kills of train / evaluate / tune, fuzzing of every

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import sys
 from enum import Enum
 from pathlib import Path
@@ -274,6 +275,14 @@ def tune(
     heartbeat: int = typer.Option(
         10, min=1, help="seconds between a trial's heartbeats; a trial silent for twice that is failed and retried"
     ),
+    workers: int = typer.Option(
+        1, min=1, help="worker processes on this machine (needs --storage postgresql+psycopg://... or journal:FILE)"
+    ),
+    join: bool = typer.Option(False, help="only add a worker to an existing study (from any machine); no final run"),
+    worker_id: Optional[int] = typer.Option(None, help="with --join: this worker's number (seeds its sampler)"),
+    extractor_steps: Optional[int] = typer.Option(
+        None, help="training steps of the feature extractor (default: by data size; every worker must agree)"
+    ),
 ):
     """Tune hyperparameters with Optuna (TPE, median pruning), then confirm and train the best."""
     from .config import validate
@@ -305,7 +314,14 @@ def tune(
         final_budget=final,
         objective=objective,
         heartbeat=heartbeat,
+        workers=workers,
+        join=join,
+        extractor_steps=extractor_steps,
+        worker_id=worker_id if worker_id is not None else random.randrange(1, 10**6),
     )
+    if join:
+        typer.echo(f"worker done: {summary['trials_run']} trial(s) of study '{study}' run here")
+        return
     b, c = summary["best"], summary["confirmation"]
     typer.echo(
         f"best trial {b['number']}: {summary['objective']} {b['value']:.4g} ({', '.join(b['sets'])}); over seeds "

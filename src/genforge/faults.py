@@ -185,7 +185,7 @@ def study_problems(root: Path, finished: bool) -> tuple[list[str], int]:
     With the number of trials that were retries of killed ones."""
     import optuna
 
-    from .tune.study import MAX_RETRY, counted_trials
+    from .tune.workers import MAX_RETRY, counted_trials
 
     bad = [p for run in root.glob("s/*/") for p in check_files(run)] + check_files(root / "s")
     try:
