@@ -88,6 +88,7 @@ def train(
     from .modalities import modality_of
     from .models import FAMILIES
     from .train import Hook
+    from .train.distributed import is_main_process
 
     data_set = modality_of(FAMILIES.get(cfg.family)).load(cfg.data, resume)
     hooks = ()
@@ -96,8 +97,9 @@ def train(
 
         hooks = (Hook(eval_every, training_hook(data_set, eval_samples)),)
     step = run_train(cfg, run, data=data_set, resume=bool(resume), progress=progress, hooks=hooks)
-    typer.echo(f"trained {cfg.family} ({cfg.preset}) to step {step}: {run}")
-    typer.echo(f"sample grids: {run / 'samples'}")
+    if is_main_process():  # under torchrun, one process reports
+        typer.echo(f"trained {cfg.family} ({cfg.preset}) to step {step}: {run}")
+        typer.echo(f"sample grids: {run / 'samples'}")
 
 
 def _merge_all(base: dict, over: dict) -> dict:

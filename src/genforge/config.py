@@ -99,6 +99,9 @@ class TrainConfig(StrictModel):
         "and keeps the fastest, re-measured every minute (a shared CPU stays fast); null keeps torch's default",
     )
     deterministic: bool = Field(False, description="deterministic kernels (exact resume; slower)")
+    sync_bn: bool = Field(
+        False, description="under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm), not per process"
+    )
     log_every: int = Field(50, ge=1, description="steps between metrics.jsonl lines")
     sample_every: int = Field(500, ge=1, description="steps between sample grids (fixed noise)")
     checkpoint_every: int = Field(1000, ge=1, description="steps between checkpoints")

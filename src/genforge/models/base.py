@@ -3,7 +3,7 @@
 A family is an nn.Module holding all its networks. It declares its modality
 (what its inputs and outputs are: see `modalities/`) and its abilities; the core
 asks those and never probes attributes. The trainer only calls
-`configure_optimizers` and `train_step`; sampling and export only call `prior`,
+`configure_optimizers`, `train_step` and, on several processes, `distribute`; sampling and export only call `prior`,
 `decode` and `exportable`; evaluation calls `extra_figures` for families with
 the `likelihood` ability.
 
@@ -88,6 +88,9 @@ class Family(nn.Module):
     # the tuner's default search space: config key -> optuna parameter spec (see tune/space.py)
     search_space: ClassVar[dict[str, dict]] = {}
     optimizer: ClassVar[str] = "model"  # the name of the single optimizer in train_state.pt
+    # What DistributedDataParallel wraps when training on several processes: named networks that train_step
+    # calls through `through(name)`, or "" for the whole family, whose train_step calls `through()(method, ...)`.
+    ddp_units: ClassVar[tuple[str, ...]] = ("",)
 
     def __init__(self, cfg, shape: tuple[int, int, int], n_classes: int = 0):
         super().__init__()
@@ -138,6 +141,22 @@ class Family(nn.Module):
     def configure_optimizers(self, t) -> dict[str, torch.optim.Optimizer]:
         """One Adam over every parameter, named `optimizer` (families with several networks override)."""
         return {self.optimizer: torch.optim.Adam(self.parameters(), lr=t.lr, betas=tuple(t.betas))}
+
+    def forward(self, method: str, *args, **kwargs):
+        """`family(method, ...)` runs `family.method(...)`: a training computation called through the module, so
+        that a DistributedDataParallel wrapper of the whole family sees its forward and backward."""
+        return getattr(self, method)(*args, **kwargs)
+
+    def distribute(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
+        """Wrap each of `ddp_units` with `wrap` (DistributedDataParallel). The wrappers are kept outside the
+        module tree, so state dicts, checkpoints and exports keep their keys."""
+        self.__dict__["_wrapped"] = {n: wrap(getattr(self, n) if n else self) for n in self.ddp_units}
+
+    def through(self, name: str = "") -> nn.Module:
+        """The network `name` (the whole family for "") as train_step must call it: its DistributedDataParallel
+        wrapper when training on several processes, else the network itself."""
+        wrapped = self.__dict__.get("_wrapped", {})
+        return wrapped[name] if name in wrapped else (getattr(self, name) if name else self)
 
     def fit_data(self, train: torch.Tensor, to_model: Callable[[torch.Tensor], torch.Tensor]) -> None:
         """Data-dependent set-up before a fresh run's first step (normalisation statistics kept in buffers);

@@ -201,6 +201,7 @@ class DCGAN(Family):
         },
     }
 
+    ddp_units = ("G", "D")  # each its own DistributedDataParallel: the two are stepped apart
     # the networks; a GAN family of another modality (WaveGAN) keeps the training step and swaps these
     generator_class: type[nn.Module] = Generator
     discriminator_class: type[nn.Module] = Discriminator
@@ -228,24 +229,28 @@ class DCGAN(Family):
         }
 
     def train_step(self, x, y: Optional[torch.Tensor], opts):
+        c = self.cfg
         z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
         y = y if self.conditional else None  # fakes take the real batch's labels: the data's class mix
-        fake = self.G(z, y)
-        D = lambda t: self.D(t, y)  # noqa: E731
-        if self.cfg.update == "simultaneous":
-            # The article: both losses from the same D outputs, gradients applied together.
+        # With n_critic > 1 the generator rests on most steps: its forward then builds no graph (a graph left
+        # without a backward would also stall DistributedDataParallel's gradient averaging).
+        g_turn = c.update == "simultaneous" or c.n_critic == 1 or bool((self.d_steps + 1) % c.n_critic == 0)
+        with torch.set_grad_enabled(g_turn):
+            fake = self.through("G")(z, y)
+        D = lambda t: self.through("D")(t, y)  # noqa: E731
+        if c.update == "simultaneous":
+            # The article: both losses from the same D outputs, gradients applied together. backward(inputs=)
+            # gives each loss's gradient to its own network only (into .grad, where DDP averages them).
             real_logits, fake_logits = D(x), D(fake)
             loss_d = self.loss.d(real_logits, fake_logits)
             loss_g = self.loss.g(fake_logits)
-            g_params, d_params = list(self.G.parameters()), list(self.D.parameters())
-            grads_g = torch.autograd.grad(loss_g, g_params, retain_graph=True)
-            grads_d = torch.autograd.grad(loss_d, d_params)
-            for p, g in zip(g_params + d_params, grads_g + grads_d):
-                p.grad = g
+            opts["g"].zero_grad(set_to_none=True)
+            opts["d"].zero_grad(set_to_none=True)
+            loss_g.backward(inputs=list(self.G.parameters()), retain_graph=True)
+            loss_d.backward(inputs=list(self.D.parameters()))
             opts["g"].step()
             opts["d"].step()
         else:
-            c = self.cfg
             aug = lambda t: diff_augment(t, c.augment)  # noqa: E731  (same policy for real and fake)
             real_in = aug(x)
             fake_logits = D(aug(fake.detach()))
@@ -257,12 +262,11 @@ class DCGAN(Family):
             opts["d"].zero_grad(set_to_none=True)
             loss_d.backward()
             opts["d"].step()
-            g_turn = True
             if c.n_critic > 1:
                 self.d_steps += 1
-                g_turn = bool(self.d_steps % c.n_critic == 0)
             if g_turn:
-                loss_g = self.loss.g(D(aug(fake)))
+                # D's own gradients are not needed here: the plain D, so that they are not averaged for nothing
+                loss_g = self.loss.g(self.D(aug(fake), y))
                 opts["g"].zero_grad(set_to_none=True)
                 loss_g.backward()
                 opts["g"].step()

@@ -116,6 +116,9 @@ class SpectrogramFamily(Family):
     def train_step(self, x, y, opts):
         return self.inner.train_step(self.spec(x), y, opts)
 
+    def distribute(self, wrap) -> None:
+        self.inner.distribute(wrap)  # the spectrogram transform has no trained parameters
+
     def exportable(self) -> nn.Module:
         # griffin_lim_iters is read here, not at construction: it is also a sampling option (--set)
         return _Waveform(self.inner.exportable(), self.spec, self.cfg.griffin_lim_iters)

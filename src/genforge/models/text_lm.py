@@ -53,7 +53,7 @@ class TextLM(Family):
         return F.one_hot(y, self.n_classes).float() if self.conditional else None
 
     def train_step(self, x, y, opts):
-        loss = -self.log_likelihood_terms(x, y if self.conditional else None, None).mean()
+        loss = -self.through()("log_likelihood_terms", x, y if self.conditional else None, None).mean()
         opts["lm"].zero_grad(set_to_none=True)
         loss.backward()
         opts["lm"].step()

@@ -158,7 +158,15 @@ class TextVAE(Family):
                     for p in m.parameters(recurse=False):
                         opts["vae"].state.pop(p, None)
         self.steps_done += 1
-        y = y if self.conditional else None
+        loss, out = self.through()("losses", x, y if self.conditional else None, step)
+        opts["vae"].zero_grad(set_to_none=True)
+        loss.backward()
+        opts["vae"].step()
+        return {k: v.detach() for k, v in out.items()}
+
+    def losses(self, x, y: Optional[torch.Tensor], step: int) -> tuple[torch.Tensor, dict]:
+        """(the loss to minimise, its parts) for token ids x [B, L] at training step `step`."""
+        c = self.cfg
         mu, logvar = self.encode(x, y)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()  # reparameterisation trick
         cond = append_class(z, y, self.cond_classes)
@@ -173,10 +181,7 @@ class TextVAE(Family):
             bow = -(logp.gather(1, x) * (x > EOS)).sum(1).mean()
             loss = loss + c.bow_weight * bow
             out["bow"] = bow
-        opts["vae"].zero_grad(set_to_none=True)
-        loss.backward()
-        opts["vae"].step()
-        return {k: v.detach() for k, v in out.items()}
+        return loss, out
 
     def decode(self, z, y=None, generator=None):
         """Latents [N, D] -> token ids [N, L]: sampled with the configured temperature and top-p from

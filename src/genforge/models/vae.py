@@ -207,7 +207,7 @@ class VAE(Family):
         if c.kl_warmup:
             beta = c.beta * min(1.0, (self.steps_done.item() + 1) / c.kl_warmup)
             self.steps_done += 1
-        loss, recon, kl = self.losses(x, y if self.conditional else None, beta, c.free_bits)
+        loss, recon, kl = self.through()("losses", x, y if self.conditional else None, beta, c.free_bits)
         opts["vae"].zero_grad(set_to_none=True)
         loss.backward()
         opts["vae"].step()

@@ -13,7 +13,9 @@ import contextlib
 import json
 import math
 import os
+import signal
 import sys
+import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -41,6 +43,18 @@ from ..run import (
     save_state,
     save_weights,
     write_status,
+)
+from .distributed import (
+    any_rank,
+    gather_rng,
+    is_main_process,
+    join,
+    leave,
+    local_batch,
+    local_device,
+    mean_across,
+    ranks_agree,
+    wrap,
 )
 from .threads import ThreadTuner
 from .trackers import Trackers
@@ -83,11 +97,6 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def is_main_process() -> bool:
-    """Rank 0 (or no torchrun) writes files; other ranks only compute."""
-    return int(os.environ.get("RANK", "0")) == 0
-
-
 def _rng_state(device: torch.device) -> dict:
     state = {"torch": torch.get_rng_state()}
     if device.type == "cuda":
@@ -99,6 +108,10 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
     torch.set_rng_state(state["torch"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 class Trainer:
@@ -115,6 +128,8 @@ class Trainer:
         hooks: tuple[Hook, ...] = (),
     ):
         self.cfg, self.run, self.progress, self.log, self.hooks = cfg, Path(run), progress, log, hooks
+        if not is_main_process():  # one voice: rank 0 logs and shows the bar
+            self.progress, self.log = False, lambda s: None
         t = cfg.train
         if not resume and (self.run / WEIGHTS).exists():
             raise RunError(
@@ -126,8 +141,12 @@ class Trainer:
         if t.deterministic:
             torch.use_deterministic_algorithms(True)
         self.device = pick_device(t.device)
+        self.world = join(self.device)  # several processes under torchrun; rank 0 of 1 otherwise
+        self.device = local_device(self.device, self.world)
+        if self.world.enabled and t.threads == "auto":  # the cores are shared among this node's processes
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", 1))))
         # A measured thread count on the CPU; fixed when results must not depend on it.
-        auto = t.threads == "auto" and self.device.type == "cpu" and not t.deterministic
+        auto = t.threads == "auto" and self.device.type == "cpu" and not t.deterministic and not self.world.enabled
         self.threads = ThreadTuner() if auto else None
         self.modality = modality_of(FAMILIES.get(cfg.family))
         # a resumed run keeps the tokenizer (or other codec) it was trained with
@@ -147,10 +166,11 @@ class Trainer:
             self._restore()
         else:
             self.model.fit_data(self.x, self.modality.to_model)
-            torch.manual_seed(t.seed + 1)  # noise / dropout stream, independent of the init
+            torch.manual_seed(self._noise_seed(0))  # noise / dropout stream, independent of the init
         if is_main_process():
             self._trim_metrics()
-        self.batch = min(t.batch_size, len(self.x))
+        self.batch = min(t.batch_size, len(self.x))  # the global batch: this process takes local_batch of it
+        self.local_batch = local_batch(self.batch, self.world)
         self.steps_per_epoch = len(self.x) // self.batch
         self.total = self._total_steps()
         # Fixed noise for the sample grids, from its own generator (leaves the training RNG alone).
@@ -162,6 +182,13 @@ class Trainer:
         self._perm_epoch, self._perm = -1, None
         self.trackers = Trackers(t.log_to if is_main_process() else [], self.run)
         self._rollbacks = 0
+        if self.world.enabled:
+            wrap(self.model, self.device, t.sync_bn)
+
+    def _noise_seed(self, step: int) -> int:
+        """The seed of this process's noise stream for a run started (or, without saved states, resumed) at
+        `step`: each process draws its own noise; rank 0 of a fresh run seeds as a single process does."""
+        return self.cfg.train.seed + 1 + 7919 * self.world.rank + 104729 * step
 
     def _restore(self) -> None:
         saved_cfg, _ = read_config(self.run)
@@ -197,7 +224,11 @@ class Trainer:
             for name, opt in self.opts.items():
                 opt.load_state_dict(state["optimizers"][name])
             self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
-            _set_rng_state(state["rng"], self.device)
+            ranks = state.get("rng_ranks", [state["rng"]["torch"]])
+            if len(ranks) == self.world.size:  # each process resumes its own noise stream
+                _set_rng_state(state["rng"] | {"torch": ranks[self.world.rank]}, self.device)
+            else:  # saved at another world size (or by Ctrl-C, without every rank's): a fresh stream per rank
+                torch.manual_seed(self._noise_seed(self.step))
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
             raise RunError(f"{self.run / STATE}: a training state that does not fit this run ({e!r:.200})") from None
 
@@ -215,29 +246,31 @@ class Trainer:
             gen = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + epoch)
             self._perm = torch.randperm(len(self.x), generator=gen).to(self.device)
             self._perm_epoch = epoch
-        return self._perm[pos * self.batch : (pos + 1) * self.batch]
+        start = pos * self.batch + self.world.rank * self.local_batch  # this process's share of the global batch
+        return self._perm[start : start + self.local_batch]
 
     def _autocast(self):
         if self.cfg.train.precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         return nullcontext()
 
-    def save_checkpoint(self) -> None:
+    def save_checkpoint(self, every_rank: bool = True) -> None:
         """The training state (weights included) first, then the weights file users load. Each write is atomic,
         and a process killed between the two leaves a state that resumes exactly: resuming reads the weights
-        stored with the step, optimizers and RNG, never a model.safetensors newer or older than them."""
+        stored with the step, optimizers and RNG, never a model.safetensors newer or older than them.
+        Under torchrun every rank's random state is gathered (a collective: `every_rank` False skips it)."""
+        rng = _rng_state(self.device)
+        ranks = gather_rng(rng["torch"], self.world, self.device) if every_rank else None
         if not is_main_process():
             return
-        save_state(
-            self.run,
-            {
-                "step": self.step,
-                "elapsed": self.elapsed,
-                "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-                "optimizers": {k: o.state_dict() for k, o in self.opts.items()},
-                "rng": _rng_state(self.device),
-            },
-        )
+        state = {
+            "step": self.step,
+            "elapsed": self.elapsed,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizers": {k: o.state_dict() for k, o in self.opts.items()},
+            "rng": rng,
+        }
+        save_state(self.run, state | ({"rng_ranks": ranks} if ranks and self.world.enabled else {}))
         save_weights(self.run, self.model, self.cfg, self.step)
 
     def save_samples(self) -> None:
@@ -278,6 +311,8 @@ class Trainer:
         write_json(self.run / "data.json", self.report)
 
     def _run_hooks(self, due: Callable[[int], bool]) -> None:
+        if not is_main_process():  # evaluation during training runs once, on rank 0
+            return
         for hook in self.hooks:
             if due(hook.every):
                 was = self.model.training
@@ -296,7 +331,8 @@ class Trainer:
     def _log_metrics(self, bar) -> None:
         """Mean losses since the last log, images/s, one line of metrics.jsonl (one host sync)."""
         now = time.perf_counter()
-        rec = {k: round(float(v) / self._n_sum, 5) for k, v in self._sums.items()}
+        sums = mean_across(self._sums, self.world)  # the global batch's losses, the same on every rank
+        rec = {k: round(float(v) / self._n_sum, 5) for k, v in sums.items()}
         rate = (self.step - self._step_log) * self.batch / max(now - self._t_log, 1e-9)
         # images_per_s for images, texts_per_s for text, ...
         rec.update(
@@ -338,12 +374,18 @@ class Trainer:
     def fit(self) -> int:
         """Train until the first budget (steps, epochs, minutes) is spent; returns the step."""
         lock = lock_run(self.run) if is_main_process() else None  # one writer per run directory
+        interrupt = signal.getsignal(signal.SIGTERM)
+        if self.world.enabled and threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)  # torchrun stops the others with SIGTERM when one fails
         try:
             return self._fit()
         finally:
+            if self.world.enabled and threading.current_thread() is threading.main_thread():
+                signal.signal(signal.SIGTERM, interrupt)
             self.trackers.close()
             if lock is not None:
                 lock.close()
+            leave()
 
     def _fit(self) -> int:
         self._write_header()
@@ -372,9 +414,9 @@ class Trainer:
                 except Diverged as e:  # train.on_nan=rollback: back to the last checkpoint at half the lr
                     if not self._rollback(e):
                         raise
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl-C (torchrun passes it, and SIGTERM, to every process)
             bar.close()
-            self.save_checkpoint()
+            self.save_checkpoint(every_rank=False)  # no collective: another process may be gone already
             self._status("interrupted")
             raise Interrupted(self.run, self.step) from None
         except Diverged:
@@ -383,13 +425,22 @@ class Trainer:
         except Exception as e:
             with contextlib.suppress(RunError):  # a full disk may refuse the status too: keep the first error
                 self._status("failed", error=f"{type(e).__name__}: {e}")
+            if self.world.enabled and isinstance(e, RuntimeError):  # a collective failed: a peer process is gone
+                raise RunError(
+                    f"process {self.world.rank} of {self.world.size} stopped at step {self.step}: {str(e)[:300]}. "
+                    f"The last checkpoint in {self.run} is intact; resume all processes with --resume {self.run}"
+                ) from None
             raise
         bar.close()
         self.save_checkpoint()
         if self.step % self.cfg.train.sample_every:  # the final preview, unless just written
             self.save_samples()
         self._run_hooks(lambda every: self.step % every != 0)  # the final step, unless just done
-        self._status("finished")
+        extra = {}
+        if self.world.enabled:
+            extra = {"processes": self.world.size, "ranks_agree": ranks_agree(self.model, self.world)}
+            self.log(f"weights identical on all {self.world.size} processes: {extra['ranks_agree']}")
+        self._status("finished", **extra)
         return self.step
 
     def _loop(self, bar) -> None:
@@ -398,7 +449,7 @@ class Trainer:
         self._sums, self._n_sum, self._t_log, self._step_log = {}, 0, time.perf_counter(), self.step
         start_wall, start_elapsed = time.perf_counter(), self.elapsed
         while self.total is None or self.step < self.total:
-            if t.minutes is not None and self.elapsed >= t.minutes * 60:
+            if t.minutes is not None and any_rank(self.elapsed >= t.minutes * 60, self.world, self.device):
                 break
             if self.threads is not None:
                 self.threads.tick()
