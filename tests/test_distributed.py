@@ -80,3 +80,42 @@ def test_every_family_trains_on_two_processes(tmp_path, env, family, text_folder
     args = ["train", "--model", family, "--data", source, "--steps", "6", "--out", str(tmp_path / "r"), "--no-progress"]
     genforge(args + sets(*fam.tiny, *DATA_SETS[fam.modality], "train.batch_size=16", "train.threads=1"), 2, env)
     assert json.loads((tmp_path / "r" / "status.json").read_text())["ranks_agree"] is True
+
+
+def test_a_killed_process_stops_the_others_and_the_run_resumes(tmp_path, env):
+    """SIGKILL one of two processes mid-run: torchrun stops the other, which says why; the checkpoint is
+    intact and all processes resume from it."""
+    import signal
+    import time
+    from pathlib import Path
+
+    from genforge.faults import check_files
+
+    run = tmp_path / "r"
+    args = ["train", "--model", "dcgan", "--data", "digits", "--steps", "3000", "--out", str(run), "--no-progress"]
+    args += sets("model.width=0.25", "train.batch_size=32", "train.threads=1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "genforge", *args]
+    launcher = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while not (run / "train_state.pt").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    rank1 = [p for p in Path("/proc").glob("[0-9]*") if _is_rank(p, 1, str(run))]
+    assert rank1, "no rank-1 process found"
+    os.kill(int(rank1[0].name), signal.SIGKILL)
+    out, _ = launcher.communicate(timeout=120)
+    assert launcher.returncode != 0
+    assert "--resume" in out and ("stopped at step" in out), out[-2000:]
+    assert check_files(run) == []
+    genforge(["train", "--resume", str(run), "--steps", "60", "--no-progress"], 2, env)
+    status = json.loads((run / "status.json").read_text())
+    assert status["state"] == "finished" and status["step"] >= 60 and status["ranks_agree"] is True
+
+
+def _is_rank(proc, rank: int, marker: str) -> bool:
+    """Whether /proc/PID is a genforge training process of rank `rank` whose command line names `marker`."""
+    try:
+        cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        environ = (proc / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return marker in cmdline and "torch.distributed.run" not in cmdline and f"RANK={rank}".encode() in environ

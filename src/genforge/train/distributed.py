@@ -74,10 +74,18 @@ def wrap(model, device: torch.device, sync_bn: bool) -> None:
     across processes first, when asked)."""
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    if sync_bn:
+    if sync_bn and device.type != "cuda":
+        raise ConfigError(
+            "train.sync_bn=true needs GPUs: PyTorch's SyncBatchNorm runs on CUDA only; on CPUs each process "
+            "keeps its own batch statistics (leave train.sync_bn=false)"
+        )
+    if sync_bn:  # converted in place below the root; a unit that is itself a BatchNorm is replaced
+        convert = torch.nn.SyncBatchNorm.convert_sync_batchnorm
         for name in model.ddp_units:
             if name:
-                setattr(model, name, torch.nn.SyncBatchNorm.convert_sync_batchnorm(getattr(model, name)))
+                setattr(model, name, convert(getattr(model, name)))
+            else:
+                convert(model)
     ids = [device.index] if device.type == "cuda" else None
     model.distribute(lambda m: DDP(m, device_ids=ids, broadcast_buffers=True))
 

@@ -19,7 +19,7 @@ import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Optional
 
 import torch
 from tqdm.auto import tqdm
@@ -56,37 +56,9 @@ from .distributed import (
     ranks_agree,
     wrap,
 )
+from .events import MAX_ROLLBACKS, Diverged, Hook, Interrupted, interrupt_now
 from .threads import ThreadTuner
 from .trackers import Trackers
-
-
-class Hook(NamedTuple):
-    """Called every `every` steps with the trainer; a returned dict becomes a metrics.jsonl line."""
-
-    every: int
-    fn: Callable[["Trainer"], Optional[dict]]
-
-
-MAX_ROLLBACKS = 3
-
-
-class Diverged(RunError):
-    """A loss became NaN or infinite; the last checkpoint is kept as it was."""
-
-    def __init__(self, run: Path, step: int, losses: list[str]):
-        super().__init__(
-            f"training diverged at step {step}: {', '.join(losses)} is not finite. The last checkpoint in {run} is "
-            "kept; lower train.lr (or try model.spectral_norm / model.loss=hinge for a GAN), or set "
-            "train.on_nan=rollback, and train again"
-        )
-
-
-class Interrupted(Exception):
-    """Training was stopped by Ctrl-C after a checkpoint was written."""
-
-    def __init__(self, run: Path, step: int):
-        super().__init__(f"stopped at step {step}; checkpoint written. Continue with: genforge train --resume {run}")
-        self.run, self.step = run, step
 
 
 def pick_device(name: str) -> torch.device:
@@ -108,10 +80,6 @@ def _set_rng_state(state: dict, device: torch.device) -> None:
     torch.set_rng_state(state["torch"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
 
 
 class Trainer:
@@ -376,7 +344,7 @@ class Trainer:
         lock = lock_run(self.run) if is_main_process() else None  # one writer per run directory
         interrupt = signal.getsignal(signal.SIGTERM)
         if self.world.enabled and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, _interrupt)  # torchrun stops the others with SIGTERM when one fails
+            signal.signal(signal.SIGTERM, interrupt_now)  # torchrun stops the others with SIGTERM when one fails
         try:
             return self._fit()
         finally:
