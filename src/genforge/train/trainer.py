@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from ..config import RunConfigBase
 from ..errors import RunError
-from ..io import append_jsonl, atomic_write, write_json
+from ..io import append_jsonl, atomic_write, read_metrics, write_json
 from ..modalities import modality_of
 from ..modalities.base import class_labels
 from ..models import FAMILIES
@@ -169,17 +169,9 @@ class Trainer:
         after its last checkpoint, or before its first; this run logs those steps again) and a last line cut
         off mid-write."""
         path = self.run / "metrics.jsonl"
-        if not path.is_file():
-            return
-        keep = []
-        for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(rec, dict) and isinstance(rec.get("step", 0), int) and rec.get("step", 0) <= self.step:
-                keep.append(line + "\n")
-        atomic_write(path, "".join(keep).encode())
+        if path.is_file():
+            keep = [r for r in read_metrics(path) if r.get("step", 0) <= self.step]
+            atomic_write(path, "".join(json.dumps(r) + "\n" for r in keep).encode())
 
     def _load_checkpoint(self) -> None:
         """Weights, optimizers, step, time and RNG of the run's last checkpoint."""
