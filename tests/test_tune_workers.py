@@ -117,4 +117,5 @@ def test_a_killed_worker_leaves_its_trial_failed_and_the_study_runs_it_again(tmp
     failed = [t for t in study.trials if t.state.name == "FAIL"]
     assert [t.number for t in failed] == [running[0].number] and len(counted_trials(study)) == 3
     retry = next(t for t in study.trials if t.system_attrs.get("failed_trial") == failed[0].number)
-    assert retry.state.name == "COMPLETE" and retry.params == failed[0].params
+    # the retry keeps every parameter the killed trial had drawn (a kill during suggest leaves only some)
+    assert retry.state.name == "COMPLETE" and retry.params.items() >= failed[0].params.items()

@@ -209,7 +209,7 @@ def study_problems(root: Path, finished: bool) -> tuple[list[str], int]:
         killed = t.state.name == "FAIL" and "error" not in t.user_attrs
         if killed and not retries and len(t.system_attrs.get("retry_history", ())) < MAX_RETRY:
             bad.append(f"trial {t.number} was killed and not run again")
-        if any(r.params != t.params for r in retries):
+        if any(not r.params.items() >= t.params.items() for r in retries):  # killed mid-suggest: some params
             bad.append(f"trial {t.number} was retried with other parameters")
     best = json.loads((root / "s" / "study.json").read_text())["best"]["value"]
     if best != min(t.value for t in trials if t.state.name == "COMPLETE"):
