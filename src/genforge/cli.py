@@ -397,6 +397,43 @@ def serve_cmd(
     serve(runs, host, port)
 
 
+class Task(str, Enum):
+    inpaint = "inpaint"
+    superres = "superres"
+
+
+@app.command()
+def restore(
+    run: Path = typer.Argument(..., help="run directory of an image GAN or VAE"),
+    task: Task = typer.Option(..., help="inpaint (fill missing pixels) or superres (upscale)"),
+    input_: Path = typer.Option(..., "--input", help="an image file or a folder of them"),
+    out: Path = typer.Option(..., help="folder for the restored PNGs (same names as the inputs)"),
+    mask: Optional[Path] = typer.Option(None, help="inpaint: a mask image (white = missing) or a folder of them"),
+    mask_box: Optional[str] = typer.Option(None, help="inpaint: the missing box x,y,width,height in pixels"),
+    scale: int = typer.Option(4, help="superres: the upscaling factor (inputs are 1/scale of the model's size)"),
+    class_: Optional[str] = typer.Option(None, "--class", help="conditional models: the images' class"),
+    steps: int = typer.Option(300, min=1, help="optimisation steps of the latent"),
+    restarts: int = typer.Option(8, min=1, help="random starts per image; the one that fits best is kept"),
+    seed: int = typer.Option(0, help="seed of the starts"),
+):
+    """Repair images with a trained model, no new training: inpainting or super-resolution by latent search."""
+    from .errors import ConfigError
+    from .restore import restore_files
+
+    box = None
+    if mask_box is not None:
+        try:
+            box = tuple(int(v) for v in mask_box.split(","))
+        except ValueError:
+            box = ()
+        if len(box) != 4:
+            raise ConfigError(f"--mask-box {mask_box}: expected four whole numbers x,y,width,height")
+    written = restore_files(
+        run, task.value, input_, out, mask, box, scale, class_, steps=steps, restarts=restarts, seed=seed
+    )
+    typer.echo(f"restored {len(written)} image(s) into {out}")
+
+
 @app.command("config")
 def show_config(
     model: str = typer.Option("dcgan", help="model family"),

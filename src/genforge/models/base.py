@@ -10,7 +10,8 @@ the `likelihood` ability.
 Abilities: `reconstruct` (encode an input and decode it back), `likelihood`
 (bounds on log p(x) of held-out data), `traverse` (a latent space worth walking
 one dimension at a time), `interpolate` (a latent space to walk between two
-samples), `conditional` (can be trained on class labels).
+samples), `conditional` (can be trained on class labels), `critic` (a trained
+judge of realism: a GAN's discriminator, used by restoration).
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def append_class(h: torch.Tensor, y: Optional[torch.Tensor], n_classes: int) -> 
     return torch.cat([h, F.one_hot(y, n_classes).to(h.dtype)], 1)
 
 
-ABILITIES = frozenset({"reconstruct", "likelihood", "traverse", "interpolate", "conditional"})
+ABILITIES = frozenset({"reconstruct", "likelihood", "traverse", "interpolate", "conditional", "critic"})
 
 
 class Family(nn.Module):
@@ -187,6 +188,10 @@ class Family(nn.Module):
 
     def reconstruct(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Families with `reconstruct`: model inputs -> reconstructions from the posterior mean."""
+        raise NotImplementedError
+
+    def critic(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Families with `critic`: realism logits [N] of model-form inputs x (higher = taken for real)."""
         raise NotImplementedError
 
     def extra_figures(self, test: torch.Tensor, labels: Optional[torch.Tensor], k: int = 32, seed: int = 0) -> dict:

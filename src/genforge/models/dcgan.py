@@ -156,7 +156,7 @@ class Discriminator(nn.Module):
 class DCGAN(Family):
     name = "dcgan"
     Config = DCGANConfig
-    abilities = frozenset({"interpolate", "conditional"})
+    abilities = frozenset({"interpolate", "conditional", "critic"})
     tiny = ("model.width=0.25",)
     search_space = {
         "train.lr": {"type": "float", "low": 5e-5, "high": 1e-3, "log": True},
@@ -282,6 +282,9 @@ class DCGAN(Family):
         torch._foreach_lerp_(ema, live, 1.0 - self.cfg.ema)
         for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
             be.copy_(b)  # BN running statistics follow the live generator
+
+    def critic(self, x, y=None):
+        return self.D(x, y if self.conditional else None).flatten()
 
     def exportable(self):
         """The EMA generator when there is one (it samples better), else G."""
