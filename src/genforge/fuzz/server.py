@@ -6,25 +6,23 @@ from __future__ import annotations
 
 import resource
 import time
-from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hypothesis import given
 from hypothesis import seed as hseed
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
-from . import generating
+from . import Tally, generating
 
 TIME_LIMIT_S = 10.0
 MAX_ANSWER = 64 * 2**20  # bytes: the largest grid the caps allow is far below this
 
 
 @dataclass
-class Calls:
-    n: int = 0
-    statuses: Counter = field(default_factory=Counter)
-    failures: list[str] = field(default_factory=list)
+class Calls(Tally):
+    """The fuzz tally (outcomes are status classes: 2xx, 4xx, 5xx) with the slowest call and largest answer."""
+
     slowest: float = 0.0
     largest: int = 0
 
@@ -41,8 +39,8 @@ def fuzz_operation(op, mode, names: list[str], cases: int, seed: int, calls: Cal
         t0 = time.perf_counter()
         resp = case.call()
         took = time.perf_counter() - t0
-        calls.n += 1
-        calls.statuses[f"{resp.status_code // 100}xx"] += 1
+        calls.cases += 1
+        calls.outcomes[f"{resp.status_code // 100}xx"] += 1
         calls.slowest, calls.largest = max(calls.slowest, took), max(calls.largest, len(resp.content))
         if resp.status_code >= 500 or took > TIME_LIMIT_S or len(resp.content) > MAX_ANSWER:
             what = f"{op.label} {mode.value}: {case.path_parameters} {case.query}"
@@ -72,8 +70,8 @@ def server_campaign(cases: int, seed: int = 0, log=print) -> dict:
             fuzz_operation(op, mode, [p.name for p in runs.values()], cases, seed, calls, log)
     return {
         "operations": len(ops),
-        "cases": calls.n,
-        **dict(sorted(calls.statuses.items())),
+        "cases": calls.cases,
+        **dict(sorted(calls.outcomes.items())),
         "failures": len(calls.failures),
         "first_failures": calls.failures[:10],
         "slowest_s": round(calls.slowest, 3),
