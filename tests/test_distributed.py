@@ -3,6 +3,7 @@ global batch gives the same training as one process, and a run resumes exactly u
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -13,13 +14,30 @@ from safetensors.torch import load_file
 QUIET = ["train.log_every=10", "train.sample_every=1000", "train.checkpoint_every=10", "train.deterministic=true"]
 
 
+def command(args: list[str], procs: int) -> list[str]:
+    """`genforge ARGS` as one process, or as `procs` processes under torchrun (standalone: a free port)."""
+    if procs == 1:
+        return [sys.executable, "-m", "genforge", *args]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(procs),
+            "-m", "genforge", *args]  # fmt: skip
+
+
+def launch(args: list[str], procs: int, env: dict, timeout: float = 300) -> tuple[int, str]:
+    """(exit status, output) of the command; on a timeout the launcher and every worker are killed."""
+    proc = subprocess.Popen(command(args, procs), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)  # fmt: skip
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError(f"still running after {timeout} s: {out[-2000:]}") from None
+    return proc.returncode, out
+
+
 def genforge(args: list[str], procs: int, env: dict) -> None:
-    """`genforge ARGS` as one process, or as `procs` processes under torchrun."""
-    head = [sys.executable, "-m", "genforge"]
-    if procs > 1:
-        head = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(procs), "-m", "genforge"]
-    done = subprocess.run(head + args, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    rc, out = launch(args, procs, env)
+    assert rc == 0, out[-2000:]
 
 
 def sets(*items: str) -> list[str]:
@@ -61,12 +79,8 @@ def test_a_gan_resumed_under_torchrun_continues_exactly(tmp_path, env):
 
 def test_a_global_batch_that_does_not_divide_is_named(tmp_path, env):
     args = ["train", "--model", "vae", "--data", "digits", "--steps", "2", "--out", str(tmp_path / "r")]
-    done = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "genforge", *args,
-         "--set", "train.batch_size=33"],
-        env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    assert done.returncode != 0 and "train.batch_size=33 is the global batch and must divide among 2" in done.stderr
+    rc, out = launch([*args, "--set", "train.batch_size=33"], 2, env)
+    assert rc != 0 and "train.batch_size=33 is the global batch and must divide among 2" in out
 
 
 @pytest.mark.parametrize("family", ["vae", "wavegan", "specgan", "specvae", "text-vae"])
@@ -85,7 +99,6 @@ def test_every_family_trains_on_two_processes(tmp_path, env, family, text_folder
 def test_a_killed_process_stops_the_others_and_the_run_resumes(tmp_path, env):
     """SIGKILL one of two processes mid-run: torchrun stops the other, which says why; the checkpoint is
     intact and all processes resume from it."""
-    import signal
     import time
     from pathlib import Path
 
@@ -94,8 +107,8 @@ def test_a_killed_process_stops_the_others_and_the_run_resumes(tmp_path, env):
     run = tmp_path / "r"
     args = ["train", "--model", "dcgan", "--data", "digits", "--steps", "3000", "--out", str(run), "--no-progress"]
     args += sets("model.width=0.25", "train.batch_size=32", "train.threads=1")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "genforge", *args]
-    launcher = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    launcher = subprocess.Popen(command(args, 2), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, start_new_session=True)  # fmt: skip
     deadline = time.time() + 120
     while not (run / "train_state.pt").exists() and time.time() < deadline:
         time.sleep(0.2)

@@ -31,7 +31,8 @@ def train(out: Path, procs: int, steps: int, data: str) -> list[dict]:
     env = dict(os.environ, OMP_NUM_THREADS=str(max(1, cores // procs)))
     head = [sys.executable, "-m", "genforge"]
     if procs > 1:
-        head = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(procs), "-m", "genforge"]
+        run = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(procs)]
+        head = [*run, "-m", "genforge"]
     args = ["train", "--model", "dcgan", "--data", data, "--steps", str(steps), "--out", str(out), "--no-progress"]
     sets = ["train.log_every=25", "train.sample_every=100000", "train.checkpoint_every=100000", "train.seed=0",
             f"train.threads={max(1, cores // procs)}"]  # fmt: skip

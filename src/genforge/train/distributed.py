@@ -1,7 +1,7 @@
 """Training on several processes: torchrun starts them, torch.distributed connects them (gloo on CPUs,
 NCCL on GPUs), DistributedDataParallel averages the gradients of each family's `ddp_units`.
 
-    torchrun --nproc-per-node 2 -m genforge train --model dcgan --data fashion-mnist --steps 2000 --out runs/ddp
+    torchrun --standalone --nproc-per-node 2 -m genforge train --model dcgan --data fashion-mnist --out runs/ddp
 
 `train.batch_size` is the global batch: each of the W processes takes its own B / W items of every step's
 batch from the same epoch-seeded permutation, so one config means the same training at any world size.
@@ -133,6 +133,9 @@ def ranks_agree(model, w: World) -> bool:
     return all(torch.equal(out[0], o) for o in out[1:])
 
 
-def leave() -> None:
+def leave(model) -> None:
+    """Drop the family's DDP wrappers, then the process group: a wrapper destroyed after its group can block
+    the process at exit (its reducer still waits on the group)."""
+    model.__dict__.pop("_wrapped", None)
     if dist.is_initialized():
         dist.destroy_process_group()

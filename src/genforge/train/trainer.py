@@ -345,7 +345,7 @@ class Trainer:
             self.trackers.close()
             if lock is not None:
                 lock.close()
-            leave()
+            leave(self.model)
 
     def _fit(self) -> int:
         self._write_header()
