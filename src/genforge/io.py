@@ -71,13 +71,12 @@ def read_metrics(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         return []
-    out = []
+    out, number = [], (int, float)
     for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
         try:
             rec = json.loads(line)
         except ValueError:
             continue
-        number = (int, float)
         if isinstance(rec, dict) and all(isinstance(v, number) and not isinstance(v, bool) for v in rec.values()):
             out.append(rec)
     return out

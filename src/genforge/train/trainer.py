@@ -17,7 +17,6 @@ import signal
 import sys
 import threading
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -212,7 +211,7 @@ class Trainer:
     def _autocast(self):
         if self.cfg.train.precision == "bf16":
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return nullcontext()
+        return contextlib.nullcontext()
 
     def save_checkpoint(self, every_rank: bool = True) -> None:
         """The training state (weights included) first, then the weights file users load. Each write is atomic,
@@ -334,14 +333,14 @@ class Trainer:
     def fit(self) -> int:
         """Train until the first budget (steps, epochs, minutes) is spent; returns the step."""
         lock = lock_run(self.run) if is_main_process() else None  # one writer per run directory
-        interrupt = signal.getsignal(signal.SIGTERM)
-        if self.world.enabled and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGTERM, interrupt_now)  # torchrun stops the others with SIGTERM when one fails
+        # torchrun stops the other processes with SIGTERM when one fails: handled like Ctrl-C
+        on_term = self.world.enabled and threading.current_thread() is threading.main_thread()
+        before = signal.signal(signal.SIGTERM, interrupt_now) if on_term else None
         try:
             return self._fit()
         finally:
-            if self.world.enabled and threading.current_thread() is threading.main_thread():
-                signal.signal(signal.SIGTERM, interrupt)
+            if on_term:
+                signal.signal(signal.SIGTERM, before)
             self.trackers.close()
             if lock is not None:
                 lock.close()

@@ -86,8 +86,7 @@ def tune(
     n_before = len(study.trials)
     with local_workers(spec, workers, log):
         work(spec, 0, log, data, ext)
-    settle(spec, log, data, ext, t0)
-    study = open_study(spec, 0)
+    settle(study, spec, log, data, ext, t0)  # study.trials reads the storage again: every worker's trials
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not complete:
         raise ConfigError(f"study '{study_name}' has no completed trial; see the failed trials' errors in {storage}")

@@ -197,11 +197,11 @@ def local_workers(spec: StudySpec, workers: int, log=print):
                 log(f"worker {i} exited with status {p.exitcode}; its running trial is retried by the study")
 
 
-def settle(spec: StudySpec, log=print, data=None, ext=None, t0: Optional[float] = None) -> None:
+def settle(study: optuna.Study, spec: StudySpec, log=print, data=None, ext=None, t0: Optional[float] = None) -> None:
     """Wait until no trial of the study is running anywhere (workers joined from other machines too), and
-    run the trials a dead worker left queued while the budget allows, so the best comes from a settled study."""
+    run the trials a dead worker left queued while the budget allows, so the best comes from a settled study.
+    `study.trials` reads the storage afresh at each look."""
     while True:
-        study = open_study(spec, 0)
         if not spec.storage.startswith("journal:"):
             with warnings.catch_warnings():  # experimental since optuna 2.9, like the heartbeat itself
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
