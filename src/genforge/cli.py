@@ -126,6 +126,7 @@ def sample(
     class_: Optional[str] = typer.Option(
         None, "--class", help="conditional models: class name or index (default: the data's class mix)"
     ),
+    prompt: Optional[str] = typer.Option(None, help="text-to-image models: what to draw, e.g. 'a dark ankle boot'"),
     temperature: Optional[float] = typer.Option(None, help="text: sampling temperature (0 = greedy)"),
     top_p: Optional[float] = typer.Option(None, help="text: nucleus sampling mass"),
     set_: List[str] = typer.Option([], "--set", help="sampling options of the model, e.g. --set model.temperature=0.8"),
@@ -153,7 +154,7 @@ def sample(
     out = out or Path(f"samples{mod.preview_suffix}")
     label, labels, nrow = class_index(m, class_), None, None
     if mode is Mode.prior:
-        samples, labels = prior_samples(m, n, seed, label=label)
+        samples, labels = prior_samples(m, n, seed, label=label, prompt=prompt)
     elif mode is Mode.interpolate and between:
         if len(between) != 2:
             raise ConfigError(f"--between takes exactly two inputs, got {len(between)}")
@@ -400,12 +401,16 @@ def serve_cmd(
 class Task(str, Enum):
     inpaint = "inpaint"
     superres = "superres"
+    deblur = "deblur"
+    denoise = "denoise"
 
 
 @app.command()
 def restore(
-    run: Path = typer.Argument(..., help="run directory of an image GAN or VAE"),
-    task: Task = typer.Option(..., help="inpaint (fill missing pixels) or superres (upscale)"),
+    run: Path = typer.Argument(..., help="run directory of an image GAN or VAE, or of a pix2pix model"),
+    task: Task = typer.Option(
+        ..., help="inpaint (fill missing pixels), superres (upscale); deblur, denoise (pix2pix runs trained for it)"
+    ),
     input_: Path = typer.Option(..., "--input", help="an image file or a folder of them"),
     out: Path = typer.Option(..., help="folder for the restored PNGs (same names as the inputs)"),
     mask: Optional[Path] = typer.Option(None, help="inpaint: a mask image (white = missing) or a folder of them"),
@@ -416,7 +421,7 @@ def restore(
     restarts: int = typer.Option(8, min=1, help="random starts per image; the one that fits best is kept"),
     seed: int = typer.Option(0, help="seed of the starts"),
 ):
-    """Repair images with a trained model, no new training: inpainting or super-resolution by latent search."""
+    """Repair images: any GAN or VAE by latent search (no new training), or a pix2pix model trained for the damage."""
     from .errors import ConfigError
     from .restore import restore_files
 

@@ -23,7 +23,7 @@ from safetensors.torch import save as st_save
 
 from . import __version__
 from .config import RunConfigBase, config_hash, deep_merge, load_yaml, parse_set, run_config_class, validate
-from .errors import ConfigError, RunError
+from .errors import ConfigError, DataError, RunError
 from .io import atomic_write, read_json, write_json
 from .models import FAMILIES, Family
 
@@ -221,5 +221,11 @@ def load(run: str | Path, device: str = "cpu") -> Family:
     model = build_model(cfg, dataset["shape"], dataset.get("n_classes", 0))
     load_weights(Path(run), model)
     model.run_config, model.dataset_info, model.run_dir = cfg, dataset, Path(run)
-    model.codec = modality_of(model).codec(Path(run))
+    mod = modality_of(model)
+    model.codec = mod.codec(Path(run))
+    if "paired" in model.abilities:  # it samples by restoring damaged held-out items of its data, when at hand
+        try:
+            model.use_held_out(mod.load(cfg.data, Path(run)).tensor("test"), mod.to_model)
+        except DataError:
+            pass  # restoring given images still works; sampling says what it needs
     return model.to(device).eval()

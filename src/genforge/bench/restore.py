@@ -2,6 +2,9 @@
 
     python -m genforge.bench.restore RUN [RUN ...] [-n 500] [--steps 300] [--restarts 8]
 
+A GAN or VAE run restores every task by latent optimisation; a pix2pix run restores the task it was trained
+for (its model.corruption) and is left out of the others.
+
 Tasks (on the runs' data's test split): a centre box of half the side missing, 50% of the pixels missing at
 random, x2 and x4 super-resolution (average-pooled inputs). Baselines: mean fill, OpenCV's Telea and
 Navier-Stokes inpainting and scikit-image's biharmonic inpainting (each when installed: the `restore`
@@ -21,9 +24,10 @@ import torch
 import torch.nn.functional as F
 
 from ..data.dataset import to_float, to_uint8
+from ..errors import ConfigError
 from ..evaluate import get_extractor
 from ..evaluate.metrics import fid
-from ..restore import Degradation, box_mask, random_mask, restore
+from ..restore import Degradation, box_mask, random_mask, restore_with
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, where: torch.Tensor | None = None) -> float:
@@ -121,7 +125,11 @@ def main(argv=None) -> None:
         rows = {m: (b, 0.0) for m, b in baselines.items() if b is not None}
         for run, model in zip(args.runs, models):
             t0 = time.perf_counter()
-            out = restore(model, observed, deg, steps=args.steps, restarts=args.restarts)
+            try:
+                kind = "superres" if isinstance(spec, int) else "inpaint"
+                out = restore_with(model, kind, observed, deg, steps=args.steps, restarts=args.restarts)
+            except ConfigError:  # a pix2pix model trained for another damage
+                continue
             rows[f"genforge {model.name} ({Path(run).name})"] = (out, time.perf_counter() - t0)
         for name, (out, secs) in rows.items():
             r = figures(out, clean, missing, ext, clean_feats, labels)

@@ -1,4 +1,4 @@
-"""A folder of image files (recursive). Class subfolders become labels.
+"""A folder of image files (recursive). Class subfolders become labels; a captions.csv makes captions the labels.
 
 Every image is resized so its shorter side is `resolution` with one fixed
 filter (Lanczos) and center-cropped to a square. Unreadable or truncated files
@@ -15,6 +15,7 @@ from PIL import Image
 
 from ..errors import DataError
 from .base import RawData, register_source
+from .captions import CAPTIONS_FILE, caption_labels
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 RESAMPLE = Image.Resampling.LANCZOS
@@ -100,7 +101,7 @@ def load_image_folder(spec, cfg) -> RawData:
             f"{root}: none of the {len(files)} image files could be read; "
             f"first problem: {problems[0][0]}: {problems[0][1]}"
         )
-    return RawData(
+    raw = RawData(
         name=root.name,
         train=np.stack(images),
         train_labels=np.array(labels, dtype=np.int64) if labelled else None,
@@ -115,3 +116,4 @@ def load_image_folder(spec, cfg) -> RawData:
         },
         train_ids=ids,
     )
+    return caption_labels(raw, root) if (root / CAPTIONS_FILE).is_file() else raw

@@ -11,7 +11,9 @@ Abilities: `reconstruct` (encode an input and decode it back), `likelihood`
 (bounds on log p(x) of held-out data), `traverse` (a latent space worth walking
 one dimension at a time), `interpolate` (a latent space to walk between two
 samples), `conditional` (can be trained on class labels), `critic` (a trained
-judge of realism: a GAN's discriminator, used by restoration).
+judge of realism: a GAN's discriminator, used by restoration), `prompt` (samples from a free-text
+prompt: `prompt_condition`), `paired` (maps a damaged input to its clean
+image, and samples by restoring damaged held-out data, which it is given with `use_held_out`).
 """
 
 from __future__ import annotations
@@ -73,7 +75,9 @@ def append_class(h: torch.Tensor, y: Optional[torch.Tensor], n_classes: int) -> 
     return torch.cat([h, F.one_hot(y, n_classes).to(h.dtype)], 1)
 
 
-ABILITIES = frozenset({"reconstruct", "likelihood", "traverse", "interpolate", "conditional", "critic"})
+ABILITIES = frozenset(
+    {"reconstruct", "likelihood", "traverse", "interpolate", "conditional", "critic", "paired", "prompt"}
+)
 
 
 class Family(nn.Module):
@@ -159,9 +163,15 @@ class Family(nn.Module):
         wrapped = self.__dict__.get("_wrapped", {})
         return wrapped[name] if name in wrapped else (getattr(self, name) if name else self)
 
-    def fit_data(self, train: torch.Tensor, to_model: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        """Data-dependent set-up before a fresh run's first step (normalisation statistics kept in buffers);
-        `train` is the training split in stored form, `to_model` converts a chunk of it. Default: nothing."""
+    def fit_data(
+        self,
+        train: torch.Tensor,
+        to_model: Callable[[torch.Tensor], torch.Tensor],
+        class_names: Optional[list[str]] = None,
+    ) -> None:
+        """Data-dependent set-up before a fresh run's first step (normalisation statistics, a caption table kept
+        in buffers); `train` is the training split in stored form, `to_model` converts a chunk of it,
+        `class_names` names the labels. Default: nothing."""
 
     def train_step(self, x: torch.Tensor, y: Optional[torch.Tensor], opts: dict) -> dict[str, torch.Tensor]:
         """One optimisation step on a batch x [B, C, H, W] in [-1, 1]; returns detached losses."""
@@ -194,6 +204,19 @@ class Family(nn.Module):
         """Families with `critic`: realism logits [N] of model-form inputs x (higher = taken for real)."""
         raise NotImplementedError
 
+    def prompt_condition(self, prompt: str, n: int) -> torch.Tensor:
+        """Families with `prompt`: the condition `decode` takes for n samples of a free-text prompt."""
+        raise ConfigError(f"{self.name} takes no text prompt (train a text2image model on captioned images)")
+
+    def use_held_out(self, stored: torch.Tensor, to_model: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Families with `paired`: the held-out split (stored form) whose damaged items they sample from."""
+        raise NotImplementedError
+
+    def restore(self, observed: torch.Tensor, degradation, task: str) -> torch.Tensor:
+        """Families with `paired`: observations in model form, their restore.Degradation and the task
+        (inpaint, superres, deblur, denoise) -> restored images [N, C, H, W] in [-1, 1]."""
+        raise NotImplementedError
+
     def extra_figures(self, test: torch.Tensor, labels: Optional[torch.Tensor], k: int = 32, seed: int = 0) -> dict:
         """Families with `likelihood`: figures on held-out data (stored form), each {"value", ...}."""
         return {}
@@ -209,22 +232,33 @@ class Family(nn.Module):
 
     @torch.no_grad()
     def sample_with_labels(
-        self, n: int, seed: Optional[int] = 0, batch_size: int = 512, label: Optional[int] = None
+        self,
+        n: int,
+        seed: Optional[int] = 0,
+        batch_size: int = 512,
+        label: Optional[int] = None,
+        prompt: Optional[str] = None,
     ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """(outputs [n, ...] in the model form, labels [n] or None); the same seed gives the same samples.
-        A conditional model samples class `label`, or the training class mix when it is None."""
+        A conditional model samples class `label`, or the training class mix when it is None; a model with
+        `prompt` samples a free-text prompt (no labels then)."""
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         z = self.prior(n, gen)
-        y = self.labels(n, gen, label)
+        y = self.labels(n, gen, label) if prompt is None else self.prompt_condition(prompt, n)
         ys = [None] * len(z.split(batch_size)) if y is None else y.split(batch_size)
         was_training = self.training
         self.eval()
         out = torch.cat([self.decode(zc, yc, gen) for zc, yc in zip(z.split(batch_size), ys)])
         self.train(was_training)
-        return out, y
+        return out, (y if prompt is None else None)
 
     def sample(
-        self, n: int, seed: Optional[int] = 0, batch_size: int = 512, label: Optional[int] = None
+        self,
+        n: int,
+        seed: Optional[int] = 0,
+        batch_size: int = 512,
+        label: Optional[int] = None,
+        prompt: Optional[str] = None,
     ) -> torch.Tensor:
         """n outputs in the model form (images [n, C, H, W] in [-1, 1]); the same seed gives the same ones."""
-        return self.sample_with_labels(n, seed, batch_size, label)[0]
+        return self.sample_with_labels(n, seed, batch_size, label, prompt)[0]

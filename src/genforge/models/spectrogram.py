@@ -107,7 +107,7 @@ class SpectrogramFamily(Family):
         self.spec = Spectrogram(cfg.n_fft, shape[-1])
         self.inner = self.image_family(cfg, (1, self.spec.side, self.spec.side), n_classes)
 
-    def fit_data(self, train, to_model) -> None:
+    def fit_data(self, train, to_model, class_names=None) -> None:
         self.spec.fit(train, to_model)
 
     def configure_optimizers(self, t):

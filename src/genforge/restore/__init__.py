@@ -2,6 +2,10 @@
 
     genforge restore RUN --task inpaint --input damaged/ (--mask masks/ | --mask-box 7,7,14,14) --out restored/
     genforge restore RUN --task superres --scale 4 --input small/ --out large/
+    genforge restore RUN --task deblur|denoise --input blurred/ --out sharp/    (a pix2pix run trained for it)
+
+Any image GAN or VAE restores by latent optimisation (`latent.py`); a family with the `paired` ability
+(pix2pix) was trained for one damage and restores it in one forward pass.
 
 Inputs are image files (a file or a folder): at the model's resolution for inpainting, at 1/scale of it for
 super-resolution. A mask is an image file of the same size (white = missing), one per input (a folder of
@@ -22,7 +26,7 @@ from ..errors import ConfigError, DataError
 from .latent import restore
 from .masks import Degradation, box_mask, random_mask, read_mask
 
-__all__ = ["Degradation", "restore", "restore_files", "box_mask", "random_mask"]
+__all__ = ["Degradation", "restore", "restore_with", "restore_files", "box_mask", "random_mask"]
 
 
 def image_files(path: Path) -> list[Path]:
@@ -43,6 +47,18 @@ def read_image(path: Path, channels: int, size: tuple[int, int]) -> torch.Tensor
     if arr.shape[1::-1] != tuple(size):
         raise DataError(f"{path}: the image is {arr.shape[1]}x{arr.shape[0]}, expected {size[0]}x{size[1]}")
     return torch.from_numpy(arr.reshape(arr.shape[0], arr.shape[1], channels).copy()).permute(2, 0, 1)[None]
+
+
+def restore_with(model, task: str, observed, degradation: Degradation, labels=None, steps=300, restarts=8, seed=0):
+    """Restored images [N, C, H, W] in model form: a `paired` family's forward pass, else latent optimisation."""
+    if "paired" in model.abilities:
+        return model.restore(observed, degradation, task)
+    if task not in ("inpaint", "superres"):
+        raise ConfigError(
+            f"--task {task} needs a model trained for it (genforge train --model pix2pix "
+            f"--set model.corruption={'blur' if task == 'deblur' else 'noise'})"
+        )
+    return restore(model, observed, degradation, labels, steps, restarts, seed=seed)
 
 
 def restore_files(
@@ -86,11 +102,14 @@ def restore_files(
             raise ConfigError(f"--scale {scale}: expected a factor of 2 or more that divides the model's {w}x{h}")
         stored = torch.cat([read_image(f, c, (w // scale, h // scale)) for f in files])
         degradation, observed = Degradation(scale=scale), mod.to_model(stored)
+    elif task in ("deblur", "denoise"):
+        stored = torch.cat([read_image(f, c, (w, h)) for f in files])
+        degradation, observed = Degradation(), mod.to_model(stored)
     else:
-        raise ConfigError(f"--task {task}: expected inpaint or superres")
+        raise ConfigError(f"--task {task}: expected inpaint, superres, deblur or denoise")
     index = class_index(model, label)
     labels = None if index is None else torch.full((len(files),), index, dtype=torch.long)
-    restored = mod.to_stored(restore(model, observed, degradation, labels, steps, restarts, seed=seed))
+    restored = mod.to_stored(restore_with(model, task, observed, degradation, labels, steps, restarts, seed))
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for f, img in zip(files, mod.to_samples(restored)):

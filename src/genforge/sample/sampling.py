@@ -74,12 +74,20 @@ def class_index(model: Family, name: Optional[str | int]) -> Optional[int]:
 
 @torch.no_grad()
 def prior_samples(
-    model: Family, n: int, seed: int = 0, batch_size: int = 512, label: Optional[int] = None
+    model: Family,
+    n: int,
+    seed: int = 0,
+    batch_size: int = 512,
+    label: Optional[int] = None,
+    prompt: Optional[str] = None,
 ) -> tuple[np.ndarray, Optional[np.ndarray]]:
-    """(n samples from the prior, their labels or None); the same seed gives the same images."""
+    """(n samples from the prior, their labels or None); the same seed gives the same images.
+    A model with the `prompt` ability draws them for a free-text prompt."""
     if n < 1:
         raise ConfigError(f"-n must be at least 1, got {n}")
-    x, y = model.sample_with_labels(n, seed=seed, batch_size=batch_size, label=label)
+    if prompt is not None and label is not None:
+        raise ConfigError("give a class or a prompt, not both")
+    x, y = model.sample_with_labels(n, seed=seed, batch_size=batch_size, label=label, prompt=prompt)
     return to_samples(model, x), None if y is None else y.cpu().numpy()
 
 

@@ -125,6 +125,8 @@ class Trainer:
         if self.model.conditional:  # sampling draws labels from the training class shares
             counts = torch.bincount(self.data.labels("train"), minlength=self.data.n_classes).float()
             self.model.class_freq.copy_(counts / counts.sum())
+        if "paired" in self.model.abilities:  # its previews and evaluations restore damaged held-out items
+            self.model.use_held_out(self.data.tensor("test"), self.modality.to_model)
         self.opts = self.model.configure_optimizers(t)
         self.step, self.elapsed = 0, 0.0
         self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
@@ -132,7 +134,7 @@ class Trainer:
         if resume:
             self._restore()
         else:
-            self.model.fit_data(self.x, self.modality.to_model)
+            self.model.fit_data(self.x, self.modality.to_model, self.data.class_names)
             torch.manual_seed(self._noise_seed(0))  # noise / dropout stream, independent of the init
         if is_main_process():
             self._trim_metrics()

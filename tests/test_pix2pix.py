@@ -1,0 +1,92 @@
+"""The restoration family: corruptions make the training pairs, a short pix2pix run restores held-out digits
+better than the plain fills, `genforge restore` uses it for its own task only, and bad specs are named."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from typer.testing import CliRunner
+
+from genforge.cli import app
+from genforge.data.corruption import Corruption, gaussian_blur, upscale
+from genforge.data.dataset import to_float
+from genforge.errors import ConfigError
+from genforge.restore import Degradation, restore_with
+from genforge.run import resolve_config
+from genforge.train import Trainer
+
+from .conftest import QUIET
+
+
+def test_corruptions_damage_as_specified_and_are_seeded():
+    x = torch.rand(64, 1, 8, 8) * 2 - 1
+    gen = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    damaged, known = Corruption.parse("random:0.5")(x, gen())
+    assert 0.4 < 1 - float(known.mean()) < 0.6 and torch.equal(damaged, x * known)
+    assert torch.equal(known, Corruption.parse("random:0.5")(x, gen())[1])  # same generator, same mask
+    damaged, known = Corruption.parse("box")(x, gen())
+    holes = (1 - known).flatten(1).sum(1)
+    assert bool((holes >= 1).all()) and bool((holes < 64).all())
+    damaged, known = Corruption.parse("downscale:4")(x, gen())
+    assert torch.allclose(damaged, upscale(torch.nn.functional.avg_pool2d(x, 4), 4)) and not known.any()
+    assert torch.allclose(Corruption.parse("blur:1.5")(x)[0], gaussian_blur(x, 1.5))
+    noisy = Corruption.parse("noise:0.1")(x, gen())[0]
+    assert 0.1 < float((noisy - x).std()) < 0.3  # std 0.1 in [0, 1] units is 0.2 in [-1, 1], less the clamping
+
+
+@pytest.mark.parametrize(
+    "spec, words", [("zoom", "unknown corruption"), ("downscale", "whole factor"), ("random:1.5", "between 0 and 1")]
+)
+def test_a_bad_corruption_is_named_with_what_is_expected(spec, words):
+    with pytest.raises(ConfigError, match=words) as e:
+        resolve_config("pix2pix", sets=[f"model.corruption={spec}"])
+    assert "model.corruption" in str(e.value)
+
+
+@pytest.fixture(scope="module")
+def pix2pix_run(tmp_path_factory, digits):
+    run = tmp_path_factory.mktemp("pix2pix") / "random"
+    cfg = resolve_config("pix2pix", sets=["model.corruption=random:0.5", "train.steps=400", *QUIET])
+    tr = Trainer(cfg, run, data=digits, progress=False, log=lambda s: None)
+    tr.fit()
+    return run, tr.model.eval()
+
+
+def test_pix2pix_learns_to_fill_missing_pixels_of_held_out_digits(pix2pix_run, digits):
+    _, model = pix2pix_run
+    x = to_float(digits.tensor("test")[:200])
+    damaged, known = Corruption.parse("random:0.5")(x, torch.Generator().manual_seed(1))
+    out = restore_with(model, "inpaint", damaged, Degradation(known=known))
+    hole = 1 - known
+    err = lambda a: float(((a - x) ** 2 * hole).sum() / hole.sum())  # noqa: E731
+    mean_fill = damaged + hole * (damaged.flatten(1).sum(1) / known.flatten(1).sum(1)).view(-1, 1, 1, 1)
+    assert err(out) < 0.5 * err(mean_fill), (err(out), err(mean_fill))
+    assert torch.equal(out * known, damaged)  # what was known comes back unchanged
+
+
+def test_pix2pix_samples_restore_damaged_held_out_images(pix2pix_run):
+    run, _ = pix2pix_run
+    import genforge
+
+    model = genforge.load(run)  # loading gives it the run's held-out split to sample from
+    inputs, clean = model.pairs(16, torch.Generator().manual_seed(0))
+    assert inputs.shape == (16, 2, 8, 8) and clean.shape == (16, 1, 8, 8)
+    assert torch.equal(model.sample(16, seed=5), model.sample(16, seed=5))
+
+
+def test_restore_command_runs_a_pix2pix_model_on_its_own_task_only(pix2pix_run, digits, tmp_path):
+    run, _ = pix2pix_run
+    (tmp_path / "in").mkdir()
+    for i, im in enumerate(digits.tensor("test")[:3, 0].numpy()):
+        Image.fromarray(im).save(tmp_path / "in" / f"d{i}.png")
+    mask = np.zeros((8, 8), np.uint8)
+    mask[::2] = 255  # every other row missing
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    cli = CliRunner()
+    args = ["restore", str(run), "--input", str(tmp_path / "in"), "--out", str(tmp_path / "out")]
+    r = cli.invoke(app, [*args, "--task", "inpaint", "--mask", str(tmp_path / "mask.png")])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["d0.png", "d1.png", "d2.png"]
+    r = cli.invoke(app, [*args, "--task", "denoise"])
+    assert isinstance(r.exception, ConfigError)
+    assert "trained to undo `random:0.5`" in str(r.exception) and "--task inpaint" in str(r.exception)
