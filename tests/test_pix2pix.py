@@ -1,9 +1,13 @@
 """The restoration family: corruptions make the training pairs, a short pix2pix run restores held-out digits
 better than the plain fills, `genforge restore` uses it for its own task only, and bad specs are named."""
 
+import base64
+import io
+
 import numpy as np
 import pytest
 import torch
+from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -12,7 +16,9 @@ from genforge.data.corruption import Corruption, gaussian_blur, upscale
 from genforge.data.dataset import to_float
 from genforge.errors import ConfigError
 from genforge.restore import Degradation, restore_with
+from genforge.report import write_report
 from genforge.run import resolve_config
+from genforge.serve import create_app
 from genforge.train import Trainer
 
 from .conftest import QUIET
@@ -90,3 +96,35 @@ def test_restore_command_runs_a_pix2pix_model_on_its_own_task_only(pix2pix_run, 
     r = cli.invoke(app, [*args, "--task", "denoise"])
     assert isinstance(r.exception, ConfigError)
     assert "trained to undo `random:0.5`" in str(r.exception) and "--task inpaint" in str(r.exception)
+
+
+def png_bytes(arr: np.ndarray, mode: str) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_server_restores_an_upload_whose_holes_are_transparent(pix2pix_run, digits):
+    run, _ = pix2pix_run
+    client = TestClient(create_app([run]))
+    url = f"/api/{run.name}/restore"
+    im = digits.tensor("test")[0, 0].numpy()
+    alpha = np.full_like(im, 255)
+    alpha[2:6, 2:6] = 0
+    r = client.post(url, params={"format": "json"}, content=png_bytes(np.stack([im, alpha], -1), "LA"))
+    assert r.status_code == 200, r.text
+    shown, restored = (np.asarray(Image.open(io.BytesIO(base64.b64decode(b)))) for b in r.json()["images"])
+    assert (shown[2:6, 2:6] == 0).all() and (restored[alpha > 0] == im[alpha > 0]).all()  # known pixels kept
+    assert client.post(url, params={"box": "1,1,3,3"}, content=png_bytes(im, "L")).status_code == 200
+    r = client.post(url, content=png_bytes(im, "L"))
+    assert r.status_code == 422 and "transparent holes" in r.text
+    r = client.post(url, params={"task": "superres", "scale": 2}, content=png_bytes(im[::2, ::2].copy(), "L"))
+    assert r.status_code == 422 and "trained to undo" in r.text
+    r = client.post(url, content=png_bytes(np.zeros((5, 5), np.uint8), "L"))
+    assert r.status_code == 422 and "the image is 5x5, expected 8x8" in r.text
+
+
+def test_report_shows_damaged_restored_and_truth_rows(pix2pix_run):
+    run, _ = pix2pix_run
+    page = write_report(run).read_text()
+    assert "damaged as in training, restored, and the truth" in page and page.count("<img") >= 2

@@ -422,17 +422,9 @@ def restore(
     seed: int = typer.Option(0, help="seed of the starts"),
 ):
     """Repair images: any GAN or VAE by latent search (no new training), or a pix2pix model trained for the damage."""
-    from .errors import ConfigError
-    from .restore import restore_files
+    from .restore import parse_box, restore_files
 
-    box = None
-    if mask_box is not None:
-        try:
-            box = tuple(int(v) for v in mask_box.split(","))
-        except ValueError:
-            box = ()
-        if len(box) != 4:
-            raise ConfigError(f"--mask-box {mask_box}: expected four whole numbers x,y,width,height")
+    box = None if mask_box is None else parse_box(mask_box)
     written = restore_files(
         run, task.value, input_, out, mask, box, scale, class_, steps=steps, restarts=restarts, seed=seed
     )

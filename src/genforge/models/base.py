@@ -212,6 +212,10 @@ class Family(nn.Module):
         """Families with `paired`: the held-out split (stored form) whose damaged items they sample from."""
         raise NotImplementedError
 
+    def pairs(self, n: int, generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Families with `paired`: (inputs, clean images) of n damaged held-out items drawn with `generator`."""
+        raise NotImplementedError
+
     def restore(self, observed: torch.Tensor, degradation, task: str) -> torch.Tensor:
         """Families with `paired`: observations in model form, their restore.Degradation and the task
         (inpaint, superres, deblur, denoise) -> restored images [N, C, H, W] in [-1, 1]."""

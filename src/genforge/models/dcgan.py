@@ -58,6 +58,9 @@ class DCGANConfig(ConditionalConfig):
     augment: str = Field(
         "", description="DiffAugment policies for D's inputs, comma-separated: color, translation, cutout"
     )
+    mode_seeking: float = Field(
+        0.0, ge=0, description="conditional models: weight of MSGAN's term against samples that ignore the noise"
+    )
     update: Literal["alternating", "simultaneous"] = Field(
         "alternating",
         description="alternating: D step, then G step on the updated D; "
@@ -80,13 +83,26 @@ class DCGANConfig(ConditionalConfig):
     @model_validator(mode="after")
     def _simultaneous_is_plain(self):
         if self.update == "simultaneous" and (
-            self.loss != "ns" or self.r1_gamma or self.gp_weight or self.n_critic > 1 or self.augment
+            self.loss != "ns"
+            or self.r1_gamma
+            or self.gp_weight
+            or self.n_critic > 1
+            or self.augment
+            or self.mode_seeking
         ):
             raise ValueError(
                 "update=simultaneous (the article's step) takes none of loss/r1_gamma/gp_weight/"
-                "n_critic/augment; use update=alternating"
+                "n_critic/augment/mode_seeking; use update=alternating"
             )
         return self
+
+
+def mode_seeking(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """MSGAN's term (Mao et al. 2019), to be minimised: the two halves of the batch share labels, and the
+    generator is penalised when other noise gives the same image: 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|)."""
+    h = len(fake) // 2
+    ratio = (fake[:h] - fake[h : 2 * h]).abs().mean() / (z[:h] - z[h : 2 * h]).abs().mean()
+    return 1.0 / (ratio + 1e-5)
 
 
 def _channels(base: int, k: int, cfg: DCGANConfig) -> int:
@@ -232,16 +248,18 @@ class DCGAN(Family):
         c = self.cfg
         z = torch.randn(x.shape[0], self.latent_dim, device=x.device)
         y = y if self.conditional else None  # fakes take the real batch's labels: the data's class mix
+        # mode seeking: the second half of the fakes repeats the first half's labels with other noise
+        y_fake = y if y is None or not c.mode_seeking else torch.cat([y[: len(y) // 2], y[: len(y) - len(y) // 2]])
         # With n_critic > 1 the generator rests on most steps: its forward then builds no graph (a graph left
         # without a backward would also stall DistributedDataParallel's gradient averaging).
         g_turn = c.update == "simultaneous" or c.n_critic == 1 or bool((self.d_steps + 1) % c.n_critic == 0)
         with torch.set_grad_enabled(g_turn):
-            fake = self.through("G")(z, y)
-        D = lambda t: self.through("D")(t, y)  # noqa: E731
+            fake = self.through("G")(z, y_fake)
+        D = lambda t, labels=y: self.through("D")(t, labels)  # noqa: E731
         if c.update == "simultaneous":
             # The article: both losses from the same D outputs, gradients applied together. backward(inputs=)
             # gives each loss's gradient to its own network only (into .grad, where DDP averages them).
-            real_logits, fake_logits = D(x), D(fake)
+            real_logits, fake_logits = D(x), D(fake, y_fake)
             loss_d = self.loss.d(real_logits, fake_logits)
             loss_g = self.loss.g(fake_logits)
             opts["g"].zero_grad(set_to_none=True)
@@ -253,12 +271,12 @@ class DCGAN(Family):
         else:
             aug = lambda t: diff_augment(t, c.augment)  # noqa: E731  (same policy for real and fake)
             real_in = aug(x)
-            fake_logits = D(aug(fake.detach()))
+            fake_logits = D(aug(fake.detach()), y_fake)
             loss_d = self.loss.d(D(real_in), fake_logits)
             if c.r1_gamma:
                 loss_d = loss_d + 0.5 * c.r1_gamma * r1_penalty(D, real_in)
             if c.gp_weight:
-                loss_d = loss_d + c.gp_weight * gradient_penalty(D, real_in, aug(fake.detach()))
+                loss_d = loss_d + c.gp_weight * gradient_penalty(lambda t: D(t, y_fake), real_in, aug(fake.detach()))
             opts["d"].zero_grad(set_to_none=True)
             loss_d.backward()
             opts["d"].step()
@@ -266,7 +284,9 @@ class DCGAN(Family):
                 self.d_steps += 1
             if g_turn:
                 # D's own gradients are not needed here: the plain D, so that they are not averaged for nothing
-                loss_g = self.loss.g(self.D(aug(fake), y))
+                loss_g = self.loss.g(self.D(aug(fake), y_fake))
+                if c.mode_seeking and y is not None:
+                    loss_g = loss_g + c.mode_seeking * mode_seeking(fake, z)
                 opts["g"].zero_grad(set_to_none=True)
                 loss_g.backward()
                 opts["g"].step()

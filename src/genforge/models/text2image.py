@@ -59,18 +59,17 @@ class TextEncoder(nn.Module):
     def __init__(self, dim: int, width: int = 64):
         super().__init__()
         self.embed = nn.Embedding(257, width, padding_idx=0)  # byte b -> b (0 is padding: no UTF-8 text has it)
-        self.conv = nn.Sequential(
-            nn.Conv1d(width, 2 * width, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv1d(2 * width, 2 * width, 3, padding=1),
-            nn.ReLU(),
-        )
-        self.out = nn.Linear(2 * width, dim)
+        self.conv1 = nn.Conv1d(width, 2 * width, 3, padding=1)
+        self.conv2 = nn.Conv1d(2 * width, 2 * width, 3, padding=1)
+        self.out = nn.Sequential(nn.Linear(2 * width, dim), nn.LayerNorm(dim))  # unit scale, as z has
 
     def forward(self, text: torch.Tensor) -> torch.Tensor:
         ids = text.long()  # [B, L]
-        h = self.conv(self.embed(ids).transpose(1, 2))  # [B, 2w, L]
-        h = h.masked_fill((ids == 0)[:, None], float("-inf")).amax(2)  # [B, 2w]: the strongest match per filter
+        if self.training:  # drop the padding columns past the batch's longest text: the same result, faster
+            ids = ids[:, : max(1, int((ids > 0).sum(1).max()))]
+        pad = (ids == 0)[:, None]  # [B, 1, L]; padding reads as zeros at every layer, like the convs' own padding
+        h = self.conv1(self.embed(ids).transpose(1, 2)).relu().masked_fill(pad, 0.0)  # [B, 2w, L]
+        h = self.conv2(h).relu().masked_fill(pad, float("-inf")).amax(2)  # [B, 2w]: the strongest match per filter
         return self.out(h)  # [B, text_dim]
 
 
@@ -84,7 +83,12 @@ class Captioned(nn.Module):
 
     def embed(self, y: torch.Tensor) -> torch.Tensor:
         """Caption indices [B] or prompt bytes [B, L] -> embeddings [B, text_dim]."""
-        return self.text(y if y.dtype == torch.uint8 else self.captions[y])
+        if y.dtype == torch.uint8:
+            return self.text(y)
+        if self.training:  # each distinct caption of the batch read once
+            distinct, index = torch.unique(y, return_inverse=True)
+            return self.text(self.captions[distinct])[index]
+        return self.text(self.captions[y])
 
 
 class TextGenerator(Captioned):
@@ -112,13 +116,31 @@ class Text2Image(DCGAN):
     name = "text2image"
     Config = Text2ImageConfig
     abilities = frozenset({"conditional", "prompt", "critic"})
-    tiny = ("model.width=0.25", "model.text_dim=8")
+    tiny = ("model.width=0.25", "model.text_dim=32")
     search_space = {k: v for k, v in DCGAN.search_space.items() if k != "model.augment"} | {
         "model.text_dim": {"type": "categorical", "choices": [32, 64, 128]}
     }
-    presets = {"default": DCGAN.presets["default"]}
+    # the DCGAN default, with MSGAN's mode-seeking term: without it, each caption's samples collapse to one
+    # picture (the noise is ignored once the text says much about the image)
+    presets = {
+        "default": {
+            "model": {**DCGAN.presets["default"]["model"], "mode_seeking": 1.0},
+            "train": DCGAN.presets["default"]["train"],
+        }
+    }
     generator_class = TextGenerator
     discriminator_class = TextDiscriminator
+
+    def __init__(self, cfg: Text2ImageConfig, shape, n_classes: int = 0):
+        super().__init__(cfg, shape, n_classes)
+        # The DCGAN init (N(0, 0.02)) would shrink the text embedding to nothing beside z: PyTorch's own
+        # init for the text encoders (the spectral norm, when on, wraps the weights and keeps working).
+        for net in (self.G, self.D):
+            for m in net.text.modules():
+                if isinstance(m, (nn.Embedding, nn.Conv1d, nn.Linear, nn.LayerNorm)):
+                    m.reset_parameters()
+        if cfg.ema is not None:
+            self.G_ema.load_state_dict(self.G.state_dict())
 
     def fit_data(self, train, to_model, class_names: Optional[list[str]] = None) -> None:
         """Keep the captions (the data's class names) as bytes in both networks."""

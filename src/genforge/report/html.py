@@ -33,6 +33,7 @@ from ..modalities.base import class_labels  # noqa: E402
 from ..run import load  # noqa: E402
 from ..sample import interpolate, interpolate_inputs, manifold, prior_samples, reconstructions, traverse  # noqa: E402
 
+MAX_ROWS = 20  # class rows a report shows (captioned data sets have hundreds of "classes")
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
 h1{margin-bottom:0}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}
@@ -215,6 +216,17 @@ def _latent(model, data, mod) -> str:
     return "\n".join(out)
 
 
+def _restorations(model, mod, n: int = 8) -> str:
+    """A restoration model's rows: damaged held-out images, its restorations, the truth."""
+    damaged, clean = model.pairs(n, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        restored = model.decode(damaged)
+    rows = torch.cat([damaged[:, : model.shape[0]], restored, clean])
+    return f"<p>Held-out {mod.unit}s damaged as in training, restored, and the truth:</p>" + mod.html(
+        mod.to_samples(mod.to_stored(rows)), n, ["damaged"] * n + ["restored"] * n + ["truth"] * n
+    )
+
+
 def write_report(run: str | Path, out: Optional[str | Path] = None) -> Path:
     """Write a self-contained report.html for a run directory; returns its path."""
     run = Path(run)
@@ -231,14 +243,17 @@ def write_report(run: str | Path, out: Optional[str | Path] = None) -> Path:
     final = f"<p>{n} samples, seed 0:</p>" + mod.html(samples, labels=class_labels(labels, dataset.get("class_names")))
     if "interpolate" in model.abilities:
         final += mod.html(interpolate(model, 0, 1, 7), 7, caption="A path between the latents of seeds 0 and 1:")
-    if model.conditional:  # one row per class, in the order of the names
-        names = dataset["class_names"]
+    if model.conditional:  # one row per class, in the order of the names (the first MAX_ROWS of many captions)
+        names = dataset["class_names"][:MAX_ROWS]
         k = max(1, n // 8)
-        rows = mod.concat([prior_samples(model, k, seed=0, label=c)[0] for c in range(model.n_classes)])
+        rows = mod.concat([prior_samples(model, k, seed=0, label=c)[0] for c in range(len(names))])
+        shown = "" if len(names) == model.n_classes else f"the first {len(names)} of {model.n_classes}: "
         final += (
-            f"<p>{k} samples of each class, one row per class ({html.escape(', '.join(map(str, names)))}):</p>"
+            f"<p>{k} samples of each class, one row per class ({shown}{html.escape(', '.join(map(str, names)))}):</p>"
             + mod.html(rows, k, [str(c) for c in names for _ in range(k)])
         )
+    if "paired" in model.abilities and data is not None:
+        final += _restorations(model, mod)
     latent = _latent(model, data, mod)
     body = [
         f"<h1>genforge run: {html.escape(run.name)}</h1>",

@@ -17,16 +17,17 @@ import torch
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from ..errors import ConfigError, RunError
+from ..errors import ConfigError, DataError, RunError
 from ..modalities import modality_of
 from ..modalities.base import class_labels
+from ..restore import read_upload, restore_with
 from ..sample import class_index, interpolate_inputs, prior_samples
 from ..sample import interpolate as interpolate_samples
 from ..sample import traverse as traverse_samples
 from ..sample.sampling import set_options
 from .live import watch
 
-MAX_N, MAX_STEPS, MAX_UPLOAD, MAX_TEXT = 256, 32, 4 * 1024 * 1024, 2000
+MAX_N, MAX_STEPS, MAX_UPLOAD, MAX_TEXT, MAX_RESTORE_STEPS = 256, 32, 4 * 1024 * 1024, 2000, 500
 SEED = Query(0, ge=0, le=2**31 - 1, description="same seed, same samples")
 CLASS = Query(
     None, alias="class", description="conditional models: class name or index (default: the data's class mix)"
@@ -34,6 +35,7 @@ CLASS = Query(
 FORMAT = Query(
     None, description="image models: png (a grid, default) or json (base64 PNGs); text models: json (default) or txt"
 )
+PROMPT = Query(None, max_length=200, description="text-to-image models: what to draw, e.g. 'a dark ankle boot'")
 TEMPERATURE = Query(None, ge=0, le=5, alias="temperature", description="text models: sampling temperature (0 = greedy)")
 PAGE = (Path(__file__).parent / "page.html").read_text()
 # The body of /reconstruct, declared so the OpenAPI schema (and clients generated from it) know it.
@@ -164,11 +166,16 @@ def create_app(runs: list[str | Path]) -> FastAPI:
         cls: str | None = CLASS,
         format: Literal["png", "json", "txt", "wav"] | None = FORMAT,
         temperature_: float | None = TEMPERATURE,
+        prompt: str | None = PROMPT,
     ):
-        """n samples for a seed: a PNG grid or base64 PNGs (images), JSON or plain text (text)."""
+        """n samples for a seed: a PNG grid or base64 PNGs (images), JSON or plain text (text); text-to-image
+        models draw a prompt."""
         m = get(name)
         temperature(m, temperature_)
-        samples, labels = prior_samples(m, n, seed, label=label_of(m, cls))
+        try:
+            samples, labels = prior_samples(m, n, seed, label=label_of(m, cls), prompt=prompt)
+        except ConfigError as e:
+            raise HTTPException(422, str(e)) from None
         return respond(m, samples, format, labels=class_labels(labels, m.dataset_info.get("class_names")))
 
     @app.get("/api/{name}/interpolate")
@@ -250,6 +257,36 @@ def create_app(runs: list[str | Path]) -> FastAPI:
             rec = m.reconstruct(mod.to_model(x).to(m.device), m.labels(1, label=label))
         pair = mod.to_samples(torch.cat([x, mod.to_stored(rec)]), m.codec)
         return respond(m, pair, format, 2)
+
+    @app.post("/api/{name}/restore", openapi_extra=UPLOAD_BODY)
+    async def restore(
+        name: str,
+        request: Request,
+        task: Literal["inpaint", "superres", "deblur", "denoise"] = Query("inpaint"),
+        box: str | None = Query(None, max_length=40, description="inpaint: the missing box x,y,width,height"),
+        scale: int = Query(4, ge=2, le=16, description="superres: the factor (the upload is 1/scale of the model)"),
+        steps: int = Query(200, ge=1, le=MAX_RESTORE_STEPS, description="latent search steps (GANs and VAEs)"),
+        restarts: int = Query(4, ge=1, le=8),
+        cls: str | None = CLASS,
+        format: Literal["png", "json"] | None = FORMAT,
+    ):
+        """The request body is an image file; returns [input, restored]. Inpainting: the missing pixels are
+        the transparent ones of a PNG with alpha (alpha < 128), or `box`. Any image GAN or VAE restores by
+        latent search; a pix2pix model restores the damage it was trained for."""
+        m = get(name)
+        if m.modality != "image":
+            raise HTTPException(400, f"'{name}' is a {m.modality} model; restoration needs an image model")
+        body = await capped_body(request)
+        try:
+            observed, degradation, shown = read_upload(m, body, task, box, scale)
+            labels = m.labels(len(observed), label=label_of(m, cls)) if m.conditional else None
+            if m.conditional and cls is None and "paired" not in m.abilities:
+                raise ConfigError(f"'{name}' is conditional: give the image's class, e.g. ?class=0")
+            out = restore_with(m, task, observed, degradation, labels, steps, restarts)
+        except (ConfigError, DataError) as e:
+            raise HTTPException(422, str(e)) from None
+        mod = modality_of(m)
+        return respond(m, mod.to_samples(torch.cat([shown, mod.to_stored(out)])), format, 2)
 
     return app
 

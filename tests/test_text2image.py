@@ -1,0 +1,104 @@
+"""Text-to-image: captions.csv and the measured Fashion-MNIST captions become labels with their words, and a
+short text2image run on digits draws what a prompt names; prompts it cannot read are named errors."""
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from sklearn.linear_model import LogisticRegression
+
+from genforge.bench.text2image import parse_caption
+from genforge.data import load_data
+from genforge.data.captions import attribute_words, caption, thresholds
+from genforge.errors import ConfigError, DataError
+from genforge.run import resolve_config
+from genforge.sample import prior_samples
+from genforge.serve import create_app
+from genforge.train import Trainer
+
+from .conftest import QUIET, tiny_config
+
+
+def folder_with_captions(tmp_path, digits, lines):
+    for i, im in enumerate(digits.train[:4, :, :, 0]):
+        Image.fromarray(im).save(tmp_path / f"d{i}.png")
+    (tmp_path / "captions.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path
+
+
+def test_captions_csv_makes_the_captions_the_labels(tmp_path, digits):
+    rows = ["file,caption", "d0.png,A Round Zero", "d1.png,a thin one", "d2.png,a round zero"]
+    data = load_data(resolve_config("dcgan", sets=[f"data.source={folder_with_captions(tmp_path, digits, rows)}"]).data)
+    assert data.class_names == ["a round zero", "a thin one"]  # lower-cased, distinct, sorted
+    names = [data.class_names[i] for i in np.concatenate([data.train_labels, data.test_labels])]
+    assert sorted(names) == ["a round zero", "a round zero", "a thin one"]
+    assert any("d3.png" in p and "no caption" in why for p, why in data.problems)
+
+
+@pytest.mark.parametrize(
+    "rows, words",
+    [(["name,text", "d0.png,x"], "expected a header line `file,caption`"), (["file,caption", "d0.png,"], "line 2")],
+)
+def test_a_bad_captions_file_is_named(tmp_path, digits, rows, words):
+    with pytest.raises(DataError, match=words) as e:
+        load_data(resolve_config("dcgan", sets=[f"data.source={folder_with_captions(tmp_path, digits, rows)}"]).data)
+    assert "captions.csv" in str(e.value)
+
+
+def test_measured_attributes_split_each_class_in_thirds_and_read_as_words():
+    rng = np.random.default_rng(0)
+    images = (rng.random((600, 28, 28, 1)) * 255 * rng.random((600, 1, 1, 1))).astype(np.uint8)
+    labels = np.repeat([0, 1], 300)
+    words = attribute_words(images, labels, thresholds(images, labels, 2))
+    for a, w in words.items():
+        for k in (0, 1):
+            shares = np.bincount(w[labels == k], minlength=3) / 300
+            assert np.allclose(shares, 1 / 3, atol=0.03), (a, k, shares)  # ties in pixel counts aside
+    assert caption("Ankle boot", {"brightness": 0, "size": 2}) == "a dark large ankle boot"
+    assert caption("Bag", {"brightness": 1, "size": 1}) == "a bag"
+    names = ["Bag", "Ankle boot"]
+    assert parse_caption("a dark large ankle boot", names) == (1, {"brightness": 0, "size": 2})  # and back
+    assert parse_caption("a bag", names) == (0, {"brightness": 1, "size": 1})
+
+
+@pytest.fixture(scope="module")
+def t2i(digits, tmp_path_factory):
+    """A text2image model trained 500 steps on digits, whose captions are the digit names."""
+    run = tmp_path_factory.mktemp("t2i") / "run"
+    tr = Trainer(tiny_config("text2image", "train.steps=700", *QUIET), run, data=digits, progress=False, log=print)
+    tr.fit()
+    return run, tr.model.eval()
+
+
+def test_a_prompt_draws_what_it_names(t2i, digits):
+    _, model = t2i
+    clf = LogisticRegression(max_iter=2000).fit(digits.train.reshape(len(digits.train), -1) / 255, digits.train_labels)
+    for prompt in ("3", "7"):
+        s, labels = prior_samples(model, 100, prompt=prompt)
+        assert labels is None
+        agree = (clf.predict(s.reshape(100, -1) / 255) == int(prompt)).mean()
+        assert agree > 0.5, (prompt, agree)  # chance: 0.1
+
+
+def test_prompts_it_cannot_take_are_named(t2i, digits, tmp_path):
+    _, model = t2i
+    with pytest.raises(ConfigError, match="is 200 bytes; this model reads at most 96"):
+        prior_samples(model, 2, prompt="x" * 200)
+    with pytest.raises(ConfigError, match="a class or a prompt"):
+        prior_samples(model, 2, label=3, prompt="3")
+    plain = Trainer(tiny_config("dcgan", "train.steps=2"), tmp_path, data=digits, progress=False, log=lambda s: None)
+    with pytest.raises(ConfigError, match="takes no text prompt"):
+        prior_samples(plain.model, 2, prompt="3")
+    with pytest.raises(ConfigError, match="always conditioned on captions"):
+        resolve_config("text2image", sets=["model.conditional=false"])
+
+
+def test_the_server_draws_a_prompt(t2i):
+    run, _ = t2i
+    client = TestClient(create_app([run]))
+    assert "prompt" in client.get("/api/models").json()[run.name]["abilities"]
+    a = client.get(f"/api/{run.name}/generate", params={"n": 4, "prompt": "3"})
+    b = client.get(f"/api/{run.name}/generate", params={"n": 4, "prompt": "7"})
+    assert a.status_code == b.status_code == 200 and a.content != b.content
+    r = client.get(f"/api/{run.name}/generate", params={"prompt": "y" * 150})
+    assert r.status_code == 422 and "reads at most 96" in r.text
