@@ -15,8 +15,8 @@ from genforge.cli import app
 from genforge.data.corruption import Corruption, gaussian_blur, upscale
 from genforge.data.dataset import to_float
 from genforge.errors import ConfigError
-from genforge.restore import Degradation, restore_with
 from genforge.report import write_report
+from genforge.restore import Degradation, restore_with
 from genforge.run import resolve_config
 from genforge.serve import create_app
 from genforge.train import Trainer
