@@ -3,6 +3,7 @@ short text2image run on digits draws what a prompt names; prompts it cannot read
 
 import numpy as np
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
@@ -22,16 +23,16 @@ from .conftest import QUIET, tiny_config
 def folder_with_captions(tmp_path, digits, lines):
     for i, im in enumerate(digits.train[:4, :, :, 0]):
         Image.fromarray(im).save(tmp_path / f"d{i}.png")
-    (tmp_path / "captions.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "captions.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return tmp_path
 
 
 def test_captions_csv_makes_the_captions_the_labels(tmp_path, digits):
-    rows = ["file,caption", "d0.png,A Round Zero", "d1.png,a thin one", "d2.png,a round zero"]
+    rows = ["file,caption", "d0.png,A Round Zero", "d1.png,一个细的一", "d2.png,a round zero"]
     data = load_data(resolve_config("dcgan", sets=[f"data.source={folder_with_captions(tmp_path, digits, rows)}"]).data)
-    assert data.class_names == ["a round zero", "a thin one"]  # lower-cased, distinct, sorted
+    assert data.class_names == ["a round zero", "一个细的一"]  # lower-cased, distinct, sorted; any language
     names = [data.class_names[i] for i in np.concatenate([data.train_labels, data.test_labels])]
-    assert sorted(names) == ["a round zero", "a round zero", "a thin one"]
+    assert sorted(names) == ["a round zero", "a round zero", "一个细的一"]
     assert any("d3.png" in p and "no caption" in why for p, why in data.problems)
 
 
@@ -61,13 +62,17 @@ def test_measured_attributes_split_each_class_in_thirds_and_read_as_words():
     assert parse_caption("a bag", names) == (0, {"brightness": 1, "size": 1})
 
 
-@pytest.fixture(scope="module")
-def t2i(digits, tmp_path_factory):
-    """A text2image model trained 500 steps on digits, whose captions are the digit names."""
-    run = tmp_path_factory.mktemp("t2i") / "run"
-    tr = Trainer(tiny_config("text2image", "train.steps=700", *QUIET), run, data=digits, progress=False, log=print)
+def train_t2i(digits, run, mode_seeking: float):
+    """A text2image model trained 700 steps on digits, whose captions are the digit names."""
+    cfg = tiny_config("text2image", "train.steps=700", f"model.mode_seeking={mode_seeking}", *QUIET)
+    tr = Trainer(cfg, run, data=digits, progress=False, log=lambda s: None)
     tr.fit()
     return run, tr.model.eval()
+
+
+@pytest.fixture(scope="module")
+def t2i(digits, tmp_path_factory):
+    return train_t2i(digits, tmp_path_factory.mktemp("t2i") / "run", 0.0)
 
 
 def test_a_prompt_draws_what_it_names(t2i, digits):
@@ -78,6 +83,17 @@ def test_a_prompt_draws_what_it_names(t2i, digits):
         assert labels is None
         agree = (clf.predict(s.reshape(100, -1) / 255) == int(prompt)).mean()
         assert agree > 0.5, (prompt, agree)  # chance: 0.1
+
+
+def test_the_mode_seeking_term_keeps_a_prompt_s_samples_apart(t2i, digits, tmp_path):
+    """Without it, a caption's samples collapse towards one picture (the noise is ignored)."""
+    _, plain = t2i
+    _, seeking = train_t2i(digits, tmp_path / "ms", 0.1)
+
+    def spread(model) -> float:  # mean pixel distance between two samples of the prompt
+        return float(torch.pdist(torch.from_numpy(prior_samples(model, 100, prompt="5")[0]).flatten(1) / 255.0).mean())
+
+    assert spread(seeking) > 1.5 * spread(plain), (spread(seeking), spread(plain))
 
 
 def test_prompts_it_cannot_take_are_named(t2i, digits, tmp_path):

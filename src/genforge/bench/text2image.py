@@ -1,6 +1,6 @@
 """Text-to-image on Fashion-MNIST's measured captions: does the picture say what the prompt says?
 
-    python -m genforge.bench.text2image T2I_RUN [--label-run CONDITIONAL_RUN] [-n 2000]
+    python -m genforge.bench.text2image T2I_RUN [T2I_RUN ...] [--label-run CONDITIONAL_RUN] [-n 2000]
 
 Each of the first n held-out captions ('a dark large ankle boot') is drawn once by the text2image run and, for
 comparison, once by a label-conditional run (which is given the caption's class only), and the held-out
@@ -12,6 +12,8 @@ images themselves are scored the same way (the real-data reference). Figures:
 - R-precision: among all distinct captions, the prompt scores best for its image (ties shared), with the
   score log p(class | image) + log 3 per attribute whose measured word matches: the classifier and the
   measurements, nothing the models trained with;
+- spread: the mean distance between two images of the same caption in the evaluation's feature space,
+  as a share of the held-out images' (1 = as varied as the data; near 0 = one picture per caption);
 - FID of the samples against the held-out images, in the evaluation's feature space.
 """
 
@@ -61,8 +63,15 @@ def figures(images: np.ndarray, ext, real_feats, cuts, captions, prompts: torch.
     true = s.gather(1, prompts[:, None])
     better, tied = (s > true).sum(1), (s == true).sum(1)  # tied counts the prompt itself
     row["R-precision"] = float(torch.where(better == 0, 1.0 / tied, 0.0).mean())
+    row["spread"] = spread(feats, prompts)
     row["FID"] = fid(real_feats, feats, draws=2)["value"]
     return row
+
+
+def spread(feats: torch.Tensor, prompts: torch.Tensor) -> float:
+    """Mean over captions (with 2 or more images) of the mean pairwise feature distance of their images."""
+    per = [torch.pdist(feats[prompts == p]).mean() for p in prompts.unique() if int((prompts == p).sum()) > 1]
+    return float(torch.stack(per).mean())
 
 
 @torch.no_grad()
@@ -76,7 +85,7 @@ def draw(model, labels: torch.Tensor, seed: int = 0) -> np.ndarray:
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("run", help="a text2image run trained on fashion-mnist-captions")
+    ap.add_argument("runs", nargs="+", help="text2image runs trained on fashion-mnist-captions")
     ap.add_argument("--label-run", help="a label-conditional run on fashion-mnist, for comparison")
     ap.add_argument("-n", type=int, default=2000)
     args = ap.parse_args(argv)
@@ -91,18 +100,20 @@ def main(argv=None) -> None:
     ext = get_extractor(plain, log=lambda s: None)
     real_feats = ext.embed(plain.tensor("test"))[0]
     rows = {"held-out images (reference)": captioned.test[: args.n]}
-    t2i = load(args.run)
-    rows[f"genforge text2image ({args.run})"] = draw(t2i, prompts)
+    for run in args.runs:
+        rows[f"genforge text2image ({run})"] = draw(load(run), prompts)
     if args.label_run:
         classes = torch.tensor([captions[p][0] for p in prompts])
         labelled = load(args.label_run)
         rows[f"label-conditional {labelled.name} ({args.label_run})"] = draw(labelled, classes)
     print(f"{len(prompts)} held-out captions, {len(captions)} distinct; chance: class 0.1, brightness/size ~0.33\n")
-    print("| images | class | brightness | size | R-precision | FID |\n|---|---|---|---|---|---|")
+    print("| images | class | brightness | size | R-precision | spread | FID |\n|---|---|---|---|---|---|---|")
+    real_spread = None
     for name, images in rows.items():
         r = figures(images, ext, real_feats, cuts, captions, prompts)
+        real_spread = real_spread or r["spread"]  # the held-out images come first
         cells = [f"{r[k]:.3f}" for k in ("class", "brightness", "size", "R-precision")]
-        print(f"| {name} | {' | '.join(cells)} | {r['FID']:.3g} |")
+        print(f"| {name} | {' | '.join(cells)} | {r['spread'] / real_spread:.2f} | {r['FID']:.3g} |")
 
 
 if __name__ == "__main__":

@@ -246,7 +246,7 @@ class Trainer:
         names = class_labels(self.grid_y, self.data.class_names)
         preview = self.modality.preview(
             self.modality.to_samples(stored, self.data.codec),
-            None if self.grid_y is None else self.data.n_classes,
+            None if self.grid_y is None else min(self.data.n_classes, 16),  # a column per class, up to 16
             names,
         )
         atomic_write(self.run / "samples" / f"step_{self.step:07d}{self.modality.preview_suffix}", preview)
