@@ -18,6 +18,7 @@ from genforge.serve import create_app
 from genforge.train import Trainer
 
 from .conftest import QUIET, tiny_config
+from .test_cli import gf
 
 
 def folder_with_captions(tmp_path, digits, lines):
@@ -118,3 +119,19 @@ def test_the_server_draws_a_prompt(t2i):
     assert a.status_code == b.status_code == 200 and a.content != b.content
     r = client.get(f"/api/{run.name}/generate", params={"prompt": "y" * 150})
     assert r.status_code == 422 and "reads at most 96" in r.text
+
+
+def test_cli_trains_on_a_captioned_folder_and_samples_a_prompt(tmp_path, digits):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rows = ["file,caption"]
+    for i, (im, y) in enumerate(zip(digits.train[:60, :, :, 0], digits.train_labels[:60])):
+        Image.fromarray(im).save(folder / f"{i}.png")
+        rows.append(f"{i}.png,{'一个偶数' if y % 2 == 0 else 'an odd digit'}")
+    (folder / "captions.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run = tmp_path / "run"
+    r = gf("train", "--model", "text2image", "--data", folder, "--steps", "3", "--out", run, "--no-progress")
+    assert r.returncode == 0, r.stderr
+    r = gf("sample", run, "--prompt", "一个偶数", "-n", "4", "--out", tmp_path / "even.npz")
+    assert r.returncode == 0, r.stderr
+    assert np.load(tmp_path / "even.npz")["images"].shape == (4, 8, 8, 1)

@@ -171,11 +171,14 @@ class Pix2Pix(Family):
         c = self.cfg
         inp = self.damage(x)
         fake = self.through("G")(inp)
-        D = self.through("D")
-        loss_d = self.loss.d(D(inp, x), D(inp, fake.detach()))
-        opts["d"].zero_grad(set_to_none=True)
-        loss_d.backward()
-        opts["d"].step()
+        losses = {}
+        if c.adv_weight:  # (with L1 alone the discriminator is not trained: it would cost time and change nothing)
+            D = self.through("D")
+            loss_d = self.loss.d(D(inp, x), D(inp, fake.detach()))
+            opts["d"].zero_grad(set_to_none=True)
+            loss_d.backward()
+            opts["d"].step()
+            losses["loss_d"] = loss_d.detach()
         l1 = (fake - x).abs().mean()
         loss_g = c.l1_weight * l1
         if c.adv_weight:
@@ -183,7 +186,7 @@ class Pix2Pix(Family):
         opts["g"].zero_grad(set_to_none=True)
         loss_g.backward()
         opts["g"].step()
-        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(), "l1": l1.detach()}
+        return losses | {"loss_g": loss_g.detach(), "l1": l1.detach()}
 
     def use_held_out(self, stored: torch.Tensor, to_model) -> None:
         self.held_out = to_model(stored)
