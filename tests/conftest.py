@@ -89,3 +89,12 @@ def tiny_config(family: str, *sets: str, preset: str | None = None, source: str 
     fam = FAMILIES.get(family)
     data = [] if source is None else [f"data.source={source}", *DATA_SETS[fam.modality]]
     return resolve_config(family, preset, sets=[*fam.tiny, *QUIET, "train.batch_size=32", *data, *sets])
+
+
+def trained(cfg, run: Path, data):
+    """(run, model in eval mode): `cfg` trained quietly on `data` into the run directory `run`."""
+    from genforge.train import Trainer
+
+    tr = Trainer(cfg, run, data=data, progress=False, log=lambda s: None)
+    tr.fit()
+    return run, tr.model.eval()

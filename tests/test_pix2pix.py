@@ -19,9 +19,8 @@ from genforge.report import write_report
 from genforge.restore import Degradation, restore_with
 from genforge.run import resolve_config
 from genforge.serve import create_app
-from genforge.train import Trainer
 
-from .conftest import QUIET
+from .conftest import QUIET, trained
 
 
 def test_corruptions_damage_as_specified_and_are_seeded():
@@ -52,10 +51,9 @@ def test_a_bad_corruption_is_named_with_what_is_expected(spec, words):
 @pytest.fixture(scope="module")
 def pix2pix_run(tmp_path_factory, digits):
     run = tmp_path_factory.mktemp("pix2pix") / "random"
-    cfg = resolve_config("pix2pix", sets=["model.corruption=random:0.5", "train.steps=400", *QUIET])
-    tr = Trainer(cfg, run, data=digits, progress=False, log=lambda s: None)
-    tr.fit()
-    return run, tr.model.eval()
+    return trained(
+        resolve_config("pix2pix", sets=["model.corruption=random:0.5", "train.steps=400", *QUIET]), run, digits
+    )
 
 
 def test_pix2pix_learns_to_fill_missing_pixels_of_held_out_digits(pix2pix_run, digits):

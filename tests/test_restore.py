@@ -13,16 +13,14 @@ from genforge.data.dataset import to_float
 from genforge.errors import ConfigError, DataError
 from genforge.restore import Degradation, box_mask, restore
 from genforge.run import resolve_config
-from genforge.train import Trainer
+
+from .conftest import QUIET, trained
 
 
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory, digits):
     run = tmp_path_factory.mktemp("restore") / "vae"
-    cfg = resolve_config("vae", sets=["train.steps=800", "train.log_every=400", "train.sample_every=10000"])
-    tr = Trainer(cfg, run, data=digits, progress=False, log=lambda s: None)
-    tr.fit()
-    return run, tr.model.eval()
+    return trained(resolve_config("vae", sets=["train.steps=800", *QUIET]), run, digits)
 
 
 def test_inpainting_fills_the_hole_better_than_the_plain_fills_and_keeps_the_known(vae_run, digits):

@@ -17,7 +17,7 @@ from genforge.sample import prior_samples
 from genforge.serve import create_app
 from genforge.train import Trainer
 
-from .conftest import QUIET, tiny_config
+from .conftest import QUIET, tiny_config, trained
 from .test_cli import gf
 
 
@@ -65,10 +65,9 @@ def test_measured_attributes_split_each_class_in_thirds_and_read_as_words():
 
 def train_t2i(digits, run, mode_seeking: float):
     """A text2image model trained 700 steps on digits, whose captions are the digit names."""
-    cfg = tiny_config("text2image", "train.steps=700", f"model.mode_seeking={mode_seeking}", *QUIET)
-    tr = Trainer(cfg, run, data=digits, progress=False, log=lambda s: None)
-    tr.fit()
-    return run, tr.model.eval()
+    return trained(
+        tiny_config("text2image", "train.steps=700", f"model.mode_seeking={mode_seeking}", *QUIET), run, digits
+    )
 
 
 @pytest.fixture(scope="module")
