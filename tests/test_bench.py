@@ -1,5 +1,6 @@
 import json
 
+import pytest
 import torch
 
 from genforge.bench import profile_ops, tf_article
@@ -71,3 +72,18 @@ def test_server_load_test_answers_every_request(capsys):
     main(["--requests", "48", "--clients", "4", "--repeats", "1"])
     out = capsys.readouterr().out
     assert '"requests": 48, "errors": 0' in out and "| p99_ms |" in out
+
+
+@pytest.mark.parametrize("k, p, op, side", [(5, 2, 1, 7), (3, 1, 1, 14), (4, 1, 0, 7), (3, 1, 0, 5), (4, 1, 1, 4)])
+def test_subpixel_decomposition_computes_the_transposed_convolution(k, p, op, side):
+    from genforge.bench.subpixel import SubpixelConvTranspose2d
+
+    ref = torch.nn.ConvTranspose2d(6, 4, k, 2, p, output_padding=op)
+    sub = SubpixelConvTranspose2d(6, 4, k, 2, p, output_padding=op)
+    sub.load_state_dict(ref.state_dict())
+    x = torch.randn(3, 6, side, side, requires_grad=True)
+    a, b = ref(x), sub(x)
+    assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5)
+    (ga,) = torch.autograd.grad(a.square().sum(), x)
+    (gb,) = torch.autograd.grad(b.square().sum(), x)
+    assert torch.allclose(ga, gb, atol=1e-4)

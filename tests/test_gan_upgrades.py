@@ -71,6 +71,18 @@ def test_ema_generator_is_the_running_average_and_samples():
     assert torch.equal(m.decode(z), m.G_ema(z)) and not torch.equal(m.decode(z), m.G(z))
 
 
+def test_ema_warmup_ramps_the_decay_so_early_steps_are_not_averaged_in():
+    m, cfg = dcgan("model.ema=0.999", "model.ema_warmup=true")
+    opts = m.configure_optimizers(cfg.train)
+    for t in range(3):  # decay min(0.999, (1 + t) / (10 + t)): 0.1, 0.18, 0.25
+        before = [p.clone() for p in m.G_ema.parameters()]
+        m.train_step(torch.rand(8, 1, 8, 8) * 2 - 1, None, opts)
+        d = (1 + t) / (10 + t)
+        for pe, p, p0 in zip(m.G_ema.parameters(), m.G.parameters(), before):
+            assert torch.allclose(pe, d * p0 + (1 - d) * p, atol=1e-6)
+    assert int(m.ema_updates) == 3
+
+
 def test_n_critic_and_ttur():
     m, cfg = dcgan("model.n_critic=3", "model.d_lr_ratio=4")
     opts = m.configure_optimizers(cfg.train)
@@ -93,6 +105,7 @@ def test_upgraded_gan_learns_and_resumes_exactly(tmp_path, digits):
         "model.loss=hinge",
         "model.spectral_norm=true",
         "model.ema=0.99",
+        "model.ema_warmup=true",
         "model.augment=translation,cutout",
         "model.n_critic=2",
         "model.r1_gamma=0.1",

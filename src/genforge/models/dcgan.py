@@ -55,6 +55,11 @@ class DCGANConfig(ConditionalConfig):
     ema: Optional[float] = Field(
         None, gt=0, lt=1, description="decay of an EMA copy of G used for sampling and export (e.g. 0.999)"
     )
+    ema_warmup: bool = Field(
+        False,
+        description="ramp the EMA decay with the step count, min(ema, (1 + t) / (10 + t)), so that a short run "
+        "is not averaged with its first minutes",
+    )
     augment: str = Field(
         "", description="DiffAugment policies for D's inputs, comma-separated: color, translation, cutout"
     )
@@ -233,6 +238,8 @@ class DCGAN(Family):
                     spectral_norm(m)
         if cfg.ema is not None:
             self.G_ema = copy.deepcopy(self.G).requires_grad_(False)
+            if cfg.ema_warmup:  # EMA updates so far; a buffer so that a resumed run keeps the ramp
+                self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
         if cfg.n_critic > 1:  # counts D steps; a buffer so that a resumed run keeps the rhythm
             self.register_buffer("d_steps", torch.zeros((), dtype=torch.long))
         self.loss = GAN_LOSSES[cfg.loss]
@@ -298,8 +305,13 @@ class DCGAN(Family):
 
     @torch.no_grad()
     def _update_ema(self) -> None:
+        decay = self.cfg.ema
+        if self.cfg.ema_warmup:  # TensorFlow's ExponentialMovingAverage(num_updates=t) ramp
+            t = int(self.ema_updates)
+            decay = min(decay, (1 + t) / (10 + t))
+            self.ema_updates += 1
         ema, live = list(self.G_ema.parameters()), list(self.G.parameters())
-        torch._foreach_lerp_(ema, live, 1.0 - self.cfg.ema)
+        torch._foreach_lerp_(ema, live, 1.0 - decay)
         for be, b in zip(self.G_ema.buffers(), self.G.buffers()):
             be.copy_(b)  # BN running statistics follow the live generator
 
