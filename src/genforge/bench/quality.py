@@ -118,7 +118,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--arm",
-        choices=["article", "article-bf16", "default", "dcgan-paper"],
+        choices=["article", "article-bf16", "default", "lean", "dcgan-paper"],
         help="the plain eager article loop (fp32 or bf16 autocast) or a genforge DCGAN preset",
     )
     ap.add_argument("--data", default="fashion-mnist")
