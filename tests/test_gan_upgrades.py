@@ -60,7 +60,7 @@ def test_diff_augment_keeps_shape_and_passes_gradients():
 
 
 def test_ema_generator_is_the_running_average_and_samples():
-    m, cfg = dcgan("model.ema=0.9")
+    m, cfg = dcgan("model.ema=0.9", "model.ema_warmup=false")
     opts = m.configure_optimizers(cfg.train)
     g0 = [p.clone() for p in m.G.parameters()]
     m.train_step(torch.rand(8, 1, 8, 8) * 2 - 1, None, opts)
