@@ -10,7 +10,7 @@ from sklearn.linear_model import LogisticRegression
 
 from genforge.bench.text2image import parse_caption
 from genforge.data import load_data
-from genforge.data.captions import attribute_words, caption, thresholds
+from genforge.data.captions import attribute_words, caption, measure, thresholds
 from genforge.errors import ConfigError, DataError
 from genforge.run import resolve_config
 from genforge.sample import prior_samples
@@ -51,7 +51,7 @@ def test_measured_attributes_split_each_class_in_thirds_and_read_as_words():
     rng = np.random.default_rng(0)
     images = (rng.random((600, 28, 28, 1)) * 255 * rng.random((600, 1, 1, 1))).astype(np.uint8)
     labels = np.repeat([0, 1], 300)
-    words = attribute_words(images, labels, thresholds(images, labels, 2))
+    words = attribute_words(measure(images), labels, thresholds(images, labels, 2))
     for a, w in words.items():
         for k in (0, 1):
             shares = np.bincount(w[labels == k], minlength=3) / 300

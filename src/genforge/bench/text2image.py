@@ -25,7 +25,7 @@ import math
 import numpy as np
 import torch
 
-from ..data.captions import ATTRIBUTES, attribute_words, thresholds
+from ..data.captions import ATTRIBUTES, attribute_words, measure, thresholds
 from ..data.dataset import to_uint8
 from ..evaluate import get_extractor
 from ..evaluate.metrics import fid
@@ -39,14 +39,14 @@ def parse_caption(text: str, class_names: list[str]) -> tuple[int, dict[str, int
     return k, {a: 0 if low in words else 2 if high in words else 1 for a, (low, high) in ATTRIBUTES.items()}
 
 
-def scores(images: np.ndarray, probs: torch.Tensor, cuts, captions: list[tuple[int, dict]]) -> torch.Tensor:
-    """[N, K] retrieval scores of every image against every caption."""
-    n = len(images)
+def scores(measured: dict, probs: torch.Tensor, cuts, captions: list[tuple[int, dict]]) -> torch.Tensor:
+    """[N, K] retrieval scores of every image (its `measure` and class probabilities) against every caption."""
+    n = len(probs)
     out = torch.zeros(n, len(captions))
     logp = probs.clamp(min=1e-8).log()
     for j, (k, words) in enumerate(captions):
-        measured = attribute_words(images, np.full(n, k), cuts)  # the image read with the caption's class thresholds
-        match = sum(torch.from_numpy(measured[a] == w).float() for a, w in words.items())
+        read = attribute_words(measured, np.full(n, k), cuts)  # the images read with the caption's class thresholds
+        match = sum(torch.from_numpy(read[a] == w).float() for a, w in words.items())
         out[:, j] = logp[:, k] + math.log(3) * match
     return out
 
@@ -56,10 +56,11 @@ def figures(images: np.ndarray, ext, real_feats, cuts, captions, prompts: torch.
     feats, probs = ext.embed(torch.from_numpy(images).permute(0, 3, 1, 2))
     classes = torch.tensor([captions[p][0] for p in prompts])
     row = {"class": float((probs.argmax(1) == classes).float().mean())}
+    measured = measure(images)
+    words = attribute_words(measured, classes.numpy(), cuts)
     for a in ATTRIBUTES:
-        measured = attribute_words(images, classes.numpy(), cuts)[a]
-        row[a] = float(np.mean(measured == np.array([captions[p][1][a] for p in prompts])))
-    s = scores(images, probs, cuts, captions)
+        row[a] = float(np.mean(words[a] == np.array([captions[p][1][a] for p in prompts])))
+    s = scores(measured, probs, cuts, captions)
     true = s.gather(1, prompts[:, None])
     better, tied = (s > true).sum(1), (s == true).sum(1)  # tied counts the prompt itself
     row["R-precision"] = float(torch.where(better == 0, 1.0 / tied, 0.0).mean())

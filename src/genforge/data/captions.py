@@ -12,6 +12,7 @@ name when that is unique). Captions are lower-cased and stripped.
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +46,7 @@ def caption_labels(raw: RawData, root: Path) -> RawData:
     caption are skipped and listed as problems."""
     captions = read_captions(root / CAPTIONS_FILE)
     names = [Path(i).name for i in raw.train_ids]
-    unique = {n for n in names if names.count(n) == 1} if len(set(names)) < len(names) else set(names)
+    unique = {n for n, count in Counter(names).items() if count == 1}  # a bare name identifies one image only
     keep, texts = [], []
     for k, path in enumerate(raw.train_ids):
         rel = Path(path).relative_to(root).as_posix()
@@ -89,10 +90,12 @@ def thresholds(images: np.ndarray, labels: np.ndarray, n_classes: int) -> dict[s
     return {a: np.stack([np.quantile(m[a][labels == k], [1 / 3, 2 / 3]) for k in range(n_classes)]) for a in m}
 
 
-def attribute_words(images: np.ndarray, labels: np.ndarray, cuts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per attribute, per image: 0 (low word), 1 (no word) or 2 (high word), by the class's thresholds."""
-    m = measure(images)
-    return {a: (m[a] > cuts[a][labels, 0]).astype(np.int64) + (m[a] > cuts[a][labels, 1]) for a in m}
+def attribute_words(
+    measured: dict[str, np.ndarray], labels: np.ndarray, cuts: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Per attribute, per image (its `measure`): 0 (low word), 1 (no word) or 2 (high word), by the thresholds
+    of the class in `labels`."""
+    return {a: (v > cuts[a][labels, 0]).astype(np.int64) + (v > cuts[a][labels, 1]) for a, v in measured.items()}
 
 
 def caption(class_name: str, words: dict[str, int]) -> str:
@@ -112,7 +115,7 @@ def load_fashion_mnist_captions(spec, cfg) -> RawData:
     cuts = thresholds(raw.train, raw.train_labels, k)  # from the training split only, applied to both
     per_split = []
     for images, labels in ((raw.train, raw.train_labels), (raw.test, raw.test_labels)):
-        words = attribute_words(images, labels, cuts)
+        words = attribute_words(measure(images), labels, cuts)
         per_split.append(
             [caption(raw.class_names[y], {a: w[i] for a, w in words.items()}) for i, y in enumerate(labels)]
         )

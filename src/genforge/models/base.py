@@ -208,8 +208,9 @@ class Family(nn.Module):
         """Families with `prompt`: the condition `decode` takes for n samples of a free-text prompt."""
         raise ConfigError(f"{self.name} takes no text prompt (train a text2image model on captioned images)")
 
-    def use_held_out(self, stored: torch.Tensor, to_model: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        """Families with `paired`: the held-out split (stored form) whose damaged items they sample from."""
+    def use_held_out(self, read: Callable[[], torch.Tensor], to_model: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        """Families with `paired`: how to read the held-out split (stored form) whose damaged items they sample
+        from; it is read when first needed, so restoring given images never loads the data set."""
         raise NotImplementedError
 
     def pairs(self, n: int, generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -19,7 +19,7 @@ good as what it restores, so the evaluation's figures judge restorations of the 
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Callable, Literal, Optional
 
 import torch
 from pydantic import Field, field_validator
@@ -150,7 +150,9 @@ class Pix2Pix(Family):
                 if isinstance(m, nn.Conv2d):
                     spectral_norm(m)
         self.loss = GAN_LOSSES[cfg.loss]
-        self.held_out: Optional[torch.Tensor] = None  # model-form images it samples by restoring
+        # model-form held-out images it samples by restoring, read when first needed (see use_held_out)
+        self.held_out: Optional[torch.Tensor] = None
+        self._read_held_out: Optional[Callable[[], torch.Tensor]] = None
 
     @property
     def latent_dim(self) -> int:
@@ -188,11 +190,13 @@ class Pix2Pix(Family):
         opts["g"].step()
         return losses | {"loss_g": loss_g.detach(), "l1": l1.detach()}
 
-    def use_held_out(self, stored: torch.Tensor, to_model) -> None:
-        self.held_out = to_model(stored)
+    def use_held_out(self, read, to_model) -> None:
+        self._read_held_out = lambda: to_model(read())
 
     def pairs(self, n: int, generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(inputs [n, C + 1, H, W], clean [n, C, H, W]): n held-out images drawn with `generator`, damaged."""
+        if self.held_out is None and self._read_held_out is not None:
+            self.held_out = self._read_held_out()  # a data set that is gone raises here, naming it
         if self.held_out is None:
             raise ConfigError(
                 "a pix2pix model restores images: give it damaged ones with `genforge restore RUN --input ...`; "
@@ -218,10 +222,11 @@ class Pix2Pix(Family):
                 f"--task {task}: this pix2pix model was trained to undo `{self.cfg.corruption}` "
                 f"(--task {self.corruption.task}{scale}); train one with the model.corruption of this task"
             )
-        n, _, h, w = observed.shape
         if degradation.scale > 1:
             observed = upscale(observed, degradation.scale)
-        known = degradation.known if degradation.known is not None else observed.new_zeros(n, 1, *observed.shape[2:])
+        known = degradation.known
+        if known is None:  # no pixel is known exactly
+            known = observed.new_zeros(len(observed), 1, *observed.shape[2:])
         with torch.no_grad():
             return torch.cat([self.G(b) for b in torch.cat([observed, known], 1).split(256)]).cpu()
 

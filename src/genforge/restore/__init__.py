@@ -138,9 +138,9 @@ def restore_files(
     from ..sample import class_index
 
     model = load(run)
-    if modality_of(model).name != "image":
-        raise ConfigError(f"genforge restore works on image runs; {run} is a {model.modality} run")
     mod = modality_of(model)
+    if mod.name != "image":
+        raise ConfigError(f"genforge restore works on image runs; {run} is a {model.modality} run")
     files = image_files(Path(inputs))
     read = [read_image(f, model.shape[0], input_size(model, task, scale)) for f in files]
     stored = torch.cat([r[0] for r in read])
@@ -157,7 +157,7 @@ def restore_files(
             known = read_mask(Path(mask), (w, h)).repeat(len(files), 1, 1, 1)
     observed, degradation = observe(model, task, stored, known, scale)
     index = class_index(model, label)
-    labels = None if index is None else torch.full((len(files),), index, dtype=torch.long)
+    labels = None if index is None else model.labels(len(files), label=index)
     restored = mod.to_stored(restore_with(model, task, observed, degradation, labels, steps, restarts, seed))
     out.mkdir(parents=True, exist_ok=True)
     written = []

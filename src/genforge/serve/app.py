@@ -279,9 +279,8 @@ def create_app(runs: list[str | Path]) -> FastAPI:
         body = await capped_body(request)
         try:
             observed, degradation, shown = read_upload(m, body, task, box, scale)
-            labels = m.labels(len(observed), label=label_of(m, cls)) if m.conditional else None
-            if m.conditional and cls is None and "paired" not in m.abilities:
-                raise ConfigError(f"'{name}' is conditional: give the image's class, e.g. ?class=0")
+            index = label_of(m, cls)  # a conditional model without it is refused by the restoration, by name
+            labels = None if index is None else m.labels(len(observed), label=index)
             out = restore_with(m, task, observed, degradation, labels, steps, restarts)
         except (ConfigError, DataError) as e:
             raise HTTPException(422, str(e)) from None

@@ -126,7 +126,7 @@ class Trainer:
             counts = torch.bincount(self.data.labels("train"), minlength=self.data.n_classes).float()
             self.model.class_freq.copy_(counts / counts.sum())
         if "paired" in self.model.abilities:  # its previews and evaluations restore damaged held-out items
-            self.model.use_held_out(self.data.tensor("test"), self.modality.to_model)
+            self.model.use_held_out(lambda: self.data.tensor("test"), self.modality.to_model)
         self.opts = self.model.configure_optimizers(t)
         self.step, self.elapsed = 0, 0.0
         self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
