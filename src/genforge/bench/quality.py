@@ -1,15 +1,18 @@
-"""Time to quality: FID against training seconds, genforge's default DCGAN preset
-against the plain eager article loop, same data.
+"""Time to quality: FID, recall and coverage against training minutes, genforge's DCGAN presets against
+plain PyTorch loops (the article's, the textbook DCGAN), same data.
 
-    python -m genforge.bench.quality --arm default --minutes 5 --out runs/ttq/default.json
-    python -m genforge.bench.quality --arm article --minutes 30 --out runs/ttq/article.json
-    python -m genforge.bench.quality --report runs/ttq/article.json runs/ttq/default.json
+    python -m genforge.bench.quality --arm default --minutes 60 --out runs/ttq/default.json
+    python -m genforge.bench.quality --arm textbook --minutes 60 --out runs/ttq/textbook.json
+    python -m genforge.bench.quality --arm default --set model.width=1.0 --name wide --minutes 60 ...
+    python -m genforge.bench.quality --report runs/ttq/textbook.json runs/ttq/default.json
 
-Each arm trains on the data's training split and, every `--every` seconds of
-training, draws `--samples` images and computes FID in the data's own feature
-space (the evaluation extractor, cached). Evaluation time is kept off the
-training clock. The report gives the whole curves and, for thresholds taken from
-the first arm's curve, the training time at which each arm first reaches them.
+Each arm trains on the data's training split and, at each mark (0.5, 1, 2, 5, 10, 20, 30, 45, 60 minutes up to
+`--minutes`, or every `--every` seconds), draws `--samples` images, computes FID, recall and coverage in the
+data's own feature space (the evaluation extractor, cached) and, with `--out`, saves their grid beside the JSON.
+The clock counts training only, in CPU time of the process by default (`--clock cpu`: on a shared machine
+another job slows the wall clock, not the curve; with one thread it is CPU-minutes) or wall time. The report
+gives the whole curves and, for thresholds taken from the first arm's curve, the training time at which each
+arm first reaches them.
 """
 
 from __future__ import annotations
@@ -18,32 +21,43 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Optional
 
 import torch
 
 from ..config import DataConfig
 from ..data import load_data, to_float, to_uint8
 from ..evaluate import evaluate_samples, get_extractor
-from ..io import write_json
+from ..io import save_grid, write_json
+from ..models.dcgan import DCGAN
 from ..run import build_model, resolve_config
-from .throughput import plain_article_dcgan_step
+from .throughput import plain_article_dcgan_step, textbook_dcgan_step
+
+MARKS_MINUTES = (0.5, 1, 2, 5, 10, 20, 30, 45, 60)
+CLOCKS = {"cpu": time.process_time, "wall": time.perf_counter}
 
 
-def _arm(name: str, shape):
+def _plain_sampler(G):
+    """sample(n, seed) -> uint8 images of a plain loop's generator (z [n, 100])."""
+
+    def sample(n, seed):
+        G.eval()
+        with torch.no_grad():
+            out = G(torch.randn(n, 100, generator=torch.Generator().manual_seed(seed)))
+        G.train()
+        return to_uint8(out)
+
+    return sample
+
+
+def _arm(name: str, shape, sets: tuple[str, ...] = ()):
     """(step(x in [-1, 1]), batch, sample(n, seed) -> uint8 images) of an arm."""
-    if name.startswith("article"):
-        step, batch = plain_article_dcgan_step(bf16=name == "article-bf16")
-        G = step.generator
-
-        def sample(n, seed):
-            G.eval()
-            with torch.no_grad():
-                out = G(torch.randn(n, 100, generator=torch.Generator().manual_seed(seed)))
-            G.train()
-            return to_uint8(out)
-
-        return step, batch, sample
-    cfg = resolve_config("dcgan", name)
+    if name.startswith("article") or name == "textbook":
+        step, batch = (
+            textbook_dcgan_step() if name == "textbook" else plain_article_dcgan_step(bf16=name == "article-bf16")
+        )
+        return step, batch, _plain_sampler(step.generator)
+    cfg = resolve_config("dcgan", name, sets=list(sets))
     model = build_model(cfg, shape)
     opts = model.configure_optimizers(cfg.train)
     return (
@@ -53,39 +67,69 @@ def _arm(name: str, shape):
     )
 
 
-def run_arm(name: str, source: str, minutes: float, every: float, n_samples: int, seed: int = 0, log=print) -> dict:
-    """Train one arm for `minutes` of training time; FID every `every` seconds of it."""
+def marks_for(minutes: float, every: Optional[float] = None) -> list[float]:
+    """Training seconds at which to evaluate: every `every` seconds, else MARKS_MINUTES up to `minutes`;
+    always 0 and the end."""
+    end = minutes * 60
+    inner = [i * every for i in range(1, int(end // every) + 1)] if every else [m * 60 for m in MARKS_MINUTES]
+    return sorted({0.0, end, *(t for t in inner if t < end)})
+
+
+def run_arm(
+    name: str,
+    source: str,
+    minutes: float,
+    every: Optional[float],
+    n_samples: int,
+    seed: int = 0,
+    sets: tuple[str, ...] = (),
+    label: Optional[str] = None,
+    clock: str = "cpu",
+    grids: Optional[Path] = None,
+    log=print,
+) -> dict:
+    """Train one arm for `minutes` of training time on `clock`; FID, recall and coverage at each mark."""
     torch.manual_seed(seed)
+    label = label or name
     data = load_data(DataConfig(source=source))
     ext = get_extractor(data, log=log)
     x_all = data.tensor("train")
-    step, batch, sample = _arm(name, data.shape)
-    curve, trained, steps, next_eval = [], 0.0, 0, 0.0
+    step, batch, sample = _arm(name, data.shape, sets)
+    now = CLOCKS[clock]
+    curve, trained, steps, marks = [], 0.0, 0, marks_for(minutes, every)
     gen = torch.Generator().manual_seed(seed)
     perm, pos = torch.randperm(len(x_all), generator=gen), 0
-    while True:
-        if trained >= next_eval:
-            fid = evaluate_samples(
-                sample(n_samples, seed + 1000), data, ext, ("fid",), n_real=10_000, floors=False, draws=3
-            )["metrics"]["fid"]["value"]
-            curve.append({"seconds": round(trained, 1), "steps": steps, "fid": round(fid, 4)})
-            log(f"{name}: {trained / 60:.1f} min, step {steps}, FID {fid:.3f}")
-            next_eval += every
-            if trained >= minutes * 60:
-                break
+    while marks:
+        if trained >= marks[0]:
+            marks.pop(0)
+            fake = sample(n_samples, seed + 1000)
+            m = evaluate_samples(fake, data, ext, ("fid", "prdc"), n_real=10_000, floors=False, draws=3)["metrics"]
+            point = {"seconds": round(trained, 1), "steps": steps}
+            point |= {k: round(m[k]["value"], 4) for k in ("fid", "recall", "coverage")}
+            curve.append(point)
+            log(
+                f"{label}: {trained / 60:.1f} min, step {steps}, "
+                + ", ".join(f"{k} {point[k]:.3f}" for k in m if k in point)
+            )
+            if grids is not None:
+                save_grid(grids / f"{label}-{trained / 60:05.1f}min.png", fake[:64].permute(0, 2, 3, 1).numpy(), nrow=8)
+            continue
         if pos + batch > len(perm):
             perm, pos = torch.randperm(len(x_all), generator=gen), 0
         xb = to_float(x_all[perm[pos : pos + batch]])
         pos += batch
-        t0 = time.perf_counter()
+        t0 = now()
         step(xb)
-        trained += time.perf_counter() - t0
+        trained += now() - t0
         steps += 1
     return {
-        "arm": name,
+        "arm": label,
+        "preset": name,
+        "sets": list(sets),
         "data": source,
         "batch": batch,
         "threads": torch.get_num_threads(),
+        "clock": clock,
         "samples": n_samples,
         "curve": curve,
     }
@@ -109,8 +153,14 @@ def report(paths: list[str]) -> str:
     for m in marks:
         lines.append(f"| {m:.3g} | " + " | ".join(fmt(first_reach(a["curve"], m)) for a in arms) + " |")
     for a in arms:
-        pts = ", ".join(f"{p['seconds'] / 60:.1f} min: {p['fid']:.3g}" for p in a["curve"])
-        lines.append(f"\n{a['arm']} (batch {a['batch']}, {a['threads']} threads, FID of {a['samples']} samples): {pts}")
+        extra = lambda p: "".join(f" / {p[k]:.3g}" for k in ("recall", "coverage") if k in p)  # noqa: E731
+        pts = ", ".join(f"{p['seconds'] / 60:.1f} min: {p['fid']:.3g}{extra(p)}" for p in a["curve"])
+        what = "FID / recall / coverage" if "recall" in a["curve"][0] else "FID"
+        clock = a.get("clock", "wall")
+        lines.append(
+            f"\n{a['arm']} (batch {a['batch']}, {a['threads']} threads, {clock} clock, {what} of {a['samples']} "
+            f"samples): {pts}"
+        )
     return "\n".join(lines)
 
 
@@ -118,12 +168,15 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--arm",
-        choices=["article", "article-bf16", "default", "lean", "dcgan-paper"],
-        help="the plain eager article loop (fp32 or bf16 autocast) or a genforge DCGAN preset",
+        choices=["article", "article-bf16", "textbook", *DCGAN.presets],
+        help="a plain eager loop (the article's in fp32 or bf16 autocast, the textbook DCGAN) or a DCGAN preset",
     )
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset's config")
+    ap.add_argument("--name", help="the arm's label (default: --arm)")
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="cpu", help="CPU time of the process, or wall time")
     ap.add_argument("--data", default="fashion-mnist")
     ap.add_argument("--minutes", type=float, default=5.0, help="training time (evaluation excluded)")
-    ap.add_argument("--every", type=float, default=30.0, help="seconds of training between FIDs")
+    ap.add_argument("--every", type=float, help="seconds of training between evaluations (default: the marks)")
     ap.add_argument("--samples", type=int, default=2000, help="samples per FID")
     ap.add_argument("--out", type=Path, help="write the curve here (JSON)")
     ap.add_argument("--report", nargs="+", metavar="JSON", help="print the table of curves written before")
@@ -133,7 +186,18 @@ def main(argv=None) -> None:
         return
     if not args.arm:
         ap.error("give --arm (or --report)")
-    res = run_arm(args.arm, args.data, args.minutes, args.every, args.samples)
+    grids = args.out.with_suffix("") if args.out else None
+    res = run_arm(
+        args.arm,
+        args.data,
+        args.minutes,
+        args.every,
+        args.samples,
+        sets=tuple(args.set),
+        label=args.name,
+        clock=args.clock,
+        grids=grids,
+    )
     if args.out:
         write_json(args.out, res)
     print(json.dumps(res["curve"]))

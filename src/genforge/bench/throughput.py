@@ -86,6 +86,63 @@ def plain_article_dcgan_step(
     return step, 256
 
 
+def textbook_dcgan_nets(width: int = 64) -> tuple[nn.Module, nn.Module]:
+    """The textbook DCGAN (Radford et al. 2016; the PyTorch tutorial's layout at ngf = ndf = 64) for 28 x 28:
+    4x4 stride-2 transposed convolutions, BN + ReLU in G, BN + LeakyReLU 0.2 in D, N(0, 0.02) weights."""
+    w = width
+    G = nn.Sequential(  # z [B, 100, 1, 1] -> [B, 4w, 7, 7] -> [B, 2w, 14, 14] -> [B, 1, 28, 28]
+        nn.ConvTranspose2d(100, 4 * w, 7, 1, 0, bias=False),
+        nn.BatchNorm2d(4 * w),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(4 * w, 2 * w, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(2 * w),
+        nn.ReLU(True),
+        nn.ConvTranspose2d(2 * w, 1, 4, 2, 1, bias=False),
+        nn.Tanh(),
+    )
+    D = nn.Sequential(  # [B, 1, 28, 28] -> [B, w, 14, 14] -> [B, 2w, 7, 7] -> [B, 1]
+        nn.Conv2d(1, w, 4, 2, 1, bias=False),
+        nn.LeakyReLU(0.2, True),
+        nn.Conv2d(w, 2 * w, 4, 2, 1, bias=False),
+        nn.BatchNorm2d(2 * w),
+        nn.LeakyReLU(0.2, True),
+        nn.Conv2d(2 * w, 1, 7, 1, 0, bias=False),
+        nn.Flatten(),
+    )
+    for m in (*G.modules(), *D.modules()):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.normal_(m.weight, 1.0, 0.02)
+            nn.init.zeros_(m.bias)
+    return G, D
+
+
+def textbook_dcgan_step() -> tuple[Step, int]:
+    """A step of the textbook DCGAN recipe as a user writes it from the tutorial: Adam 2e-4, betas (0.5, 0.999),
+    batch 128, BCE; D on real and detached fakes, then G on the same fakes through the updated D."""
+    G, D = textbook_dcgan_nets()
+    opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+    bce = nn.BCEWithLogitsLoss()
+
+    def step(x):
+        fake = G(torch.randn(x.shape[0], 100, 1, 1))
+        real_out, fake_out = D(x), D(fake.detach())
+        loss_d = bce(real_out, torch.ones_like(real_out)) + bce(fake_out, torch.zeros_like(fake_out))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        out = D(fake)
+        loss_g = bce(out, torch.ones_like(out))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+
+    step.generator = nn.Sequential(nn.Unflatten(1, (100, 1, 1)), G)  # z [B, 100] in, as the article's
+    return step, 128
+
+
 def genforge_step(family: str, preset: str, sets: tuple[str, ...] = ()) -> tuple[Step, int]:
     """genforge's own train step of a family and preset (uint8 batches, as the trainer feeds them)."""
     cfg = resolve_config(family, preset, sets=list(sets))

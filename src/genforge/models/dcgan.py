@@ -66,6 +66,11 @@ class DCGANConfig(ConditionalConfig):
     mode_seeking: float = Field(
         0.0, ge=0, description="conditional models: weight of MSGAN's term against samples that ignore the noise"
     )
+    matching_aware: bool = Field(
+        False,
+        description="conditional models: D also learns that a real image under another example's label is fake "
+        "(GAN-INT-CLS), so that each label's images are told apart from the start",
+    )
     update: Literal["alternating", "simultaneous"] = Field(
         "alternating",
         description="alternating: D step, then G step on the updated D; "
@@ -94,10 +99,11 @@ class DCGANConfig(ConditionalConfig):
             or self.n_critic > 1
             or self.augment
             or self.mode_seeking
+            or self.matching_aware
         ):
             raise ValueError(
                 "update=simultaneous (the article's step) takes none of loss/r1_gamma/gp_weight/"
-                "n_critic/augment/mode_seeking; use update=alternating"
+                "n_critic/augment/mode_seeking/matching_aware; use update=alternating"
             )
         return self
 
@@ -286,7 +292,13 @@ class DCGAN(Family):
             aug = lambda t: diff_augment(t, c.augment)  # noqa: E731  (same policy for real and fake)
             real_in = aug(x)
             fake_logits = D(aug(fake.detach()), y_fake)
-            loss_d = self.loss.d(D(real_in), fake_logits)
+            fake_side = fake_logits
+            if c.matching_aware and y is not None:
+                # Reed et al. 2016: real images with another example's label join the fakes (half of that side)
+                wrong = y.roll(1, 0)
+                keep = wrong != y
+                fake_side = torch.cat([fake_logits, D(real_in[keep], wrong[keep])])
+            loss_d = self.loss.d(D(real_in), fake_side)
             if c.r1_gamma:
                 loss_d = loss_d + 0.5 * c.r1_gamma * r1_penalty(D, real_in)
             if c.gp_weight:

@@ -121,10 +121,12 @@ class Text2Image(DCGAN):
         "model.text_dim": {"type": "categorical", "choices": [32, 64, 128]}
     }
     # the DCGAN `lean` preset (no EMA), with MSGAN's mode-seeking term: without it, each caption's samples
-    # collapse to one picture (the noise is ignored once the text says much about the image)
+    # collapse to one picture (the noise is ignored once the text says much about the image); and the
+    # matching-aware discriminator: without it, a short run now and then draws one caption's images for another
+    # (on digits, 700 steps: a digit below 50% agreement in 4 runs of 5, none in 5 with it)
     presets = {
         "default": {
-            "model": {**DCGAN.presets["lean"]["model"], "mode_seeking": 1.0},
+            "model": {**DCGAN.presets["lean"]["model"], "mode_seeking": 1.0, "matching_aware": True},
             "train": DCGAN.presets["lean"]["train"],
         }
     }
