@@ -54,3 +54,23 @@ def test_default_budget_is_finite():
     assert resolve_config("dcgan").train.steps == 2000
     cfg = resolve_config("dcgan", overrides={"train": {"minutes": 1}})
     assert cfg.train.steps is None and cfg.train.minutes == 1
+
+
+def test_a_time_budget_picks_the_preset_measured_best_for_it(monkeypatch, tmp_path):
+    from genforge.models.dcgan import DCGAN
+
+    monkeypatch.setattr(DCGAN, "budget_presets", ((30.0, "lean"),))
+    said = []
+
+    def preset(minutes, **kw):
+        return resolve_config("dcgan", overrides={"train": {"minutes": minutes}}, log=said.append, **kw).preset
+
+    assert [preset(5), preset(30), preset(60)] == ["default", "lean", "lean"]
+    assert said == [
+        f"preset 'lean': the measured best for a {m}-minute budget (name --preset to choose)" for m in (30, 60)
+    ]
+    assert preset(60, preset="default") == "default"  # a preset named on the command line wins
+    (tmp_path / "c.yaml").write_text("preset: article\n")
+    assert preset(60, config_file=tmp_path / "c.yaml") == "article"  # and one named in the config file
+    assert resolve_config("dcgan", sets=["train.minutes=45"]).preset == "lean"
+    assert resolve_config("dcgan", overrides={"train": {"steps": 100}}).preset == "default"  # no time budget

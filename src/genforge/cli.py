@@ -83,7 +83,7 @@ def train(
         cfg = resolve_config(saved.family, saved.preset, None, set_, _merge_all(base, overrides))
         run = resume
     else:
-        cfg = resolve_config(model, preset, config, set_, overrides)
+        cfg = resolve_config(model, preset, config, set_, overrides, log=typer.echo)
         run = out or Path("runs") / f"{cfg.family}-{Path(cfg.data.source).name}"
     from .modalities import modality_of
     from .models import FAMILIES

@@ -14,7 +14,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 from safetensors import SafetensorError
@@ -37,19 +37,32 @@ def resolve_config(
     config_file: Optional[str | Path] = None,
     sets: tuple[str, ...] | list[str] = (),
     overrides: Optional[dict] = None,
+    log: Optional[Callable[[str], None]] = None,
 ) -> RunConfigBase:
-    """Defaults -> preset -> YAML file -> --set items -> explicit overrides (CLI flags)."""
+    """Defaults -> preset -> YAML file -> --set items -> explicit overrides (CLI flags).
+
+    With no preset named anywhere, a time budget (train.minutes) picks the family's preset measured best for
+    it, said through `log`."""
     fam = FAMILIES.get(family)
     from_file = load_yaml(config_file) if config_file else {}
     from .modalities import modality_of
 
-    preset = preset or from_file.pop("preset", None) or fam.default_preset
+    preset = preset or from_file.pop("preset", None)
     from_file.pop("family", None)
+    user = [from_file, parse_set(list(sets)), overrides or {}]
+    if preset is None:
+        train = {}
+        for layer in user:
+            train = deep_merge(train, layer.get("train") or {})
+        minutes = train.get("minutes")
+        preset = fam.preset_for_budget(minutes if isinstance(minutes, (int, float)) else None)
+        if preset != fam.default_preset and log is not None:
+            log(f"preset '{preset}': the measured best for a {minutes:g}-minute budget (name --preset to choose)")
     if not isinstance(preset, str) or preset not in fam.presets:
         raise ConfigError(
             f"unknown preset '{str(preset)[:60]}' for {family}; expected one of: {', '.join(fam.presets)}"
         )
-    layers = [fam.presets[preset], from_file, parse_set(list(sets)), overrides or {}]
+    layers = [fam.presets[preset], *user]
     # the modality's own default data set (digits for images, the fortunes for text)
     merged: dict = {"family": family, "preset": preset, "data": {"source": modality_of(fam).DataConfig().source}}
     for layer in layers:

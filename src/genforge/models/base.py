@@ -88,6 +88,9 @@ class Family(nn.Module):
     # preset name -> {"model": {...}, "train": {...}} overrides of the defaults
     presets: ClassVar[dict[str, dict]]
     default_preset: ClassVar[str] = "default"
+    # A time budget and no preset named: (budget in minutes from which it applies, preset) pairs, ascending,
+    # each the measured best from there on (docs/optimization.md); below the first, `default_preset`.
+    budget_presets: ClassVar[tuple[tuple[float, str], ...]] = ()
     # --set items that make a tiny, fast model (the shared family tests train it on real data)
     tiny: ClassVar[tuple[str, ...]] = ()
     # the tuner's default search space: config key -> optuna parameter spec (see tune/space.py)
@@ -96,6 +99,15 @@ class Family(nn.Module):
     # What DistributedDataParallel wraps when training on several processes: named networks that train_step
     # calls through `through(name)`, or "" for the whole family, whose train_step calls `through()(method, ...)`.
     ddp_units: ClassVar[tuple[str, ...]] = ("",)
+
+    @classmethod
+    def preset_for_budget(cls, minutes: Optional[float]) -> str:
+        """The preset measured best for a training budget of `minutes` (None: no time budget)."""
+        chosen = cls.default_preset
+        for start, preset in cls.budget_presets:
+            if minutes is not None and minutes >= start:
+                chosen = preset
+        return chosen
 
     def __init__(self, cfg, shape: tuple[int, int, int], n_classes: int = 0):
         super().__init__()
