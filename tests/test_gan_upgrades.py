@@ -178,3 +178,25 @@ def test_vae_residual_decoder_starts_as_the_plain_decoder_and_learns(tmp_path, d
     tr = Trainer(tiny_config("vae", "model.decoder_blocks=1", "train.steps=150"), tmp_path, data=digits, **quiet())
     before, after = vae_test_loss_before_after(tr)
     assert after < before - 10  # nats per image
+
+
+def test_vae_gmm_prior_draws_codes_where_the_training_codes_are(tmp_path, digits):
+    from genforge.data import to_float
+
+    tr = Trainer(
+        tiny_config("vae", "model.prior=gmm", "model.prior_components=5", "train.steps=150"),
+        tmp_path,
+        data=digits,
+        **quiet(),
+    )
+    tr.fit()
+    m = genforge.load(tmp_path)
+    assert bool(m.gmm.fitted) and torch.equal(
+        m.prior(64, torch.Generator().manual_seed(1)), tr.model.prior(64, torch.Generator().manual_seed(1))
+    )  # fitted when training ended, saved, seeded
+    with torch.no_grad():
+        codes = m.encode(to_float(torch.from_numpy(digits.train).permute(0, 3, 1, 2)))[0]
+    normal = torch.randn(500, m.latent_dim, generator=torch.Generator().manual_seed(2))
+    gap = lambda z: torch.cdist(z, codes).min(1).values.median()  # noqa: E731  distance to the nearest code
+    assert gap(m.prior(500, torch.Generator().manual_seed(2))) < 0.7 * gap(normal), (gap(m.prior(500)), gap(normal))
+    assert m.sample(4).shape == (4, 1, 8, 8)

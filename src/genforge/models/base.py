@@ -185,6 +185,16 @@ class Family(nn.Module):
         in buffers); `train` is the training split in stored form, `to_model` converts a chunk of it,
         `class_names` names the labels. Default: nothing."""
 
+    def finish_training(
+        self,
+        train: torch.Tensor,
+        labels: Optional[torch.Tensor],
+        to_model: Callable[[torch.Tensor], torch.Tensor],
+    ) -> None:
+        """Data-dependent set-up after the last step of a finished run, before its final checkpoint (a sampling
+        prior fitted to the trained encoder's codes); `train` and `to_model` as in `fit_data`, `labels` [N] or None.
+        Default: nothing."""
+
     def train_step(self, x: torch.Tensor, y: Optional[torch.Tensor], opts: dict) -> dict[str, torch.Tensor]:
         """One optimisation step on a batch x [B, C, H, W] in [-1, 1]; returns detached losses."""
         raise NotImplementedError

@@ -33,6 +33,7 @@ from torch import nn
 from ..losses import elbo
 from ..losses.vae import decoder_mean
 from .base import FAMILIES, ConditionalConfig, Family, append_class, init_weights, stages
+from .latent_prior import GaussianMixturePrior
 from .vae_figures import vae_figures
 
 
@@ -54,6 +55,12 @@ class VAEConfig(ConditionalConfig):
         0, ge=0, description="residual blocks after each decoder upsampling layer (0 = the article's plain decoder)"
     )
     init: Literal["torch", "glorot", "dcgan"] = Field("torch", description="weight init; glorot is Keras' default")
+    prior: Literal["normal", "gmm"] = Field(
+        "normal",
+        description="sampling prior: normal N(0, I), or gmm, a Gaussian mixture fitted to the training images' "
+        "codes when training ends (samples from where the decoder was trained; the ELBO keeps N(0, I))",
+    )
+    prior_components: int = Field(10, ge=1, description="components of the gmm sampling prior")
 
 
 def _channels(k: int, cfg: VAEConfig) -> int:
@@ -176,6 +183,8 @@ class VAE(Family):
                 nn.init.zeros_(m.body[-1].bias)
         if cfg.kl_warmup:  # a buffer, so a resumed run continues the ramp where it was
             self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+        if cfg.prior == "gmm":
+            self.gmm = GaussianMixturePrior(cfg.prior_components, cfg.latent_dim)
 
     def encode(self, x, y=None):
         """x [B, C, H, W] in [-1, 1] (labels y [B] if conditional) -> (mu, logvar), each [B, D]."""
@@ -212,6 +221,27 @@ class VAE(Family):
         loss.backward()
         opts["vae"].step()
         return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
+
+    @torch.no_grad()
+    def finish_training(self, train, labels, to_model) -> None:
+        """prior=gmm: fit the mixture to the posterior means of (up to 50,000 of) the training images."""
+        if self.cfg.prior != "gmm":
+            return
+        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:50_000]
+        was_training = self.training
+        self.eval()
+        codes = [
+            self.encode(to_model(train[i]), None if labels is None or not self.conditional else labels[i])[0]
+            for i in idx.split(1000)
+        ]
+        self.train(was_training)
+        self.gmm.fit(torch.cat(codes))
+
+    def prior(self, n, generator=None):
+        """prior=gmm, once fitted: codes from the mixture; else N(0, I)."""
+        if self.cfg.prior == "gmm" and bool(self.gmm.fitted):
+            return self.gmm.sample(n, generator).to(self.device)
+        return super().prior(n, generator)
 
     def reconstruct(self, x, y=None):
         """Images [-1, 1] (labels [B] if conditional) -> reconstructions from the posterior mean."""

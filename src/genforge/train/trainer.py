@@ -393,6 +393,7 @@ class Trainer:
                 ) from None
             raise
         bar.close()
+        self.model.finish_training(self.x, self.y, self.modality.to_model)
         self.save_checkpoint()
         if self.step % self.cfg.train.sample_every:  # the final preview, unless just written
             self.save_samples()
