@@ -7,7 +7,9 @@ import torch
 from genforge.errors import ConfigError, RunError
 from genforge.evaluate import evaluate_files, evaluate_run, evaluate_samples, get_extractor, parse_metrics
 from genforge.evaluate import metrics as M
+from genforge.evaluate.evaluate import reconstruction_accuracy
 from genforge.evaluate.sanity import sanity_table
+from genforge.run import build_model
 from genforge.train import Trainer
 
 from .conftest import tiny_config
@@ -229,11 +231,20 @@ def test_conditional_run_gets_class_agreement_and_usefulness(tmp_path, cache, di
     cfg = tiny_config("vae", "model.conditional=true", "train.steps=400")
     Trainer(cfg, tmp_path, data=digits, progress=False, log=lambda s: None).fit()
     res = evaluate_run(
-        tmp_path, n_samples=300, iwae_k=2, metrics="fid,class_agreement,usefulness,nll_iw", log=lambda s: None
+        tmp_path,
+        n_samples=300,
+        iwae_k=2,
+        metrics="fid,class_agreement,usefulness,nll_iw,reconstruction_accuracy",
+        log=lambda s: None,
     )
     m = res["metrics"]
     # the data's classifier puts most samples in the class they were drawn for; its floor is its accuracy
     assert m["class_agreement"]["value"] > 0.6 and m["class_agreement"]["floor"] > 0.9
+    # and labels most reconstructions as their originals, which an untrained model's it does not
+    rec = m["reconstruction_accuracy"]
+    assert rec["value"] > 0.7 and rec["floor"] > 0.9 and rec["n"] == len(digits.test)
+    untrained = build_model(cfg, digits.shape, digits.n_classes)
+    assert reconstruction_accuracy(untrained, digits, extractor, 400, 0)["reconstruction_accuracy"]["value"] < 0.4
     assert m["usefulness"]["value"] > 0.5 and np.isfinite(m["nll_iw"]["value"])
     # labels that do not fit the data are named
     with pytest.raises(ConfigError, match="one label per sample"):

@@ -85,10 +85,11 @@ def run_arm(
     sets: tuple[str, ...] = (),
     label: Optional[str] = None,
     clock: str = "cpu",
-    grids: Optional[Path] = None,
+    out: Optional[Path] = None,
     log=print,
 ) -> dict:
-    """Train one arm for `minutes` of training time on `clock`; FID, recall and coverage at each mark."""
+    """Train one arm for `minutes` of training time on `clock`; FID, recall and coverage at each mark. With
+    `out`, the curve so far is written there (JSON) after every mark, and each mark's grid beside it."""
     torch.manual_seed(seed)
     label = label or name
     data = load_data(DataConfig(source=source))
@@ -97,6 +98,17 @@ def run_arm(
     step, batch, sample = _arm(name, data.shape, sets)
     now = CLOCKS[clock]
     curve, trained, steps, marks = [], 0.0, 0, marks_for(minutes, every)
+    result = {
+        "arm": label,
+        "preset": name,
+        "sets": list(sets),
+        "data": source,
+        "batch": batch,
+        "threads": torch.get_num_threads(),
+        "clock": clock,
+        "samples": n_samples,
+        "curve": curve,
+    }
     gen = torch.Generator().manual_seed(seed)
     perm, pos = torch.randperm(len(x_all), generator=gen), 0
     while marks:
@@ -111,8 +123,10 @@ def run_arm(
                 f"{label}: {trained / 60:.1f} min, step {steps}, "
                 + ", ".join(f"{k} {point[k]:.3f}" for k in m if k in point)
             )
-            if grids is not None:
-                save_grid(grids / f"{label}-{trained / 60:05.1f}min.png", fake[:64].permute(0, 2, 3, 1).numpy(), nrow=8)
+            if out is not None:
+                write_json(out, result)
+                grid = out.with_suffix("") / f"{label}-{trained / 60:05.1f}min.png"
+                save_grid(grid, fake[:64].permute(0, 2, 3, 1).numpy(), nrow=8)
             continue
         if pos + batch > len(perm):
             perm, pos = torch.randperm(len(x_all), generator=gen), 0
@@ -122,17 +136,7 @@ def run_arm(
         step(xb)
         trained += now() - t0
         steps += 1
-    return {
-        "arm": label,
-        "preset": name,
-        "sets": list(sets),
-        "data": source,
-        "batch": batch,
-        "threads": torch.get_num_threads(),
-        "clock": clock,
-        "samples": n_samples,
-        "curve": curve,
-    }
+    return result
 
 
 def first_reach(curve: list[dict], threshold: float):
@@ -186,7 +190,6 @@ def main(argv=None) -> None:
         return
     if not args.arm:
         ap.error("give --arm (or --report)")
-    grids = args.out.with_suffix("") if args.out else None
     res = run_arm(
         args.arm,
         args.data,
@@ -196,10 +199,8 @@ def main(argv=None) -> None:
         sets=tuple(args.set),
         label=args.name,
         clock=args.clock,
-        grids=grids,
+        out=args.out,
     )
-    if args.out:
-        write_json(args.out, res)
     print(json.dumps(res["curve"]))
 
 

@@ -170,3 +170,14 @@ for _name, _mods, _help in [
         floor=False,
         help=_help,
     )(None)
+
+
+# Computed from the model by evaluate_run (models with the `reconstruct` ability, labelled data).
+register_metric(
+    "reconstruction_accuracy",
+    modalities=("image",),
+    needs=("reconstruct",),
+    better="higher",
+    help="share of held-out images whose reconstruction the data's classifier labels correctly "
+    "(floor: its accuracy on the originals): are reconstructions sharp enough to keep what the image is?",
+)(None)

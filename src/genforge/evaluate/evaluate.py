@@ -126,8 +126,8 @@ class Context:
 def _runnable(name: str, side: Side) -> bool:
     """Whether metric `name` has what it needs for this side (labels, probabilities)."""
     needs = METRICS.get(name).needs
-    if "likelihood" in needs or ("labels" in needs and side.labels is None):
-        return False
+    if needs & {"likelihood", "reconstruct"} or ("labels" in needs and side.labels is None):
+        return False  # figures of the model, not of samples (evaluate_run)
     return "probs" not in needs or side.ctx.ext.head is not None
 
 
@@ -233,10 +233,30 @@ def evaluate_run(
         test_labels = subset(data.labels("test"), n_test_vae, seed) if model.conditional else None
         figs = model.extra_figures(subset(data.tensor("test"), n_test_vae, seed), test_labels, k=iwae_k, seed=seed)
         result["metrics"] |= {k: v for k, v in figs.items() if k in likelihood}
+    if "reconstruction_accuracy" in names and "reconstruct" in model.abilities and data.n_classes >= 2:
+        result["metrics"] |= reconstruction_accuracy(model, data, ext, n_test_vae, seed)
     result["run"], result["seed"] = str(run), seed  # eval_samples(model, n_fake, seed) redraws them
     if write:
         write_json(Path(run) / "eval.json", result)
     return result
+
+
+@torch.no_grad()
+def reconstruction_accuracy(model, data, ext: Extractor, n: int, seed: int, batch_size: int = 500) -> dict:
+    """The classifier's accuracy on reconstructions of n held-out items, with its accuracy on the originals as
+    the floor (a reconstruction that keeps what the item is scores as its original); {} without a classifier."""
+    mod = modality_for(data)
+    test, labels = subset(data.tensor("test"), n, seed), subset(data.labels("test"), n, seed)
+    model.eval()
+    recon = []
+    for x, y in zip(test.split(batch_size), labels.split(batch_size)):
+        y = y.to(model.device) if model.conditional else None
+        recon.append(mod.to_stored(model.reconstruct(mod.to_model(x).to(model.device), y)).cpu())
+    (_, p_recon), (_, p_test) = ext.embed(torch.cat(recon)), ext.embed(test)
+    if p_recon is None:
+        return {}
+    floor = M.class_agreement(p_test, labels)["value"]
+    return {"reconstruction_accuracy": M.class_agreement(p_recon, labels) | {"floor": floor, "n": len(test)}}
 
 
 def evaluate_files(
