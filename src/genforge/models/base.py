@@ -248,8 +248,11 @@ class Family(nn.Module):
         """Families with `likelihood`: figures on held-out data (stored form), each {"value", ...}."""
         return {}
 
-    def prior(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """n latents from the prior N(0, I), on the model's device."""
+    def prior(
+        self, n: int, generator: Optional[torch.Generator] = None, labels: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """n latents from the prior, on the model's device: N(0, I), or a family's own (which may depend on the
+        classes `labels` [n] the latents are for)."""
         z = torch.randn(n, self.latent_dim, generator=generator)
         return z.to(self.device)
 
@@ -270,8 +273,8 @@ class Family(nn.Module):
         A conditional model samples class `label`, or the training class mix when it is None; a model with
         `prompt` samples a free-text prompt (no labels then)."""
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        z = self.prior(n, gen)
         y = self.labels(n, gen, label) if prompt is None else self.prompt_condition(prompt, n)
+        z = self.prior(n, gen, y if prompt is None else None)
         ys = [None] * len(z.split(batch_size)) if y is None else y.split(batch_size)
         was_training = self.training
         self.eval()

@@ -3,9 +3,12 @@
 
 A VAE's aggregate posterior does not fill N(0, I): codes drawn from the prior land in holes the decoder never
 saw during training and decode to smudges. A mixture fitted after training to the posterior means draws codes
-from where the data's codes are. It is fitted by scikit-learn's EM; sampling is in torch, seeded.
+from where the data's codes are. A conditional model gets one mixture per class (its codes hold the class
+too, and a class-blind code would fight the class asked for). Fitted by scikit-learn's EM; sampled in torch,
+seeded.
 
-    weights [K], means [K, D], chol [K, D, D] (lower Cholesky factors of the covariances), fitted [] bool
+    weights [C, K], means [C, K, D], chol [C, K, D, D] (lower Cholesky factors), fitted [] bool;  C = 1 if
+    unconditional, else the number of classes
 """
 
 from __future__ import annotations
@@ -18,27 +21,38 @@ from torch import nn
 
 
 class GaussianMixturePrior(nn.Module):
-    def __init__(self, components: int, dim: int):
+    def __init__(self, components: int, dim: int, classes: int = 1):
         super().__init__()
-        self.register_buffer("weights", torch.full((components,), 1.0 / components))
-        self.register_buffer("means", torch.zeros(components, dim))
-        self.register_buffer("chol", torch.eye(dim).expand(components, dim, dim).clone())
+        self.register_buffer("weights", torch.full((classes, components), 1.0 / components))
+        self.register_buffer("means", torch.zeros(classes, components, dim))
+        self.register_buffer("chol", torch.eye(dim).expand(classes, components, dim, dim).clone())
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
 
-    def fit(self, codes: torch.Tensor, seed: int = 0) -> None:
-        """Fit to codes [N, D] (EM, full covariances, k-means start)."""
-        k = min(len(self.weights), len(codes))
-        gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-5, random_state=seed)
-        gmm.fit(codes.double().cpu().numpy())
-        w = torch.zeros_like(self.weights)
-        w[:k] = torch.from_numpy(gmm.weights_)  # with fewer codes than components, the rest get no weight
-        self.weights.copy_(w)
-        self.means[:k] = torch.from_numpy(gmm.means_).to(self.means)
-        self.chol[:k] = torch.linalg.cholesky(torch.from_numpy(gmm.covariances_)).to(self.chol)
+    def fit(self, codes: torch.Tensor, labels: Optional[torch.Tensor] = None, seed: int = 0) -> None:
+        """Fit to codes [N, D] (and their classes [N] when conditional): EM, full covariances, k-means start.
+        A class with fewer codes than components gets as many components as codes; a class with one code or
+        none keeps N(0, I)."""
+        labels = torch.zeros(len(codes), dtype=torch.long) if labels is None else labels.long().cpu()
+        codes = codes.double().cpu()
+        for c in range(len(self.weights)):
+            mine = codes[labels == c]
+            k = min(self.weights.shape[1], len(mine))
+            if k < 2:
+                continue
+            gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-5, random_state=seed).fit(mine.numpy())
+            self.weights[c] = 0.0  # components beyond k get no weight
+            self.weights[c, :k] = torch.from_numpy(gmm.weights_).to(self.weights)
+            self.means[c, :k] = torch.from_numpy(gmm.means_).to(self.means)
+            self.chol[c, :k] = torch.linalg.cholesky(torch.from_numpy(gmm.covariances_)).to(self.chol)
         self.fitted.fill_(True)
 
-    def sample(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
-        """n codes [n, D]: a component by its weight, then its Gaussian."""
-        comp = torch.multinomial(self.weights.cpu(), n, replacement=True, generator=generator)  # [n]
-        eps = torch.randn(n, self.means.shape[1], 1, generator=generator)  # [n, D, 1]
-        return self.means.cpu()[comp] + (self.chol.cpu()[comp] @ eps).squeeze(-1)
+    def sample(
+        self, n: int, generator: Optional[torch.Generator] = None, labels: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """n codes [n, D] (of classes `labels` [n] when conditional): a component by its weight, then its
+        Gaussian."""
+        cls = torch.zeros(n, dtype=torch.long) if labels is None else labels.long().cpu()
+        weights, means, chol = self.weights.cpu(), self.means.cpu(), self.chol.cpu()
+        comp = torch.multinomial(weights[cls], 1, generator=generator).squeeze(1)  # [n]
+        eps = torch.randn(n, means.shape[2], 1, generator=generator)  # [n, D, 1]
+        return means[cls, comp] + (chol[cls, comp] @ eps).squeeze(-1)

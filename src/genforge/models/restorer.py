@@ -206,7 +206,7 @@ class Pix2Pix(Family):
         clean = self.held_out[idx]
         return self.damage(clean, generator).to(self.device), clean.to(self.device)
 
-    def prior(self, n, generator=None):
+    def prior(self, n, generator=None, labels=None):
         """What it generates from: n damaged held-out images (inputs [n, C + 1, H, W])."""
         return self.pairs(n, generator)[0]
 
