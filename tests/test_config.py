@@ -74,3 +74,14 @@ def test_a_time_budget_picks_the_preset_measured_best_for_it(monkeypatch, tmp_pa
     assert preset(60, config_file=tmp_path / "c.yaml") == "article"  # and one named in the config file
     assert resolve_config("dcgan", sets=["train.minutes=45"]).preset == "lean"
     assert resolve_config("dcgan", overrides={"train": {"steps": 100}}).preset == "default"  # no time budget
+
+
+def test_every_family_s_budget_presets_are_its_own():
+    from genforge.models import FAMILIES
+
+    for name in FAMILIES.names():
+        fam = FAMILIES.get(name)
+        starts = [start for start, _ in fam.budget_presets]
+        assert starts == sorted(starts) and all(p in fam.presets for _, p in fam.budget_presets), name
+    assert resolve_config("dcgan", overrides={"train": {"minutes": 60}}).preset == "wide"
+    assert resolve_config("wavegan", overrides={"train": {"minutes": 60}}).preset == "default"

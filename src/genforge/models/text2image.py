@@ -130,6 +130,7 @@ class Text2Image(DCGAN):
             "train": DCGAN.presets["lean"]["train"],
         }
     }
+    budget_presets = ()  # DCGAN's `wide` is measured on unconditional images only
     generator_class = TextGenerator
     discriminator_class = TextDiscriminator
 

@@ -136,6 +136,7 @@ class WaveGAN(DCGAN):
         "model.phase_shuffle": {"type": "categorical", "choices": [0, 2]},
         "model.ema": {"type": "categorical", "choices": [None, 0.999]},
     }
+    budget_presets = ()  # DCGAN's `wide` is measured on images only
     presets = {
         # The paper: d = 64, kernel 25, WGAN-GP with 5 critic steps, Adam 1e-4 (0.5, 0.9), batch 64.
         "paper": {
