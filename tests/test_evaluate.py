@@ -249,3 +249,17 @@ def test_conditional_run_gets_class_agreement_and_usefulness(tmp_path, cache, di
     # labels that do not fit the data are named
     with pytest.raises(ConfigError, match="one label per sample"):
         evaluate_samples(digits.tensor("test")[:20], digits, extractor, ("fid",), fake_labels=torch.zeros(3))
+
+
+def test_vae_prior_table_shows_what_the_prior_costs(tmp_path, cache, digits):
+    """A sharp VAE's N(0, I) samples fall in the holes between its codes; a mixture fitted to them does not."""
+    from genforge.bench.vae_prior import prior_table
+
+    Trainer(tiny_config("vae", "train.steps=300"), tmp_path, data=digits, progress=False, log=lambda s: None).fit()
+    rows = dict(prior_table(str(tmp_path), 300, [5]))
+    assert list(rows) == [
+        "N(0, I) samples",
+        "reconstructions of held-out images",
+        "mixture of 5 fitted to the training codes",
+    ]
+    assert rows["mixture of 5 fitted to the training codes"]["fid"] < 0.8 * rows["N(0, I) samples"]["fid"], rows
