@@ -3,7 +3,7 @@ plain PyTorch loops (the article's, the textbook DCGAN), same data.
 
     python -m genforge.bench.quality --arm default --minutes 60 --out runs/ttq/default.json
     python -m genforge.bench.quality --arm textbook --minutes 60 --out runs/ttq/textbook.json
-    python -m genforge.bench.quality --arm default --set model.width=1.0 --name wide --minutes 60 ...
+    python -m genforge.bench.quality --arm default --set train.lr=2e-4 --name default-lr2 --minutes 60 ...
     python -m genforge.bench.quality --report runs/ttq/textbook.json runs/ttq/default.json
 
 Each arm trains on the data's training split and, at each mark (0.5, 1, 2, 5, 10, 20, 30, 45, 60 minutes up to
