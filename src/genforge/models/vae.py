@@ -240,10 +240,10 @@ class VAE(Family):
 
     @torch.no_grad()
     def finish_training(self, train, labels, to_model) -> None:
-        """prior=gmm: fit the mixture(s) to the posterior means of (up to 50,000 of) the training images."""
+        """prior=gmm: fit the mixture(s) to the posterior means of (up to 20,000 of) the training images."""
         if self.gmm is None:
             return
-        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:50_000]
+        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:20_000]
         labels = labels if self.conditional else None
         was_training = self.training
         self.eval()
