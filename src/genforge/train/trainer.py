@@ -142,8 +142,6 @@ class Trainer:
         self.local_batch = local_batch(self.batch, self.world)
         self.steps_per_epoch = len(self.x) // self.batch
         self.total = self._total_steps()
-        # Fixed noise for the sample grids, from its own generator (leaves the training RNG alone).
-        self.grid_z = self.model.prior(t.grid_size, torch.Generator().manual_seed(t.seed + 2))
         # a conditional model's grid has one class per column
         self.grid_y = None
         if self.model.conditional:
@@ -240,8 +238,12 @@ class Trainer:
         was = self.model.training
         self.model.eval()
         with torch.no_grad():  # a decoder that samples (text) draws from its own seeded generator
-            gen = torch.Generator().manual_seed(self.cfg.train.seed + 3)
-            stored = self.modality.to_stored(self.model.decode(self.grid_z, self.grid_y, gen))
+            # fixed noise for every grid, from its own generator (leaves the training RNG alone), drawn from the
+            # prior as it is now: a prior fitted when training ends (the VAE's mixture) shows in the last grid
+            t = self.cfg.train
+            z = self.model.prior(t.grid_size, torch.Generator().manual_seed(t.seed + 2), self.grid_y)
+            gen = torch.Generator().manual_seed(t.seed + 3)
+            stored = self.modality.to_stored(self.model.decode(z, self.grid_y, gen))
         self.model.train(was)
         names = class_labels(self.grid_y, self.data.class_names)
         preview = self.modality.preview(
