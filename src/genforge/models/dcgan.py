@@ -108,6 +108,13 @@ class DCGANConfig(ConditionalConfig):
         return self
 
 
+# The default preset (see DCGAN.presets for why each setting), which `wide` widens.
+_DEFAULT = {
+    "model": {"width": 0.5, "kernel": 3, "dropout": 0.0, "ema": 0.999, "ema_warmup": True},
+    "train": {"lr": 4e-4, "betas": [0.5, 0.999], "batch_size": 64},
+}
+
+
 def mode_seeking(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """MSGAN's term (Mao et al. 2019), to be minimised: the two halves of the batch share labels, and the
     generator is penalised when other noise gives the same image: 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|)."""
@@ -224,16 +231,10 @@ class DCGAN(Family):
         # lr, and an EMA generator whose decay ramps up with the steps (an EMA of 0.999 from the start would
         # still average in the first poor minutes). Measured in docs/optimization.md: 5 minutes on one busy
         # thread, two seeds, FID 3.8 against 5.2 for `lean`, recall 0.51 against 0.30.
-        "default": {
-            "model": {"width": 0.5, "kernel": 3, "dropout": 0.0, "ema": 0.999, "ema_warmup": True},
-            "train": {"lr": 4e-4, "betas": [0.5, 0.999], "batch_size": 64},
-        },
+        "default": _DEFAULT,
         # For budgets of 20 minutes and more (chosen by --minutes): the default at full width. Slower per step, it
         # overtakes the default between 10 and 20 CPU-minutes (docs/optimization.md, the time-to-quality curves).
-        "wide": {
-            "model": {"width": 1.0, "kernel": 3, "dropout": 0.0, "ema": 0.999, "ema_warmup": True},
-            "train": {"lr": 4e-4, "betas": [0.5, 0.999], "batch_size": 64},
-        },
+        "wide": {"model": {**_DEFAULT["model"], "width": 1.0}, "train": _DEFAULT["train"]},
         # The previous default: the same network without the EMA, at the DCGAN paper's lr.
         "lean": {
             "model": {"width": 0.5, "kernel": 3, "dropout": 0.0},
