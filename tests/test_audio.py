@@ -19,7 +19,7 @@ from genforge.evaluate import metrics as M
 from genforge.evaluate.sanity import audio_conditions
 from genforge.modalities import MODALITIES
 from genforge.models.spectrogram import Spectrogram
-from genforge.models.wavegan import WaveGANConfig, WaveGenerator, phase_shuffle
+from genforge.models.wavegan import WaveDiscriminator, WaveGANConfig, WaveGenerator, phase_shuffle
 from genforge.report import write_report
 from genforge.serve.app import create_app
 from genforge.train import Trainer
@@ -128,6 +128,9 @@ def test_wavegan_shapes_and_phase_shuffle():
     assert out.shape == h.shape
     shifts = out[:, 0, 5] - h[:, 0, 5]  # each example shifted by one k in -2..2, the same on every channel
     assert set(shifts.tolist()) <= {-2.0, -1.0, 0.0, 1.0, 2.0} and torch.equal(out[:, 0], out[:, 1])
+    d = WaveDiscriminator(WaveGANConfig(width=0.0625, kernel=9, d_norm="batch"), (1, 16000))
+    assert [type(n).__name__ for n in d.norms] == ["Identity"] + ["BatchNorm1d"] * (len(d.convs) - 1)
+    assert d(torch.randn(3, 1, 16000)).shape == (3,)
 
 
 def test_wavegan_paper_step_runs_wgan_gp_on_waveforms(audio_data, tmp_path):

@@ -2,6 +2,8 @@ import pytest
 import torch
 
 import genforge
+from genforge.config import DataConfig
+from genforge.data import load_data
 from genforge.errors import ConfigError
 from genforge.losses import GAN_LOSSES
 from genforge.losses.augment import diff_augment
@@ -36,6 +38,24 @@ def test_spectral_norm_bounds_every_discriminator_layer():
         if isinstance(layer, (torch.nn.Conv2d, torch.nn.Linear)):
             sigma = torch.linalg.matrix_norm(layer.weight.flatten(1), ord=2)
             assert 0.9 < sigma < 1.1, sigma
+
+
+def test_batch_norm_in_d_follows_the_dcgan_paper_and_learns(tmp_path):
+    digits16 = load_data(DataConfig(source="digits", resolution=16))  # two stride-2 convs in D
+    cfg = tiny_config("dcgan", "model.d_norm=batch", "data.resolution=16", "train.steps=300")
+    tr = Trainer(cfg, tmp_path, data=digits16, **quiet())
+    convs = [layer for layer in tr.model.D.net if isinstance(layer, torch.nn.Conv2d)]
+    norms = [layer for layer in tr.model.D.net if isinstance(layer, torch.nn.BatchNorm2d)]
+    assert len(convs) == 2 and len(norms) == 1  # every conv but the first, which sees the images
+    assert convs[0].bias is not None and convs[1].bias is None  # BN's shift is the second conv's bias
+    real = digits16.tensor("test").float() / 127.5 - 1
+    before = nn_distance(tr.model.sample(128, seed=1), real)
+    tr.fit()
+    assert nn_distance(tr.model.sample(128, seed=1), real) < 0.8 * before
+    tr.model.eval()  # the critic scores each image on its own, with the running statistics
+    assert torch.allclose(tr.model.critic(real[:6])[:2], tr.model.critic(real[:2]), atol=1e-5)
+    with pytest.raises(ConfigError, match="d_norm"):
+        resolve_config("dcgan", sets=["model.d_norm=batch", "model.gp_weight=10"])
 
 
 def test_penalties_are_positive_and_differentiable():

@@ -48,6 +48,11 @@ class DCGANConfig(ConditionalConfig):
         "ns", description="ns: the article's non-saturating loss; hinge; wgan (use with gp_weight)"
     )
     spectral_norm: bool = Field(False, description="spectral normalisation of every discriminator layer (Miyato 2018)")
+    d_norm: Literal["none", "batch"] = Field(
+        "none",
+        description="normalisation in D after every conv but the first: none (the article) or batch "
+        "(the DCGAN paper; real and fake batches are normalised apart)",
+    )
     r1_gamma: float = Field(0.0, ge=0, description="R1 penalty weight on real images (gamma / 2 * E||grad D||^2)")
     gp_weight: float = Field(0.0, ge=0, description="WGAN-GP gradient penalty weight (10 is usual)")
     d_lr_ratio: float = Field(1.0, gt=0, description="TTUR: discriminator lr = train.lr * this")
@@ -107,6 +112,14 @@ class DCGANConfig(ConditionalConfig):
             )
         return self
 
+    @model_validator(mode="after")
+    def _penalty_is_per_example(self):
+        # the gradient penalty is a per-example norm; batch norm makes each logit depend on the whole batch
+        # (Gulrajani et al. 2017 leave it out of the critic for this reason)
+        if self.d_norm == "batch" and self.gp_weight:
+            raise ValueError("gp_weight takes d_norm=none: batch norm mixes the examples whose gradients it bounds")
+        return self
+
 
 # The default preset (see DCGAN.presets for why each setting), which `wide` widens.
 _DEFAULT = {
@@ -121,6 +134,14 @@ def mode_seeking(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     h = len(fake) // 2
     ratio = (fake[:h] - fake[h : 2 * h]).abs().mean() / (z[:h] - z[h : 2 * h]).abs().mean()
     return 1.0 / (ratio + 1e-5)
+
+
+def d_norm(cfg: DCGANConfig, channels: int, first: bool, dims: int) -> Optional[nn.Module]:
+    """The discriminator's normalisation after a conv of `channels` outputs, None where it has none (every
+    layer with d_norm=none; the first layer always, as in the DCGAN paper: it sees the images as they are)."""
+    if cfg.d_norm == "none" or first:
+        return None
+    return (nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d)(channels, eps=cfg.bn_eps, momentum=cfg.bn_momentum)
 
 
 def _channels(base: int, k: int, cfg: DCGANConfig) -> int:
@@ -172,7 +193,10 @@ class Discriminator(nn.Module):
         c, side = c_in, res
         for i in range(max(n, 1)):
             c_next = _channels(64, i, cfg)
-            layers += [nn.Conv2d(c, c_next, k, 2, p), nn.LeakyReLU(cfg.leaky_slope), nn.Dropout(cfg.dropout)]
+            norm = d_norm(cfg, c_next, first=i == 0, dims=2)
+            layers += [nn.Conv2d(c, c_next, k, 2, p, bias=norm is None)]
+            layers += [norm] if norm is not None else []
+            layers += [nn.LeakyReLU(cfg.leaky_slope), nn.Dropout(cfg.dropout)]
             c, side = c_next, (side + 1) // 2  # "same" padding: ceil(side / 2)
         n_features = c * side * side
         self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(n_features, 1))
@@ -201,6 +225,7 @@ class DCGAN(Family):
         "model.dropout": {"type": "float", "low": 0.0, "high": 0.4},
         "model.loss": {"type": "categorical", "choices": ["ns", "hinge"]},
         "model.spectral_norm": {"type": "categorical", "choices": [False, True]},
+        "model.d_norm": {"type": "categorical", "choices": ["none", "batch"]},
         "model.r1_gamma": {"type": "categorical", "choices": [0.0, 0.1, 1.0]},
         "model.d_lr_ratio": {"type": "categorical", "choices": [1.0, 2.0, 4.0]},
         "model.ema": {"type": "categorical", "choices": [None, 0.999]},

@@ -30,7 +30,7 @@ from torch import nn
 
 from ..dsp import pad_to
 from .base import FAMILIES, append_class
-from .dcgan import DCGAN, DCGANConfig
+from .dcgan import DCGAN, DCGANConfig, d_norm
 
 BASE = 16  # length of G's first feature map
 
@@ -96,7 +96,11 @@ class WaveDiscriminator(nn.Module):
         self.padded = BASE * 4**n
         self.shuffle = cfg.phase_shuffle
         chans = [shape[0]] + [d * 2**i for i in range(n)]  # paper: 1, d, 2d, 4d, 8d, 16d
-        self.convs = nn.ModuleList(nn.Conv1d(chans[i], chans[i + 1], k, 4, padding=k // 2) for i in range(n))
+        norms = [d_norm(cfg, chans[i + 1], first=i == 0, dims=1) for i in range(n)]
+        self.convs = nn.ModuleList(
+            nn.Conv1d(chans[i], chans[i + 1], k, 4, padding=k // 2, bias=norms[i] is None) for i in range(n)
+        )
+        self.norms = nn.ModuleList(nn.Identity() if m is None else m for m in norms)
         self.act = nn.LeakyReLU(cfg.leaky_slope)
         self.drop = nn.Dropout(cfg.dropout)
         n_features = chans[-1] * BASE
@@ -105,8 +109,8 @@ class WaveDiscriminator(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         h = pad_to(x, self.padded)  # [B, 1, 16 * 4**n]
-        for i, conv in enumerate(self.convs):
-            h = self.drop(self.act(conv(h)))
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            h = self.drop(self.act(norm(conv(h))))
             if i < len(self.convs) - 1:  # the paper shuffles after every layer but the last
                 h = phase_shuffle(h, self.shuffle)
         return h.flatten(1)  # [B, 16d * 16]
