@@ -172,8 +172,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
         "--arm",
-        choices=["article", "article-bf16", "textbook", *DCGAN.presets],
-        help="a plain eager loop (the article's in fp32 or bf16 autocast, the textbook DCGAN) or a DCGAN preset",
+        choices=list(dict.fromkeys(["article", "article-bf16", "textbook", *DCGAN.presets])),
+        help="a plain eager loop (the article's in fp32 or bf16 autocast, the textbook DCGAN) or a DCGAN preset "
+        "(`article` is the plain loop: the same mathematics as the preset)",
     )
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a preset's config")
     ap.add_argument("--name", help="the arm's label (default: --arm)")
