@@ -220,3 +220,12 @@ def test_vae_gmm_prior_draws_codes_where_the_training_codes_are(tmp_path, digits
     gap = lambda z: torch.cdist(z, codes).min(1).values.median()  # noqa: E731  distance to the nearest code
     assert gap(m.prior(500, torch.Generator().manual_seed(2))) < 0.7 * gap(normal), (gap(m.prior(500)), gap(normal))
     assert m.sample(4).shape == (4, 1, 8, 8)
+    # the last preview grid shows what the run samples: the mixture's codes, not N(0, I)'s
+    last = sorted((tmp_path / "samples").glob("step_*.png"))[-1]
+    shown = last.read_bytes()
+    tr.model.gmm.fitted.fill_(False)
+    tr.save_samples()
+    assert last.read_bytes() != shown
+    tr.model.gmm.fitted.fill_(True)
+    tr.save_samples()
+    assert last.read_bytes() == shown
