@@ -107,6 +107,7 @@ def run_arm(
         "threads": torch.get_num_threads(),
         "clock": clock,
         "samples": n_samples,
+        "seed": seed,
         "curve": curve,
     }
     gen = torch.Generator().manual_seed(seed)
@@ -183,6 +184,7 @@ def main(argv=None) -> None:
     ap.add_argument("--minutes", type=float, default=5.0, help="training time (evaluation excluded)")
     ap.add_argument("--every", type=float, help="seconds of training between evaluations (default: the marks)")
     ap.add_argument("--samples", type=int, default=2000, help="samples per FID")
+    ap.add_argument("--seed", type=int, default=0, help="seeds the initial weights, the data order and the samples")
     ap.add_argument("--out", type=Path, help="write the curve here (JSON)")
     ap.add_argument("--report", nargs="+", metavar="JSON", help="print the table of curves written before")
     args = ap.parse_args(argv)
@@ -197,6 +199,7 @@ def main(argv=None) -> None:
         args.minutes,
         args.every,
         args.samples,
+        seed=args.seed,
         sets=tuple(args.set),
         label=args.name,
         clock=args.clock,
