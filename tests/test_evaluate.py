@@ -81,8 +81,10 @@ def test_memorization_flags_training_images(table):
 def test_eval_json_shape_with_floors_and_intervals(tmp_path, cache, digits, extractor):
     tr = Trainer(tiny_config("vae", "train.steps=30"), tmp_path, data=digits, progress=False, log=lambda s: None)
     tr.fit()
-    res = evaluate_run(tmp_path, n_samples=200, iwae_k=4, log=lambda s: None)
+    said = []
+    res = evaluate_run(tmp_path, n_samples=200, iwae_k=4, log=said.append)
     saved = json.loads((tmp_path / "eval.json").read_text())
+    assert not any("still training" in s for s in said)
     assert saved["n_fake"] == 200 and saved["data"]["fingerprint"] == digits.fingerprint
     assert saved["extractor"]["kind"] == "classifier" and saved["extractor"]["fingerprint"]
     for name in ("fid", "kid", "precision", "recall", "density", "coverage", "classifier_score", "near_copy_share"):
@@ -102,6 +104,12 @@ def test_eval_json_shape_with_floors_and_intervals(tmp_path, cache, digits, extr
     m = res["metrics"]
     assert m["nll_iw"]["value"] <= -m["elbo"]["value"] + 1.0
     assert 0 <= m["active_units"]["value"] <= m["active_units"]["of"]
+    # a run that is still training is scored with a warning that it is a checkpoint
+    from genforge.run import write_status
+
+    write_status(tmp_path, "training", 12)
+    evaluate_run(tmp_path, n_samples=200, iwae_k=2, log=said.append, write=False)
+    assert any("still training (step 12)" in s for s in said)
 
 
 def test_evaluate_any_samples_file(tmp_path, cache, digits, extractor):

@@ -214,9 +214,15 @@ def evaluate_run(
 ) -> dict:
     """Sample a trained run and evaluate it (n_samples: the modality's default); writes RUN/eval.json.
     Families with the `likelihood` ability add their held-out likelihood figures."""
-    from ..run import load  # the run directory contract (shared utility)
+    from ..run import load, read_status  # the run directory contract (shared utility)
 
     model = load(run, device)
+    status = read_status(run)
+    if status["state"] == "training":  # the weights are a checkpoint: what training ends with may differ
+        log(
+            f"warning: {run} is still training (step {status.get('step')}); this scores its last checkpoint, "
+            "not the finished model (a family may change its sampling when training ends)"
+        )
     mod = modality_of(model)
     data = mod.load(model.run_config.data, Path(run))
     if data.fingerprint != model.dataset_info.get("fingerprint"):
