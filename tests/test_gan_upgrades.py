@@ -173,7 +173,10 @@ def test_vae_learned_variance_decoder(tmp_path, digits):
     assert torch.allclose(reconstruction_nll(x, logits, "gaussian_learned", 1.0), torch.tensor([expected]), atol=1e-5)
     assert torch.allclose(reconstruction_nll(x, logits[:, :1], "gaussian", 0.1), torch.tensor([expected]), atol=1e-5)
     tr = Trainer(
-        tiny_config("vae", "model.reconstruction=gaussian_learned", "train.steps=150"), tmp_path, data=digits, **quiet()
+        tiny_config("vae", "model.reconstruction=gaussian_learned", "model.latent_dim=16", "train.steps=150"),
+        tmp_path,
+        data=digits,
+        **quiet(),
     )
     before, after = vae_test_loss_before_after(tr)
     assert after < before - 50  # nats per image
