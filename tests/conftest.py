@@ -6,9 +6,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from genforge.config import AudioDataConfig, DataConfig, TextDataConfig
 from genforge.data import load_data
 from genforge.data.textset import load_text
+from genforge.modalities.audio import AudioDataConfig
+from genforge.modalities.image import ImageDataConfig
+from genforge.modalities.text import TextDataConfig
 from genforge.models import FAMILIES
 from genforge.run import resolve_config
 
@@ -48,7 +50,7 @@ def stdlib_sentences() -> dict[str, list[str]]:
 
 @pytest.fixture(scope="session")
 def digits():
-    return load_data(DataConfig(source="digits"))
+    return load_data(ImageDataConfig(source="digits"))
 
 
 @pytest.fixture(scope="session")

@@ -11,13 +11,12 @@ import torch
 from fastapi.testclient import TestClient
 
 import genforge
-from genforge.config import AudioDataConfig
 from genforge.data.audio import load_audio, synthesize_digits
 from genforge.dsp import log_mel
 from genforge.errors import ConfigError, DataError
 from genforge.evaluate import metrics as M
-from genforge.evaluate.sanity import audio_conditions
 from genforge.modalities import MODALITIES
+from genforge.modalities.audio import AudioDataConfig
 from genforge.models.spectrogram import Spectrogram
 from genforge.models.wavegan import WaveDiscriminator, WaveGANConfig, WaveGenerator, phase_shuffle
 from genforge.report import write_report
@@ -152,7 +151,7 @@ def test_audio_sanity_conditions_move_the_figures_the_right_way(audio_data):
     from genforge.evaluate.features import get_extractor
 
     ext = get_extractor(audio_data, steps=150, log=None)
-    conds = audio_conditions(audio_data, 60)
+    conds = MODALITIES.get("audio").sanity_conditions(audio_data, 60)
     assert set(conds) >= {"real (floor)", "noise SNR 0 dB", "low-pass 1000 Hz", "time-reversed", "training clips"}
     fd = {
         k: evaluate_samples(v, audio_data, ext, ["fd", "classifier_score"], floors=False, draws=2)["metrics"]
@@ -269,7 +268,7 @@ def test_unlabelled_audio_gets_a_contrastive_encoder_that_tells_noise_from_speec
     assert data.n_classes == 0
     ext = get_extractor(data, steps=30, log=None)
     assert ext.kind == "contrastive"
-    conds = audio_conditions(data, 30)
+    conds = MODALITIES.get("audio").sanity_conditions(data, 30)
     fd = {
         k: evaluate_samples(conds[k], data, ext, ["fd"], floors=False, draws=2)["metrics"]["fd"]["value"]
         for k in ("real (floor)", "noise SNR 0 dB")

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genforge.config import DataConfig
 from genforge.data import builtin, data_report, format_report, load_data, to_float, to_uint8
 from genforge.errors import DataError
+from genforge.modalities.image import ImageDataConfig
 
 
 def write_idx(path, arr, gz=False):
@@ -24,14 +24,14 @@ def test_digits_is_split_with_labels_and_fingerprint(digits):
     assert len(digits.train) + len(digits.test) == 1797
     assert digits.split.startswith("seeded") and digits.n_classes == 10
     assert digits.train.max() == 255
-    again = load_data(DataConfig(source="digits"))
+    again = load_data(ImageDataConfig(source="digits"))
     assert again.fingerprint == digits.fingerprint
-    other = load_data(DataConfig(source="digits", split_seed=1))
+    other = load_data(ImageDataConfig(source="digits", split_seed=1))
     assert other.fingerprint != digits.fingerprint
 
 
 def test_preprocessing_resolution_and_channels_change_the_fingerprint(digits):
-    d = load_data(DataConfig(source="digits", resolution=16, channels=3))
+    d = load_data(ImageDataConfig(source="digits", resolution=16, channels=3))
     assert d.shape == (3, 16, 16) and d.fingerprint != digits.fingerprint
 
 
@@ -43,7 +43,7 @@ def test_idx_folder(tmp_path, gz):
     write_idx(tmp_path / f"train-labels-idx1-ubyte{ext}", rng.integers(0, 3, 20), gz)
     write_idx(tmp_path / f"t10k-images-idx3-ubyte{ext}", rng.integers(0, 255, (5, 6, 6)), gz)
     write_idx(tmp_path / f"t10k-labels-idx1-ubyte{ext}", rng.integers(0, 3, 5), gz)
-    d = load_data(DataConfig(source=str(tmp_path)))
+    d = load_data(ImageDataConfig(source=str(tmp_path)))
     assert d.split == "source" and len(d.train) == 20 and len(d.test) == 5 and d.shape == (1, 6, 6)
 
 
@@ -52,18 +52,18 @@ def test_truncated_idx_file_is_named(tmp_path):
     p = tmp_path / "train-images-idx3-ubyte"
     p.write_bytes(p.read_bytes()[:-7])
     with pytest.raises(DataError, match=f"{p}.*truncated"):
-        load_data(DataConfig(source=str(tmp_path)))
+        load_data(ImageDataConfig(source=str(tmp_path)))
 
 
 def test_missing_fashion_mnist_says_how_to_get_it(monkeypatch, tmp_path):
     monkeypatch.setattr(builtin, "FASHION_MNIST_DIR", tmp_path / "nowhere")
     with pytest.raises(DataError, match="apt-get install -y dataset-fashion-mnist.*--data"):
-        load_data(DataConfig(source="fashion-mnist"))
+        load_data(ImageDataConfig(source="fashion-mnist"))
 
 
 @pytest.mark.skipif(not builtin.FASHION_MNIST_DIR.is_dir(), reason="dataset-fashion-mnist not installed")
 def test_fashion_mnist_has_its_own_split_and_class_names():
-    d = load_data(DataConfig(source="fashion-mnist", limit=1000))
+    d = load_data(ImageDataConfig(source="fashion-mnist", limit=1000))
     assert len(d.train) == 1000 and len(d.test) == 10_000 and d.shape == (1, 28, 28)
     assert d.class_names[8] == "Bag" and d.split == "source"
 
@@ -82,7 +82,7 @@ def make_folder(root, n=6, corrupt=True):
 
 def test_image_folder_labels_resize_and_skipped_files(tmp_path):
     make_folder(tmp_path)
-    d = load_data(DataConfig(source=str(tmp_path), resolution=16, test_fraction=0.25))
+    d = load_data(ImageDataConfig(source=str(tmp_path), resolution=16, test_fraction=0.25))
     assert d.shape == (3, 16, 16) and d.class_names == ["cats", "dogs"]
     assert len(d.train) + len(d.test) == 12
     rep = data_report(d)
@@ -94,27 +94,27 @@ def test_image_folder_labels_resize_and_skipped_files(tmp_path):
 def test_image_folder_strict_names_the_bad_file(tmp_path):
     make_folder(tmp_path)
     with pytest.raises(DataError, match="broken.jpg|truncated.png"):
-        load_data(DataConfig(source=str(tmp_path), strict=True))
+        load_data(ImageDataConfig(source=str(tmp_path), strict=True))
 
 
 def test_folder_with_nothing_usable_is_a_clear_error(tmp_path):
     (tmp_path / "a.png").write_bytes(b"garbage")
     with pytest.raises(DataError, match="none of the 1 image files"):
-        load_data(DataConfig(source=str(tmp_path)))
+        load_data(ImageDataConfig(source=str(tmp_path)))
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(DataError, match="no image files"):
-        load_data(DataConfig(source=str(empty)))
+        load_data(ImageDataConfig(source=str(empty)))
 
 
 def test_npz_float_nchw_with_labels(tmp_path):
     rng = np.random.default_rng(0)
     x = rng.uniform(-1, 1, (30, 3, 8, 8)).astype(np.float32)
     np.savez(tmp_path / "d.npz", images=x, labels=rng.integers(0, 4, 30))
-    d = load_data(DataConfig(source=str(tmp_path / "d.npz")))
+    d = load_data(ImageDataConfig(source=str(tmp_path / "d.npz")))
     assert d.shape == (3, 8, 8) and d.n_classes >= 1 and d.train.dtype == np.uint8
     np.save(tmp_path / "u.npy", rng.integers(0, 255, (10, 5, 5), dtype=np.uint8))
-    assert load_data(DataConfig(source=str(tmp_path / "u.npy"))).shape == (1, 5, 5)
+    assert load_data(ImageDataConfig(source=str(tmp_path / "u.npy"))).shape == (1, 5, 5)
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_bad_npz_names_file_and_problem(tmp_path, content, match):
     p = tmp_path / "bad.npz"
     np.savez(p, **content)
     with pytest.raises(DataError, match=match) as e:
-        load_data(DataConfig(source=str(p)))
+        load_data(ImageDataConfig(source=str(p)))
     assert str(p) in str(e.value)
 
 
@@ -138,7 +138,7 @@ def test_corrupt_npz_is_named(tmp_path):
     p = tmp_path / "c.npz"
     p.write_bytes(b"PK\x03\x04 broken")
     with pytest.raises(DataError, match=str(p)):
-        load_data(DataConfig(source=str(p)))
+        load_data(ImageDataConfig(source=str(p)))
 
 
 def test_duplicates_are_reported(tmp_path):
@@ -146,13 +146,13 @@ def test_duplicates_are_reported(tmp_path):
     x[7] = x[2]
     x[9] = x[2]
     np.save(tmp_path / "dup.npy", x)
-    rep = data_report(load_data(DataConfig(source=str(tmp_path / "dup.npy"), test_fraction=0.2)))
+    rep = data_report(load_data(ImageDataConfig(source=str(tmp_path / "dup.npy"), test_fraction=0.2)))
     assert rep["duplicates"]["groups"] == 1 and rep["duplicates"]["extra_copies"] == 2
 
 
 def test_unknown_source_suggests_name():
     with pytest.raises(DataError, match="did you mean 'digits'"):
-        load_data(DataConfig(source="digts"))
+        load_data(ImageDataConfig(source="digts"))
 
 
 def test_scaling_round_trips():

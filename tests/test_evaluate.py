@@ -180,11 +180,11 @@ def test_cli_evaluate_prints_table_and_writes_eval_json(tmp_path, cache, extract
 
 
 def test_unlabelled_data_gets_a_contrastive_extractor(tmp_path, cache, digits):
-    from genforge.config import DataConfig
     from genforge.data import load_data
+    from genforge.modalities.image import ImageDataConfig
 
     np.save(tmp_path / "u.npy", digits.train[:400])  # no labels
-    data = load_data(DataConfig(source=str(tmp_path / "u.npy")))
+    data = load_data(ImageDataConfig(source=str(tmp_path / "u.npy")))
     ext = get_extractor(data, steps=20, log=None)
     assert ext.kind == "contrastive" and ext.embed(data.tensor("test"))[1] is None
     res = evaluate_samples(data.tensor("test"), data, ext, n_real=300)

@@ -2,12 +2,12 @@ import pytest
 import torch
 
 import genforge
-from genforge.config import DataConfig
 from genforge.data import load_data
 from genforge.errors import ConfigError
 from genforge.losses import GAN_LOSSES
 from genforge.losses.augment import diff_augment
 from genforge.losses.gan import gradient_penalty, r1_penalty
+from genforge.modalities.image import ImageDataConfig
 from genforge.models import FAMILIES
 from genforge.run import resolve_config
 from genforge.train import Trainer
@@ -41,7 +41,7 @@ def test_spectral_norm_bounds_every_discriminator_layer():
 
 
 def test_batch_norm_in_d_follows_the_dcgan_paper_and_learns(tmp_path):
-    digits16 = load_data(DataConfig(source="digits", resolution=16))  # two stride-2 convs in D
+    digits16 = load_data(ImageDataConfig(source="digits", resolution=16))  # two stride-2 convs in D
     cfg = tiny_config("dcgan", "model.d_norm=batch", "data.resolution=16", "train.steps=300")
     tr = Trainer(cfg, tmp_path, data=digits16, **quiet())
     convs = [layer for layer in tr.model.D.net if isinstance(layer, torch.nn.Conv2d)]

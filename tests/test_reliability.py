@@ -94,9 +94,9 @@ def test_damaged_or_empty_arrays_are_named(tmp_path):
     import numpy as np
     import pytest
 
-    from genforge.config import DataConfig
     from genforge.data import load_data
     from genforge.errors import DataError
+    from genforge.modalities.image import ImageDataConfig
 
     buf = io.BytesIO()
     np.save(buf, np.zeros((4, 8, 8), np.uint8))
@@ -114,28 +114,28 @@ def test_damaged_or_empty_arrays_are_named(tmp_path):
     for name, content in cases.items():
         (tmp_path / name).write_bytes(content)
         with pytest.raises(DataError, match=name):
-            load_data(DataConfig(source=str(tmp_path / name)))
+            load_data(ImageDataConfig(source=str(tmp_path / name)))
 
 
 def test_an_idx_folder_without_images_is_named(tmp_path):
     import pytest
 
-    from genforge.config import DataConfig
     from genforge.data import load_data
     from genforge.errors import DataError
+    from genforge.modalities.image import ImageDataConfig
 
     (tmp_path / "train-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 3]) + (0).to_bytes(4, "big") + bytes(8))
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + (0).to_bytes(4, "big"))
     with pytest.raises(DataError, match="train-images-idx3-ubyte: no images"):
-        load_data(DataConfig(source=str(tmp_path)))
+        load_data(ImageDataConfig(source=str(tmp_path)))
 
 
 def test_text_with_no_samples_names_the_file(tmp_path):
     import pytest
 
-    from genforge.config import TextDataConfig
     from genforge.data.textset import load_text
     from genforge.errors import DataError
+    from genforge.modalities.text import TextDataConfig
 
     (tmp_path / "blank.txt").write_text("\n \n\x1b[31m\n")
     with pytest.raises(DataError, match="blank.txt"):
@@ -274,13 +274,13 @@ def test_edited_weights_or_training_state_are_refused_by_their_checksums(tmp_pat
 def test_an_image_over_the_pixel_limit_is_skipped_before_decoding(tmp_path, monkeypatch):
     from PIL import Image
 
-    from genforge.config import DataConfig
     from genforge.data import images, load_data
+    from genforge.modalities.image import ImageDataConfig
 
     for i in range(4):
         Image.new("L", (8, 8), 40 * i).save(tmp_path / f"small{i}.png")
     Image.new("L", (40, 40)).save(tmp_path / "bomb.png")
     monkeypatch.setattr(images, "MAX_PIXELS", 1000)  # PIL's 89 million, scaled down
-    data = load_data(DataConfig(source=str(tmp_path)))
+    data = load_data(ImageDataConfig(source=str(tmp_path)))
     assert len(data.train) + len(data.test) == 4
     assert [(p.endswith("bomb.png"), "over the 1,000 limit" in r) for p, r in data.problems] == [(True, True)]

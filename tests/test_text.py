@@ -11,11 +11,11 @@ import torch.nn.functional as F
 from fastapi.testclient import TestClient
 
 import genforge
-from genforge.config import TextDataConfig
 from genforge.data.textset import EOS, PAD, TOKENIZER_FILE, decode, load_text
 from genforge.errors import ConfigError, DataError
 from genforge.evaluate import evaluate_run, evaluate_samples, get_extractor
 from genforge.evaluate.sanity import conditions, sanity_table
+from genforge.modalities.text import TextDataConfig
 from genforge.sample import export, interpolate_inputs, prior_samples, reconstructions, write_samples
 from genforge.sample.sampling import set_options
 from genforge.serve import create_app

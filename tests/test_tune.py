@@ -3,8 +3,8 @@ import json
 import optuna
 import pytest
 
-from genforge.config import DataConfig
 from genforge.errors import ConfigError
+from genforge.modalities.image import ImageDataConfig
 from genforge.tune import load_space, tune
 
 
@@ -17,7 +17,7 @@ def cache(tmp_path, monkeypatch):
 def small(tmp_path, **kw):
     args = dict(
         family="vae",
-        data_cfg=DataConfig(source="digits"),
+        data_cfg=ImageDataConfig(source="digits"),
         trials=3,
         study_name="s",
         steps_per_trial=20,
@@ -72,4 +72,4 @@ def test_bad_space_is_named(tmp_path):
     with pytest.raises(ConfigError, match="train.lr.*low < high"):
         load_space("vae", p)
     with pytest.raises(ConfigError, match="per trial"):
-        tune("vae", DataConfig(), 1, "x", out_root=tmp_path)
+        tune("vae", ImageDataConfig(), 1, "x", out_root=tmp_path)

@@ -13,8 +13,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from genforge.config import DataConfig
 from genforge.errors import ConfigError
+from genforge.modalities.image import ImageDataConfig
 from genforge.tune import tune
 from genforge.tune.pgcluster import bindir, start, stop
 from genforge.tune.workers import counted_trials
@@ -45,7 +45,7 @@ def study_args(tmp_path, **kw):
     return (
         dict(
             family="vae",
-            data_cfg=DataConfig(source="digits"),
+            data_cfg=ImageDataConfig(source="digits"),
             trials=6,
             study_name="w",
             steps_per_trial=20,

@@ -1,11 +1,11 @@
 """genforge: train GANs and VAEs on your own data, generate, evaluate, export."""
 
-__version__ = "0.1.0"
+from .version import __version__
 
 
 def load(run_dir, device: str = "cpu"):
     """The trained model of a run directory: `genforge.load("runs/x").sample(64, seed=0)`."""
-    from .run import load as _load
+    from .run import load as _load  # deferred: `import genforge` stays light; a model needs torch and every family
 
     return _load(run_dir, device)
 

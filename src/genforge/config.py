@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal, Optional, Union
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import ConfigError
 from .registry import nearest
@@ -28,7 +28,7 @@ class StrictModel(BaseModel):
 
 
 class BaseDataConfig(StrictModel):
-    """The data keys every modality shares; each modality adds its own (see `modalities/`)."""
+    """The data keys every modality shares; each modality's own config class (in `modalities/`) adds its keys."""
 
     source: str = Field("digits", description="a built-in data set's name, or a path")
     test_fraction: float = Field(
@@ -37,50 +37,6 @@ class BaseDataConfig(StrictModel):
     split_seed: int = Field(0, description="seed of that split, recorded so the split can be rebuilt")
     limit: Optional[int] = Field(None, ge=1, description="use only the first N training items (small-data runs)")
     strict: bool = Field(False, description="make unreadable files (or lines) an error instead of skipping them")
-
-
-class DataConfig(BaseDataConfig):
-    """Image data."""
-
-    source: str = Field(
-        "digits", description="`digits`, `fashion-mnist`, or a path: image folder, IDX folder, .npz/.npy file"
-    )
-    resolution: Optional[int] = Field(
-        None, ge=4, le=1024, description="square side in pixels; None keeps the source's own size"
-    )
-    channels: Optional[Literal[1, 3]] = Field(None, description="1 (grayscale) or 3 (RGB); None keeps the source's own")
-
-
-class TextDataConfig(BaseDataConfig):
-    """Text data: one sample is a line, an entry between separator lines, or a CSV/JSONL cell."""
-
-    source: str = Field(
-        "fortunes", description="`fortunes`, `fortunes-zh`, or a path: .txt file, folder of .txt files, .csv, .jsonl"
-    )
-    separator: Optional[str] = Field(
-        None, description="a line holding only this text ends a sample (e.g. %); None: one sample per line"
-    )
-    text_column: str = Field("text", description="CSV/JSONL: the column (key) holding the text")
-    label_column: Optional[str] = Field(
-        None, description="CSV/JSONL: the column holding a class label; None: unlabelled"
-    )
-    max_tokens: int = Field(
-        48, ge=4, le=1024, description="longest sample in tokens (EOS excluded); longer ones are dropped and counted"
-    )
-    vocab_size: int = Field(4000, ge=64, le=65536, description="tokenizer vocabulary (an upper bound on small data)")
-    tokenizer: Literal["unigram", "bpe", "char"] = Field(
-        "unigram", description="SentencePiece model trained on the training split"
-    )
-
-
-class AudioDataConfig(BaseDataConfig):
-    """Audio data: every clip resampled, mixed to mono, leading silence trimmed, cropped or padded."""
-
-    source: str = Field("spoken-digits", description="`spoken-digits`, or a path: a folder of WAV/FLAC/OGG files")
-    sample_rate: int = Field(16000, ge=1000, le=96000, description="every clip is resampled to this rate (Hz)")
-    seconds: float = Field(1.0, gt=0, le=30, description="clip length: longer clips are cropped, shorter padded")
-    max_seconds: float = Field(60.0, gt=0, description="files longer than this are skipped as far too long")
-    clips: int = Field(3000, ge=20, le=100_000, description="spoken-digits: clips to synthesise (cached)")
 
 
 class TrainConfig(StrictModel):
@@ -124,22 +80,8 @@ class TrainConfig(StrictModel):
 class RunConfigBase(StrictModel):
     family: str
     preset: str
-    data: BaseDataConfig = DataConfig()
+    data: BaseDataConfig = BaseDataConfig()
     train: TrainConfig = TrainConfig()
-
-
-def run_config_class(family) -> type[RunConfigBase]:
-    """The RunConfig model whose `data` section is the family's modality's and whose `model` section
-    is the family's typed config."""
-    from .modalities import MODALITIES
-
-    data_cls = MODALITIES.get(family.modality).DataConfig
-    return create_model(
-        f"{family.Config.__name__}Run",
-        __base__=RunConfigBase,
-        data=(data_cls, data_cls()),
-        model=(family.Config, family.Config()),
-    )
 
 
 # ---------------------------------------------------------------- dict helpers

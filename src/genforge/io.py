@@ -17,6 +17,9 @@ from PIL import Image
 
 from .errors import RunError
 
+# the run directory contract's files (see run.py)
+CONFIG, WEIGHTS, STATE, STATUS = "config.json", "model.safetensors", "train_state.pt", "status.json"
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

@@ -17,17 +17,18 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import torch
+from pydantic import create_model
 from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from . import __version__
-from .config import RunConfigBase, config_hash, deep_merge, load_yaml, parse_set, run_config_class, validate
+from .config import RunConfigBase, config_hash, deep_merge, load_yaml, parse_set, validate
 from .errors import ConfigError, RunError
-from .io import atomic_write, read_json, write_json
+from .io import CONFIG, STATE, STATUS, WEIGHTS, atomic_write, read_json, write_json
+from .modalities import modality_of
 from .models import FAMILIES, Family
+from .version import __version__
 
-CONFIG, WEIGHTS, STATE, STATUS = "config.json", "model.safetensors", "train_state.pt", "status.json"
 STALE_S = 300  # a "training" status not refreshed for this long belongs to a process that died
 
 
@@ -45,8 +46,6 @@ def resolve_config(
     it, said through `log`."""
     fam = FAMILIES.get(family)
     from_file = load_yaml(config_file) if config_file else {}
-    from .modalities import modality_of
-
     preset = preset or from_file.pop("preset", None)
     from_file.pop("family", None)
     user = [from_file, parse_set(list(sets)), overrides or {}]
@@ -68,6 +67,18 @@ def resolve_config(
     for layer in layers:
         merged = deep_merge(merged, layer)
     return validate(run_config_class(fam), merged)
+
+
+def run_config_class(family: type[Family]) -> type[RunConfigBase]:
+    """The RunConfig model whose `data` section is the family's modality's and whose `model` section
+    is the family's typed config."""
+    data_cls = modality_of(family).DataConfig
+    return create_model(
+        f"{family.Config.__name__}Run",
+        __base__=RunConfigBase,
+        data=(data_cls, data_cls()),
+        model=(family.Config, family.Config()),
+    )
 
 
 def build_model(cfg: RunConfigBase, shape, n_classes: int = 0) -> Family:
@@ -228,8 +239,6 @@ def load_state(run: Path) -> dict:
 def load(run: str | Path, device: str = "cpu") -> Family:
     """The trained model of a run directory, in eval mode: `load(run).sample(64, seed=0)`.
     It carries `run_config`, `dataset_info`, `run_dir` and `codec` (what turns its outputs into samples)."""
-    from .modalities import modality_of
-
     cfg, dataset = read_config(run)
     model = build_model(cfg, dataset["shape"], dataset.get("n_classes", 0))
     load_weights(Path(run), model)

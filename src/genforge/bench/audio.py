@@ -99,8 +99,8 @@ def genforge_wavegan_step(preset: str, width: float) -> tuple[Step, int]:
 
 
 def main(argv=None) -> None:
-    from ..config import AudioDataConfig
     from ..data.audio import load_audio
+    from ..modalities.audio import AudioDataConfig
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--width", type=float, default=1.0, help="model size d = 64 * width in both loops (paper: 1)")

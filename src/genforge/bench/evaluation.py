@@ -8,9 +8,9 @@ import statistics
 import time
 from pathlib import Path
 
-from ..config import DataConfig
 from ..data import load_data
 from ..evaluate import evaluate_run, evaluate_samples, get_extractor
+from ..modalities.image import ImageDataConfig
 
 
 def peak_rss_mib() -> float:
@@ -27,7 +27,7 @@ def eval_bench(target: str, n: int = 10_000, repeats: int = 3, log=print) -> dic
 
         data_cfg = read_config(run)[0].data
     else:
-        data_cfg = DataConfig(source=target)
+        data_cfg = ImageDataConfig(source=target)
     data = load_data(data_cfg)
     ext = get_extractor(data, log=log)  # trained once, then read from the cache
     x = data.tensor("test")[:n]

@@ -25,10 +25,10 @@ from typing import Optional
 
 import torch
 
-from ..config import DataConfig
 from ..data import load_data, to_float, to_uint8
 from ..evaluate import evaluate_samples, get_extractor
 from ..io import save_grid, write_json
+from ..modalities.image import ImageDataConfig
 from ..models.dcgan import DCGAN
 from ..run import build_model, resolve_config
 from .throughput import plain_article_dcgan_step, textbook_dcgan_step
@@ -92,7 +92,7 @@ def run_arm(
     `out`, the curve so far is written there (JSON) after every mark, and each mark's grid beside it."""
     torch.manual_seed(seed)
     label = label or name
-    data = load_data(DataConfig(source=source))
+    data = load_data(ImageDataConfig(source=source))
     ext = get_extractor(data, log=log)
     x_all = data.tensor("train")
     step, batch, sample = _arm(name, data.shape, sets)

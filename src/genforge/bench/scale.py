@@ -64,12 +64,12 @@ def ddp(steps: int, repeats: int) -> None:
 
 def tune(trials: int, trial_steps: int) -> None:
     from .. import tune as tuning
-    from ..config import DataConfig
+    from ..modalities.image import ImageDataConfig
     from ..tune.pgcluster import start, stop
 
     common = dict(
         family="dcgan",
-        data_cfg=DataConfig(source="digits"),
+        data_cfg=ImageDataConfig(source="digits"),
         trials=trials,
         study_name="bench",
         steps_per_trial=trial_steps,

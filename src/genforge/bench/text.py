@@ -21,8 +21,8 @@ EMBED, HIDDEN, LATENT, BATCH = 256, 256, 32, 64  # text-vae `default`
 
 def token_data(source: str = "fortunes") -> tuple[torch.Tensor, int]:
     """(stored token ids [N, L], vocabulary) of `source`; without it, random ids with lengths 5..48."""
-    from ..config import TextDataConfig
     from ..data.textset import load_text
+    from ..modalities.text import TextDataConfig
 
     try:
         data = load_text(TextDataConfig(source=source))

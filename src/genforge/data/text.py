@@ -28,6 +28,17 @@ ZH_FILES = ("chinese", "tang300", "song100")
 ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[@-Z\\-_]")
 CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 SPACES = re.compile(r"\s+")
+CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def is_cjk(texts: list[str]) -> bool:
+    """True when most characters are Chinese or Japanese: units are characters, not words."""
+    joined = "".join(texts[:500])
+    return bool(joined) and len(CJK.findall(joined)) > 0.3 * len(joined.replace(" ", ""))
+
+
+def units(text: str, cjk: bool) -> list[str]:
+    return [c for c in text if not c.isspace()] if cjk else text.lower().split()
 
 
 @dataclass

@@ -27,9 +27,9 @@ register_metric(
 )(partial(frechet, name="fid"))
 register_metric(
     "fd",
-    modalities=("text", "audio"),
+    except_for=("image",),  # images report it as fid
     needs=FEATURES,
-    help="Frechet distance in the embedding space of a text or audio network trained on your data "
+    help="Frechet distance in the embedding space of a network trained on your data (text, audio, ...) "
     "(for audio: FAD with a local network in place of VGGish)",
 )(partial(frechet, name="fd"))
 

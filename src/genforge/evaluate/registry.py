@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Literal, Optional
 
+from ..modalities import MODALITIES
 from ..registry import Registry
 
 
@@ -21,12 +22,17 @@ from ..registry import Registry
 class Metric:
     name: str
     fn: Optional[Callable]  # (ctx, side) -> {figure: dict}; None for the family's likelihood figures
-    modalities: frozenset[str]
+    modalities: Optional[frozenset[str]]  # None: every modality that can feed it
+    except_for: frozenset[str]  # modalities that have the same figure under another name (images: fid for fd)
     needs: frozenset[str]  # features, probs, labels, strings, likelihood
     better: Literal["lower", "higher"]
     floor: bool
     help: str
     figures: tuple[str, ...]  # the eval.json names it writes
+
+    def serves(self, modality: str) -> bool:
+        """Whether this metric is computed for data of `modality`."""
+        return (self.modalities is None or modality in self.modalities) and modality not in self.except_for
 
 
 METRICS: Registry[Metric] = Registry("metric")
@@ -34,18 +40,21 @@ METRICS: Registry[Metric] = Registry("metric")
 
 def register_metric(
     name: str,
-    modalities=("image", "text", "audio"),
+    modalities: Optional[tuple[str, ...]] = None,
+    except_for: tuple[str, ...] = (),
     needs=(),
     better="lower",
     floor=True,
     help="",
     figures: tuple[str, ...] = (),
 ):
-    """Decorator: register `fn` (or None for a likelihood figure) as the metric `name`."""
+    """Decorator: register `fn` (or None for a likelihood figure) as the metric `name`. Without `modalities`
+    it serves every modality: one that cannot feed it (no labels, no likelihood) is skipped at evaluation."""
 
     def deco(fn):
+        mods = None if modalities is None else frozenset(modalities)
         METRICS.register(name)(
-            Metric(name, fn, frozenset(modalities), frozenset(needs), better, floor, help, figures or (name,))
+            Metric(name, fn, mods, frozenset(except_for), frozenset(needs), better, floor, help, figures or (name,))
         )
         return fn
 
@@ -54,7 +63,7 @@ def register_metric(
 
 def metrics_for(modality: str) -> list[str]:
     """Names of the metrics that serve `modality`, in registration order."""
-    return [m.name for m in METRICS.values() if modality in m.modalities]
+    return [m.name for m in METRICS.values() if m.serves(modality)]
 
 
 def figure_metric(figure: str) -> Metric:
@@ -67,7 +76,6 @@ def figure_metric(figure: str) -> Metric:
 
 
 def catalog() -> str:
-    """One line per metric: name, modalities, direction, help (for the CLI help and docs)."""
-    return "\n".join(
-        f"{m.name:<18} {'/'.join(sorted(m.modalities)):<17} {m.better:<7} {m.help}" for m in METRICS.values()
-    )
+    """One line per metric: name, the registered modalities it serves, direction, help (CLI help and docs)."""
+    serves = lambda m: "/".join(sorted(mod for mod in MODALITIES.names() if m.serves(mod)))  # noqa: E731
+    return "\n".join(f"{m.name:<18} {serves(m):<17} {m.better:<7} {m.help}" for m in METRICS.values())

@@ -7,24 +7,11 @@ sacrebleu's matching tokenizer ('13a', or 'zh' for Chinese).
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import torch
 
+from ..data.text import is_cjk, units
 from .metrics import _bootstrap_mean
-
-CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def is_cjk(texts: list[str]) -> bool:
-    """True when most characters are Chinese or Japanese: units are characters, not words."""
-    joined = "".join(texts[:500])
-    return bool(joined) and len(CJK.findall(joined)) > 0.3 * len(joined.replace(" ", ""))
-
-
-def units(text: str, cjk: bool) -> list[str]:
-    return [c for c in text if not c.isspace()] if cjk else text.lower().split()
 
 
 def distinct_n(texts: list[str], n: int) -> dict:

@@ -44,8 +44,8 @@ def dotted_keys(cls: type[BaseModel], prefix: str = "") -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def family_keys(family: str) -> tuple[str, ...]:
-    from ..config import run_config_class
     from ..models import FAMILIES
+    from ..run import run_config_class
 
     return tuple(dotted_keys(run_config_class(FAMILIES.get(family))))
 

@@ -10,14 +10,27 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
 
-from ..config import AudioDataConfig
+from ..config import BaseDataConfig
 from ..data.audio import EXTENSIONS, fit_clip, load_audio, read_clip, to_int16
-from ..dsp import log_mel, read_audio, spectrogram_png, wav_bytes
+from ..data.audio_validate import audio_report, format_audio_report
+from ..dsp import log_mel, read_audio, resample, spectrogram_png, wav_bytes
 from ..errors import DataError, RunError
-from ..io import atomic_write, img_tag
+from ..io import CONFIG, atomic_write, fig_png, img_tag, read_json
 from .base import Modality, register_modality
+
+
+class AudioDataConfig(BaseDataConfig):
+    """Audio data: every clip resampled, mixed to mono, leading silence trimmed, cropped or padded."""
+
+    source: str = Field("spoken-digits", description="`spoken-digits`, or a path: a folder of WAV/FLAC/OGG files")
+    sample_rate: int = Field(16000, ge=1000, le=96000, description="every clip is resampled to this rate (Hz)")
+    seconds: float = Field(1.0, gt=0, le=30, description="clip length: longer clips are cropped, shorter padded")
+    max_seconds: float = Field(60.0, gt=0, description="files longer than this are skipped as far too long")
+    clips: int = Field(3000, ge=20, le=100_000, description="spoken-digits: clips to synthesise (cached)")
+
 
 FEATURE_DIM = 128
 GAP = 0.25  # seconds of silence between clips joined into one file
@@ -90,23 +103,34 @@ class AudioModality(Modality):
     formats = ("json", "wav")
     preview_count = 10
 
+    # The server page's widget (a JS object; the page's helpers $, esc, ok, fail, fetchOk, m, cls are in scope):
+    # answers are JSON of base64 WAV clips, each shown as a player with its label; previews are players.
+    widget = """{
+  what: "audio, channels x samples",
+  show(box, url, role) {
+    fetchOk(url).then(r => r.json()).then(j => {
+      box.innerHTML = `<div id="${role === "generate" ? "clips" : "interp_clip"}">` + j.clips.map((c, i) =>
+        `<figure style="display:inline-block"><audio controls src="data:audio/wav;base64,${c}"></audio>` +
+        `<figcaption>${j.labels ? esc(j.labels[i]) : i}</figcaption></figure>`).join("") + "</div>";
+      ok();
+    }).catch(fail);
+  },
+  preview(box, r) {
+    r.blob().then(b => { box.innerHTML = `<audio controls src="${URL.createObjectURL(b)}"></audio>`; });
+  },
+}"""
+
     def load(self, cfg, run=None):
         return load_audio(cfg)
 
     def codec(self, run: Path) -> int:
         """The run's sample rate (from its config)."""
-        from ..run import read_config
-
-        return read_config(run)[0].data.sample_rate
+        return int(read_json(run / CONFIG)["data"]["sample_rate"])
 
     def report(self, data) -> dict:
-        from ..data.audio_validate import audio_report
-
         return audio_report(data)
 
     def format_report(self, rep: dict) -> str:
-        from ..data.audio_validate import format_audio_report
-
         return format_audio_report(rep)
 
     def to_model(self, stored):
@@ -170,7 +194,6 @@ class AudioModality(Modality):
             raise DataError(f"{path}: expected an .npz with key 'audio' (float [N, T]) ({e})") from None
         if audio.ndim != 2 or not np.isfinite(audio).all():
             raise DataError(f"{path}: 'audio' must be finite float [N, T], got shape {audio.shape}")
-        from ..dsp import resample
 
         audio = resample(audio, src_rate, rate)
         return _to_stored(np.stack([fit_clip(a, rate, length) for a in audio])), labels
@@ -200,8 +223,6 @@ class AudioModality(Modality):
 
     def data_figures(self, rep):
         import matplotlib.pyplot as plt
-
-        from ..io import fig_png
 
         hists = [("loudness (dBFS RMS)", rep["loudness_dbfs"]["hist"])]
         if "seconds" in rep["source"]:
@@ -247,3 +268,26 @@ class AudioModality(Modality):
         """Log-mel spectrograms, flattened: a near copy sounds and looks the same in time and frequency.
         `codec` is the data's sample rate."""
         return torch.cat([log_mel(self.to_model(part), int(codec)).flatten(1) for part in stored.split(256)])
+
+    def sanity_conditions(self, data, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+        """name -> int16 'samples' [n', 1, T] with a known fault: noise at falling SNR, low-pass filtering at
+        falling cut-offs (an FFT brick wall), one class, time-reversed clips, training clips."""
+        g = torch.Generator().manual_seed(seed)
+        test, train = data.tensor("test"), data.tensor("train")
+        pick = lambda x, m: x[torch.randperm(len(x), generator=g)[: min(m, len(x))]]  # noqa: E731
+        real = pick(test, n)
+        x = self.to_model(real)  # [n, 1, T] in [-1, 1]
+        out = {"real (floor)": real}
+        power = x.pow(2).mean(-1, keepdim=True)
+        for snr in (20, 10, 0):
+            hiss = torch.randn(x.shape, generator=g) * (power / 10 ** (snr / 10)).sqrt()
+            out[f"noise SNR {snr} dB"] = self.to_stored(x + hiss)
+        spec = torch.fft.rfft(x)
+        freqs = torch.fft.rfftfreq(x.shape[-1], 1 / data.sample_rate)
+        for cut in (4000, 2000, 1000):
+            out[f"low-pass {cut} Hz"] = self.to_stored(torch.fft.irfft(spec * (freqs <= cut), n=x.shape[-1]))
+        if data.test_labels is not None and data.n_classes >= 2:
+            out["one class (0)"] = pick(test[data.labels("test") == 0], n)
+        out["time-reversed"] = real.flip(-1)
+        out["training clips"] = pick(train, n)
+        return out

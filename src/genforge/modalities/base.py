@@ -47,6 +47,12 @@ class Modality:
     preview_media: ClassVar[str]  # their media type, as the server sends them
     preview_count: ClassVar[int]  # samples a report or grid shows at once
     formats: ClassVar[tuple[str, ...]]  # the server's response formats, the default first
+    restorable: ClassVar[bool] = False  # whether `genforge restore` (inpainting, super-resolution) serves it
+    # The server page's widget: a JS object literal with `what` (a phrase for the info line), `show(box, url,
+    # role)` (fetch an answer and show it in the element `box`; role: generate, interpolate or a panel's),
+    # `preview(box, response)` (a training preview), and optionally `controls` (HTML), `query()` (their query
+    # string), `panels(info)` (HTML of extra panels for a model) and `bind(info)` (wire them up).
+    widget: ClassVar[str]
 
     # -- data
     def load(self, cfg: BaseDataConfig, run: Optional[Path] = None):
@@ -122,6 +128,11 @@ class Modality:
         raise NotImplementedError
 
     # -- evaluation
+    def sanity_conditions(self, data, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+        """name -> stored 'samples' (up to n each) whose fault is known, the held-out floor first, for the
+        sanity table: a trustworthy metric orders them as expected."""
+        raise NotImplementedError
+
     def backbone(self, data) -> nn.Module:
         """A fresh feature network for this data: model input [B, ...] -> features [B, d]."""
         raise NotImplementedError

@@ -5,19 +5,38 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from pathlib import Path
+from typing import Literal, Optional
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from pydantic import Field
 from torch import nn
 
-from ..config import DataConfig
+from ..config import BaseDataConfig
+from ..data import data_report, format_report, load_data
+from ..data.arrays import load_arrays
 from ..data.dataset import to_float, to_uint8
+from ..data.images import square
 from ..errors import RunError
 from ..io import atomic_write, grid_png, img_tag, png_bytes, save_grid
 from .base import Modality, register_modality
+
+
+class ImageDataConfig(BaseDataConfig):
+    """Image data."""
+
+    source: str = Field(
+        "digits", description="`digits`, `fashion-mnist`, or a path: image folder, IDX folder, .npz/.npy file"
+    )
+    resolution: Optional[int] = Field(
+        None, ge=4, le=1024, description="square side in pixels; None keeps the source's own size"
+    )
+    channels: Optional[Literal[1, 3]] = Field(None, description="1 (grayscale) or 3 (RGB); None keeps the source's own")
+
 
 FEATURE_DIM = 128
 
@@ -50,31 +69,68 @@ def _tile_png(tile: np.ndarray) -> bytes:
     return png_bytes(Image.fromarray(tile.squeeze(-1) if tile.shape[-1] == 1 else tile))
 
 
+def blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of uint8 images [N, C, H, W] (separable, reflect padding)."""
+    r = max(1, math.ceil(3 * sigma))
+    t = torch.arange(-r, r + 1, dtype=torch.float32)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    y = F.pad(to_float(x), (r, r, r, r), mode="reflect")
+    y = F.conv2d(y, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    y = F.conv2d(y, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)
+    return to_uint8(y)
+
+
+def noise(x: torch.Tensor, sigma: float, seed: int = 0) -> torch.Tensor:
+    """Additive Gaussian noise of std `sigma` in [0, 1] pixel units."""
+    g = torch.Generator().manual_seed(seed)
+    return to_uint8(to_float(x) + 2 * sigma * torch.randn(x.shape, generator=g))
+
+
 @register_modality
 class ImageModality(Modality):
     name = "image"
-    DataConfig = DataConfig
+    DataConfig = ImageDataConfig
     unit = "image"
     default_samples = 10_000
     out_help = ".png grid, .npz (images uint8 NHWC, optional labels) or a folder"
     preview_suffix = ".png"
     preview_media = "image/png"
     formats = ("png", "json")
+    restorable = True
     preview_count = 64
 
-    def load(self, cfg, run=None):
-        from ..data import load_data
+    # The server page's widget (a JS object; the page's helpers $, esc, ok, fail, fetchOk, m, cls are in scope):
+    # generated grids and interpolation frames as pictures, previews as pictures.
+    widget = """{
+  what: "images",
+  show(box, url, role) {
+    fetchOk(url).then(r => r.blob()).then(b => {
+      let img = box.querySelector("img");
+      if (!img) {
+        box.innerHTML = role === "generate" ? '<img id="grid" alt="generated images">'
+          : '<img id="interp" alt="interpolated image" width="160">';
+        img = box.firstChild;
+      }
+      img.src = URL.createObjectURL(b); ok();
+    }).catch(fail);
+  },
+  preview(box, r) {
+    r.blob().then(b => {
+      box.innerHTML = '<img id="live_img" alt="newest preview">';
+      box.firstChild.src = URL.createObjectURL(b);
+    });
+  },
+}"""
 
+    def load(self, cfg, run=None):
         return load_data(cfg)
 
     def report(self, data) -> dict:
-        from ..data import data_report
-
         return data_report(data)
 
     def format_report(self, rep: dict) -> str:
-        from ..data import format_report
-
         return format_report(rep)
 
     def to_model(self, stored):
@@ -109,8 +165,6 @@ class ImageModality(Modality):
         return out
 
     def read(self, path, data):
-        from ..data.arrays import load_arrays
-
         raw = load_arrays(str(path), None)
         labels = None if raw.train_labels is None else torch.from_numpy(raw.train_labels)
         return torch.from_numpy(raw.train).permute(0, 3, 1, 2).contiguous(), labels
@@ -159,11 +213,28 @@ class ImageModality(Modality):
 
     def from_upload(self, body: bytes, shape, codec=None) -> torch.Tensor:
         """An uploaded image file -> stored [1, C, H, W], resized and cropped to the model's shape."""
-        from ..data.images import square
-
         with Image.open(io.BytesIO(body)) as im:
             im.load()
             c, size, _ = shape
             im = square(im.convert("L" if c == 1 else "RGB"), size)
         arr = np.array(im, dtype=np.uint8).reshape(1, size, size, c)  # a writable copy for torch
         return torch.from_numpy(arr).permute(0, 3, 1, 2)
+
+    def sanity_conditions(self, data, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+        """name -> uint8 'samples' [n', C, H, W] with a known fault."""
+        g = torch.Generator().manual_seed(seed)
+        test, train = data.tensor("test"), data.tensor("train")
+        pick = lambda x, m: x[torch.randperm(len(x), generator=g)[: min(m, len(x))]]  # noqa: E731
+        real = pick(test, n)
+        out = {"real (floor)": real}
+        for s in (0.5, 1.0, 2.0):
+            out[f"blur sigma={s}"] = blur(real, s)
+        for s in (0.05, 0.1, 0.2):
+            out[f"noise sigma={s}"] = noise(real, s, seed)
+        if data.test_labels is not None and data.n_classes >= 2:
+            y = data.labels("test")
+            half = data.n_classes // 2
+            out[f"classes 0..{half - 1} only"] = pick(test[y < half], n)
+            out["one class (0)"] = pick(test[y == 0], n)
+        out["training images"] = pick(train, n)
+        return out

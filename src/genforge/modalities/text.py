@@ -7,15 +7,43 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Literal, Optional
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch import nn
 
-from ..config import TextDataConfig
-from ..errors import RunError
-from ..io import atomic_write
+from ..config import BaseDataConfig
+from ..data.text import clean, is_cjk, units
+from ..data.text_validate import format_text_report, text_report
+from ..data.textset import EOS, TOKENIZER_FILE, UNK, decode, encode, load_text, load_tokenizer
+from ..errors import DataError, RunError
+from ..io import atomic_write, fig_png, img_tag
 from .base import Modality, register_modality
+
+
+class TextDataConfig(BaseDataConfig):
+    """Text data: one sample is a line, an entry between separator lines, or a CSV/JSONL cell."""
+
+    source: str = Field(
+        "fortunes", description="`fortunes`, `fortunes-zh`, or a path: .txt file, folder of .txt files, .csv, .jsonl"
+    )
+    separator: Optional[str] = Field(
+        None, description="a line holding only this text ends a sample (e.g. %); None: one sample per line"
+    )
+    text_column: str = Field("text", description="CSV/JSONL: the column (key) holding the text")
+    label_column: Optional[str] = Field(
+        None, description="CSV/JSONL: the column holding a class label; None: unlabelled"
+    )
+    max_tokens: int = Field(
+        48, ge=4, le=1024, description="longest sample in tokens (EOS excluded); longer ones are dropped and counted"
+    )
+    vocab_size: int = Field(4000, ge=64, le=65536, description="tokenizer vocabulary (an upper bound on small data)")
+    tokenizer: Literal["unigram", "bpe", "char"] = Field(
+        "unigram", description="SentencePiece model trained on the training split"
+    )
+
 
 FEATURE_DIM = 128
 MEMO_FEATURES = 2**12  # hashed character 3-grams
@@ -53,32 +81,55 @@ class TextModality(Modality):
     formats = ("json", "txt")
     preview_count = 16
 
-    def load(self, cfg, run=None):
-        from ..data.textset import load_text
+    # The server page's widget (a JS object; the page's helpers $, esc, ok, fail, fetchOk, m, cls are in scope):
+    # lists of texts, a sampling temperature, and the path between two typed sentences for models that encode.
+    widget = """{
+  what: "text, vocabulary x tokens",
+  controls: '<label>temperature <input id="temperature" type="number" min="0" max="5" step="0.1" value="1"></label>',
+  query: () => `&temperature=${$("temperature").value}`,
+  show(box, url, role) {
+    fetchOk(url).then(r => r.json()).then(j => {
+      if (role === "interpolate") {
+        box.innerHTML = '<p id="interp_text"></p>';
+        box.firstChild.textContent = j.texts[0] ?? "";
+      } else {
+        box.innerHTML = `<ol id="${role === "between" ? "path" : "texts"}"></ol>`;
+        j.texts.forEach((t, i) => { const li = document.createElement("li");
+          li.textContent = (j.labels ? `[${j.labels[i]}] ` : "") + t; box.firstChild.appendChild(li); });
+      }
+      ok();
+    }).catch(fail);
+  },
+  panels: info => info.abilities.includes("reconstruct") ? `<fieldset id="betweenbox">
+<legend>Between two sentences</legend>
+<label>A <input id="sent_a" size="40" value="I love computers."></label>
+<label>B <input id="sent_b" size="40" value="The sea is deep and the sky is blue."></label>
+<button id="between">Interpolate</button><div id="pathbox"></div></fieldset>` : "",
+  bind(info) {
+    if (!$("between")) return;
+    const q = id => encodeURIComponent($(id).value);
+    const url = () => `/api/${m()}/between?a=${q("sent_a")}&b=${q("sent_b")}${cls()}`;
+    $("between").onclick = () => this.show($("pathbox"), url(), "between");
+  },
+  preview(box, r) { r.text().then(t => { box.innerHTML = "<pre></pre>"; box.firstChild.textContent = t; }); },
+}"""
 
+    def load(self, cfg, run=None):
         return load_text(cfg, run)
 
     def save_codec(self, codec, folder: Path) -> None:
-        from ..data.textset import TOKENIZER_FILE
-
         atomic_write(Path(folder) / TOKENIZER_FILE, codec.serialized_model_proto())
 
     def codec(self, run: Path):
-        from ..data.textset import TOKENIZER_FILE, load_tokenizer
-
         path = Path(run) / TOKENIZER_FILE
         if not path.is_file():
             raise RunError(f"{path} is missing: a text run keeps its tokenizer there")
         return load_tokenizer(path.read_bytes())
 
     def report(self, data) -> dict:
-        from ..data.text_validate import text_report
-
         return text_report(data)
 
     def format_report(self, rep: dict) -> str:
-        from ..data.text_validate import format_text_report
-
         return format_text_report(rep)
 
     def to_model(self, stored):
@@ -88,8 +139,6 @@ class TextModality(Modality):
         return out.detach().long().cpu()
 
     def to_samples(self, stored, codec=None) -> list[str]:
-        from ..data.textset import decode
-
         return decode(codec, stored)
 
     def write(self, samples, out, labels=None, nrow=None, class_names=None) -> Path:
@@ -111,10 +160,6 @@ class TextModality(Modality):
     def read(self, path, data):
         """.txt: one sample a line (backslash escapes undone); .jsonl: {"text", "label"} objects, labels by
         class name or index. Samples longer than the data's max_tokens are an error naming the line."""
-        from ..data.text import clean
-        from ..data.textset import encode
-        from ..errors import DataError
-
         path, labels = Path(path), None
         lines = path.read_text(encoding="utf-8", errors="strict").splitlines()
         if path.suffix.lower() == ".jsonl":
@@ -162,8 +207,6 @@ class TextModality(Modality):
     def data_figures(self, rep):
         import matplotlib.pyplot as plt
 
-        from ..io import fig_png, img_tag
-
         fig, axes = plt.subplots(1, 2, figsize=(10, 2.8))
         for ax, key, unit in zip(axes, ("length_chars", "length_tokens"), ("characters", "tokens")):
             h = rep[key]["hist"]
@@ -179,9 +222,6 @@ class TextModality(Modality):
         return JSONResponse({"texts": list(samples)} | ({"labels": labels} if labels else {}))
 
     def from_upload(self, body: bytes, shape, codec=None) -> torch.Tensor:
-        from ..data.text import clean
-        from ..data.textset import encode
-
         text = clean(body.decode("utf-8"), Counter())
         if not text:
             raise ValueError("the sentence is empty")
@@ -195,8 +235,6 @@ class TextModality(Modality):
 
     def augment(self, x, strength, gen):
         """Token dropout: each piece (not EOS/PAD) becomes UNK with probability 0.25 * strength."""
-        from ..data.textset import EOS, UNK
-
         drop = (torch.rand(x.shape, generator=gen) < 0.25 * strength).to(x.device) & (x > EOS)
         return x.masked_fill(drop, UNK)
 
@@ -209,3 +247,24 @@ class TextModality(Modality):
             analyzer="char", ngram_range=(3, 3), n_features=MEMO_FEATURES, alternate_sign=False, norm="l2"
         )
         return torch.from_numpy(vec.transform(texts).toarray().astype(np.float32))
+
+    def sanity_conditions(self, data, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
+        """name -> token-id 'samples' [n', L] with a known fault; words are characters in Chinese."""
+        rng = np.random.default_rng(seed)
+        pick = lambda items, m: [items[i] for i in rng.permutation(len(items))[: min(m, len(items))]]  # noqa: E731
+        real = pick(data.test_text, n)
+        cjk = is_cjk(real)
+        join = "".join if cjk else " ".join
+        shuffled = [join(rng.permutation(units(t, cjk)).tolist()) for t in real]
+        vocab = sorted({u for t in data.train_text for u in units(t, cjk)})
+        random_words = [join(rng.choice(vocab, max(1, len(units(t, cjk)))).tolist()) for t in real]
+        out = {"real (floor)": real, "shuffled words": shuffled, "random dictionary words": random_words}
+        if data.test_labels is not None and data.n_classes >= 2:
+            out["one class only"] = pick([t for t, y in zip(data.test_text, data.test_labels) if y == 0], n)
+        out["one sentence repeated"] = [real[0]] * len(real)
+        out["training lines"] = pick(data.train_text, n)
+        return {k: self._retokenize(data, v) for k, v in out.items()}
+
+    def _retokenize(self, data, texts: list[str]) -> torch.Tensor:
+        """Strings -> stored token ids of `data` (ones over max_tokens dropped)."""
+        return torch.from_numpy(encode(data.codec, texts, data.train.shape[1] - 1)[0])

@@ -24,10 +24,22 @@ from PIL import Image
 
 from ..data.images import EXTENSIONS
 from ..errors import ConfigError, DataError
-from .latent import restore
+from ..modalities import modality_of
+from ..run import load
+from ..sample import class_index
+from .latent import check_restorable, restore
 from .masks import Degradation, box_mask, check, random_mask, read_mask
 
-__all__ = ["Degradation", "restore", "restore_with", "restore_files", "read_upload", "box_mask", "random_mask"]
+__all__ = [
+    "Degradation",
+    "check_restorable",
+    "restore",
+    "restore_with",
+    "restore_files",
+    "read_upload",
+    "box_mask",
+    "random_mask",
+]
 
 
 def image_files(path: Path) -> list[Path]:
@@ -68,8 +80,6 @@ def input_size(model, task: str, scale: int) -> tuple[int, int]:
 def observe(model, task: str, stored: torch.Tensor, known: Optional[torch.Tensor], scale: int):
     """Stored inputs [N, C, h, w] (and the known-pixel masks of inpainting) -> (observation in model form,
     its Degradation)."""
-    from ..modalities import modality_of
-
     x = modality_of(model).to_model(stored)
     if task == "inpaint":
         return x * known, Degradation(known=check(known, "the mask"))
@@ -83,6 +93,7 @@ def observe(model, task: str, stored: torch.Tensor, known: Optional[torch.Tensor
 def read_upload(model, body: bytes, task: str, box: Optional[str], scale: int):
     """An uploaded image (the server's /restore) -> (observation, Degradation, the input as shown [1, C, H, W]):
     inpainting takes the missing pixels from the PNG's transparency or from `box` ('x,y,width,height')."""
+    check_restorable(model)
     stored, known = read_image(body, model.shape[0], input_size(model, task, scale), "the upload")
     if task == "inpaint":
         if box is not None:
@@ -107,8 +118,11 @@ def parse_box(text: str) -> tuple[int, int, int, int]:
     return box
 
 
-def restore_with(model, task: str, observed, degradation: Degradation, labels=None, steps=300, restarts=8, seed=0):
-    """Restored images [N, C, H, W] in model form: a `paired` family's forward pass, else latent optimisation."""
+def restore_with(
+    model, task: str, observed, degradation: Degradation, labels=None, steps=300, restarts=8, seed=0, progress=False
+):
+    """Restored images [N, C, H, W] in model form: a `paired` family's forward pass, else latent optimisation
+    (`progress`: show its steps)."""
     if "paired" in model.abilities:
         return model.restore(observed, degradation, task)
     if task not in ("inpaint", "superres"):
@@ -116,7 +130,7 @@ def restore_with(model, task: str, observed, degradation: Degradation, labels=No
             f"--task {task} needs a model trained for it (genforge train --model pix2pix "
             f"--set model.corruption={'blur' if task == 'deblur' else 'noise'})"
         )
-    return restore(model, observed, degradation, labels, steps, restarts, seed=seed)
+    return restore(model, observed, degradation, labels, steps, restarts, seed=seed, progress=progress)
 
 
 def restore_files(
@@ -131,16 +145,13 @@ def restore_files(
     steps: int = 300,
     restarts: int = 8,
     seed: int = 0,
+    progress: bool = True,
 ) -> list[Path]:
-    """Restore every input image with the model of `run` and write PNGs of the same names into `out`."""
-    from ..modalities import modality_of
-    from ..run import load
-    from ..sample import class_index
-
+    """Restore every input image with the model of `run` and write PNGs of the same names into `out`
+    (`progress`: show the latent search's steps)."""
     model = load(run)
+    check_restorable(model)
     mod = modality_of(model)
-    if mod.name != "image":
-        raise ConfigError(f"genforge restore works on image runs; {run} is a {model.modality} run")
     files = image_files(Path(inputs))
     read = [read_image(f, model.shape[0], input_size(model, task, scale)) for f in files]
     stored = torch.cat([r[0] for r in read])
@@ -158,7 +169,7 @@ def restore_files(
     observed, degradation = observe(model, task, stored, known, scale)
     index = class_index(model, label)
     labels = None if index is None else model.labels(len(files), label=index)
-    restored = mod.to_stored(restore_with(model, task, observed, degradation, labels, steps, restarts, seed))
+    restored = mod.to_stored(restore_with(model, task, observed, degradation, labels, steps, restarts, seed, progress))
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for f, img in zip(files, mod.to_samples(restored)):

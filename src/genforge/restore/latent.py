@@ -16,7 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
+from ..modalities import modality_of
 from ..models import Family
+from ..progress import Progress
 from .masks import Degradation
 
 
@@ -55,18 +57,27 @@ def restore(
     critic_weight: float = 0.001,
     seed: int = 0,
     batch_size: int = 64,
+    progress: bool = False,
 ) -> torch.Tensor:
     """Restored images [N, C, H, W] (model form, [-1, 1]) of observations in model form: masked images
-    (inpainting) or low-resolution images [N, C, H/s, W/s] (super-resolution)."""
-    if model.modality != "image":
-        raise ConfigError(f"restoration works on images; {model.name} is a {model.modality} model")
+    (inpainting) or low-resolution images [N, C, H/s, W/s] (super-resolution). `progress` shows the
+    search's steps over all batches (a bar on a terminal, lines in a log)."""
+    check_restorable(model)
     if model.conditional and labels is None:
         raise ConfigError(f"{model.name} is conditional: give the images' class (--class)")
-    out = [
-        _restore_batch(model, obs, degradation_slice, lab, steps, restarts, lr, prior_weight, critic_weight, seed + i)
-        for i, (obs, degradation_slice, lab) in enumerate(_batches(observed, degradation, labels, batch_size))
-    ]
+    batches = list(_batches(observed, degradation, labels, batch_size))
+    with Progress(steps * len(batches), f"restoring {len(observed)} image(s)", enabled=progress) as bar:
+        out = [
+            _restore_batch(model, obs, part, lab, steps, restarts, lr, prior_weight, critic_weight, seed + i, bar)
+            for i, (obs, part, lab) in enumerate(batches)
+        ]
     return torch.cat(out)
+
+
+def check_restorable(model: Family) -> None:
+    """Refuse, by name, a model of a modality that restoration does not serve (it works on images)."""
+    if not modality_of(model).restorable:
+        raise ConfigError(f"restoration works on images; {model.name} is a {model.modality} model")
 
 
 def _batches(observed, degradation: Degradation, labels, size: int):
@@ -79,7 +90,7 @@ def _batches(observed, degradation: Degradation, labels, size: int):
         )
 
 
-def _restore_batch(model, observed, degradation, labels, steps, restarts, lr, prior_weight, critic_weight, seed):
+def _restore_batch(model, observed, degradation, labels, steps, restarts, lr, prior_weight, critic_weight, seed, bar):
     device = model.device
     observed = observed.to(device)
     degradation = Degradation(None if degradation.known is None else degradation.known.to(device), degradation.scale)
@@ -103,6 +114,7 @@ def _restore_batch(model, observed, degradation, labels, steps, restarts, lr, pr
             opt.zero_grad(set_to_none=True)
             loss.sum().backward()
             opt.step()
+            bar.update()
         with torch.no_grad():
             x = model.decode(z, lab_r)
             best = many.misfit(x, obs_r).view(n, restarts).argmin(1)  # the restart that fits the known best

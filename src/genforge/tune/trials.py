@@ -53,7 +53,7 @@ def objective_metric(family: str, objective: Optional[str]) -> str:
     mod = modality_of(FAMILIES.get(family)).name
     objective = objective or ("fid" if "fid" in metrics_for(mod) else "fd")
     metric = figure_metric(objective)
-    if mod not in metric.modalities or metric.better != "lower":
+    if not metric.serves(mod) or metric.better != "lower":
         ok = [f for n in metrics_for(mod) for f in METRICS.get(n).figures if METRICS.get(n).better == "lower"]
         raise ConfigError(f"--objective {objective}: expected a {mod} figure where lower is better: {', '.join(ok)}")
     if "likelihood" in metric.needs and "likelihood" not in FAMILIES.get(family).abilities:

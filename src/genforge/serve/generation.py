@@ -1,0 +1,113 @@
+"""Generation endpoints: samples for a seed, interpolations, the path between two inputs, traversals."""
+
+from __future__ import annotations
+
+import torch
+from fastapi import APIRouter, Depends, HTTPException, Query
+
+from ..errors import ConfigError
+from ..modalities import modality_of
+from ..modalities.base import class_labels
+from ..sample import interpolate as interpolate_samples
+from ..sample import interpolate_inputs, prior_samples
+from ..sample import traverse as traverse_samples
+from .common import (
+    CLASS,
+    FORMAT,
+    MAX_N,
+    MAX_STEPS,
+    MAX_TEXT,
+    PROMPT,
+    SEED,
+    TEMPERATURE,
+    Served,
+    label_of,
+    need,
+    respond,
+    served,
+    set_temperature,
+)
+
+router = APIRouter(prefix="/api/{name}", tags=["generation"])
+
+
+@router.get("/generate")
+def generate(
+    name: str,
+    n: int = Query(16, ge=1, le=MAX_N),
+    seed: int = SEED,
+    cls: str | None = CLASS,
+    format: str | None = FORMAT,
+    temperature_: float | None = TEMPERATURE,
+    prompt: str | None = PROMPT,
+    runs: Served = Depends(served),
+):
+    """n samples for a seed, in the model's modality's format (a PNG grid or base64 PNGs for images, JSON or
+    plain text for text, JSON of base64 WAVs or one WAV for audio); text-to-image models draw a prompt."""
+    m = runs.model(name)
+    set_temperature(m, temperature_)
+    try:
+        samples, labels = prior_samples(m, n, seed, label=label_of(m, cls), prompt=prompt)
+    except ConfigError as e:
+        raise HTTPException(422, str(e)) from None
+    return respond(m, samples, format, labels=class_labels(labels, m.dataset_info.get("class_names")))
+
+
+@router.get("/interpolate")
+def interpolate(
+    name: str,
+    seed_a: int = SEED,
+    seed_b: int = Query(1, ge=0, le=2**31 - 1),
+    steps: int = Query(8, ge=2, le=MAX_STEPS),
+    t: float | None = Query(None, ge=0.0, le=1.0, description="one frame at this fraction instead"),
+    cls: str | None = CLASS,
+    format: str | None = FORMAT,
+    runs: Served = Depends(served),
+):
+    """Samples along the spherical path between the latents of two seeds."""
+    m = runs.model(name)
+    need(m, name, "interpolate")
+    out = interpolate_samples(
+        m, seed_a, seed_b, steps, label=label_of(m, cls), t=None if t is None else torch.tensor([t])
+    )
+    return respond(m, out, format, len(out))
+
+
+@router.get("/between")
+def between(
+    name: str,
+    a: str = Query(..., max_length=MAX_TEXT, description="first sentence"),
+    b: str = Query(..., max_length=MAX_TEXT, description="second sentence"),
+    steps: int = Query(7, ge=2, le=MAX_STEPS),
+    cls: str | None = CLASS,
+    format: str | None = FORMAT,
+    runs: Served = Depends(served),
+):
+    """Models that reconstruct typed inputs (text): the path between two typed sentences' latents (Bowman's
+    homotopy)."""
+    m = runs.model(name)
+    need(m, name, "reconstruct")
+    try:
+        xa, xb = (modality_of(m).from_upload(v.encode(), m.shape, m.codec) for v in (a, b))
+    except (ValueError, OSError) as e:
+        raise HTTPException(400, f"not a usable input for '{name}' ({e})") from None
+    return respond(m, interpolate_inputs(m, xa, xb, steps, label=label_of(m, cls)), format, steps)
+
+
+@router.get("/traverse")
+def traverse(
+    name: str,
+    dim: int = Query(0, ge=0),
+    seed: int = SEED,
+    steps: int = Query(9, ge=2, le=MAX_STEPS),
+    span: float = Query(3.0, gt=0, le=10),
+    cls: str | None = CLASS,
+    format: str | None = FORMAT,
+    runs: Served = Depends(served),
+):
+    """Vary one latent dimension of a seed's latent over [-span, span]."""
+    m = runs.model(name)
+    need(m, name, "traverse")
+    if dim >= m.latent_dim:
+        raise HTTPException(422, f"dim must be below the latent size {m.latent_dim}, got {dim}")
+    return respond(m, traverse_samples(m, seed, dim, steps, span, label=label_of(m, cls)), format, steps)

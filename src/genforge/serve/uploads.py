@@ -1,0 +1,77 @@
+"""Endpoints that take an upload: reconstruction (VAEs) and restoration (image models)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from ..errors import ConfigError, DataError
+from ..modalities import modality_of
+from ..restore import check_restorable, read_upload, restore_with
+from .common import CLASS, FORMAT, MAX_RESTORE_STEPS, UPLOAD_BODY, Served, capped_body, label_of, need, respond, served
+
+router = APIRouter(prefix="/api/{name}", tags=["uploads and restoration"])
+
+
+@router.post("/reconstruct", openapi_extra=UPLOAD_BODY)
+async def reconstruct(
+    name: str,
+    request: Request,
+    cls: str | None = CLASS,
+    format: str | None = FORMAT,
+    runs: Served = Depends(served),
+):
+    """The request body is an input (an image file; a UTF-8 sentence; an audio file); returns [input,
+    reconstruction]. A conditional model needs the input's class."""
+    m = runs.model(name)
+    need(m, name, "reconstruct")
+    mod = modality_of(m)
+    label = label_of(m, cls)
+    if m.conditional and label is None:
+        raise HTTPException(422, f"'{name}' is conditional: give the {mod.unit}'s class, e.g. ?class=0")
+    body = await capped_body(request)
+    if not body:
+        raise HTTPException(400, f"empty body: send the {mod.unit} file's bytes")
+    try:
+        x = mod.from_upload(body, m.shape, m.codec)
+    except (ValueError, OSError) as e:
+        raise HTTPException(400, f"not a readable {mod.unit} ({e})") from None
+    with torch.no_grad():
+        rec = m.reconstruct(mod.to_model(x).to(m.device), m.labels(1, label=label))
+    pair = mod.to_samples(torch.cat([x, mod.to_stored(rec)]), m.codec)
+    return respond(m, pair, format, 2)
+
+
+@router.post("/restore", openapi_extra=UPLOAD_BODY)
+async def restore(
+    name: str,
+    request: Request,
+    task: Literal["inpaint", "superres", "deblur", "denoise"] = Query("inpaint"),
+    box: str | None = Query(None, max_length=40, description="inpaint: the missing box x,y,width,height"),
+    scale: int = Query(4, ge=2, le=16, description="superres: the factor (the upload is 1/scale of the model)"),
+    steps: int = Query(200, ge=1, le=MAX_RESTORE_STEPS, description="latent search steps (GANs and VAEs)"),
+    restarts: int = Query(4, ge=1, le=8),
+    cls: str | None = CLASS,
+    format: str | None = FORMAT,
+    runs: Served = Depends(served),
+):
+    """The request body is an image file; returns [input, restored]. Inpainting: the missing pixels are
+    the transparent ones of a PNG with alpha (alpha < 128), or `box`. Any image GAN or VAE restores by
+    latent search; a pix2pix model restores the damage it was trained for."""
+    m = runs.model(name)
+    try:
+        check_restorable(m)
+    except ConfigError as e:
+        raise HTTPException(400, str(e)) from None
+    body = await capped_body(request)
+    try:
+        observed, degradation, shown = read_upload(m, body, task, box, scale)
+        index = label_of(m, cls)  # a conditional model without it is refused by the restoration, by name
+        labels = None if index is None else m.labels(len(observed), label=index)
+        out = restore_with(m, task, observed, degradation, labels, steps, restarts)
+    except (ConfigError, DataError) as e:
+        raise HTTPException(422, str(e)) from None
+    mod = modality_of(m)
+    return respond(m, mod.to_samples(torch.cat([shown, mod.to_stored(out)])), format, 2)
