@@ -14,7 +14,9 @@ from genforge.modalities.text import TextDataConfig
 from genforge.models import FAMILIES
 from genforge.run import resolve_config
 
-torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", min(2, os.cpu_count() or 1))))
+# one thread per pytest-xdist worker (the workers share the cores), else up to two
+THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, os.cpu_count() or 1)
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", THREADS)))
 QUIET = ["train.log_every=10", "train.sample_every=1000000", "train.checkpoint_every=1000000"]
 # Real English text that is always at hand: the summary lines of the standard library's docstrings,
 # labelled by the kind of module they document.

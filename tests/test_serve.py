@@ -45,7 +45,7 @@ def test_models_and_page(client):
     ms = client.get("/api/models").json()
     assert (
         set(ms) == {"dcgan-run", "vae-run"}
-        and ms["vae-run"]["latent_dim"] == 128
+        and ms["vae-run"]["latent_dim"] == 16
         and ms["dcgan-run"]["shape"] == [1, 8, 8]
     )
     page = client.get("/")
@@ -84,7 +84,7 @@ def test_reconstruct_upload(client):
         ("get", "/api/dcgan-run/generate", {"params": {"seed": -1}}, 422, "greater than or equal to 0"),
         ("get", "/api/dcgan-run/interpolate", {"params": {"steps": 1000}}, 422, "32"),
         ("get", "/api/dcgan-run/traverse", {}, 400, "needs a VAE"),
-        ("get", "/api/vae-run/traverse", {"params": {"dim": 199}}, 422, "below the latent size 128"),
+        ("get", "/api/vae-run/traverse", {"params": {"dim": 199}}, 422, "below the latent size 16"),
         ("post", "/api/vae-run/reconstruct", {"content": b"not an image"}, 400, "not a readable image"),
         ("post", "/api/vae-run/reconstruct", {"content": b""}, 400, "empty body"),
         ("post", "/api/vae-run/reconstruct", {"content": b"x" * (4 * 1024 * 1024 + 1)}, 413, "limit"),

@@ -148,7 +148,9 @@ class VAE(Family):
     name = "vae"
     Config = VAEConfig
     abilities = frozenset({"reconstruct", "likelihood", "traverse", "interpolate", "conditional"})
-    tiny = ("model.width=0.5", "model.hidden=32")
+    # 16 latents and a small mixture: the default's 128 latents outnumber an 8x8 digit's pixels, and fitting its
+    # 40-component mixture in 128 dimensions took most of a tiny run's time
+    tiny = ("model.width=0.5", "model.hidden=32", "model.latent_dim=16", "model.prior_components=8")
     optimizer = "vae"
     search_space = {
         "train.lr": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True},
