@@ -11,8 +11,12 @@ import math
 from functools import lru_cache
 
 import numpy as np
+import soundfile as sf
 import torch
 import torch.nn.functional as F
+from PIL import Image
+
+from .io import png_bytes
 
 EPS = 1e-5  # floor of magnitudes before the log: -100 dB
 
@@ -21,6 +25,7 @@ def resample(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     """[..., T] at rate_in -> [..., T'] at rate_out with scipy's polyphase filter (exact rational ratio)."""
     if rate_in == rate_out:
         return x
+    # deferred: scipy.signal is slow to import; only resampling needs it
     from scipy.signal import resample_poly
 
     g = math.gcd(int(rate_in), int(rate_out))
@@ -54,8 +59,6 @@ def rms_dbfs(x: np.ndarray) -> np.ndarray:
 
 def wav_bytes(x: np.ndarray, rate: int) -> bytes:
     """A 16-bit PCM WAV file of a mono clip [T] in [-1, 1]."""
-    import soundfile as sf
-
     buf = io.BytesIO()
     sf.write(buf, np.clip(x, -1, 1).astype(np.float32), rate, format="WAV", subtype="PCM_16")
     return buf.getvalue()
@@ -64,8 +67,6 @@ def wav_bytes(x: np.ndarray, rate: int) -> bytes:
 def read_audio(source, rate: int) -> tuple[np.ndarray, int]:
     """(mono float32 [T] at `rate`, the file's own rate) of a path or file object soundfile reads;
     channels are averaged. Raises soundfile.LibsndfileError (a RuntimeError) or ValueError."""
-    import soundfile as sf
-
     x, sr = sf.read(source, dtype="float32", always_2d=True)
     return resample(x.mean(1), sr, rate), sr
 
@@ -164,10 +165,8 @@ def griffin_lim(mag: torch.Tensor, n_fft: int, hop: int, length: int, iters: int
 
 def spectrogram_png(x: np.ndarray, rate: int, height: int = 64, width: int = 96) -> bytes:
     """A small log-mel picture of a clip [T] (low frequencies at the bottom; 36 dB of range shown)."""
+    # deferred: matplotlib is slow to import; only figures need it
     from matplotlib import colormaps
-    from PIL import Image
-
-    from .io import png_bytes
 
     mel = log_mel(torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).view(1, 1, -1), rate)[0, 0].numpy()
     top = mel.max()

@@ -29,10 +29,12 @@ import time
 from pathlib import Path
 from typing import Optional
 
+import optuna
 import torch
 from safetensors.torch import load_file
 
 from .run import STATE, WEIGHTS, load_state, read_weights
+from .tune.workers import MAX_RETRY, counted_trials
 
 QUIET = ["train.log_every=5", "train.sample_every=7", "train.checkpoint_every=10", "train.grid_size=16"]
 
@@ -183,10 +185,6 @@ def study_problems(root: Path, finished: bool) -> tuple[list[str], int]:
     """What is wrong with a (maybe killed) study: files that do not parse, a database that does not open;
     once finished, a trial budget not met exactly, a killed trial not retried, a trial left running.
     With the number of trials that were retries of killed ones."""
-    import optuna
-
-    from .tune.workers import MAX_RETRY, counted_trials
-
     bad = [p for run in root.glob("s/*/") for p in check_files(run)] + check_files(root / "s")
     try:
         study = optuna.load_study(study_name="s", storage=f"sqlite:///{root / 's' / 'study.db'}")

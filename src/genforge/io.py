@@ -136,6 +136,7 @@ def img_tag(png: bytes, alt: str, width: int | None = None) -> str:
 
 def fig_png(fig) -> bytes:
     """A matplotlib figure as PNG bytes (the figure is closed)."""
+    # deferred: matplotlib is slow to import; only figures need it
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()

@@ -144,6 +144,7 @@ def read_status(run: str | Path) -> dict:
 def lock_run(run: Path):
     """An exclusive lock on a run directory for as long as the returned file stays open (the OS drops it
     when the process dies); a second process given the same --out gets a clear error instead."""
+    # deferred: POSIX only
     import fcntl
 
     run.mkdir(parents=True, exist_ok=True)

@@ -26,10 +26,12 @@ import time
 from typing import Optional
 
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 from ..models import FAMILIES
 from ..train.threads import ThreadTuner
 from . import tf_article
+from .evaluation import eval_bench
 from .flops import gemm_peak, step_flops
 from .text import text_table
 from .throughput import SHAPE, busy_neighbour, genforge_step, measure, plain_article_dcgan_step
@@ -67,8 +69,6 @@ class Table:
 
 def profile_ops(step, batch: int, data: torch.Tensor, steps: int = 5, top: int = 8) -> list[tuple[str, float]]:
     """The ops taking the most self CPU time over `steps` steps (after warm-up), with their shares."""
-    from torch.profiler import ProfilerActivity, profile
-
     x = data[:batch]
     for _ in range(2):
         step(x)
@@ -81,7 +81,7 @@ def profile_ops(step, batch: int, data: torch.Tensor, steps: int = 5, top: int =
     return [(e.key, e.self_cpu_time_total / total) for e in ranked]
 
 
-def main(argv=None) -> None:
+def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=4.0)
@@ -92,7 +92,91 @@ def main(argv=None) -> None:
     ap.add_argument("--no-train", action="store_true", help="skip the training table")
     ap.add_argument("--profile", action="store_true", help="where the plain article step spends its time, by op")
     ap.add_argument("--text", default=None, metavar="SOURCE", help="time the text families on SOURCE (e.g. fortunes)")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def training_table(data: torch.Tensor, floats: torch.Tensor, args, peak: float, threads: int) -> float:
+    """The training throughput table: the plain article loop (the reference, whose median it returns), every
+    image family's presets, bf16, and the article's TensorFlow code when it is installed."""
+    print("## Training throughput\n\n" + HEADER)
+    table = Table(floats, args.repeats, args.seconds, peak)
+    reference = table.row("reference: the article's DCGAN, plain eager PyTorch", *plain_article_dcgan_step())
+    table.data = data  # genforge's steps take uint8 batches, as the trainer feeds them
+    for family in [f for f in FAMILIES.names() if FAMILIES.get(f).modality == "image"]:
+        for preset in FAMILIES.get(family).presets:
+            table.row(f"genforge {family} `{preset}`", *genforge_step(family, preset))
+    bf16 = table.row(
+        "genforge dcgan `article`, bf16 autocast", *genforge_step("dcgan", "article", ("train.precision=bf16",))
+    )
+    # TensorFlow last: its thread pools stay alive in this process once started
+    if tf_article.available():
+        tf = table.row(
+            "the article's TensorFlow code (tf.function step)", *tf_article.tf_article_dcgan_step(threads), flops=False
+        )
+        fp32 = table.medians["genforge dcgan `article`"]
+        print(f"\ngenforge `article` vs the TensorFlow code: fp32 {fp32 / tf:.2f}x, bf16 {bf16 / tf:.2f}x")
+    else:
+        print(
+            "| the article's TensorFlow code: skipped, TensorFlow is not installed (pip install tensorflow-cpu) "
+            "| | | | | | | | |"
+        )
+    return reference
+
+
+def levers_table(floats: torch.Tensor, args, peak: float, threads: int) -> None:
+    """Each speed lever on the plain eager article DCGAN, against it in the same run."""
+    print("\n## Levers on the plain eager article DCGAN\n\n" + HEADER)
+    table = Table(floats, args.repeats, args.seconds, peak)
+    table.row("eager fp32 (reference)", *plain_article_dcgan_step())
+    table.row("channels_last", *plain_article_dcgan_step(channels_last=True))
+    table.row("bf16 autocast", *plain_article_dcgan_step(bf16=True))
+    table.row("fused Adam", *plain_article_dcgan_step(fused=True))
+    step, batch = plain_article_dcgan_step(compile=True)
+    t0 = time.perf_counter()
+    step(floats[:batch])
+    print(f"| torch.compile: first step (compilation) took {time.perf_counter() - t0:.1f} s | | | | | | | | |")
+    table.row("torch.compile", step, batch, flops=False)
+    torch.set_num_threads(1)
+    table.row("1 thread", *plain_article_dcgan_step())
+    torch.set_num_threads(threads)
+
+
+def load_table(floats: torch.Tensor, args, peak: float, threads: int, reference: Optional[float]) -> None:
+    """The plain loop beside a process busy on one core: torch's thread count against the measured one."""
+    print("\n## Beside a process busy on one core\n\n" + HEADER)
+    table = Table(floats, args.repeats, args.seconds, peak)
+    with busy_neighbour():
+        fixed = table.row(f"plain eager, torch's {threads} threads", *plain_article_dcgan_step())
+        auto = table.row(
+            "plain eager, genforge's measured thread count (train.threads=auto)",
+            *plain_article_dcgan_step(),
+            tuner=ThreadTuner(),
+        )
+    torch.set_num_threads(threads)
+    if reference is not None:
+        print(
+            f"\nunder load / quiet: {threads} threads {fixed / reference:.2f}, "
+            f"measured thread count {auto / reference:.2f}"
+        )
+
+
+def eval_table(target: str, repeats: int) -> None:
+    """Evaluation speed and memory on a run directory or data source."""
+    r = eval_bench(target, repeats=min(repeats, 3))
+    fm = lambda v: f"{min(v):.0f} / {statistics.median(v):.0f} / {max(v):.0f}"  # noqa: E731
+    print(f"\n## Evaluation of {r['n']:,} images ({r['target']})\n")
+    print("| what | min / median / max |\n|---|---|")
+    print(f"| extractor images/s | {fm(r['extractor_images_per_s'])} |")
+    print(
+        f"| whole evaluation, seconds | {min(r['evaluate_seconds']):.1f} / {r['median_seconds']:.1f} / "
+        f"{max(r['evaluate_seconds']):.1f} |"
+    )
+    before = f"(before the evaluation: {r['peak_rss_mib_before']:.0f})"
+    print(f"| peak resident memory, MiB | {r['peak_rss_mib']:.0f} {before} |")
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
@@ -109,89 +193,21 @@ def main(argv=None) -> None:
         f"fp32 GEMM peak (2048x2048 matmul): {min(peaks):.0f} / {peak:.0f} / {max(peaks):.0f} GFLOP/s "
         "(min / median / max)\n"
     )
-    quiet: dict[str, float] = {}
-    if not args.no_train:
-        print("## Training throughput\n\n" + HEADER)
-        table = Table(floats, args.repeats, args.seconds, peak)
-        quiet["reference"] = table.row(
-            "reference: the article's DCGAN, plain eager PyTorch", *plain_article_dcgan_step()
-        )
-        table.data = data  # genforge's steps take uint8 batches, as the trainer feeds them
-        for family in [f for f in FAMILIES.names() if FAMILIES.get(f).modality == "image"]:
-            for preset in FAMILIES.get(family).presets:
-                table.row(f"genforge {family} `{preset}`", *genforge_step(family, preset))
-        bf16 = table.row(
-            "genforge dcgan `article`, bf16 autocast", *genforge_step("dcgan", "article", ("train.precision=bf16",))
-        )
-        # TensorFlow last: its thread pools stay alive in this process once started
-        if tf_article.available():
-            tf = table.row(
-                "the article's TensorFlow code (tf.function step)",
-                *tf_article.tf_article_dcgan_step(threads),
-                flops=False,
-            )
-            fp32 = table.medians["genforge dcgan `article`"]
-            print(f"\ngenforge `article` vs the TensorFlow code: fp32 {fp32 / tf:.2f}x, bf16 {bf16 / tf:.2f}x")
-        else:
-            print(
-                "| the article's TensorFlow code: skipped, TensorFlow is not installed (pip install tensorflow-cpu) "
-                "| | | | | | | | |"
-            )
+    reference = None if args.no_train else training_table(data, floats, args, peak, threads)
     if args.text:
         print("\n## Text training throughput\n")
         text_table(args.text, args.repeats, args.seconds)
     if args.levers:
-        print("\n## Levers on the plain eager article DCGAN\n\n" + HEADER)
-        table = Table(floats, args.repeats, args.seconds, peak)
-        table.row("eager fp32 (reference)", *plain_article_dcgan_step())
-        table.row("channels_last", *plain_article_dcgan_step(channels_last=True))
-        table.row("bf16 autocast", *plain_article_dcgan_step(bf16=True))
-        table.row("fused Adam", *plain_article_dcgan_step(fused=True))
-        step, batch = plain_article_dcgan_step(compile=True)
-        t0 = time.perf_counter()
-        step(floats[:batch])
-        print(f"| torch.compile: first step (compilation) took {time.perf_counter() - t0:.1f} s | | | | | | | | |")
-        table.row("torch.compile", step, batch, flops=False)
-        torch.set_num_threads(1)
-        table.row("1 thread", *plain_article_dcgan_step())
-        torch.set_num_threads(threads)
+        levers_table(floats, args, peak, threads)
     if args.load:
-        print("\n## Beside a process busy on one core\n\n" + HEADER)
-        table = Table(floats, args.repeats, args.seconds, peak)
-        with busy_neighbour():
-            fixed = table.row(f"plain eager, torch's {threads} threads", *plain_article_dcgan_step())
-            auto = table.row(
-                "plain eager, genforge's measured thread count (train.threads=auto)",
-                *plain_article_dcgan_step(),
-                tuner=ThreadTuner(),
-            )
-        torch.set_num_threads(threads)
-        if "reference" in quiet:
-            print(
-                f"\nunder load / quiet: {threads} threads {fixed / quiet['reference']:.2f}, "
-                f"measured thread count {auto / quiet['reference']:.2f}"
-            )
+        load_table(floats, args, peak, threads, reference)
     if args.profile:
         print("\n## Where the plain eager article DCGAN step spends its time\n")
         print("| op | share of CPU time |\n|---|---|")
         for name, share in profile_ops(*plain_article_dcgan_step(), floats):
             print(f"| `{name}` | {share:.1%} |")
     if args.eval:
-        from .evaluation import eval_bench
-
-        r = eval_bench(args.eval, repeats=min(args.repeats, 3))
-        fm = lambda v: f"{min(v):.0f} / {statistics.median(v):.0f} / {max(v):.0f}"  # noqa: E731
-        print(f"\n## Evaluation of {r['n']:,} images ({r['target']})\n")
-        print("| what | min / median / max |\n|---|---|")
-        print(f"| extractor images/s | {fm(r['extractor_images_per_s'])} |")
-        print(
-            f"| whole evaluation, seconds | {min(r['evaluate_seconds']):.1f} / {r['median_seconds']:.1f} / "
-            f"{max(r['evaluate_seconds']):.1f} |"
-        )
-        print(
-            f"| peak resident memory, MiB | {r['peak_rss_mib']:.0f} "
-            f"(before the evaluation: {r['peak_rss_mib_before']:.0f}) |"
-        )
+        eval_table(args.eval, args.repeats)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.audio import load_audio
+from ..modalities import MODALITIES
+from ..modalities.audio import AudioDataConfig
 from ..run import build_model, resolve_config
 from .throughput import Step, measure
 
@@ -89,8 +92,6 @@ def plain_wavegan_step(d: int) -> tuple[Step, int]:
 
 
 def genforge_wavegan_step(preset: str, width: float) -> tuple[Step, int]:
-    from ..modalities import MODALITIES
-
     cfg = resolve_config("wavegan", preset, sets=[f"model.width={width}"])
     model = build_model(cfg, (1, 16000))
     opts = model.configure_optimizers(cfg.train)
@@ -99,9 +100,6 @@ def genforge_wavegan_step(preset: str, width: float) -> tuple[Step, int]:
 
 
 def main(argv=None) -> None:
-    from ..data.audio import load_audio
-    from ..modalities.audio import AudioDataConfig
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--width", type=float, default=1.0, help="model size d = 64 * width in both loops (paper: 1)")
     ap.add_argument("--repeats", type=int, default=3)

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..data import load_data
 from ..evaluate import evaluate_run, evaluate_samples, get_extractor
 from ..modalities.image import ImageDataConfig
+from ..run import read_config
 
 
 def peak_rss_mib() -> float:
@@ -23,8 +24,6 @@ def eval_bench(target: str, n: int = 10_000, repeats: int = 3, log=print) -> dic
     data source (its test images stand in for samples: the cost does not depend on content)."""
     run = Path(target) if (Path(target) / "config.json").is_file() else None
     if run is not None:
-        from ..run import read_config
-
         data_cfg = read_config(run)[0].data
     else:
         data_cfg = ImageDataConfig(source=target)

@@ -22,12 +22,15 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torchmetrics.functional.image import structural_similarity_index_measure
 
 from ..data.dataset import to_float, to_uint8
 from ..errors import ConfigError
 from ..evaluate import get_extractor
 from ..evaluate.metrics import fid
+from ..modalities import modality_of
 from ..restore import Degradation, box_mask, random_mask, restore_with
+from ..run import load
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor, where: torch.Tensor | None = None) -> float:
@@ -39,8 +42,6 @@ def psnr(a: torch.Tensor, b: torch.Tensor, where: torch.Tensor | None = None) ->
 
 
 def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
-    from torchmetrics.functional.image import structural_similarity_index_measure
-
     return float(structural_similarity_index_measure((a + 1) / 2, (b + 1) / 2, data_range=1.0, kernel_size=7))
 
 
@@ -53,10 +54,12 @@ def classical_inpaint(x: torch.Tensor, known: torch.Tensor, method: str) -> torc
     holes = (1 - known[:, 0]).numpy().astype(np.uint8)
     try:
         if method == "skimage biharmonic":
+            # deferred: the optional `restore` extra
             from skimage.restoration import inpaint_biharmonic
 
             out = [inpaint_biharmonic(im / 255.0, h.astype(bool), channel_axis=-1) * 255 for im, h in zip(imgs, holes)]
         else:
+            # deferred: the optional `restore` extra
             import cv2
 
             flag = cv2.INPAINT_TELEA if method == "OpenCV Telea" else cv2.INPAINT_NS
@@ -88,8 +91,6 @@ def main(argv=None) -> None:
     ap.add_argument("--steps", type=int, default=300)
     ap.add_argument("--restarts", type=int, default=8)
     args = ap.parse_args(argv)
-    from ..modalities import modality_of
-    from ..run import load
 
     models = [load(r) for r in args.runs]
     data = modality_of(models[0]).load(models[0].run_config.data)

@@ -22,6 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from .. import tune as tuning
+from ..modalities.image import ImageDataConfig
+from ..tune.pgcluster import start, stop
+
 FMNIST = Path("/usr/share/datasets/fashion-mnist")
 
 
@@ -63,10 +67,6 @@ def ddp(steps: int, repeats: int) -> None:
 
 
 def tune(trials: int, trial_steps: int) -> None:
-    from .. import tune as tuning
-    from ..modalities.image import ImageDataConfig
-    from ..tune.pgcluster import start, stop
-
     common = dict(
         family="dcgan",
         data_cfg=ImageDataConfig(source="digits"),

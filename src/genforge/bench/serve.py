@@ -26,6 +26,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from ..run import resolve_config
+from ..train import Trainer
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -42,9 +45,6 @@ def rss_mb(pid: int) -> float:
 
 
 def train_runs(root: Path) -> list[Path]:
-    from ..run import resolve_config
-    from ..train import Trainer
-
     runs = []
     for family in ("dcgan", "vae"):
         cfg = resolve_config(family, sets=["train.steps=20", "model.width=0.5", "train.batch_size=32"])
@@ -68,6 +68,7 @@ def request_mix(upload: bytes) -> list[tuple[str, str, dict]]:
 
 
 def one_round(base: str, n: int, clients: int, mix) -> dict:
+    # deferred: the test extra's HTTP client, only for this benchmark
     import httpx
 
     def worker(k: int) -> list[tuple[float, int]]:
@@ -111,6 +112,7 @@ def main(argv=None) -> None:
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy())
         try:
             base = f"http://127.0.0.1:{port}"
+            # deferred: the test extra's HTTP client, only for this benchmark
             import httpx
 
             for _ in range(600):  # up to a minute to start

@@ -7,23 +7,24 @@ token sequences: the fortunes when installed, else a stand-in with their length 
 
 from __future__ import annotations
 
+import statistics
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.textset import BOS, PAD
+from ..data.textset import BOS, PAD, load_text
 from ..errors import DataError
+from ..modalities.text import TextDataConfig
+from ..models import FAMILIES
 from ..run import build_model, resolve_config
-from .throughput import Step
+from .throughput import Step, measure
 
 EMBED, HIDDEN, LATENT, BATCH = 256, 256, 32, 64  # text-vae `default`
 
 
 def token_data(source: str = "fortunes") -> tuple[torch.Tensor, int]:
     """(stored token ids [N, L], vocabulary) of `source`; without it, random ids with lengths 5..48."""
-    from ..data.textset import load_text
-    from ..modalities.text import TextDataConfig
-
     try:
         data = load_text(TextDataConfig(source=source))
         return data.tensor("train"), data.vocab_size
@@ -87,11 +88,6 @@ def tokens_per_item(x: torch.Tensor) -> float:
 
 def text_table(source: str, repeats: int, seconds: float) -> dict[str, float]:
     """Print texts/s and tokens/s (min / median / max) of the plain loop and genforge's text families."""
-    import statistics
-
-    from ..models import FAMILIES
-    from .throughput import measure
-
     x, vocab = token_data(source)
     per = tokens_per_item(x)
     print(f"{len(x)} sentences of {source}, {per:.1f} tokens each on average, vocabulary {vocab}\n")

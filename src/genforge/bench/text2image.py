@@ -30,6 +30,7 @@ from ..data.dataset import to_uint8
 from ..evaluate import get_extractor
 from ..evaluate.metrics import fid
 from ..modalities import MODALITIES
+from ..run import load
 
 
 def parse_caption(text: str, class_names: list[str]) -> tuple[int, dict[str, int]]:
@@ -90,7 +91,6 @@ def main(argv=None) -> None:
     ap.add_argument("--label-run", help="a label-conditional run on fashion-mnist, for comparison")
     ap.add_argument("-n", type=int, default=2000)
     args = ap.parse_args(argv)
-    from ..run import load
 
     image = MODALITIES.get("image")
     plain = image.load(image.DataConfig(source="fashion-mnist"))

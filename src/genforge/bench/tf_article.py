@@ -6,6 +6,7 @@ it `available()` is False and the benchmark says it skipped these rows."""
 from __future__ import annotations
 
 import importlib.util
+import os
 from typing import Callable
 
 BATCH, NOISE = 256, 100
@@ -18,9 +19,8 @@ def available() -> bool:
 def tf_article_dcgan_step(threads: int) -> tuple[Callable[[object], None], int]:
     """A step function of the tutorial's training loop on resident random images (content does not
     change the speed); the torch batch it is handed is ignored."""
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads
+    # deferred: the optional `tf` extra
     import tensorflow as tf
     from tensorflow.keras import layers
 

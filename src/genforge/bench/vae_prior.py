@@ -16,16 +16,15 @@ import torch
 
 from ..data.dataset import to_float, to_uint8
 from ..evaluate import evaluate_samples, get_extractor
+from ..modalities import modality_of
 from ..models.latent_prior import GaussianMixturePrior
+from ..run import load
 
 FIGURES = ("fid", "precision", "recall", "coverage")
 
 
 def prior_table(run: str, n: int, components: list[int]) -> list[tuple[str, dict]]:
     """(row name, figures) for N(0, I) samples, reconstructions and each mixture's samples of one VAE run."""
-    from ..modalities import modality_of
-    from ..run import load
-
     model = load(run).eval()
     data = modality_of(model).load(model.run_config.data)
     ext = get_extractor(data, log=lambda s: None)  # may train the extractor: not under no_grad

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+import soundfile as sf
 import torch
 
 from ..dsp import fit_length, read_audio, trim_leading_silence
@@ -198,8 +199,6 @@ def _is_audio_folder(spec: str) -> bool:
 
 def read_clip(path: Path, rate: int, length: int, max_seconds: float):
     """One file -> (float32 [length], its soundfile info); raises DataError with the reason it cannot be used."""
-    import soundfile as sf
-
     try:
         info = sf.info(str(path))
     except (RuntimeError, OSError) as e:

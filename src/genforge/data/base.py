@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
+import torch
 
 from ..errors import DataError
 from ..registry import Registry, nearest
@@ -57,8 +58,6 @@ class SplitData:
 
     def labels(self, split: str = "train", device="cpu"):
         """Labels of a split as an int64 tensor on `device`, or None for unlabelled data."""
-        import torch
-
         lab = self.train_labels if split == "train" else self.test_labels
         return None if lab is None else torch.from_numpy(lab).to(device)
 

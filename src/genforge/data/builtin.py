@@ -28,6 +28,7 @@ FASHION_MNIST_CLASSES = [
 
 @register_source("digits", lambda s: s == "digits", "scikit-learn's 1,797 real 8x8 digits, always available")
 def load_digits(spec, cfg) -> RawData:
+    # deferred: scikit-learn is slow to import; only the digits source needs it
     from sklearn.datasets import load_digits as sk_digits
 
     d = sk_digits()

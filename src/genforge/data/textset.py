@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+import sentencepiece as spm
 import torch
 
 from ..errors import DataError
@@ -37,15 +38,11 @@ def _cache() -> Path:
 
 def load_tokenizer(blob: bytes):
     """A SentencePieceProcessor from the bytes of its model file (a protobuf, never code)."""
-    import sentencepiece as spm
-
     return spm.SentencePieceProcessor(model_proto=blob)
 
 
 def train_tokenizer(texts: list[str], kind: str, vocab_size: int) -> bytes:
     """The bytes of a SentencePiece model trained on `texts` (cached by texts + settings)."""
-    import sentencepiece as spm
-
     h = hashlib.sha256(json.dumps([kind, vocab_size, 1]).encode())
     for t in texts:
         h.update(t.encode() + b"\0")

@@ -16,9 +16,11 @@ from typing import Optional, Sequence
 
 import torch
 
+from ..data.base import detect_modality
 from ..errors import ConfigError, RunError
 from ..io import write_json
-from ..modalities import Modality, modality_of
+from ..modalities import MODALITIES, Modality, modality_of
+from ..run import load, read_status  # the run directory contract (shared utility)
 from . import catalog  # noqa: F401  (registration)
 from . import metrics as M
 from .features import Extractor, get_extractor, modality_for
@@ -214,8 +216,6 @@ def evaluate_run(
 ) -> dict:
     """Sample a trained run and evaluate it (n_samples: the modality's default); writes RUN/eval.json.
     Families with the `likelihood` ability add their held-out likelihood figures."""
-    from ..run import load, read_status  # the run directory contract (shared utility)
-
     model = load(run, device)
     status = read_status(run)
     if status["state"] == "training":  # the weights are a checkpoint: what training ends with may differ
@@ -277,9 +277,6 @@ def evaluate_files(
 ) -> dict:
     """Evaluate any samples file against any data source: images from .npz (`images`, optional `labels`)
     or .npy; text from .txt (one sample a line) or .jsonl (`text`, optional `label`)."""
-    from ..data.base import detect_modality
-    from ..modalities import MODALITIES
-
     mod = MODALITIES.get(detect_modality(real))
     data = mod.load(mod.DataConfig(source=real))
     path = Path(fake_path)

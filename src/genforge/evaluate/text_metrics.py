@@ -26,6 +26,7 @@ def distinct_n(texts: list[str], n: int) -> dict:
 
 def self_bleu(texts: list[str], n_max: int = 300, seed: int = 0) -> dict:
     """Mean sentence BLEU of each of up to n_max texts against all the others (0-100; higher = less diverse)."""
+    # deferred: sacrebleu is slow to import; only self-BLEU needs it
     from sacrebleu.metrics import BLEU
 
     rng = np.random.default_rng(seed)

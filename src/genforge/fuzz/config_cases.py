@@ -13,8 +13,14 @@ from pathlib import Path
 import yaml
 from hypothesis import strategies as st
 from pydantic import BaseModel
+from typer.testing import CliRunner
 
-from . import Case
+from ..cli import app
+from ..errors import GenforgeError
+from ..models import FAMILIES
+from ..run import resolve_config, run_config_class
+from ..train import Trainer
+from .cases import Case
 from .data_cases import mutate
 
 FAMILIES_TRIED = ("dcgan", "vae", "text-vae", "wavegan")
@@ -44,16 +50,12 @@ def dotted_keys(cls: type[BaseModel], prefix: str = "") -> list[str]:
 
 @functools.lru_cache(maxsize=None)
 def family_keys(family: str) -> tuple[str, ...]:
-    from ..models import FAMILIES
-    from ..run import run_config_class
-
     return tuple(dotted_keys(run_config_class(FAMILIES.get(family))))
 
 
 @functools.lru_cache(maxsize=None)
 def default_items(family: str) -> tuple[str, ...]:
     """KEY=VALUE items that restate the family's defaults (a valid --set for every key)."""
-    from ..run import resolve_config
 
     def flat(d: dict, prefix: str = ""):
         for k, v in d.items():
@@ -110,8 +112,6 @@ def doc_keys(text: str) -> list[str]:
 
 
 def yaml_config(data, tmp: Path) -> Case:
-    from ..run import resolve_config
-
     family = data.draw(st.sampled_from(FAMILIES_TRIED))
     items = {a_key(data, family): data.draw(JSON_VALUES) for _ in range(data.draw(st.integers(0, 5)))}
     kind = data.draw(st.sampled_from(["mapping", "mapping", "damaged", "laughs", "not a mapping", "binary"]))
@@ -134,8 +134,6 @@ def yaml_config(data, tmp: Path) -> Case:
 
 
 def set_items(data, tmp: Path) -> Case:
-    from ..run import resolve_config
-
     family = data.draw(st.sampled_from(FAMILIES_TRIED))
     values = st.one_of(
         st.text(max_size=30),
@@ -165,9 +163,6 @@ RUN_FILES = ("config.json", "model.safetensors", "train_state.pt", "status.json"
 @functools.lru_cache(maxsize=None)
 def trained_runs() -> dict[str, Path]:
     """Two tiny runs on the digits (a GAN and a VAE), trained once per campaign."""
-    from ..run import resolve_config
-    from ..train import Trainer
-
     root = Path(tempfile.mkdtemp(prefix="genforge-fuzz-runs-"))
     sets = ["train.steps=2", "train.batch_size=16", "model.width=0.25", "train.log_every=1"]
     runs = {}
@@ -198,11 +193,6 @@ def edit_config(data, text: str) -> str:
 
 
 def damaged_run(data, tmp: Path) -> Case:
-    from typer.testing import CliRunner
-
-    from ..cli import app
-    from ..errors import GenforgeError
-
     family = data.draw(st.sampled_from(["dcgan", "vae"]))
     run = tmp / "run"
     shutil.copytree(trained_runs()[family], run)

@@ -13,10 +13,12 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 from hypothesis import strategies as st
 from PIL import Image
 
-from . import Case
+from ..modalities import inspect_data
+from .cases import Case
 
 MUTATIONS = ("none", "none", "none", "truncate", "flip", "empty", "garbage")
 
@@ -131,8 +133,6 @@ def image_folder(data, tmp: Path) -> Case:
 
 def data_case(data, source: Path, modality: str, sets: list[str], what: str) -> Case:
     """`genforge data inspect SOURCE --set ... [--strict]`; the count of named skips is its result."""
-    from ..modalities import inspect_data
-
     strict = data.draw(st.booleans())
 
     def call():
@@ -305,8 +305,6 @@ AUDIO = {
 
 
 def audio_bytes(data) -> tuple[bytes, str, str]:
-    import soundfile as sf
-
     ext = data.draw(st.sampled_from(list(AUDIO)))  # hypothesis favours the first choices: usable ones first
     fmt, subtypes = AUDIO[ext]
     subtype = data.draw(st.sampled_from(subtypes))

@@ -13,7 +13,9 @@ from hypothesis import seed as hseed
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 
-from . import Tally, generating
+from ..serve import create_app
+from .cases import Tally, generating
+from .config_cases import trained_runs
 
 TIME_LIMIT_S = 10.0
 MAX_ANSWER = 64 * 2**20  # bytes: the largest grid the caps allow is far below this
@@ -55,11 +57,9 @@ def fuzz_operation(op, mode, names: list[str], cases: int, seed: int, calls: Cal
 
 def server_campaign(cases: int, seed: int = 0, log=print) -> dict:
     """`cases` generated requests per operation and generation mode: counts of statuses and failures."""
+    # deferred: the test extra, slow to import, only for the server target
     import schemathesis
     from schemathesis import GenerationMode
-
-    from ..serve import create_app
-    from .config_cases import trained_runs
 
     runs = trained_runs()
     schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(list(runs.values())))

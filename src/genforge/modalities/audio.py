@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 from pydantic import Field
 from torch import nn
@@ -215,13 +216,12 @@ class AudioModality(Modality):
         return f"{cap}<div style='overflow-x:auto'><table class='clips'>{rows}</table></div>"
 
     def preview_html(self, blob, caption):
-        import soundfile as sf
-
         x, rate = sf.read(io.BytesIO(blob), dtype="float32")
         pic = img_tag(spectrogram_png(x, rate, height=64, width=480), caption)
         return f"<figure>{pic}<br>{_player(blob)}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
     def data_figures(self, rep):
+        # deferred: matplotlib is slow to import; only figures need it
         import matplotlib.pyplot as plt
 
         hists = [("loudness (dBFS RMS)", rep["loudness_dbfs"]["hist"])]
@@ -234,6 +234,7 @@ class AudioModality(Modality):
         return img_tag(fig_png(fig), "audio histograms")
 
     def response(self, samples, fmt, nrow=None, labels=None):
+        # deferred: only the server's answers need fastapi
         from fastapi.responses import JSONResponse, Response
 
         if fmt == "wav":

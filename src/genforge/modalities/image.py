@@ -180,6 +180,7 @@ class ImageModality(Modality):
         return f"<figure>{img_tag(blob, caption, 220)}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
     def response(self, samples, fmt, nrow=None, labels=None):
+        # deferred: only the server's answers need fastapi
         from fastapi.responses import JSONResponse, Response
 
         if fmt == "json":

@@ -205,6 +205,7 @@ class TextModality(Modality):
         return f"<p>{html.escape(caption)}:</p><pre>" + html.escape("\n".join(lines)) + "</pre>"
 
     def data_figures(self, rep):
+        # deferred: matplotlib is slow to import; only figures need it
         import matplotlib.pyplot as plt
 
         fig, axes = plt.subplots(1, 2, figsize=(10, 2.8))
@@ -215,6 +216,7 @@ class TextModality(Modality):
         return img_tag(fig_png(fig), "length histograms")
 
     def response(self, samples, fmt, nrow=None, labels=None):
+        # deferred: only the server's answers need fastapi
         from fastapi.responses import JSONResponse, PlainTextResponse
 
         if fmt == "txt":
@@ -240,6 +242,7 @@ class TextModality(Modality):
 
     def memo_vectors(self, stored, codec=None):
         """Unit vectors of hashed character 3-gram counts: L2 distance is a monotone map of cosine similarity."""
+        # deferred: scikit-learn is slow to import; only near-copy vectors of text need it
         from sklearn.feature_extraction.text import HashingVectorizer
 
         texts = self.to_samples(stored, codec)

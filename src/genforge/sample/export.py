@@ -36,6 +36,7 @@ def export(model: Family, fmt: str, out: str | Path) -> Path:
             traced.save(str(out))
         else:
             try:
+                # deferred: the optional `export` extra
                 import onnxscript  # noqa: F401  (the exporter needs it)
             except ImportError:
                 raise RunError("ONNX export needs the export extra: pip install 'genforge[export]'") from None

@@ -17,6 +17,7 @@ from typing import Optional
 import numpy as np
 import torch
 
+from ..config import parse_set
 from ..errors import ConfigError
 from ..modalities import modality_of
 from ..models import Family
@@ -37,8 +38,6 @@ def need(model: Family, ability: str, what: str) -> None:
 def set_options(model: Family, sets: list[str]) -> None:
     """Apply `model.KEY=VALUE` items to a loaded model's config (sampling options such as
     model.temperature); each is validated and an error names the key."""
-    from ..config import parse_set
-
     for key, value in parse_set(sets).get("model", {}).items():
         if key not in type(model.cfg).model_fields:
             raise ConfigError(f"--set model.{key}: {model.name} has no such option")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
 
 from ..errors import ConfigError
 
@@ -72,8 +73,6 @@ def local_batch(global_batch: int, w: World) -> int:
 def wrap(model, device: torch.device, sync_bn: bool) -> None:
     """Give the family DistributedDataParallel wrappers of its `ddp_units` (BatchNorm layers synchronised
     across processes first, when asked)."""
-    from torch.nn.parallel import DistributedDataParallel as DDP
-
     if sync_bn and device.type != "cuda":
         raise ConfigError(
             "train.sync_bn=true needs GPUs: PyTorch's SyncBatchNorm runs on CUDA only; on CPUs each process "

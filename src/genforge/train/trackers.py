@@ -10,7 +10,9 @@ training preview: images as images, text as text.
 
 from __future__ import annotations
 
+import importlib
 import io
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,8 +22,6 @@ from ..errors import ConfigError
 
 
 def _need(module: str, extra: str):
-    import importlib
-
     try:
         return importlib.import_module(module)
     except ImportError:
@@ -31,6 +31,7 @@ def _need(module: str, extra: str):
 class TensorBoard:
     def __init__(self, run: Path, name: str):
         _need("tensorboard", "tensorboard")
+        # deferred: the optional `tensorboard` extra
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(log_dir=str(run / "tensorboard"))
@@ -53,8 +54,6 @@ class TensorBoard:
 
 class MLflow:
     def __init__(self, run: Path, name: str):
-        import os
-
         # MLflow 3 keeps its local file store in maintenance mode behind this switch; a file store needs no
         # database and opens with `mlflow ui --backend-store-uri RUN/mlruns`
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")

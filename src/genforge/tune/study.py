@@ -87,64 +87,70 @@ def tune(
     with local_workers(spec, workers, log):
         work(spec, 0, log, data, ext)
     settle(study, spec, log, data, ext, t0)  # study.trials reads the storage again: every worker's trials
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
-    if not complete:
+    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise ConfigError(f"study '{study_name}' has no completed trial; see the failed trials' errors in {storage}")
     best = study.best_trial
     best_sets = [*sets, *params_to_sets(best.params)]
     log(f"best trial {best.number}: {objective} {best.value:.4g}; confirming over {confirm_seeds} seeds")
+    confirm, final = confirm_best(spec, best_sets, data, ext, root, confirm_seeds, final_budget or budget)
+    summary = summarize(study, spec, best_sets, confirm, final) | {
+        "new_trials": len(study.trials) - n_before,
+        "minutes": round((time.perf_counter() - t0) / 60, 2),
+    }
+    write_json(root / "study.json", summary)
+    return summary
+
+
+def confirm_best(spec: StudySpec, best_sets: list[str], data, ext, root: Path, seeds: int, final_budget: dict):
+    """(the objective of the best configuration at seeds 1..`seeds`, the final run's result in ROOT/best)."""
     for derived in [root / "best", *root.glob("confirm_seed*")]:  # rebuilt from the (maybe new) best
         shutil.rmtree(derived, ignore_errors=True)
+
+    def score(sets: list[str], out: Path, budget: dict) -> dict:
+        return train_and_score(
+            spec.family, sets, spec.data_cfg, data, ext, out, budget, spec.n_eval, objective=spec.objective
+        )
+
     confirm = [
-        train_and_score(
-            family,
-            best_sets + [f"train.seed={s}"],
-            data_cfg,
-            data,
-            ext,
-            root / f"confirm_seed{s}",
-            budget,
-            n_eval,
-            objective=objective,
-        )["fid"]
-        for s in range(1, confirm_seeds + 1)
+        score(best_sets + [f"train.seed={s}"], root / f"confirm_seed{s}", spec.budget)["fid"]
+        for s in range(1, seeds + 1)
     ]
-    final = train_and_score(
-        family, best_sets, data_cfg, data, ext, root / "best", final_budget or budget, n_eval, objective=objective
-    )
-    summary = {
-        "study": study_name,
-        "storage": storage,
-        "family": family,
-        "data": data_cfg.source,
-        "objective": objective,
-        "trials": [
-            {
-                "number": t.number,
-                "state": t.state.name,
-                "value": t.value,
-                "params": t.params,
-                "error": t.user_attrs.get("error"),
-                "retry_of": t.system_attrs.get("failed_trial"),
-                "run": t.user_attrs.get("run"),
-                "seconds": t.duration.total_seconds() if t.duration else None,
-            }
-            for t in study.trials
-        ],
+    return confirm, score(best_sets, root / "best", final_budget)
+
+
+def summarize(study, spec: StudySpec, best_sets: list[str], confirm: list[float], final: dict) -> dict:
+    """study.json: every trial, the best, how long it took to find, the confirmation and the final run."""
+    best = study.best_trial
+    trials = [
+        {
+            "number": t.number,
+            "state": t.state.name,
+            "value": t.value,
+            "params": t.params,
+            "error": t.user_attrs.get("error"),
+            "retry_of": t.system_attrs.get("failed_trial"),
+            "run": t.user_attrs.get("run"),
+            "seconds": t.duration.total_seconds() if t.duration else None,
+        }
+        for t in study.trials
+    ]
+    return {
+        "study": spec.study_name,
+        "storage": spec.storage,
+        "family": spec.family,
+        "data": spec.data_cfg.source,
+        "objective": spec.objective,
+        "trials": trials,
         # how long the search took to find its best: from the first trial's start to the best trial's end
         "minutes_to_best": round((best.datetime_complete - study.trials[0].datetime_start).total_seconds() / 60, 2),
         "trials_to_best": best.number + 1,
-        "new_trials": len(study.trials) - n_before,
         "stopped_by": study.user_attrs.get("stopped_by", "trial count or time"),
         "best": {"number": best.number, "value": best.value, "params": best.params, "sets": best_sets},
         "confirmation": {
-            "seeds": list(range(1, confirm_seeds + 1)),
+            "seeds": list(range(1, len(confirm) + 1)),
             "fid": confirm,
             "mean": statistics.fmean(confirm) if confirm else None,
             "std": statistics.stdev(confirm) if len(confirm) > 1 else 0.0,
         },
         "final": final,
-        "minutes": round((time.perf_counter() - t0) / 60, 2),
     }
-    write_json(root / "study.json", summary)
-    return summary

@@ -21,6 +21,7 @@ from typing import Optional
 
 import optuna
 import torch
+from optuna.storages.journal import JournalFileBackend
 
 from ..errors import ConfigError
 from ..evaluate import get_extractor
@@ -63,8 +64,6 @@ def storage_for(url: str, heartbeat: int):
     the same parameters. `journal:FILE` is Optuna's journal file (no heartbeat: a dead worker's trial stays
     running and is not counted)."""
     if url.startswith("journal:"):
-        from optuna.storages.journal import JournalFileBackend
-
         return optuna.storages.JournalStorage(JournalFileBackend(url.removeprefix("journal:")))
     kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}  # the heartbeat thread writes too
     with warnings.catch_warnings():  # the heartbeat is marked experimental since optuna 2.8; it is the documented way
