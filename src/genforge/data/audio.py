@@ -26,7 +26,7 @@ import torch
 from ..dsp import fit_length, read_audio, trim_leading_silence
 from ..errors import DataError
 from ..io import atomic_write
-from .base import SplitData, find_source, fingerprint, register_source, seeded_split
+from .base import SplitData, find_source, fingerprint, register_source, split_items, take
 from .validate import histogram
 
 EXTENSIONS = (".wav", ".flac", ".ogg")
@@ -265,18 +265,12 @@ def load_audio_folder(spec, cfg) -> RawAudio:
 
 def preprocess_audio(raw: RawAudio, cfg) -> AudioData:
     """Split (the source's own, or seeded), apply `limit`, convert to int16, fingerprint."""
-    clips, labels, ids = raw.clips, raw.labels, raw.ids
-    if raw.test is None:
-        tr, te, split = seeded_split(len(clips), cfg, "clip")
-        test, test_labels = clips[te], None if labels is None else labels[te]
-        clips, labels = clips[tr], None if labels is None else labels[tr]
-        ids = None if ids is None else [ids[i] for i in tr]
-    else:
-        test, test_labels = raw.test, raw.test_labels
-        split = "by speaker (test speakers are unseen in training)"
-    if cfg.limit is not None and cfg.limit < len(clips):
-        clips, labels = clips[: cfg.limit], None if labels is None else labels[: cfg.limit]
-        ids = None if ids is None else ids[: cfg.limit]
+    own = None if raw.test is None else "by speaker (test speakers are unseen in training)"
+    tr, te, split = split_items(len(raw.clips), own, cfg, "clip")
+    test, test_labels = raw.test, raw.test_labels
+    if te is not None:  # no split of its own: the test clips come out of the training clips
+        test, test_labels = take(raw.clips, te), take(raw.labels, te)
+    clips, labels, ids = take(raw.clips, tr), take(raw.labels, tr), take(raw.ids, tr)
     train, test = to_int16(clips), to_int16(test)
     prep = {"rate": cfg.sample_rate, "seconds": cfg.seconds, "split": split, "limit": cfg.limit}
     return AudioData(

@@ -117,6 +117,26 @@ def seeded_split(n: int, cfg, unit: str) -> tuple[np.ndarray, np.ndarray, str]:
     return np.sort(perm[n_test:]), np.sort(perm[:n_test]), split
 
 
+def split_items(n: int, own_split: Optional[str], cfg, unit: str):
+    """(training items, test items, the split's description) for a source of n training items: the source's
+    own test split (`own_split` describes it; test items None), or a seeded one; then the first `data.limit`
+    training items. Items are index arrays or slices, for `take`."""
+    if own_split is None:
+        train, test, split = seeded_split(n, cfg, unit)
+    else:
+        train, test, split = slice(None), None, own_split
+    if cfg.limit is not None:
+        train = train[: cfg.limit] if isinstance(train, np.ndarray) else slice(cfg.limit)
+    return train, test, split
+
+
+def take(items, which):
+    """`items` (an array, a list or None) at the index array or slice `which`."""
+    if items is None or isinstance(items, np.ndarray) or isinstance(which, slice):
+        return None if items is None else items[which]
+    return [items[i] for i in which]
+
+
 def fingerprint(parts: list[Optional[np.ndarray]], prep: dict) -> str:
     """Short hash of a preprocessing recipe and the arrays it produced (None parts hash as such)."""
     h = hashlib.sha256(json.dumps(prep, sort_keys=True).encode())

@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 
 from ..errors import DataError
-from .base import RawData, SplitData, find_source, fingerprint, seeded_split
-from .images import square
+from .base import RawData, SplitData, find_source, fingerprint, split_items, take
+from .images import square, square_side
 
 
 @dataclass(kw_only=True)
@@ -66,26 +66,15 @@ def preprocess(raw: RawData, cfg) -> ImageData:
     if len(raw.train) == 0:
         raise DataError(f"{cfg.source}: the data set holds no usable images")
     channels = cfg.channels or raw.train.shape[-1]
-    size = cfg.resolution or raw.train.shape[1]
-    if raw.train.shape[1] != raw.train.shape[2] and cfg.resolution is None:
-        size = min(raw.train.shape[1:3])  # center-crop non-square arrays to a square
+    h, w = raw.train.shape[1:3]
+    size = square_side(cfg, {(w, h)}, fallback=min(h, w))  # non-square arrays are center-cropped to a square
     train = _resize(_convert_channels(raw.train, channels), size)
     test = None if raw.test is None else _resize(_convert_channels(raw.test, channels), size)
-    train_labels, test_labels, train_ids = raw.train_labels, raw.test_labels, raw.train_ids
-
-    if test is None:
-        tr, te, split = seeded_split(len(train), cfg, "image")
-        test, train = train[te], train[tr]
-        if train_labels is not None:
-            test_labels, train_labels = train_labels[te], train_labels[tr]
-        if train_ids is not None:
-            train_ids = [train_ids[i] for i in tr]
-    else:
-        split = "source"
-    if cfg.limit is not None and cfg.limit < len(train):
-        train = train[: cfg.limit]
-        train_labels = None if train_labels is None else train_labels[: cfg.limit]
-        train_ids = None if train_ids is None else train_ids[: cfg.limit]
+    tr, te, split = split_items(len(train), None if test is None else "source", cfg, "image")
+    test_labels = raw.test_labels
+    if te is not None:  # no split of its own: the test items come out of the training items
+        test, test_labels = take(train, te), take(raw.train_labels, te)
+    train, train_labels, train_ids = take(train, tr), take(raw.train_labels, tr), take(raw.train_ids, tr)
     prep = {"resolution": size, "channels": channels, "split": split, "limit": cfg.limit}
     return ImageData(
         name=raw.name,

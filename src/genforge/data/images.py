@@ -24,6 +24,16 @@ MAX_PIXELS = Image.MAX_IMAGE_PIXELS  # a larger image is a decompression bomb, s
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F", "P;L"}
 
 
+def square_side(cfg, sizes: set[tuple[int, int]], fallback: int) -> int:
+    """The side images are brought to: `data.resolution`; else the images' own side when all are of one
+    square size; else `fallback` (arrays: their shorter side, a center crop; folders: DEFAULT_RESOLUTION)."""
+    if cfg.resolution is not None:
+        return cfg.resolution
+    if len(sizes) == 1 and len(set(next(iter(sizes)))) == 1:
+        return next(iter(sizes))[0]
+    return fallback
+
+
 def _is_image_folder(spec: str) -> bool:
     p = Path(spec)
     return p.is_dir() and any(f.suffix.lower() in EXTENSIONS for f in p.rglob("*"))
@@ -69,10 +79,7 @@ def load_image_folder(spec, cfg) -> RawData:
     modes = Counter(m for _, m, _ in headers)
     sizes = Counter(s for _, _, s in headers)
     channels = cfg.channels or (1 if all(m in _GRAY_MODES for m in modes) else 3)
-    resolution = cfg.resolution
-    if resolution is None:
-        only = next(iter(sizes)) if len(sizes) == 1 else None
-        resolution = only[0] if only and only[0] == only[1] else DEFAULT_RESOLUTION
+    resolution = square_side(cfg, set(sizes), DEFAULT_RESOLUTION)
 
     # Class subfolders: labels only when every image sits in a first-level subfolder.
     rel = [p.relative_to(root) for p, _, _ in headers]

@@ -25,7 +25,7 @@ import torch
 
 from ..errors import DataError
 from ..io import atomic_write
-from .base import SplitData, find_source, fingerprint, seeded_split
+from .base import SplitData, find_source, fingerprint, split_items, take
 from .text import RawText
 
 PAD, UNK, BOS, EOS = 0, 1, 2, 3
@@ -129,12 +129,9 @@ class TextData(SplitData):
 
 def preprocess_text(raw: RawText, cfg, tokenizer_bytes: Optional[bytes] = None) -> TextData:
     """Split, limit, tokenize (training the tokenizer unless given) and drop over-long samples."""
-    tr, te, split = seeded_split(len(raw.texts), cfg, "sample")
-    if cfg.limit is not None:
-        tr = tr[: cfg.limit]
-    texts = raw.texts
+    tr, te, split = split_items(len(raw.texts), None, cfg, "sample")
     labels = None if raw.labels is None else np.asarray(raw.labels, dtype=np.int64)
-    train_text, test_text = [texts[i] for i in tr], [texts[i] for i in te]
+    train_text, test_text = take(raw.texts, tr), take(raw.texts, te)
     blob = tokenizer_bytes or train_tokenizer(train_text, cfg.tokenizer, cfg.vocab_size)
     tok = load_tokenizer(blob)
     train, keep_tr = encode(tok, train_text, cfg.max_tokens)
