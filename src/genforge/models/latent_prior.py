@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Optional
 
 import torch
-from sklearn.mixture import GaussianMixture
 from torch import nn
 
 # EM iterations after the k-means start: enough for the samples (FID within noise of a converged fit) at a
@@ -36,6 +35,9 @@ class GaussianMixturePrior(nn.Module):
         """Fit to codes [N, D] (and their classes [N] when conditional): EM, full covariances, k-means start.
         A class with fewer codes than components gets as many components as codes; a class with one code or
         none keeps N(0, I)."""
+        # deferred: scikit-learn takes a second to import; only the end of a gmm-prior run fits a mixture
+        from sklearn.mixture import GaussianMixture
+
         labels = torch.zeros(len(codes), dtype=torch.long) if labels is None else labels.long().cpu()
         codes = codes.double().cpu()
         for c in range(len(self.weights)):
