@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist
 DEMO_DATA = $(shell [ -d $(FMNIST) ] && echo fashion-mnist || echo digits)
 
-.PHONY: setup data browser postgres-server postgres demo test test-all bench reliability clean
+.PHONY: setup data browser postgres-server postgres demo test test-fast test-all bench reliability clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,11 +61,17 @@ demo: setup
 	rm -rf runs/demo
 	$(GF) demo --data $(DEMO_DATA) --minutes 10 --out runs/demo
 
+# Two tiers (docs/testing.md): test-fast is every module's logic on tiny tensors and configs (no process, database,
+# browser or torchrun; under 2 minutes on 2 cores), run after every change; test adds the integration tier,
+# both on two pytest-xdist workers (at most 10 minutes on 2 cores). CI runs `make test`.
+test-fast: setup
+	$(PY) -m pytest -n 2 -m "not slow and not integration"
+
 test: setup browser postgres-server
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 test-all: setup browser postgres-server
-	$(PY) -m pytest -m ""
+	$(PY) -m pytest -n 2 -m ""
 
 # The whole reliability campaign (docs/reliability.md): kills of train / evaluate / tune, fuzzing of every
 # loader and of the server, the server's load test, and the safe-loading audit. About 40 minutes on 2 cores.

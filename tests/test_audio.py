@@ -146,6 +146,7 @@ def test_modified_inception_score_rewards_confident_varied_samples():
     assert M.modified_inception_score(torch.full((100, 10), 0.1))["value"] == pytest.approx(1.0)
 
 
+@pytest.mark.integration
 def test_audio_sanity_conditions_move_the_figures_the_right_way(audio_data):
     from genforge.evaluate.evaluate import evaluate_samples
     from genforge.evaluate.features import get_extractor
@@ -205,6 +206,7 @@ def test_sample_cli_writes_wavs_and_npz(specgan_run, tmp_path):
     assert model.sample(2, seed=5).shape == (2, 1, 4000)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("family", ["wavegan", "specgan"])
 def test_onnx_export_computes_what_pytorch_computes(family, audio_data, tmp_path):
     ort = pytest.importorskip("onnxruntime")
@@ -240,6 +242,7 @@ def test_tune_a_specgan_on_frechet_distance(audio_data, tmp_path):
     assert list((tmp_path / "a" / "best").glob("model.safetensors"))
 
 
+@pytest.mark.integration
 def test_browser_plays_generated_clips_of_a_chosen_class(specgan_run):
     from .test_serve import CHROMIUM, browser_on
 

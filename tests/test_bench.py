@@ -8,6 +8,8 @@ from genforge.bench.flops import gemm_peak, step_flops
 from genforge.bench.quality import first_reach, marks_for, report
 from genforge.bench.throughput import genforge_step, measure, plain_article_dcgan_step
 
+pytestmark = pytest.mark.integration  # every test here starts processes
+
 
 def test_flop_count_of_a_known_step():
     w = torch.randn(64, 32, requires_grad=True)

@@ -3,6 +3,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 TINY = ["--set", "model.width=0.25", "--set", "train.batch_size=32", "--no-progress"]
 
@@ -11,6 +12,7 @@ def gf(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "genforge", *map(str, args)], capture_output=True, text=True, cwd=cwd)
 
 
+@pytest.mark.integration
 def test_cli_end_to_end_on_digits(tmp_path):
     run = tmp_path / "run"
     r = gf("train", "--model", "dcgan", "--data", "digits", "--steps", "20", "--out", run, *TINY)
@@ -32,6 +34,7 @@ def test_cli_end_to_end_on_digits(tmp_path):
     assert r.returncode == 0 and "run " in r.stdout and "dcgan" in r.stdout and "finished" in r.stdout, r.stderr
 
 
+@pytest.mark.integration
 def test_cli_errors_are_one_clear_line(tmp_path):
     r = gf("train", "--set", "train.lrr=1")
     assert r.returncode == 2 and "did you mean 'train.lr'" in r.stderr and "Traceback" not in r.stderr
@@ -41,6 +44,7 @@ def test_cli_errors_are_one_clear_line(tmp_path):
     assert r.returncode == 2 and "config.json is missing" in r.stderr
 
 
+@pytest.mark.integration
 def test_data_inspect_prints_the_report():
     r = gf("data", "inspect", "digits")
     assert r.returncode == 0 and "1617 train / 180 test" in r.stdout and "duplicates" in r.stdout
@@ -59,6 +63,7 @@ def test_config_reference_in_docs_is_current():
     )
 
 
+@pytest.mark.integration
 def test_metrics_command_lists_the_registry_by_modality():
     r = gf("metrics")
     rows = {line.split()[0]: line.split()[1] for line in r.stdout.splitlines()}

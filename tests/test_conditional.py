@@ -44,6 +44,7 @@ def digit_classifier(digits):
     return LogisticRegression(max_iter=2000).fit(x, digits.train_labels)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("family", ["vae", "dcgan"])
 def test_samples_are_of_the_asked_class(cond_runs, digit_classifier, family):
     model = genforge.load(cond_runs[family])
@@ -80,6 +81,7 @@ def test_conditional_needs_labelled_data():
         FAMILIES.get("vae")(cfg.model, (1, 8, 8), n_classes=0)
 
 
+@pytest.mark.integration
 def test_class_names_and_errors(cond_runs, tmp_path, digits):
     model = genforge.load(cond_runs["dcgan"])
     assert class_index(model, "3") == 3 and class_index(model, None) is None
@@ -91,6 +93,7 @@ def test_class_names_and_errors(cond_runs, tmp_path, digits):
         class_index(genforge.load(plain), "3")
 
 
+@pytest.mark.integration
 def test_cli_sample_class_writes_labels(cond_runs, tmp_path):
     r = gf("sample", cond_runs["dcgan"], "--class", "7", "-n", "12", "--out", tmp_path / "s.npz")
     assert r.returncode == 0, r.stderr
@@ -103,6 +106,7 @@ def test_cli_sample_class_writes_labels(cond_runs, tmp_path):
     assert r.returncode == 2 and "unknown class 'cat'" in r.stderr
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("family", ["vae", "dcgan"])
 @pytest.mark.parametrize("fmt", ["torchscript", "onnx"])
 def test_conditional_export_takes_labels(cond_runs, tmp_path, family, fmt):

@@ -11,6 +11,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+pytestmark = pytest.mark.integration  # every test here starts processes
+
 QUIET = ["train.log_every=10", "train.sample_every=1000", "train.checkpoint_every=10", "train.deterministic=true"]
 
 

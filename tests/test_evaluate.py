@@ -35,6 +35,7 @@ def table(extractor, digits):
     return sanity_table(digits, n=500, extractor_steps=STEPS, log=None)
 
 
+@pytest.mark.integration
 def test_classifier_extractor_is_accurate_and_cached(extractor, digits):
     assert extractor.kind == "classifier" and extractor.info["test_accuracy"] > 0.9
     again = get_extractor(digits, steps=STEPS, log=None)
@@ -43,6 +44,7 @@ def test_classifier_extractor_is_accurate_and_cached(extractor, digits):
     assert torch.equal(again.features(x), extractor.features(x))
 
 
+@pytest.mark.integration
 def test_damaged_cache_is_rebuilt(extractor, digits):
     from pathlib import Path
 
@@ -78,6 +80,7 @@ def test_memorization_flags_training_images(table):
     assert table["real (floor)"]["near_copy_share"] < 0.1
 
 
+@pytest.mark.integration
 def test_eval_json_shape_with_floors_and_intervals(tmp_path, cache, digits, extractor):
     tr = Trainer(tiny_config("vae", "train.steps=30"), tmp_path, data=digits, progress=False, log=lambda s: None)
     tr.fit()
@@ -142,6 +145,7 @@ def test_prdc_and_fid_on_known_gaussians():
     assert near["coverage"]["value"] > 0.6 and far["coverage"]["value"] < 0.05
 
 
+@pytest.mark.integration
 def test_cli_evaluate_prints_table_and_writes_eval_json(tmp_path, cache, extractor):
     import subprocess
     import sys
@@ -217,6 +221,7 @@ def test_eval_every_writes_figures_to_metrics_jsonl(tmp_path, digits, extractor)
     assert [x["step"] for x in evals] == [10, 20, 25] and all(x["eval/fid"] > 0 for x in evals)
 
 
+@pytest.mark.integration
 def test_usefulness_separates_right_from_shuffled_labels(digits):
     from genforge.evaluate.usefulness import usefulness
 
@@ -229,12 +234,14 @@ def test_usefulness_separates_right_from_shuffled_labels(digits):
         usefulness(x, y + 10, digits, steps=1)
 
 
+@pytest.mark.integration
 def test_labelled_samples_file_gets_usefulness(tmp_path, cache, digits, extractor):
     np.savez(tmp_path / "s.npz", images=digits.train[:200], labels=digits.train_labels[:200])
     res = evaluate_files("digits", tmp_path / "s.npz", metrics="usefulness", log=None)
     assert res["metrics"]["usefulness"]["value"] > 0.7 and "floor" in res["metrics"]["usefulness"]
 
 
+@pytest.mark.integration
 def test_conditional_run_gets_class_agreement_and_usefulness(tmp_path, cache, digits, extractor):
     cfg = tiny_config("vae", "model.conditional=true", "train.steps=400")
     Trainer(cfg, tmp_path, data=digits, progress=False, log=lambda s: None).fit()

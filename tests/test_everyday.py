@@ -110,6 +110,7 @@ def test_trackers_receive_scalars_and_previews(tmp_path, digits, text_data, text
             assert "samples/step_0000020.txt" in arts
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"
 )
@@ -145,6 +146,7 @@ def test_live_page_shows_a_training_run_grow(tmp_path, digits):
         stop.set()
 
 
+@pytest.mark.integration
 def test_demo_keeps_its_budget_and_says_what_to_open(tmp_path):
     from genforge.demo import PLAN, demo
 

@@ -61,6 +61,7 @@ def test_default_search_space_names_real_config_keys(family):
     assert cfg.family == family and len(sets) >= 3
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("family", ALL)
 def test_trains_saves_loads_and_samples_the_same(family, data_for, tmp_path):
     data, source = data_for(family)
@@ -75,6 +76,7 @@ def test_trains_saves_loads_and_samples_the_same(family, data_for, tmp_path):
     assert list((tmp_path / "samples").glob(f"step_*{modality_of(model).preview_suffix}"))
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("family", [f for f in ALL if "likelihood" in FAMILIES.get(f).abilities])
 def test_likelihood_families_learn_real_data(family, data_for, tmp_path):
     data, source = data_for(family)
@@ -86,6 +88,7 @@ def test_likelihood_families_learn_real_data(family, data_for, tmp_path):
     assert after < 0.9 * before, (before, after)  # held-out NLL falls by at least 10%
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("family", ALL)
 def test_resumed_run_continues_exactly(family, data_for, tmp_path):
     data, source = data_for(family)

@@ -6,6 +6,8 @@ import pytest
 
 from genforge.faults import campaign, evaluate_campaign, tune_campaign
 
+pytestmark = pytest.mark.integration  # every test here starts processes
+
 
 def test_killed_training_resumes_bit_exact(tmp_path):
     res = campaign(tmp_path, kills=3, steps=150, seed=1, log=lambda s: None)

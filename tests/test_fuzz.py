@@ -5,6 +5,8 @@ import pytest
 
 from genforge.fuzz import campaign, targets
 
+pytestmark = pytest.mark.integration  # every test here starts processes
+
 
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch):

@@ -40,6 +40,7 @@ def test_spectral_norm_bounds_every_discriminator_layer():
             assert 0.9 < sigma < 1.1, sigma
 
 
+@pytest.mark.integration
 def test_batch_norm_in_d_follows_the_dcgan_paper_and_learns(tmp_path):
     digits16 = load_data(ImageDataConfig(source="digits", resolution=16))  # two stride-2 convs in D
     cfg = tiny_config("dcgan", "model.d_norm=batch", "data.resolution=16", "train.steps=300")

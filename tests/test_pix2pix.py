@@ -56,6 +56,7 @@ def pix2pix_run(tmp_path_factory, digits):
     )
 
 
+@pytest.mark.integration
 def test_pix2pix_learns_to_fill_missing_pixels_of_held_out_digits(pix2pix_run, digits):
     _, model = pix2pix_run
     x = to_float(digits.tensor("test")[:200])

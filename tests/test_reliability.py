@@ -3,6 +3,8 @@
 import ast
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).parents[1] / "src" / "genforge"
 
 
@@ -206,6 +208,7 @@ def test_damaged_run_files_are_named_and_status_survives(tmp_path, digits):
         Trainer(tiny_config("dcgan", "train.steps=4", "train.log_every=1"), run, data=digits, resume=True, **quiet)
 
 
+@pytest.mark.integration
 def test_a_full_disk_stops_training_and_the_last_checkpoint_resumes(tmp_path, digits):
     """A real small file system (tmpfs) fills up after the step-10 checkpoint: the error says so, the
     checkpoint is intact, and once space is freed the run resumes to its end."""

@@ -23,6 +23,7 @@ def vae_run(tmp_path_factory, digits):
     return trained(resolve_config("vae", sets=["train.steps=800", *QUIET]), run, digits)
 
 
+@pytest.mark.integration
 def test_inpainting_fills_the_hole_better_than_the_plain_fills_and_keeps_the_known(vae_run, digits):
     _, model = vae_run
     x = to_float(digits.tensor("test")[:100])

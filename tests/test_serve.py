@@ -138,6 +138,7 @@ def browser_on(app):
         thread.join(timeout=10)
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"
 )
@@ -159,6 +160,7 @@ def test_browser_generates_an_image_and_opens_the_report(runs, tmp_path, monkeyp
             assert page.locator(f"#{section}").count() == 1, section
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(
     not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"
 )

@@ -173,6 +173,7 @@ def test_exported_decoder_step_decodes_the_same_sentences(vae_run, tmp_path, fmt
         assert torch.equal(row_w[: n - 1], row_g[: n - 1]), (row_w, row_g)
 
 
+@pytest.mark.integration
 def test_text_figures_order_known_good_and_bad_text(text_data):
     rows = sanity_table(text_data, n=150, extractor_steps=150, log=None)
     floor, shuffled, rand = rows["real (floor)"], rows["shuffled words"], rows["random dictionary words"]
@@ -187,6 +188,7 @@ def test_text_figures_order_known_good_and_bad_text(text_data):
     assert set(conditions(text_data, 10)) == set(rows)
 
 
+@pytest.mark.integration
 def test_evaluate_text_run_writes_every_figure_beside_its_floor(vae_run, text_data):
     res = evaluate_run(vae_run, n_samples=120, iwae_k=2, extractor_steps=100, log=lambda s: None)
     m = res["metrics"]
@@ -242,6 +244,7 @@ def test_report_of_a_text_run(vae_run):
         assert part in page, part
 
 
+@pytest.mark.integration
 def test_cli_inspects_and_samples_text(vae_run, text_folder, tmp_path):
     gf = [sys.executable, "-m", "genforge"]
     r = subprocess.run(
@@ -290,6 +293,7 @@ def test_samples_files_round_trip_and_evaluate_against_a_source(text_data, text_
         text.read(tmp_path / "bad.jsonl", text_data)
 
 
+@pytest.mark.integration
 def test_tune_a_text_vae_on_held_out_nll(text_folder, tmp_path):
     from genforge.tune import tune
 

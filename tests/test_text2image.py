@@ -75,6 +75,7 @@ def t2i(digits, tmp_path_factory):
     return train_t2i(digits, tmp_path_factory.mktemp("t2i") / "run", 0.0)
 
 
+@pytest.mark.integration
 def test_a_prompt_draws_what_it_names(t2i, digits):
     _, model = t2i
     clf = LogisticRegression(max_iter=2000).fit(digits.train.reshape(len(digits.train), -1) / 255, digits.train_labels)
@@ -85,6 +86,7 @@ def test_a_prompt_draws_what_it_names(t2i, digits):
         assert agree > 0.5, (digit, agree)  # chance: 0.1
 
 
+@pytest.mark.integration
 def test_the_mode_seeking_term_keeps_a_prompt_s_samples_apart(t2i, digits, tmp_path):
     """Without it, a caption's samples collapse towards one picture (the noise is ignored)."""
     _, plain = t2i
@@ -120,6 +122,7 @@ def test_the_server_draws_a_prompt(t2i):
     assert r.status_code == 422 and "reads at most 96" in r.text
 
 
+@pytest.mark.integration
 def test_cli_trains_on_a_captioned_folder_and_samples_a_prompt(tmp_path, digits):
     folder = tmp_path / "photos"
     folder.mkdir()

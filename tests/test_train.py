@@ -116,6 +116,7 @@ def test_run_files_have_the_usual_permissions(tmp_path, digits):
         assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o666 & ~umask, name
 
 
+@pytest.mark.integration
 def test_log_file_gets_one_plain_line_per_interval(tmp_path):
     import subprocess
     import sys

@@ -31,6 +31,7 @@ def small(tmp_path, **kw):
     return tune(**(args | kw))
 
 
+@pytest.mark.integration
 def test_tune_runs_confirms_exports_and_resumes(tmp_path):
     s = small(tmp_path)
     assert [t["state"] for t in s["trials"]] == ["COMPLETE"] * 3
@@ -49,6 +50,7 @@ def test_tune_runs_confirms_exports_and_resumes(tmp_path):
     assert "5 complete" in page and "data:image/png;base64," in page
 
 
+@pytest.mark.integration
 def test_failing_trial_is_recorded_and_the_study_goes_on(tmp_path):
     space = tmp_path / "space.yaml"
     space.write_text(
@@ -61,6 +63,7 @@ def test_failing_trial_is_recorded_and_the_study_goes_on(tmp_path):
     assert all("latent_dim" in t["error"] for t in failed)
 
 
+@pytest.mark.integration
 def test_target_stop_with_intermediate_reports(tmp_path):
     s = small(tmp_path, trials=6, eval_every=5, target=1e9)  # any FID meets the target: stops after one trial
     assert len(s["trials"]) == 1 and s["stopped_by"].startswith("target")

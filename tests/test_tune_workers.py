@@ -19,6 +19,8 @@ from genforge.tune import tune
 from genforge.tune.pgcluster import bindir, start, stop
 from genforge.tune.workers import counted_trials
 
+pytestmark = pytest.mark.integration  # every test here starts processes
+
 
 @pytest.fixture(scope="module")
 def postgres():
