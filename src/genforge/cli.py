@@ -20,6 +20,9 @@ data_app = typer.Typer(no_args_is_help=True, help="Look at a data set before tra
 app.add_typer(data_app, name="data")
 
 
+DATA_HELP = "data source (default: the modality's own: digits for images, fortunes for text, spoken-digits for audio)"
+
+
 class Mode(str, Enum):
     prior = "prior"
     interpolate = "interpolate"
@@ -31,11 +34,11 @@ class Mode(str, Enum):
 def data_inspect(
     source: str = typer.Argument(
         ...,
-        help="digits, fashion-mnist, fortunes, fortunes-zh, or a path (image folder, "
-        "IDX folder, .npz/.npy; .txt file or folder, .csv, .jsonl)",
+        help="a built-in set (digits, fashion-mnist, fortunes, fortunes-zh, spoken-digits) or a path: image "
+        "folder, IDX folder, .npz/.npy; .txt file or folder, .csv, .jsonl; folder of WAV/FLAC/OGG files",
     ),
     modality: Optional[str] = typer.Option(
-        None, help="image or text (default: the one whose sources recognise SOURCE)"
+        None, help="image, text or audio (default: the one whose sources recognise SOURCE)"
     ),
     set_: List[str] = typer.Option(
         [], "--set", help="data options, e.g. --set data.resolution=32 or data.max_tokens=64"
@@ -53,9 +56,13 @@ def data_inspect(
 
 @app.command()
 def train(
-    model: str = typer.Option("dcgan", help="model family: dcgan, vae (images); text-vae, text-lm (text)"),
+    model: str = typer.Option(
+        "dcgan",
+        help="model family: dcgan, vae, pix2pix, text2image (images); text-vae, text-lm (text); wavegan, specgan, "
+        "specvae (audio)",
+    ),
     preset: Optional[str] = typer.Option(None, help="named configuration of the family, e.g. article"),
-    data: Optional[str] = typer.Option(None, help="data source (default: digits for images, fortunes for text)"),
+    data: Optional[str] = typer.Option(None, help=DATA_HELP),
     out: Optional[Path] = typer.Option(None, help="run directory to create (default runs/<model>-<data>)"),
     steps: Optional[int] = typer.Option(None, help="budget: optimizer steps"),
     epochs: Optional[float] = typer.Option(None, help="budget: passes over the training split"),
@@ -127,7 +134,9 @@ def sample(
         help="prior | interpolate (seed -> seed_b, or --between A --between B) | reconstruct | manifold (2-D latent)",
     ),
     seed_b: int = typer.Option(1, help="end seed of an interpolation"),
-    between: List[str] = typer.Option([], help="interpolate between two inputs: sentences (text) or image files"),
+    between: List[str] = typer.Option(
+        [], help="interpolate between two inputs: sentences (text), image or audio files"
+    ),
     class_: Optional[str] = typer.Option(
         None, "--class", help="conditional models: class name or index (default: the data's class mix)"
     ),
@@ -211,7 +220,9 @@ def evaluate(
     ),
     real: Optional[str] = typer.Option(None, help="with --fake: the real data source to compare with"),
     fake: Optional[Path] = typer.Option(
-        None, help="a samples file to evaluate instead of a run: .npz/.npy (images) or .txt/.jsonl (text)"
+        None,
+        help="a samples file to evaluate instead of a run: .npz/.npy (images), .txt/.jsonl (text), "
+        ".npz or a folder of WAVs (audio)",
     ),
     out: Optional[Path] = typer.Option(None, help="where to write eval.json (with --fake)"),
     extractor: Optional[Path] = typer.Option(
@@ -255,11 +266,11 @@ def list_metrics():
 @app.command()
 def tune(
     model: str = typer.Option("dcgan", help="model family"),
-    data: Optional[str] = typer.Option(None, help="data source (default: digits for images, fortunes for text)"),
+    data: Optional[str] = typer.Option(None, help=DATA_HELP),
     study: str = typer.Option(..., help="study name; the same name resumes it"),
     objective: Optional[str] = typer.Option(
         None,
-        help="figure to minimise: fid (images), fd (text), kid, nll_iw, "
+        help="figure to minimise: fid (images), fd (text, audio), kid, nll_iw, "
         "perplexity, ... (default: the modality's Frechet distance)",
     ),
     trials: int = typer.Option(20, help="stop rule: trials in the study (finished, pruned or failed)"),
