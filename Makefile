@@ -65,13 +65,13 @@ demo: setup
 # browser or torchrun; under 2 minutes on 2 cores), run after every change; test adds the integration tier,
 # both on two pytest-xdist workers (at most 10 minutes on 2 cores). CI runs `make test`.
 test-fast: setup
-	$(PY) -m pytest -n 2 -m "not slow and not integration"
+	$(PY) -m pytest -n 2 --dist worksteal -m "not slow and not integration"
 
 test: setup browser postgres-server
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --dist worksteal
 
 test-all: setup browser postgres-server
-	$(PY) -m pytest -n 2 -m ""
+	$(PY) -m pytest -n 2 --dist worksteal -m ""
 
 # The whole reliability campaign (docs/reliability.md): kills of train / evaluate / tune, fuzzing of every
 # loader and of the server, the server's load test, and the safe-loading audit. About 40 minutes on 2 cores.

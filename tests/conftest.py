@@ -33,6 +33,12 @@ DATA_SETS = {
 }
 
 
+def pytest_collection_modifyitems(config, items):
+    """Integration tests first (stable order otherwise): the long ones start while both xdist workers are busy
+    instead of leaving one worker alone with them at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("integration") is None)
+
+
 def stdlib_sentences() -> dict[str, list[str]]:
     """{label: docstring summary lines of 4-20 words} from fixed standard-library modules (about 450 lines)."""
     out = {}
