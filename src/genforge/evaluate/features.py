@@ -172,7 +172,7 @@ def get_extractor(
     """The extractor for `data`: a TorchScript file if `path`, else trained (or read from cache)."""
     mod = modality_for(data)
     if path is not None:
-        if mod.name != "image":
+        if not mod.takes_torchscript_extractor:
             raise RunError(f"--extractor takes a TorchScript image network; this is {mod.name} data")
         return _torchscript(Path(path))
     if kind == "auto":
@@ -181,8 +181,7 @@ def get_extractor(
         raise RunError(f"a classifier extractor needs labels; {data.name} has none (use the contrastive extractor)")
     steps = steps or default_steps(data, kind)
     recipe = {"v": EXTRACTOR_VERSION, "kind": kind, "steps": steps, "seed": seed, "data": data.fingerprint}
-    if mod.name != "image":  # image recipes keep their keys (and their caches)
-        recipe["modality"] = mod.name
+    recipe |= mod.extractor_recipe
     key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
     wpath, mpath = cache_dir() / f"{kind}-{key}.safetensors", cache_dir() / f"{kind}-{key}.json"
     n_out = data.n_classes if kind == "classifier" else 0

@@ -128,6 +128,14 @@ class Modality:
         raise NotImplementedError
 
     # -- evaluation
+    # whether `--extractor FILE` (a TorchScript network of model inputs, e.g. an Inception) serves this modality
+    takes_torchscript_extractor: ClassVar[bool] = False
+
+    @property
+    def extractor_recipe(self) -> dict:
+        """What a trained extractor's cache key adds for this modality (its name)."""
+        return {"modality": self.name}
+
     def sanity_conditions(self, data, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
         """name -> stored 'samples' (up to n each) whose fault is known, the held-out floor first, for the
         sanity table: a trustworthy metric orders them as expected."""

@@ -99,6 +99,8 @@ class ImageModality(Modality):
     preview_media = "image/png"
     formats = ("png", "json")
     restorable = True
+    takes_torchscript_extractor = True
+    extractor_recipe = {}  # image extractors were cached before modalities existed: their keys stay as they were
     preview_count = 64
 
     # The server page's widget (a JS object; the page's helpers $, esc, ok, fail, fetchOk, m, cls are in scope):
