@@ -79,20 +79,19 @@ def lm_perplexities(
     """{"forward_ppl", "reverse_ppl"} of stored samples, each with its floor (unless `floors` is False)."""
     n = len(samples)
     test = data.tensor("test")
-    held = test[torch.randperm(len(test), generator=torch.Generator().manual_seed(seed + 1))[:n]]
-    train = data.tensor("train")
-    real = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(seed + 2))[:n]]
-    fwd = data_lm(data, steps or default_lm_steps(len(train)), seed, log)
+    fwd = data_lm(data, steps or default_lm_steps(len(data.train)), seed, log)
     steps = steps or default_lm_steps(n)
-    return {
-        "forward_ppl": {
-            "value": perplexity(fwd, samples),
-            "floor": perplexity(fwd, held),
-            "note": "samples under an LM of the training split",
-        },
+    out = {
+        "forward_ppl": {"value": perplexity(fwd, samples), "note": "samples under an LM of the training split"},
         "reverse_ppl": {
             "value": perplexity(train_lm(data, samples, steps, seed), test),
-            "floor": perplexity(train_lm(data, real, steps, seed), test),
             "note": f"held-out text under an LM trained on the {n} samples ({steps} steps)",
         },
     }
+    if floors:  # as many held-out sentences under the data's LM; the held-out text under an LM of training text
+        held = test[torch.randperm(len(test), generator=torch.Generator().manual_seed(seed + 1))[:n]]
+        train = data.tensor("train")
+        real = train[torch.randperm(len(train), generator=torch.Generator().manual_seed(seed + 2))[:n]]
+        out["forward_ppl"]["floor"] = perplexity(fwd, held)
+        out["reverse_ppl"]["floor"] = perplexity(train_lm(data, real, steps, seed), test)
+    return out
