@@ -14,9 +14,11 @@ from genforge.modalities.text import TextDataConfig
 from genforge.models import FAMILIES
 from genforge.run import resolve_config
 
-# one thread per pytest-xdist worker (the workers share the cores), else up to two
-THREADS = 1 if os.environ.get("PYTEST_XDIST_WORKER") else min(2, os.cpu_count() or 1)
-torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", THREADS)))
+# One thread per pytest-xdist worker, for the worker and the processes its tests start (the workers share the
+# cores: two threads each would oversubscribe them); else up to two.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", min(2, os.cpu_count() or 1))))
 QUIET = ["train.log_every=10", "train.sample_every=1000000", "train.checkpoint_every=1000000"]
 # Real English text that is always at hand: the summary lines of the standard library's docstrings,
 # labelled by the kind of module they document.
