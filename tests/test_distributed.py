@@ -1,11 +1,13 @@
 """Training on several processes (torchrun, gloo on the CPU): every process holds the same weights, the
 global batch gives the same training as one process, and a run resumes exactly under torchrun."""
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -24,6 +26,24 @@ def command(args: list[str], procs: int) -> list[str]:
             "-m", "genforge", *args]  # fmt: skip
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (from /proc): torchrun starts its workers in sessions of their own, so a
+    signal to the launcher's process group misses them, and a worker left alive keeps the output pipe open."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    out, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        out += kids
+        todo += kids
+    return out
+
+
 def launch(args: list[str], procs: int, env: dict, timeout: float = 300) -> tuple[int, str]:
     """(exit status, output) of the command; on a timeout the launcher and every worker are killed."""
     proc = subprocess.Popen(command(args, procs), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -31,7 +51,9 @@ def launch(args: list[str], procs: int, env: dict, timeout: float = 300) -> tupl
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        for pid in [*descendants(proc.pid), proc.pid]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         out, _ = proc.communicate()
         raise AssertionError(f"still running after {timeout} s: {out[-2000:]}") from None
     return proc.returncode, out

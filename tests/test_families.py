@@ -11,7 +11,7 @@ import genforge
 from genforge.modalities import MODALITIES, modality_of
 from genforge.models import FAMILIES
 from genforge.models.base import ABILITIES
-from genforge.run import resolve_config
+from genforge.run import build_model, resolve_config
 from genforge.sample import export
 from genforge.train import Trainer
 from genforge.tune.space import load_space, suggest
@@ -113,3 +113,15 @@ def test_torchscript_export_computes_what_pytorch_computes(family, data_for, tmp
         got = torch.jit.load(str(path))(*args)
     want, got = (want, got) if isinstance(want, tuple) else ((want,), (got,))
     assert all(torch.allclose(w, g, atol=1e-5) for w, g in zip(want, got))
+
+
+@pytest.mark.parametrize("family", ALL)
+def test_undistribute_drops_every_wrapper_distribute_made(family, data_for):
+    """A DDP wrapper that outlives its process group can block the process at exit: `undistribute` (called
+    before the group is destroyed) drops every wrapper, also those a family keeps on an inner family."""
+    data, source = data_for(family)
+    model = build_model(tiny_config(family, source=source), data.shape, data.n_classes)
+    model.distribute(lambda m: torch.nn.Sequential(m))  # a stand-in for DistributedDataParallel
+    assert any("_wrapped" in m.__dict__ for m in model.modules())
+    model.undistribute()
+    assert not any("_wrapped" in m.__dict__ for m in model.modules())

@@ -169,6 +169,11 @@ class Family(nn.Module):
         module tree, so state dicts, checkpoints and exports keep their keys."""
         self.__dict__["_wrapped"] = {n: wrap(getattr(self, n) if n else self) for n in self.ddp_units}
 
+    def undistribute(self) -> None:
+        """Drop the wrappers `distribute` made; called before the process group is destroyed (a wrapper
+        destroyed after its group can block the process at exit)."""
+        self.__dict__.pop("_wrapped", None)
+
     def through(self, name: str = "") -> nn.Module:
         """The network `name` (the whole family for "") as train_step must call it: its DistributedDataParallel
         wrapper when training on several processes, else the network itself."""

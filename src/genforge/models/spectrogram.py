@@ -119,6 +119,9 @@ class SpectrogramFamily(Family):
     def distribute(self, wrap) -> None:
         self.inner.distribute(wrap)  # the spectrogram transform has no trained parameters
 
+    def undistribute(self) -> None:
+        self.inner.undistribute()  # the wrappers are the inner family's
+
     def exportable(self) -> nn.Module:
         # griffin_lim_iters is read here, not at construction: it is also a sampling option (--set)
         return _Waveform(self.inner.exportable(), self.spec, self.cfg.griffin_lim_iters)

@@ -135,6 +135,6 @@ def ranks_agree(model, w: World) -> bool:
 def leave(model) -> None:
     """Drop the family's DDP wrappers, then the process group: a wrapper destroyed after its group can block
     the process at exit (its reducer still waits on the group)."""
-    model.__dict__.pop("_wrapped", None)
+    model.undistribute()
     if dist.is_initialized():
         dist.destroy_process_group()
