@@ -6,7 +6,10 @@ import pytest
 
 from genforge.faults import campaign, evaluate_campaign, tune_campaign
 
-pytestmark = pytest.mark.integration  # every test here starts processes
+# Every test here starts and kills processes: a campaign, run by `make reliability` and `make test-all` (about
+# 3 minutes for the quick ones on 2 cores). `make test` keeps exact resumption through the family suite and the
+# torchrun tests, and killed tuning trials through tests/test_tune_workers.py.
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 
 def test_killed_training_resumes_bit_exact(tmp_path):
@@ -24,7 +27,6 @@ def test_killed_study_keeps_its_trial_budget_and_retries_killed_trials(tmp_path)
     assert res["problems"] == [] and res["kills"] == 1
 
 
-@pytest.mark.slow
 def test_twenty_kills_leave_no_corrupt_file_and_no_lost_step(tmp_path):
     res = campaign(tmp_path, kills=20, steps=300, seed=0, log=lambda s: None)
     assert res["problems"] == [] and res["bit_exact"] and res["resumes"] >= 10
