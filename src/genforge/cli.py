@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+import yaml
 
 from .errors import ConfigError, GenforgeError
 
@@ -451,9 +452,6 @@ def show_config(
     reference: bool = typer.Option(False, help="print the Markdown reference of every key instead"),
 ):
     """Print the resolved config of a family and preset (YAML), or the key reference."""
-    # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
-    import yaml
-
     # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
     from .docs import config_reference
     from .run import resolve_config
