@@ -115,6 +115,7 @@ def test_eval_json_shape_with_floors_and_intervals(tmp_path, cache, digits, extr
     assert any("still training (step 12)" in s for s in said)
 
 
+@pytest.mark.integration  # trains the digits extractor with its default steps
 def test_evaluate_any_samples_file(tmp_path, cache, digits, extractor):
     imgs = digits.test[:100]  # real held-out images as "samples"
     np.savez(tmp_path / "s.npz", images=imgs)

@@ -69,6 +69,7 @@ def test_pix2pix_learns_to_fill_missing_pixels_of_held_out_digits(pix2pix_run, d
     assert torch.equal(out * known, damaged)  # what was known comes back unchanged
 
 
+@pytest.mark.integration  # the module's pix2pix model trains 400 steps
 def test_pix2pix_samples_restore_damaged_held_out_images(pix2pix_run):
     run, _ = pix2pix_run
     import genforge
@@ -79,6 +80,7 @@ def test_pix2pix_samples_restore_damaged_held_out_images(pix2pix_run):
     assert torch.equal(model.sample(16, seed=5), model.sample(16, seed=5))
 
 
+@pytest.mark.integration  # the module's pix2pix model trains 400 steps
 def test_restore_command_runs_a_pix2pix_model_on_its_own_task_only(pix2pix_run, digits, tmp_path):
     run, _ = pix2pix_run
     (tmp_path / "in").mkdir()
@@ -103,6 +105,7 @@ def png_bytes(arr: np.ndarray, mode: str) -> bytes:
     return buf.getvalue()
 
 
+@pytest.mark.integration  # the module's pix2pix model trains 400 steps
 def test_server_restores_an_upload_whose_holes_are_transparent(pix2pix_run, digits):
     run, _ = pix2pix_run
     client = TestClient(create_app([run]))
@@ -123,6 +126,7 @@ def test_server_restores_an_upload_whose_holes_are_transparent(pix2pix_run, digi
     assert r.status_code == 422 and "the image is 5x5, expected 8x8" in r.text
 
 
+@pytest.mark.integration  # the module's pix2pix model trains 400 steps
 def test_report_shows_damaged_restored_and_truth_rows(pix2pix_run):
     run, _ = pix2pix_run
     page = write_report(run).read_text()

@@ -36,6 +36,7 @@ def test_inpainting_fills_the_hole_better_than_the_plain_fills_and_keeps_the_kno
     assert torch.equal(out * known, (x * known).clamp(-1, 1))  # the known pixels are pasted back exactly
 
 
+@pytest.mark.integration  # the module's VAE trains 800 steps
 def test_super_resolution_beats_bilinear_and_downscales_back_to_its_input(vae_run, digits):
     _, model = vae_run
     x = to_float(digits.tensor("test")[:100])
@@ -51,6 +52,7 @@ def save(arr: np.ndarray, path):
     return path
 
 
+@pytest.mark.integration  # the module's VAE trains 800 steps
 def test_restore_command_on_files_and_its_errors(vae_run, digits, tmp_path):
     run, _ = vae_run
     images = digits.tensor("test")[:3, 0].numpy()

@@ -98,6 +98,7 @@ def test_the_mode_seeking_term_keeps_a_prompt_s_samples_apart(t2i, digits, tmp_p
     assert spread(seeking) > 1.5 * spread(plain), (spread(seeking), spread(plain))
 
 
+@pytest.mark.integration  # the module's text2image model trains 700 steps
 def test_prompts_it_cannot_take_are_named(t2i, digits, tmp_path):
     _, model = t2i
     with pytest.raises(ConfigError, match="is 200 bytes; this model reads at most 96"):
@@ -111,6 +112,7 @@ def test_prompts_it_cannot_take_are_named(t2i, digits, tmp_path):
         resolve_config("text2image", sets=["model.conditional=false"])
 
 
+@pytest.mark.integration  # the module's text2image model trains 700 steps
 def test_the_server_draws_a_prompt(t2i):
     run, _ = t2i
     client = TestClient(create_app([run]))
