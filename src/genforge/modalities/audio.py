@@ -20,7 +20,7 @@ from ..data.audio_validate import audio_report, format_audio_report
 from ..dsp import log_mel, read_audio, resample, spectrogram_png, wav_bytes
 from ..errors import DataError, RunError
 from ..io import CONFIG, atomic_write, fig_png, img_tag, read_json
-from .base import Modality, register_modality
+from .base import Modality, random_rows, register_modality
 
 
 class AudioDataConfig(BaseDataConfig):
@@ -275,8 +275,7 @@ class AudioModality(Modality):
         falling cut-offs (an FFT brick wall), one class, time-reversed clips, training clips."""
         g = torch.Generator().manual_seed(seed)
         test, train = data.tensor("test"), data.tensor("train")
-        pick = lambda x, m: x[torch.randperm(len(x), generator=g)[: min(m, len(x))]]  # noqa: E731
-        real = pick(test, n)
+        real = random_rows(test, n, g)
         x = self.to_model(real)  # [n, 1, T] in [-1, 1]
         out = {"real (floor)": real}
         power = x.pow(2).mean(-1, keepdim=True)
@@ -288,7 +287,7 @@ class AudioModality(Modality):
         for cut in (4000, 2000, 1000):
             out[f"low-pass {cut} Hz"] = self.to_stored(torch.fft.irfft(spec * (freqs <= cut), n=x.shape[-1]))
         if data.test_labels is not None and data.n_classes >= 2:
-            out["one class (0)"] = pick(test[data.labels("test") == 0], n)
+            out["one class (0)"] = random_rows(test[data.labels("test") == 0], n, g)
         out["time-reversed"] = real.flip(-1)
-        out["training clips"] = pick(train, n)
+        out["training clips"] = random_rows(train, n, g)
         return out

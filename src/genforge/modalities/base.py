@@ -159,6 +159,11 @@ def modality_of(family) -> Modality:
     return MODALITIES.get(family.modality)
 
 
+def random_rows(x: torch.Tensor, n: int, generator: torch.Generator) -> torch.Tensor:
+    """Up to n rows of x in a seeded random order (sanity conditions draw their items with it)."""
+    return x[torch.randperm(len(x), generator=generator)[: min(n, len(x))]]
+
+
 def class_labels(labels, class_names: Optional[list[str]]) -> Optional[list[str]]:
     """Label indices -> names (or index strings), for previews, tables and responses."""
     if labels is None:

@@ -23,7 +23,7 @@ from ..data.dataset import to_float, to_uint8
 from ..data.images import square
 from ..errors import RunError
 from ..io import atomic_write, grid_png, img_tag, png_bytes, save_grid
-from .base import Modality, register_modality
+from .base import Modality, random_rows, register_modality
 
 
 class ImageDataConfig(BaseDataConfig):
@@ -227,8 +227,7 @@ class ImageModality(Modality):
         """name -> uint8 'samples' [n', C, H, W] with a known fault."""
         g = torch.Generator().manual_seed(seed)
         test, train = data.tensor("test"), data.tensor("train")
-        pick = lambda x, m: x[torch.randperm(len(x), generator=g)[: min(m, len(x))]]  # noqa: E731
-        real = pick(test, n)
+        real = random_rows(test, n, g)
         out = {"real (floor)": real}
         for s in (0.5, 1.0, 2.0):
             out[f"blur sigma={s}"] = blur(real, s)
@@ -237,7 +236,7 @@ class ImageModality(Modality):
         if data.test_labels is not None and data.n_classes >= 2:
             y = data.labels("test")
             half = data.n_classes // 2
-            out[f"classes 0..{half - 1} only"] = pick(test[y < half], n)
-            out["one class (0)"] = pick(test[y == 0], n)
-        out["training images"] = pick(train, n)
+            out[f"classes 0..{half - 1} only"] = random_rows(test[y < half], n, g)
+            out["one class (0)"] = random_rows(test[y == 0], n, g)
+        out["training images"] = random_rows(train, n, g)
         return out

@@ -92,8 +92,8 @@ def observe(model, task: str, stored: torch.Tensor, known: Optional[torch.Tensor
 
 def read_upload(model, body: bytes, task: str, box: Optional[str], scale: int):
     """An uploaded image (the server's /restore) -> (observation, Degradation, the input as shown [1, C, H, W]):
-    inpainting takes the missing pixels from the PNG's transparency or from `box` ('x,y,width,height')."""
-    check_restorable(model)
+    inpainting takes the missing pixels from the PNG's transparency or from `box` ('x,y,width,height').
+    The server has refused models that `check_restorable` refuses before it reads the upload."""
     stored, known = read_image(body, model.shape[0], input_size(model, task, scale), "the upload")
     if task == "inpaint":
         if box is not None:
