@@ -38,6 +38,7 @@ def is_cjk(texts: list[str]) -> bool:
 
 
 def units(text: str, cjk: bool) -> list[str]:
+    """The units text is counted in: characters for Chinese or Japanese, lower-cased words otherwise."""
     return [c for c in text if not c.isspace()] if cjk else text.lower().split()
 
 
