@@ -43,6 +43,9 @@ class TrainConfig(StrictModel):
     batch_size: int = Field(64, ge=1, description="images per optimizer step")
     lr: float = Field(2e-4, gt=0, description="Adam learning rate (every network of the family)")
     betas: tuple[float, float] = Field((0.5, 0.999), description="Adam betas")
+    lr_decay: Literal["none", "linear"] = Field(
+        "none", description="linear: the lr is constant for the first half of the budget, then falls linearly to 0"
+    )
     steps: Optional[int] = Field(None, ge=1, description="stop after this many steps")
     epochs: Optional[float] = Field(None, gt=0, description="stop after this many passes over the training split")
     minutes: Optional[float] = Field(None, gt=0, description="stop after this much wall-clock time")

@@ -246,6 +246,11 @@ def load(run: str | Path, device: str = "cpu") -> Family:
     model.run_config, model.dataset_info, model.run_dir = cfg, dataset, Path(run)
     mod = modality_of(model)
     model.codec = mod.codec(Path(run))
-    if "paired" in model.abilities:  # it samples by restoring damaged held-out items of its data
-        model.use_held_out(lambda: mod.load(cfg.data, Path(run)).tensor("test"), mod.to_model)
+    if "from_data" in model.abilities:  # it generates from held-out items of its data
+
+        def read():
+            data = mod.load(cfg.data, Path(run))
+            return data.tensor("test"), data.labels("test")
+
+        model.use_held_out(read, mod.to_model)
     return model.to(device).eval()

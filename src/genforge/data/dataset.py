@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
-from PIL import Image
 
 from ..errors import DataError
 from .base import RawData, SplitData, find_source, fingerprint, split_items, take
-from .images import square, square_side
+from .images import convert_channels, resize_square, square_side
+from .unpaired import two_sources
 
 
 @dataclass(kw_only=True)
@@ -42,25 +41,6 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
     return x.detach().float().add(1.0).mul(127.5).round_().clamp_(0, 255).to(torch.uint8)
 
 
-def _convert_channels(arr: np.ndarray, channels: int) -> np.ndarray:
-    if arr.shape[-1] == channels:
-        return arr
-    if channels == 3:
-        return np.repeat(arr, 3, axis=-1)
-    # ITU-R 601-2 luma, the transform PIL's convert("L") uses.
-    luma = arr.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-    return np.rint(luma).clip(0, 255).astype(np.uint8)[..., None]
-
-
-def _resize(arr: np.ndarray, size: int) -> np.ndarray:
-    if arr.shape[1] == size and arr.shape[2] == size:
-        return arr
-    c = arr.shape[-1]
-    mode = "L" if c == 1 else "RGB"
-    out = [np.asarray(square(Image.fromarray(a.squeeze(-1) if c == 1 else a, mode), size)) for a in arr]
-    return np.stack(out).reshape(len(arr), size, size, c)
-
-
 def preprocess(raw: RawData, cfg) -> ImageData:
     """Apply channels, resolution, split and limit to a source's raw images."""
     if len(raw.train) == 0:
@@ -68,8 +48,8 @@ def preprocess(raw: RawData, cfg) -> ImageData:
     channels = cfg.channels or raw.train.shape[-1]
     h, w = raw.train.shape[1:3]
     size = square_side(cfg, {(w, h)}, fallback=min(h, w))  # non-square arrays are center-cropped to a square
-    train = _resize(_convert_channels(raw.train, channels), size)
-    test = None if raw.test is None else _resize(_convert_channels(raw.test, channels), size)
+    train = resize_square(convert_channels(raw.train, channels), size)
+    test = None if raw.test is None else resize_square(convert_channels(raw.test, channels), size)
     tr, te, split = split_items(len(train), None if test is None else "source", cfg, "image")
     test_labels = raw.test_labels
     if te is not None:  # no split of its own: the test items come out of the training items
@@ -92,6 +72,9 @@ def preprocess(raw: RawData, cfg) -> ImageData:
 
 
 def load_data(cfg) -> ImageData:
-    """Read `cfg.source` with the source that recognises it, then preprocess."""
-    src = find_source(cfg.source)
-    return preprocess(src.load(cfg.source, cfg), cfg)
+    """Read `cfg.source` with the source that recognises it (and `cfg.target` as a second domain), then
+    preprocess."""
+    raw = find_source(cfg.source).load(cfg.source, cfg)
+    if cfg.target is not None:
+        raw = two_sources(raw, find_source(cfg.target).load(cfg.target, cfg), cfg)
+    return preprocess(raw, cfg)

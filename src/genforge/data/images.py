@@ -34,9 +34,18 @@ def square_side(cfg, sizes: set[tuple[int, int]], fallback: int) -> int:
     return fallback
 
 
+DOMAIN_FOLDERS = ("trainA", "trainB", "testA", "testB")  # CycleGAN's layout of two unpaired domains
+
+
+def is_domain_layout(p: Path) -> bool:
+    """A folder in CycleGAN's layout (any of trainA/, trainB/, testA/, testB/): two domains, read by
+    the `unpaired-folder` source rather than as class subfolders."""
+    return p.is_dir() and any((p / d).is_dir() for d in DOMAIN_FOLDERS)
+
+
 def _is_image_folder(spec: str) -> bool:
     p = Path(spec)
-    return p.is_dir() and any(f.suffix.lower() in EXTENSIONS for f in p.rglob("*"))
+    return p.is_dir() and not is_domain_layout(p) and any(f.suffix.lower() in EXTENSIONS for f in p.rglob("*"))
 
 
 def list_images(root: Path) -> list[Path]:
@@ -52,6 +61,27 @@ def square(img: Image.Image, size: int) -> Image.Image:
         img = img.resize((nw, nh), RESAMPLE)
     left, top = (nw - size) // 2, (nh - size) // 2
     return img.crop((left, top, left + size, top + size))
+
+
+def convert_channels(arr: np.ndarray, channels: int) -> np.ndarray:
+    """uint8 NHWC images -> `channels` channels (gray repeated to RGB, or RGB to luma)."""
+    if arr.shape[-1] == channels:
+        return arr
+    if channels == 3:
+        return np.repeat(arr, 3, axis=-1)
+    # ITU-R 601-2 luma, the transform PIL's convert("L") uses.
+    luma = arr.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.rint(luma).clip(0, 255).astype(np.uint8)[..., None]
+
+
+def resize_square(arr: np.ndarray, size: int) -> np.ndarray:
+    """uint8 NHWC images -> [N, size, size, C] (`square`: shorter side to size, center crop)."""
+    if arr.shape[1] == size and arr.shape[2] == size:
+        return arr
+    c = arr.shape[-1]
+    mode = "L" if c == 1 else "RGB"
+    out = [np.asarray(square(Image.fromarray(a.squeeze(-1) if c == 1 else a, mode), size)) for a in arr]
+    return np.stack(out).reshape(len(arr), size, size, c)
 
 
 @register_source("image-folder", _is_image_folder, "a folder of PNG/JPEG/BMP/WebP images, class subfolders as labels")

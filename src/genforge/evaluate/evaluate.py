@@ -25,6 +25,7 @@ from . import catalog  # noqa: F401  (registration)
 from . import metrics as M
 from .features import Extractor, get_extractor, modality_for
 from .registry import METRICS, metrics_for
+from .translation import translation_figures
 
 SAMPLE_SEED_OFFSET = 1000  # evaluation samples use seed + 1000, apart from the seeds users pick for grids
 
@@ -127,9 +128,10 @@ class Context:
 
 def _runnable(name: str, side: Side) -> bool:
     """Whether metric `name` has what it needs for this side (labels, probabilities)."""
-    needs = METRICS.get(name).needs
-    if needs & {"likelihood", "reconstruct"} or ("labels" in needs and side.labels is None):
+    metric = METRICS.get(name)
+    if metric.fn is None or ("labels" in metric.needs and side.labels is None):
         return False  # figures of the model, not of samples (evaluate_run)
+    needs = metric.needs
     return "probs" not in needs or side.ctx.ext.head is not None
 
 
@@ -241,6 +243,8 @@ def evaluate_run(
         result["metrics"] |= {k: v for k, v in figs.items() if k in likelihood}
     if "reconstruction_accuracy" in names and "reconstruct" in model.abilities and data.n_classes >= 2:
         result["metrics"] |= reconstruction_accuracy(model, data, ext, n_test_vae, seed)
+    if "translate" in model.abilities:
+        result["metrics"] |= translation_figures(model, data, ext, names, seed=seed)
     result["run"], result["seed"] = str(run), seed  # eval_samples(model, n_fake, seed) redraws them
     if write:
         write_json(Path(run) / "eval.json", result)

@@ -36,6 +36,9 @@ class ImageDataConfig(BaseDataConfig):
         None, ge=4, le=1024, description="square side in pixels; None keeps the source's own size"
     )
     channels: Optional[Literal[1, 3]] = Field(None, description="1 (grayscale) or 3 (RGB); None keeps the source's own")
+    target: Optional[str] = Field(
+        None, description="a second image source: its images are domain B, the source's domain A (labels: the domain)"
+    )
 
 
 FEATURE_DIM = 128
@@ -123,6 +126,23 @@ class ImageModality(Modality):
       box.innerHTML = '<img id="live_img" alt="newest preview">';
       box.firstChild.src = URL.createObjectURL(b);
     });
+  },
+  panels: info => info.abilities.includes("translate") ? `<fieldset><legend>Translate an image</legend>
+<input id="tr_file" type="file" accept="image/*">
+<label>direction <select id="tr_dir"><option value="a2b">${esc(info.classes[0])} to ${esc(info.classes[1])}</option>
+<option value="b2a">${esc(info.classes[1])} to ${esc(info.classes[0])}</option></select></label>
+<button id="tr_go">Translate</button><p class="muted">input, translated, translated back</p>
+<div id="tr_out"></div></fieldset>` : "",
+  bind(info) {
+    if (!$("tr_go")) return;
+    $("tr_go").onclick = () => {
+      const f = $("tr_file").files[0];
+      if (!f) return fail("choose an image file first");
+      fetch(`/api/${m()}/translate?direction=${$("tr_dir").value}`, {method: "POST", body: f})
+        .then(r => r.ok ? r.blob() : r.json().then(e => Promise.reject(e.detail)))
+        .then(b => { $("tr_out").innerHTML = '<img id="tr_img" alt="translation" width="240">';
+                     $("tr_img").src = URL.createObjectURL(b); ok(); }).catch(fail);
+    };
   },
 }"""
 

@@ -12,8 +12,9 @@ Abilities: `reconstruct` (encode an input and decode it back), `likelihood`
 one dimension at a time), `interpolate` (a latent space to walk between two
 samples), `conditional` (can be trained on class labels), `critic` (a trained
 judge of realism: a GAN's discriminator, used by restoration), `prompt` (samples from a free-text
-prompt: `prompt_condition`), `paired` (maps a damaged input to its clean
-image, and samples by restoring damaged held-out data, which it is given with `use_held_out`).
+prompt: `prompt_condition`), `paired` (maps a damaged input to its clean image: `restore`), `translate`
+(maps images of one domain to the other: `translate`), `from_data` (generates from held-out items of its
+data, which it is given with `use_held_out`, and shows what it makes of them with `held_out_rows`).
 """
 
 from __future__ import annotations
@@ -76,7 +77,18 @@ def append_class(h: torch.Tensor, y: Optional[torch.Tensor], n_classes: int) -> 
 
 
 ABILITIES = frozenset(
-    {"reconstruct", "likelihood", "traverse", "interpolate", "conditional", "critic", "paired", "prompt"}
+    {
+        "reconstruct",
+        "likelihood",
+        "traverse",
+        "interpolate",
+        "conditional",
+        "critic",
+        "paired",
+        "prompt",
+        "translate",
+        "from_data",
+    }
 )
 
 
@@ -235,13 +247,29 @@ class Family(nn.Module):
         """Families with `prompt`: the condition `decode` takes for n samples of a free-text prompt."""
         raise ConfigError(f"{self.name} takes no text prompt (train a text2image model on captioned images)")
 
-    def use_held_out(self, read: Callable[[], torch.Tensor], to_model: Callable[[torch.Tensor], torch.Tensor]) -> None:
-        """Families with `paired`: how to read the held-out split (stored form) whose damaged items they sample
-        from; it is read when first needed, so restoring given images never loads the data set."""
+    def use_held_out(
+        self,
+        read: Callable[[], tuple[torch.Tensor, Optional[torch.Tensor]]],
+        to_model: Callable[[torch.Tensor], torch.Tensor],
+    ) -> None:
+        """Families with `from_data`: how to read the held-out split (stored form, and its labels or None) they
+        generate from; it is read when first needed, so mapping given images never loads the data set."""
+        raise NotImplementedError
+
+    def held_out_rows(
+        self, n: int, generator: Optional[torch.Generator] = None
+    ) -> tuple[str, list[tuple[str, torch.Tensor]]]:
+        """Families with `from_data`: (a caption, [(row name, model-form items [n, ...])]) showing n held-out
+        items drawn with `generator` and what the model makes of them (the report shows the rows)."""
         raise NotImplementedError
 
     def pairs(self, n: int, generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Families with `paired`: (inputs, clean images) of n damaged held-out items drawn with `generator`."""
+        raise NotImplementedError
+
+    def translate(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Families with `translate`: images [N, C, H, W] in model form and their target domains y [N] ->
+        translations [N, C, H, W]."""
         raise NotImplementedError
 
     def restore(self, observed: torch.Tensor, degradation, task: str) -> torch.Tensor:

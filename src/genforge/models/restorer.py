@@ -13,7 +13,7 @@ missing, downscaling, blur or noise: see `data/corruption.py`) and the model lea
 
     L_D = adversarial(D(input, clean), D(input, G(input)));  L_G = adversarial_G + l1_weight * |G(input) - clean|
 
-It samples by restoring damaged held-out images (the `paired` ability): what it generates is only as
+It samples by restoring damaged held-out images (the `from_data` ability): what it generates is only as
 good as what it restores, so the evaluation's figures judge restorations of the test split against it.
 """
 
@@ -118,7 +118,7 @@ class PatchDiscriminator(nn.Module):
 class Pix2Pix(Family):
     name = "pix2pix"
     Config = Pix2PixConfig
-    abilities = frozenset({"paired"})
+    abilities = frozenset({"paired", "from_data"})
     tiny = ("model.width=8", "model.blocks=1")
     ddp_units = ("G", "D")
     search_space = {
@@ -191,7 +191,7 @@ class Pix2Pix(Family):
         return losses | {"loss_g": loss_g.detach(), "l1": l1.detach()}
 
     def use_held_out(self, read, to_model) -> None:
-        self._read_held_out = lambda: to_model(read())
+        self._read_held_out = lambda: to_model(read()[0])
 
     def pairs(self, n: int, generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(inputs [n, C + 1, H, W], clean [n, C, H, W]): n held-out images drawn with `generator`, damaged."""
@@ -205,6 +205,13 @@ class Pix2Pix(Family):
         idx = torch.randint(len(self.held_out), (n,), generator=generator)
         clean = self.held_out[idx]
         return self.damage(clean, generator).to(self.device), clean.to(self.device)
+
+    def held_out_rows(self, n: int, generator: Optional[torch.Generator] = None):
+        damaged, clean = self.pairs(n, generator)
+        with torch.no_grad():
+            restored = self.decode(damaged)
+        rows = [("damaged", damaged[:, : self.shape[0]]), ("restored", restored), ("truth", clean)]
+        return "Held-out images damaged as in training, restored, and the truth:", rows
 
     def prior(self, n, generator=None, labels=None):
         """What it generates from: n damaged held-out images (inputs [n, C + 1, H, W])."""

@@ -216,15 +216,11 @@ def _latent(model, data, mod) -> str:
     return "\n".join(out)
 
 
-def _restorations(model, mod, n: int = 8) -> str:
-    """A restoration model's rows: damaged held-out images, its restorations, the truth."""
-    damaged, clean = model.pairs(n, torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        restored = model.decode(damaged)
-    rows = torch.cat([damaged[:, : model.shape[0]], restored, clean])
-    return f"<p>Held-out {mod.unit}s damaged as in training, restored, and the truth:</p>" + mod.html(
-        mod.to_samples(mod.to_stored(rows)), n, ["damaged"] * n + ["restored"] * n + ["truth"] * n
-    )
+def _held_out_rows(model, mod, n: int = 8) -> str:
+    """A `from_data` model's rows: held-out items and what it makes of them (restorations, translations)."""
+    caption, rows = model.held_out_rows(n, torch.Generator().manual_seed(0))
+    shown = mod.to_samples(mod.to_stored(torch.cat([r for _, r in rows])))
+    return f"<p>{html.escape(caption)}</p>" + mod.html(shown, n, [name for name, _ in rows for _ in range(n)])
 
 
 def write_report(run: str | Path, out: Optional[str | Path] = None) -> Path:
@@ -252,8 +248,8 @@ def write_report(run: str | Path, out: Optional[str | Path] = None) -> Path:
             f"<p>{k} samples of each class, one row per class ({shown}{html.escape(', '.join(map(str, names)))}):</p>"
             + mod.html(rows, k, [str(c) for c in names for _ in range(k)])
         )
-    if "paired" in model.abilities and data is not None:
-        final += _restorations(model, mod)
+    if "from_data" in model.abilities and data is not None:
+        final += _held_out_rows(model, mod)
     latent = _latent(model, data, mod)
     body = [
         f"<h1>genforge run: {html.escape(run.name)}</h1>",

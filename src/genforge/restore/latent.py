@@ -78,6 +78,11 @@ def check_restorable(model: Family) -> None:
     """Refuse, by name, a model of a modality that restoration does not serve (it works on images)."""
     if not modality_of(model).restorable:
         raise ConfigError(f"restoration works on images; {model.name} is a {model.modality} model")
+    if "paired" not in model.abilities and not model.latent_dim:
+        raise ConfigError(
+            f"{model.name} has no latent space to search and was not trained to restore: restore with an image "
+            "GAN or VAE, or a pix2pix model trained for the damage"
+        )
 
 
 def _batches(observed, degradation: Degradation, labels, size: int):

@@ -68,9 +68,10 @@ def served(request: Request) -> Served:
     return request.app.state.served
 
 
-def need(m, name: str, ability: str) -> None:
+def need(m, name: str, ability: str, kind: str = "a VAE") -> None:
+    """Refuse (400) a model without `ability`, saying which `kind` of model the endpoint needs."""
     if ability not in m.abilities:
-        raise HTTPException(400, f"'{name}' is a {m.name}, which cannot {ability}; this endpoint needs a VAE")
+        raise HTTPException(400, f"'{name}' is a {m.name}, which cannot {ability}; this endpoint needs {kind}")
 
 
 def label_of(m, cls: Optional[str]):

@@ -1,4 +1,4 @@
-"""Endpoints that take an upload: reconstruction (VAEs) and restoration (image models)."""
+"""Endpoints that take an upload: reconstruction (VAEs), restoration (image models), translation (CycleGAN)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from ..errors import ConfigError, DataError
 from ..modalities import modality_of
 from ..restore import check_restorable, read_upload, restore_with
+from ..sample.translate import read_upload as read_image_upload
+from ..sample.translate import translate_stored
 from .common import CLASS, FORMAT, MAX_RESTORE_STEPS, UPLOAD_BODY, Served, capped_body, label_of, need, respond, served
 
 router = APIRouter(prefix="/api/{name}", tags=["uploads and restoration"])
@@ -75,3 +77,26 @@ async def restore(
         raise HTTPException(422, str(e)) from None
     mod = modality_of(m)
     return respond(m, mod.to_samples(torch.cat([shown, mod.to_stored(out)])), format, 2)
+
+
+@router.post("/translate", openapi_extra=UPLOAD_BODY)
+async def translate(
+    name: str,
+    request: Request,
+    direction: Literal["a2b", "b2a"] = Query("a2b", description="a2b: the upload is domain A, made B"),
+    format: str | None = FORMAT,
+    runs: Served = Depends(served),
+):
+    """The request body is an image file of one domain (any size: resized and cropped to the model's); returns
+    [input, translated, translated back]."""
+    m = runs.model(name)
+    need(m, name, "translate", "a translation model (cyclegan)")
+    body = await capped_body(request)
+    if not body:
+        raise HTTPException(400, "empty body: send the image file's bytes")
+    try:
+        stored = read_image_upload(m, body, "the upload")
+    except DataError as e:
+        raise HTTPException(400, str(e)) from None
+    moved, back = translate_stored(m, stored, direction)
+    return respond(m, modality_of(m).to_samples(torch.cat([stored, moved, back])), format, 3)

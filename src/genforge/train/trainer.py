@@ -125,8 +125,9 @@ class Trainer:
         if self.model.conditional:  # sampling draws labels from the training class shares
             counts = torch.bincount(self.data.labels("train"), minlength=self.data.n_classes).float()
             self.model.class_freq.copy_(counts / counts.sum())
-        if "paired" in self.model.abilities:  # its previews and evaluations restore damaged held-out items
-            self.model.use_held_out(lambda: self.data.tensor("test"), self.modality.to_model)
+        if "from_data" in self.model.abilities:  # its previews and evaluations map held-out items
+            held_out = lambda: (self.data.tensor("test"), self.data.labels("test"))  # noqa: E731
+            self.model.use_held_out(held_out, self.modality.to_model)
         self.opts = self.model.configure_optimizers(t)
         self.step, self.elapsed = 0, 0.0
         self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
@@ -417,6 +418,8 @@ class Trainer:
                 break
             if self.threads is not None:
                 self.threads.tick()
+            if t.lr_decay == "linear":
+                self._decay_lr()
             idx = self._indices(self.step)
             x = self.modality.to_model(self.x[idx])
             y = None if self.y is None else self.y[idx]
@@ -445,6 +448,19 @@ class Trainer:
         if self._n_sum:
             self._log_metrics(bar)
 
+    def _decay_lr(self) -> None:
+        """train.lr_decay=linear (pix2pix, CycleGAN): every lr at its initial value for the first half of the
+        budget (steps or minutes, whichever is spent first), then linearly down to 0 at its end."""
+        t, done = self.cfg.train, []
+        if self.total is not None:
+            done.append(self.step / self.total)
+        if t.minutes is not None:
+            done.append(self.elapsed / (t.minutes * 60))
+        scale = min(1.0, 2.0 * (1.0 - max(done)))
+        for opt in self.opts.values():
+            for group in opt.param_groups:  # `initial_lr` is saved with the optimizer, as torch's schedulers do
+                group["lr"] = group.setdefault("initial_lr", group["lr"]) * scale
+
     def _rollback(self, error: Diverged) -> bool:
         """With train.on_nan=rollback, restore the last checkpoint and halve every learning rate (at most
         MAX_ROLLBACKS times); False when the run should stop instead."""
@@ -458,6 +474,8 @@ class Trainer:
         for name, opt in self.opts.items():  # half the rates that diverged (the checkpoint may predate a rollback)
             for group, lr in zip(opt.param_groups, in_use[name]):
                 group["lr"] = 0.5 * lr
+                if "initial_lr" in group:  # a decaying lr halves from where it started
+                    group["initial_lr"] = 0.5 * group["initial_lr"]
         rec = {"step": self.step, "rollback_from": failed_at, "lr_scale": 0.5**self._rollbacks}
         if is_main_process():
             append_jsonl(self.run / "metrics.jsonl", rec)
