@@ -64,6 +64,12 @@ def digits():
 
 
 @pytest.fixture(scope="session")
+def ones_sevens():
+    """Two unpaired domains of real images: the digits' ones (A) and sevens (B)."""
+    return load_data(ImageDataConfig(source="ones2sevens"))
+
+
+@pytest.fixture(scope="session")
 def text_folder(tmp_path_factory) -> Path:
     """A folder of .txt files, one subfolder per label (the layout users give)."""
     root = tmp_path_factory.mktemp("text") / "docs"
