@@ -29,6 +29,7 @@ class Mode(str, Enum):
     interpolate = "interpolate"
     reconstruct = "reconstruct"
     manifold = "manifold"
+    held_out = "held-out"
 
 
 @data_app.command("inspect")
@@ -132,7 +133,8 @@ def sample(
     seed: int = typer.Option(0, help="same seed, same samples"),
     mode: Mode = typer.Option(
         Mode.prior,
-        help="prior | interpolate (seed -> seed_b, or --between A --between B) | reconstruct | manifold (2-D latent)",
+        help="prior | interpolate (seed -> seed_b, or --between A --between B) | reconstruct | manifold (2-D latent)"
+        " | held-out (pix2pix, cyclegan: held-out items and what the model makes of them, n to a row)",
     ),
     seed_b: int = typer.Option(1, help="end seed of an interpolation"),
     between: List[str] = typer.Option(
@@ -153,6 +155,7 @@ def sample(
     from .run import load
     from .sample import (
         class_index,
+        held_out,
         interpolate,
         interpolate_inputs,
         manifold,
@@ -187,6 +190,8 @@ def sample(
         samples, nrow = interpolate(m, seed, seed_b, n, label=label), n
     elif mode is Mode.reconstruct:
         samples, nrow = reconstructions(m, n, seed), 16
+    elif mode is Mode.held_out:
+        samples, nrow = held_out(m, n, seed)[0], n
     else:
         samples = manifold(m, label=label)
         nrow = int(round(len(samples) ** 0.5))

@@ -8,7 +8,8 @@ noisy; ratios compare, absolute numbers do not):
 - training images/s of the article's DCGAN as a plain eager PyTorch loop (the
   reference), the article's own TensorFlow code (when TensorFlow is installed),
   and every genforge family and preset through genforge's train step, with FLOPs
-  per image and the achieved share of the GEMM peak;
+  per image and the achieved share of the GEMM peak; CycleGAN's loop as its reference code writes it
+  against genforge's cyclegan step with the same networks;
 - `--levers`: the plain loop with channels_last, bf16 autocast, torch.compile
   (and its compile time), fused Adam, one thread;
 - `--load`: the same under a busy neighbour process on one core, torch's default
@@ -34,7 +35,14 @@ from . import tf_article
 from .evaluation import eval_bench
 from .flops import gemm_peak, step_flops
 from .text import text_table
-from .throughput import SHAPE, busy_neighbour, genforge_step, measure, plain_article_dcgan_step
+from .throughput import (
+    SHAPE,
+    busy_neighbour,
+    genforge_step,
+    measure,
+    plain_article_dcgan_step,
+    plain_cyclegan_step,
+)
 
 HEADER = (
     "| run | batch | images/s min | median | max | vs reference | GFLOP/image | GFLOP/s | of GEMM peak |\n"
@@ -123,6 +131,14 @@ def training_table(data: torch.Tensor, floats: torch.Tensor, args, peak: float, 
     return reference
 
 
+def cyclegan_table(data: torch.Tensor, args, peak: float) -> None:
+    """Unpaired translation: the reference code's CycleGAN loop against genforge's step, same networks."""
+    print("\n## CycleGAN training throughput\n\n" + HEADER)
+    table = Table(data, args.repeats, args.seconds, peak)
+    table.row("reference: CycleGAN's loop as its reference code writes it, plain eager PyTorch", *plain_cyclegan_step())
+    table.row("genforge cyclegan `default` (the same networks)", *genforge_step("cyclegan", "default"))
+
+
 def levers_table(floats: torch.Tensor, args, peak: float, threads: int) -> None:
     """Each speed lever on the plain eager article DCGAN, against it in the same run."""
     print("\n## Levers on the plain eager article DCGAN\n\n" + HEADER)
@@ -194,6 +210,8 @@ def main(argv=None) -> None:
         "(min / median / max)\n"
     )
     reference = None if args.no_train else training_table(data, floats, args, peak, threads)
+    if not args.no_train:
+        cyclegan_table(data, args, peak)
     if args.text:
         print("\n## Text training throughput\n")
         text_table(args.text, args.repeats, args.seconds)

@@ -13,6 +13,8 @@ import torch
 from torch import nn
 
 from ..data import to_float
+from ..models import FAMILIES
+from ..models.cyclegan import PatchDiscriminator, ResnetGenerator
 from ..run import build_model, resolve_config
 from ..train.threads import ThreadTuner
 
@@ -144,17 +146,63 @@ def textbook_dcgan_step() -> tuple[Step, int]:
 
 
 def genforge_step(family: str, preset: str, sets: tuple[str, ...] = ()) -> tuple[Step, int]:
-    """genforge's own train step of a family and preset (uint8 batches, as the trainer feeds them)."""
+    """genforge's own train step of a family and preset (uint8 batches, as the trainer feeds them); a model
+    that needs labels gets them in turn: 10 classes, or 2 domains for a translation model."""
     cfg = resolve_config(family, preset, sets=list(sets))
-    model = build_model(cfg, SHAPE)
+    labelled = "translate" in FAMILIES.get(family).abilities or getattr(cfg.model, "conditional", False)
+    n_classes = (2 if "translate" in FAMILIES.get(family).abilities else 10) if labelled else 0
+    model = build_model(cfg, SHAPE, n_classes)
     opts = model.configure_optimizers(cfg.train)
     bf16 = cfg.train.precision == "bf16"
 
     def step(x):
+        y = torch.arange(len(x)) % n_classes if n_classes else None
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            model.train_step(to_float(x), None, opts)
+            model.train_step(to_float(x), y, opts)
 
     return step, cfg.train.batch_size
+
+
+def plain_cyclegan_step() -> tuple[Step, int]:
+    """A step of CycleGAN as its reference code writes it, with the networks of genforge's `default` preset:
+    each generator call on its own (translations, cycles, identities), the discriminators frozen for the
+    generators' step, then each discriminator on real and fake batches separately; no history pool.
+    Batches of 8: the first half domain A, the second B."""
+    cfg = resolve_config("cyclegan", "default").model
+    G_AB, G_BA, D_A, D_B = (
+        ResnetGenerator(cfg, SHAPE),
+        ResnetGenerator(cfg, SHAPE),
+        *(PatchDiscriminator(cfg, SHAPE) for _ in range(2)),
+    )
+    opt_g = torch.optim.Adam([*G_AB.parameters(), *G_BA.parameters()], 2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam([*D_A.parameters(), *D_B.parameters()], 2e-4, betas=(0.5, 0.999))
+    mse, l1 = nn.MSELoss(), nn.L1Loss()
+
+    def step(x):
+        x = to_float(x)
+        a, b = x[: len(x) // 2], x[len(x) // 2 :]
+        fake_b, fake_a = G_AB(a), G_BA(b)
+        rec_a, rec_b = G_BA(fake_b), G_AB(fake_a)
+        idt_a, idt_b = G_BA(a), G_AB(b)
+        for d in (D_A, D_B):
+            d.requires_grad_(False)
+        out_b, out_a = D_B(fake_b), D_A(fake_a)
+        loss_g = mse(out_b, torch.ones_like(out_b)) + mse(out_a, torch.ones_like(out_a))
+        loss_g = loss_g + 10 * (l1(rec_a, a) + l1(rec_b, b)) + 5 * (l1(idt_a, a) + l1(idt_b, b))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        for d in (D_A, D_B):
+            d.requires_grad_(True)
+        loss_d = 0.0
+        for D, real, fake in ((D_B, b, fake_b), (D_A, a, fake_a)):
+            r, f = D(real), D(fake.detach())
+            loss_d = loss_d + 0.5 * (mse(r, torch.ones_like(r)) + mse(f, torch.zeros_like(f)))
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+
+    return step, 8
 
 
 def measure(

@@ -31,7 +31,7 @@ from ..io import atomic_write, fig_png, img_tag, read_json, read_metrics  # noqa
 from ..modalities import modality_of  # noqa: E402
 from ..modalities.base import class_labels  # noqa: E402
 from ..run import load  # noqa: E402
-from ..sample import interpolate, interpolate_inputs, manifold, prior_samples, reconstructions, traverse  # noqa: E402
+from ..sample import held_out, interpolate, interpolate_inputs, manifold, prior_samples, reconstructions, traverse  # noqa: E402
 
 MAX_ROWS = 20  # class rows a report shows (captioned data sets have hundreds of "classes")
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
@@ -218,9 +218,8 @@ def _latent(model, data, mod) -> str:
 
 def _held_out_rows(model, mod, n: int = 8) -> str:
     """A `from_data` model's rows: held-out items and what it makes of them (restorations, translations)."""
-    caption, rows = model.held_out_rows(n, torch.Generator().manual_seed(0))
-    shown = mod.to_samples(mod.to_stored(torch.cat([r for _, r in rows])))
-    return f"<p>{html.escape(caption)}</p>" + mod.html(shown, n, [name for name, _ in rows for _ in range(n)])
+    samples, names, caption = held_out(model, n)
+    return f"<p>{html.escape(caption)}</p>" + mod.html(samples, n, names)
 
 
 def write_report(run: str | Path, out: Optional[str | Path] = None) -> Path:

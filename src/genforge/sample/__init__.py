@@ -3,6 +3,7 @@
 from .export import FORMATS, export
 from .sampling import (
     class_index,
+    held_out,
     interpolate,
     interpolate_inputs,
     manifold,
@@ -18,6 +19,7 @@ __all__ = [
     "FORMATS",
     "class_index",
     "export",
+    "held_out",
     "interpolate",
     "interpolate_inputs",
     "manifold",

@@ -171,6 +171,21 @@ def reconstructions(model: Family, n: int = 32, seed: int = 0, data=None):
 
 
 @torch.no_grad()
+def held_out(model: Family, n: int = 8, seed: int = 0) -> tuple[np.ndarray, list[str], str]:
+    """Families with `from_data`: (samples, a row name per item, a caption): n held-out items drawn by `seed`
+    and what the model makes of them (restorations, translations), n to a row."""
+    if "from_data" not in model.abilities:
+        raise ConfigError(
+            f"--mode held-out shows what a model makes of held-out items (pix2pix, cyclegan); "
+            f"this run is a {model.name}"
+        )
+    caption, rows = model.eval().held_out_rows(n, torch.Generator().manual_seed(seed))
+    mod = modality_of(model)
+    samples = mod.to_samples(mod.to_stored(torch.cat([r for _, r in rows])), getattr(model, "codec", None))
+    return samples, [name for name, _ in rows for _ in range(n)], caption
+
+
+@torch.no_grad()
 def manifold(model: Family, side: int = 20, label: Optional[int] = None) -> np.ndarray:
     """VAE with a 2-D latent: decode a side x side grid of Gaussian quantiles (of class `label`)."""
     need(model, "traverse", "the manifold grid")

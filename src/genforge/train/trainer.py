@@ -249,7 +249,8 @@ class Trainer:
         names = class_labels(self.grid_y, self.data.class_names)
         preview = self.modality.preview(
             self.modality.to_samples(stored, self.data.codec),
-            None if self.grid_y is None else min(self.data.n_classes, 16),  # a column per class, up to 16
+            # a column per class (up to 16), at least 8 columns of a few classes
+            None if self.grid_y is None else min(16, self.data.n_classes * max(1, 8 // self.data.n_classes)),
             names,
         )
         atomic_write(self.run / "samples" / f"step_{self.step:07d}{self.modality.preview_suffix}", preview)
