@@ -111,6 +111,9 @@ def test_translate_command_writes_one_png_per_input_at_the_models_size(cyclegan_
     assert res.exit_code == 0 and "translated 3 image(s) (a2b)" in res.output, res.output
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["0.png", "1.png", "2.png"]
     assert Image.open(tmp_path / "o" / "0.png").size == (8, 8)
+    held_out = ["sample", str(run), "--mode", "held-out", "-n", "4", "--out", str(tmp_path / "r.png")]
+    rows = CliRunner().invoke(app, held_out)
+    assert rows.exit_code == 0 and "wrote 24 samples" in rows.output, rows.output  # A, A→B, A→B→A, B, ... rows of 4
     (tmp_path / "in" / "3.png").write_bytes(b"not a png")
     with pytest.raises(DataError, match="3.png: not a readable image"):
         translate_files(model, tmp_path / "in", tmp_path / "o")

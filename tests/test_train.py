@@ -150,3 +150,26 @@ def test_log_file_gets_one_plain_line_per_interval(tmp_path):
     lines = [x for x in text.splitlines() if x.startswith("step ")]
     assert [x.split()[1] for x in lines] == ["10/40", "20/40", "30/40", "40/40"] and "image/s" in lines[0]
     assert "left" in lines[0]
+
+
+def test_linear_lr_decay_holds_the_first_half_then_falls_to_zero_and_resumes_with_it(tmp_path, digits):
+    cfg = tiny_config("dcgan", "train.steps=20", "train.lr_decay=linear", "train.lr=1e-3")
+    seen = []  # the lr of each step, as train_step finds it
+
+    def recording(tr, stop_at=None):
+        step_fn = tr.model.train_step
+
+        def step(x, y, opts):
+            seen.append(opts["g"].param_groups[0]["lr"])
+            if tr.step == stop_at:
+                raise KeyboardInterrupt
+            return step_fn(x, y, opts)
+
+        tr.model.train_step = step
+        return tr
+
+    with pytest.raises(Interrupted):
+        recording(Trainer(cfg, tmp_path, data=digits, **quiet()), stop_at=12).fit()
+    recording(Trainer(cfg, tmp_path, data=digits, resume=True, **quiet())).fit()
+    want = [1e-3 * min(1.0, 2 * (1 - s / 20)) for s in range(20)]
+    assert seen[:12] + seen[13:] == pytest.approx(want), seen  # (step 12 was interrupted before it ran)
