@@ -5,8 +5,7 @@ L_G = -log D(G(z)) (non-saturating), with D(.) = sigmoid(logit); written with
 softplus so it is exact for large logits: -log sigmoid(t) = softplus(-t).
 `hinge` (Lim & Ye 2017; SAGAN, BigGAN): L_D = relu(1 - D(x)) + relu(1 + D(G(z))),
 L_G = -D(G(z)). `wgan` (Arjovsky 2017): L_D = D(G(z)) - D(x), L_G = -D(G(z)),
-meant with the gradient penalty (Gulrajani 2017). `lsgan` (Mao et al. 2017; CycleGAN's choice):
-L_D = ((D(x) - 1)^2 + D(G(z))^2) / 2, L_G = (D(G(z)) - 1)^2, on raw scores.
+meant with the gradient penalty (Gulrajani 2017).
 """
 
 from __future__ import annotations
@@ -38,14 +37,6 @@ def wgan_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
     return fake.mean() - real.mean()
 
 
-def lsgan_d(real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    return 0.5 * ((real - 1).pow(2).mean() + fake.pow(2).mean())
-
-
-def lsgan_g(fake: torch.Tensor) -> torch.Tensor:
-    return (fake - 1).pow(2).mean()
-
-
 def critic_g(fake: torch.Tensor) -> torch.Tensor:
     """The generator loss of hinge and WGAN: raise the critic's score of fakes."""
     return -fake.mean()
@@ -55,7 +46,6 @@ GAN_LOSSES: dict[str, GANLoss] = {
     "ns": GANLoss(ns_d, ns_g),
     "hinge": GANLoss(hinge_d, critic_g),
     "wgan": GANLoss(wgan_d, critic_g),
-    "lsgan": GANLoss(lsgan_d, lsgan_g),
 }
 
 

@@ -11,10 +11,10 @@ It trains on images of two domains labelled 0 (A) and 1 (B) (`data/unpaired.py`:
         -> conv 4x4 s1 -> IN -> LeakyReLU -> conv 4x4 s1 -> realism scores per patch [1, h, w]
         (k = 3 stride-2 layers as in the paper's 70x70 PatchGAN, fewer on small images)
 
-    L_G = LS(D_B(G_AB(a))) + LS(D_A(G_BA(b))) + cycle * (|G_BA(G_AB(a)) - a| + |G_AB(G_BA(b)) - b|)
+    L_G = LS(D_B(G_AB(a)), 1) + LS(D_A(G_BA(b)), 1) + cycle * (|G_BA(G_AB(a)) - a| + |G_AB(G_BA(b)) - b|)
           + identity * cycle * (|G_AB(b) - b| + |G_BA(a) - a|)
-    L_D_B = LS_D(D_B(b), D_B(pool_B(G_AB(a)))), and likewise D_A: least squares on scores; each
-    discriminator sees a history of 50 generated images (the pool), not only the newest.
+    L_D_B = (LS(D_B(b), 1) + LS(D_B(pool_B(G_AB(a))), 0)) / 2, and likewise D_A, with LS(s, t) = mean (s - t)^2
+    (least squares on patch scores); each discriminator sees a history of 50 generated images (the pool).
 
 It generates by translating held-out images (the `from_data` ability): a sample of class d is a held-out
 image of the other domain translated into domain d, so `--class B` translates A images to B.
@@ -30,7 +30,6 @@ from torch import nn
 
 from ..config import StrictModel
 from ..errors import ConfigError
-from ..losses import GAN_LOSSES
 from .base import FAMILIES, Family, init_weights, stages
 
 
@@ -149,6 +148,12 @@ def _l1(x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (x - target).abs().mean() if len(x) else x.new_zeros(())
 
 
+def _ls(scores: torch.Tensor, target: float) -> torch.Tensor:
+    """The least-squares GAN loss (Mao et al. 2017) of patch scores against `target` (1: real, 0: fake); for no
+    scores 0, still in the graph (under DistributedDataParallel every process must give every weight a gradient)."""
+    return (scores - target).pow(2).mean() if scores.numel() else scores.sum()
+
+
 @FAMILIES.register("cyclegan")
 class CycleGAN(Family):
     name = "cyclegan"
@@ -191,7 +196,6 @@ class CycleGAN(Family):
         self.D_A, self.D_B = PatchDiscriminator(cfg, self.shape), PatchDiscriminator(cfg, self.shape)
         self.pool_A, self.pool_B = ImagePool(cfg.pool_size, self.shape), ImagePool(cfg.pool_size, self.shape)
         init_weights(self, "dcgan")  # N(0, 0.02), as the paper's code
-        self.loss = GAN_LOSSES["lsgan"]
         # held-out (images in model form, domains) it generates from, read when first needed (see use_held_out)
         self.held_out: Optional[tuple[torch.Tensor, torch.Tensor]] = None
         self._read_held_out: Optional[Callable] = None
@@ -207,7 +211,7 @@ class CycleGAN(Family):
         return {"g": torch.optim.Adam(gs, lr=t.lr, betas=betas), "d": torch.optim.Adam(ds, lr=t.lr, betas=betas)}
 
     def train_step(self, x, y, opts):
-        c, ls = self.cfg, self.loss
+        c = self.cfg
         a, b = x[y == 0], x[y == 1]  # [Na, C, H, W], [Nb, C, H, W]: the batch's images of each domain
         na, nb = len(a), len(b)  # a small batch of unequal domains may miss one: its terms are skipped
         ab = self.through("G_AB")(torch.cat([a, b]))  # [Na + Nb]: A translated to B, then B's identity
@@ -216,7 +220,7 @@ class CycleGAN(Family):
         zero = x.new_zeros(())
         for d in (self.D_A, self.D_B):  # the generators' step needs no discriminator gradients
             d.requires_grad_(False)
-        adv = (ls.g(self.D_B(fake_b)) if na else zero) + (ls.g(self.D_A(fake_a)) if nb else zero)
+        adv = (_ls(self.D_B(fake_b), 1) if na else zero) + (_ls(self.D_A(fake_a), 1) if nb else zero)
         cycle = (_l1(self.G_BA(fake_b), a) if na else zero) + (_l1(self.G_AB(fake_a), b) if nb else zero)
         identity = _l1(idt_b, b) + _l1(idt_a, a)
         loss_g = adv + c.cycle_weight * (cycle + c.identity_weight * identity)
@@ -227,13 +231,12 @@ class CycleGAN(Family):
             d.requires_grad_(True)
         loss_d = zero
         for real, fake, pool, name in ((b, fake_b, self.pool_B, "D_B"), (a, fake_a, self.pool_A, "D_A")):
-            if len(real) and len(fake):
-                scores = self.through(name)(torch.cat([real, pool(fake.detach())]))  # [Nr + Nf, 1, h, w]
-                loss_d = loss_d + ls.d(scores[: len(real)], scores[len(real) :])
-        if loss_d.requires_grad:  # (a batch of one domain only has nothing to show either discriminator)
-            opts["d"].zero_grad(set_to_none=True)
-            loss_d.backward()
-            opts["d"].step()
+            # real images and generated ones from the pool in one call ([Nr + Nf] >= 1: the batch has images)
+            scores = self.through(name)(torch.cat([real, pool(fake.detach())]))  # [Nr + Nf, 1, h, w]
+            loss_d = loss_d + 0.5 * (_ls(scores[: len(real)], 1) + _ls(scores[len(real) :], 0))
+        opts["d"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        opts["d"].step()
         return {
             "loss_g": loss_g.detach(),
             "loss_d": loss_d.detach(),
