@@ -247,6 +247,9 @@ class Family(nn.Module):
         """Families with `prompt`: the condition `decode` takes for n samples of a free-text prompt."""
         raise ConfigError(f"{self.name} takes no text prompt (train a text2image model on captioned images)")
 
+    # Families with `from_data`: how a user gives it inputs of their own, for the error without held-out data
+    own_inputs: ClassVar[str] = ""
+
     def use_held_out(
         self,
         read: Callable[[], tuple[torch.Tensor, Optional[torch.Tensor]]],
@@ -254,7 +257,19 @@ class Family(nn.Module):
     ) -> None:
         """Families with `from_data`: how to read the held-out split (stored form, and its labels or None) they
         generate from; it is read when first needed, so mapping given images never loads the data set."""
-        raise NotImplementedError
+        self._read_held_out = lambda: (lambda x, y: (to_model(x), y))(*read())
+
+    def held_out_data(self) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Families with `from_data`: (held-out items in model form, their labels or None), read once."""
+        if getattr(self, "_held_out", None) is None:
+            read = getattr(self, "_read_held_out", None)
+            if read is None:
+                raise ConfigError(
+                    f"a {self.name} model generates from held-out items of its data, which only a run directory "
+                    f"provides; {self.own_inputs}"
+                )
+            self._held_out = read()  # a data set that is gone raises here, naming it
+        return self._held_out
 
     def held_out_rows(
         self, n: int, generator: Optional[torch.Generator] = None

@@ -22,7 +22,7 @@ image of the other domain translated into domain d, so `--class B` translates A 
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Optional
 
 import torch
 from pydantic import Field, field_validator
@@ -162,6 +162,7 @@ class CycleGAN(Family):
     tiny = ("model.width=8", "model.blocks=1", "model.d_width=8", "model.pool_size=8")
     ddp_units = ("G_AB", "G_BA", "D_A", "D_B")
     optimizer = "g"
+    own_inputs = "give it images to translate with `genforge translate RUN --input ...`"
     search_space = {
         "train.lr": {"type": "float", "low": 5e-5, "high": 1e-3, "log": True},
         "model.width": {"type": "categorical", "choices": [16, 32, 64]},
@@ -196,9 +197,6 @@ class CycleGAN(Family):
         self.D_A, self.D_B = PatchDiscriminator(cfg, self.shape), PatchDiscriminator(cfg, self.shape)
         self.pool_A, self.pool_B = ImagePool(cfg.pool_size, self.shape), ImagePool(cfg.pool_size, self.shape)
         init_weights(self, "dcgan")  # N(0, 0.02), as the paper's code
-        # held-out (images in model form, domains) it generates from, read when first needed (see use_held_out)
-        self.held_out: Optional[tuple[torch.Tensor, torch.Tensor]] = None
-        self._read_held_out: Optional[Callable] = None
 
     @property
     def latent_dim(self) -> int:
@@ -244,23 +242,10 @@ class CycleGAN(Family):
             "identity": identity.detach(),
         }
 
-    def use_held_out(self, read, to_model) -> None:
-        self._read_held_out = lambda: (lambda x, y: (to_model(x), y))(*read())
-
-    def _held_out(self) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.held_out is None and self._read_held_out is not None:
-            self.held_out = self._read_held_out()  # a data set that is gone raises here, naming it
-        if self.held_out is None:
-            raise ConfigError(
-                "a cyclegan model translates images: give it some with `genforge translate RUN --input ...`; "
-                "it samples by translating held-out images, which only a run directory provides"
-            )
-        return self.held_out
-
     def prior(self, n, generator=None, labels=None):
         """What it generates from: for each target domain in `labels` [n], a held-out image of the other
         domain drawn with `generator` (model form [n, C, H, W])."""
-        x, domain = self._held_out()
+        x, domain = self.held_out_data()
         labels = self.labels(n, generator) if labels is None else labels.cpu()
         out = torch.empty(n, *self.shape)
         for d in (0, 1):
@@ -282,7 +267,7 @@ class CycleGAN(Family):
         return self.translate(z, y)
 
     def held_out_rows(self, n: int, generator: Optional[torch.Generator] = None):
-        x, domain = self._held_out()
+        x, domain = self.held_out_data()
         rows = []
         with torch.no_grad():
             for d, (src, tgt) in enumerate(("AB", "BA")):

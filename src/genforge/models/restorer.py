@@ -19,7 +19,7 @@ good as what it restores, so the evaluation's figures judge restorations of the 
 
 from __future__ import annotations
 
-from typing import Callable, Literal, Optional
+from typing import Literal, Optional
 
 import torch
 from pydantic import Field, field_validator
@@ -121,6 +121,7 @@ class Pix2Pix(Family):
     abilities = frozenset({"paired", "from_data"})
     tiny = ("model.width=8", "model.blocks=1")
     ddp_units = ("G", "D")
+    own_inputs = "give it damaged images with `genforge restore RUN --input ...`"
     search_space = {
         "train.lr": {"type": "float", "low": 5e-5, "high": 1e-3, "log": True},
         "model.width": {"type": "categorical", "choices": [16, 32, 64]},
@@ -150,9 +151,6 @@ class Pix2Pix(Family):
                 if isinstance(m, nn.Conv2d):
                     spectral_norm(m)
         self.loss = GAN_LOSSES[cfg.loss]
-        # model-form held-out images it samples by restoring, read when first needed (see use_held_out)
-        self.held_out: Optional[torch.Tensor] = None
-        self._read_held_out: Optional[Callable[[], torch.Tensor]] = None
 
     @property
     def latent_dim(self) -> int:
@@ -190,20 +188,11 @@ class Pix2Pix(Family):
         opts["g"].step()
         return losses | {"loss_g": loss_g.detach(), "l1": l1.detach()}
 
-    def use_held_out(self, read, to_model) -> None:
-        self._read_held_out = lambda: to_model(read()[0])
-
     def pairs(self, n: int, generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(inputs [n, C + 1, H, W], clean [n, C, H, W]): n held-out images drawn with `generator`, damaged."""
-        if self.held_out is None and self._read_held_out is not None:
-            self.held_out = self._read_held_out()  # a data set that is gone raises here, naming it
-        if self.held_out is None:
-            raise ConfigError(
-                "a pix2pix model restores images: give it damaged ones with `genforge restore RUN --input ...`; "
-                "it samples by restoring damaged held-out images, which only a run directory provides"
-            )
-        idx = torch.randint(len(self.held_out), (n,), generator=generator)
-        clean = self.held_out[idx]
+        held_out = self.held_out_data()[0]
+        idx = torch.randint(len(held_out), (n,), generator=generator)
+        clean = held_out[idx]
         return self.damage(clean, generator).to(self.device), clean.to(self.device)
 
     def held_out_rows(self, n: int, generator: Optional[torch.Generator] = None):
