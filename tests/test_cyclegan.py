@@ -2,6 +2,7 @@
 learns to move held-out digits into the other domain, `genforge translate`, the server's /translate, export."""
 
 import io
+import os
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from genforge.sample.translate import translate_files
 from genforge.serve import create_app
 
 from .conftest import tiny_config, trained
+from .test_serve import CHROMIUM, browser_on
 
 DOMAIN_METRICS = ("translation_domain_agreement", "translation_cycle_error")
 
@@ -151,3 +153,20 @@ def test_export_holds_both_generators_and_computes_what_pytorch_computes(ones_se
     else:
         got = torch.jit.load(str(path))(x, y).detach().numpy()
     np.testing.assert_allclose(got, want, atol=1e-5)
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+def test_browser_translates_an_uploaded_image_on_the_page(cyclegan_run, tmp_path):
+    run, _ = cyclegan_run
+    write_images(tmp_path / "up", 1, (20, 20))
+    with browser_on(create_app([run])) as (page, url):
+        page.goto(url)
+        page.wait_for_selector("#tr_go")  # the image widget's panel, for a model that translates
+        page.set_input_files("#tr_file", str(tmp_path / "up" / "0.png"))
+        page.select_option("#tr_dir", "b2a")
+        page.click("#tr_go")
+        page.wait_for_function("document.getElementById('tr_img')?.src.startsWith('blob:')")
+        page.wait_for_function("document.getElementById('tr_img').naturalWidth > 0")
