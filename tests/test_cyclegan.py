@@ -87,7 +87,8 @@ def test_cyclegan_needs_two_domains(digits):
 
 @pytest.fixture(scope="module")
 def cyclegan_run(tmp_path_factory, ones_sevens):
-    cfg = tiny_config("cyclegan", "train.steps=300", "train.batch_size=16", "train.lr_decay=linear")
+    sets = ["train.steps=300", "train.batch_size=16", "train.lr_decay=linear", "train.balance=true"]
+    cfg = tiny_config("cyclegan", *sets)
     return trained(cfg, tmp_path_factory.mktemp("cyclegan") / "run", ones_sevens)
 
 

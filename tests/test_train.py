@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import genforge
-from genforge.errors import RunError
+from genforge.errors import ConfigError, RunError
 from genforge.run import WEIGHTS
 from genforge.train import Interrupted, Trainer
 
@@ -173,3 +173,26 @@ def test_linear_lr_decay_holds_the_first_half_then_falls_to_zero_and_resumes_wit
     recording(Trainer(cfg, tmp_path, data=digits, resume=True, **quiet())).fit()
     want = [1e-3 * min(1.0, 2 * (1 - s / 20)) for s in range(20)]
     assert seen[:12] + seen[13:] == pytest.approx(want), seen  # (step 12 was interrupted before it ran)
+
+
+def test_balanced_batches_hold_each_class_equally_and_split_among_processes():
+    from genforge.train.batches import Balanced
+
+    labels = torch.tensor([0] * 3 + [1] * 20)  # a small class and a large one
+    one = Balanced(labels, 2, batch=4, local_batch=4, rank=0, seed=0)
+    steps = [one(s) for s in range(30)]
+    assert all(torch.bincount(labels[b], minlength=2).tolist() == [2, 2] for b in steps)
+    small = torch.cat([b[labels[b] == 0] for b in steps])
+    assert torch.bincount(small, minlength=3).tolist() == [20, 20, 20]  # the small class cycled through evenly
+    assert torch.equal(one(7), Balanced(labels, 2, 4, 4, 0, 0)(7))  # a function of the step: resumes exactly
+    ranks = [Balanced(labels, 2, batch=4, local_batch=2, rank=r, seed=0)(7) for r in (0, 1)]
+    assert sorted(torch.cat(ranks).tolist()) == sorted(one(7).tolist())  # two processes take the global batch
+    with pytest.raises(ConfigError, match="multiple of 2"):
+        Balanced(labels, 2, batch=3, local_batch=3, rank=0, seed=0)
+
+
+def test_balance_needs_labelled_data(tmp_path, digits):
+    cfg = tiny_config("dcgan", "train.balance=true", "train.steps=1")
+    digits_unlabelled = type(digits)(**{**digits.__dict__, "train_labels": None, "test_labels": None})
+    with pytest.raises(ConfigError, match="train.balance needs labelled data"):
+        Trainer(cfg, tmp_path, data=digits_unlabelled, **quiet())

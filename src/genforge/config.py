@@ -41,6 +41,9 @@ class BaseDataConfig(StrictModel):
 
 class TrainConfig(StrictModel):
     batch_size: int = Field(64, ge=1, description="images per optimizer step")
+    balance: bool = Field(
+        False, description="every batch holds equal numbers of each class (labelled data; CycleGAN: of each domain)"
+    )
     lr: float = Field(2e-4, gt=0, description="Adam learning rate (every network of the family)")
     betas: tuple[float, float] = Field((0.5, 0.999), description="Adam betas")
     lr_decay: Literal["none", "linear"] = Field(

@@ -171,12 +171,11 @@ class CycleGAN(Family):
         "model.identity_weight": {"type": "categorical", "choices": [0.0, 0.5]},
     }
     presets = {
-        # the paper's networks and schedule: Adam 2e-4 (beta1 0.5), the lr constant for the first half and
-        # decayed linearly to 0 over the second; the paper pairs one A with one B image a step, batches here are
-        # drawn from both domains together, so 2 images a step (one of each on average)
+        # the paper's networks and schedule: one A and one B image a step, Adam 2e-4 (beta1 0.5), the lr constant
+        # for the first half and decayed linearly to 0 over the second
         "paper": {
             "model": {"width": 64, "blocks": 9, "d_width": 64},
-            "train": {"lr": 2e-4, "betas": [0.5, 0.999], "batch_size": 2, "lr_decay": "linear"},
+            "train": {"lr": 2e-4, "betas": [0.5, 0.999], "batch_size": 2, "balance": True, "lr_decay": "linear"},
         },
         # measured on CPUs (docs/style.md): smaller networks, batches of 8
         "default": {

@@ -24,7 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..config import RunConfigBase
-from ..errors import RunError
+from ..errors import ConfigError, RunError
 from ..io import append_jsonl, atomic_write, read_metrics, write_json
 from ..modalities import modality_of
 from ..modalities.base import class_labels
@@ -43,6 +43,7 @@ from ..run import (
     save_weights,
     write_status,
 )
+from .batches import Balanced, Shuffled
 from .distributed import (
     any_rank,
     gather_rng,
@@ -142,12 +143,18 @@ class Trainer:
         self.batch = min(t.batch_size, len(self.x))  # the global batch: this process takes local_batch of it
         self.local_batch = local_batch(self.batch, self.world)
         self.steps_per_epoch = len(self.x) // self.batch
+        if t.balance and self.y is None:
+            raise ConfigError(f"train.balance needs labelled data; {cfg.data.source} has no labels")
+        self.batches = (
+            Balanced(self.y, self.data.n_classes, self.batch, self.local_batch, self.world.rank, t.seed)
+            if t.balance
+            else Shuffled(len(self.x), self.batch, self.local_batch, self.world.rank, t.seed, self.device)
+        )
         self.total = self._total_steps()
         # a conditional model's grid has one class per column
         self.grid_y = None
         if self.model.conditional:
             self.grid_y = torch.arange(t.grid_size, device=self.device) % self.data.n_classes
-        self._perm_epoch, self._perm = -1, None
         self.trackers = Trackers(t.log_to if is_main_process() else [], self.run)
         self._rollbacks = 0
         if self.world.enabled:
@@ -199,15 +206,6 @@ class Trainer:
         if t.epochs is not None:
             limits.append(math.ceil(t.epochs * self.steps_per_epoch))
         return min(limits) if limits else None
-
-    def _indices(self, step: int) -> torch.Tensor:
-        epoch, pos = divmod(step, self.steps_per_epoch)
-        if epoch != self._perm_epoch:
-            gen = torch.Generator().manual_seed(self.cfg.train.seed * 1_000_003 + epoch)
-            self._perm = torch.randperm(len(self.x), generator=gen).to(self.device)
-            self._perm_epoch = epoch
-        start = pos * self.batch + self.world.rank * self.local_batch  # this process's share of the global batch
-        return self._perm[start : start + self.local_batch]
 
     def _autocast(self):
         if self.cfg.train.precision == "bf16":
@@ -421,7 +419,7 @@ class Trainer:
                 self.threads.tick()
             if t.lr_decay == "linear":
                 self._decay_lr()
-            idx = self._indices(self.step)
+            idx = self.batches(self.step)
             x = self.modality.to_model(self.x[idx])
             y = None if self.y is None else self.y[idx]
             with self._autocast():
