@@ -177,10 +177,10 @@ class CycleGAN(Family):
             "model": {"width": 64, "blocks": 9, "d_width": 64},
             "train": {"lr": 2e-4, "betas": [0.5, 0.999], "batch_size": 2, "balance": True, "lr_decay": "linear"},
         },
-        # measured on CPUs (docs/style.md): smaller networks, batches of 8
+        # measured on CPUs (docs/style.md): smaller networks, batches of 4 A and 4 B images
         "default": {
             "model": {"width": 16, "blocks": 4, "d_width": 32},
-            "train": {"lr": 2e-4, "betas": [0.5, 0.999], "batch_size": 8, "lr_decay": "linear"},
+            "train": {"lr": 2e-4, "betas": [0.5, 0.999], "batch_size": 8, "balance": True, "lr_decay": "linear"},
         },
     }
 
