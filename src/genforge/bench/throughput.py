@@ -149,8 +149,8 @@ def genforge_step(family: str, preset: str, sets: tuple[str, ...] = ()) -> tuple
     """genforge's own train step of a family and preset (uint8 batches, as the trainer feeds them); a model
     that needs labels gets them in turn: 10 classes, or 2 domains for a translation model."""
     cfg = resolve_config(family, preset, sets=list(sets))
-    labelled = "translate" in FAMILIES.get(family).abilities or getattr(cfg.model, "conditional", False)
-    n_classes = (2 if "translate" in FAMILIES.get(family).abilities else 10) if labelled else 0
+    translates = "translate" in FAMILIES.get(family).abilities
+    n_classes = 2 if translates else 10 if getattr(cfg.model, "conditional", False) else 0
     model = build_model(cfg, SHAPE, n_classes)
     opts = model.configure_optimizers(cfg.train)
     bf16 = cfg.train.precision == "bf16"

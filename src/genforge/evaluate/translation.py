@@ -24,6 +24,7 @@ from typing import Sequence
 import torch
 
 from ..modalities import modality_of
+from ..sample.translate import round_trip
 from . import metrics as M
 from .registry import register_metric
 
@@ -57,6 +58,8 @@ def _distance(a: torch.Tensor, b: torch.Tensor, pixels: bool) -> torch.Tensor:
 def translation_figures(model, data, ext, names: Sequence[str], n: int = 2000, seed: int = 0) -> dict:
     """The figures of `names` (metric names `translation_*`) for both directions of `model` on `data`'s held-out
     images, embedded by `ext`; each {"value", "floor", "identity", "nearest", "n", "note"}."""
+    if not any(f"translation_{name}" in names for name in FIGURES):
+        return {}  # none asked for: translating and embedding the held-out images would be wasted
     out = {}
     for direction, (src, tgt) in DIRECTIONS.items():
         figs = _direction(model, data, ext, names, src, tgt, n, seed)
@@ -72,10 +75,8 @@ def _direction(model, data, ext, names: Sequence[str], src: int, tgt: int, n: in
     test, test_y = data.tensor("test"), data.labels("test")
     inputs, real_tgt = test[test_y == src][:n], test[test_y == tgt]
     train_tgt = data.tensor("train")[data.labels("train") == tgt]
-    targets = torch.full((len(inputs),), tgt, device=model.device)
     x = mod.to_model(inputs).to(model.device)
-    moved = torch.cat([model.translate(c, t) for c, t in zip(x.split(256), targets.split(256))])
-    back = torch.cat([model.translate(c, 1 - t) for c, t in zip(moved.split(256), targets.split(256))])
+    moved, back = round_trip(model, x, tgt)
     translated = mod.to_stored(moved).cpu()
     f_train, p_train = ext.embed(train_tgt)
     (f_in, p_in), (f_out, p_out), (f_real, p_real) = ext.embed(inputs), ext.embed(translated), ext.embed(real_tgt)

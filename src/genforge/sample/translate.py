@@ -45,14 +45,20 @@ def read_upload(model: Family, body: bytes, name: str) -> torch.Tensor:
 
 
 @torch.no_grad()
+def round_trip(model: Family, x: torch.Tensor, target: int, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images [N, C, H, W] in model form -> (translated into domain `target`, translated back), in model form,
+    `batch` images at a time."""
+    y = torch.full((len(x),), target, device=model.device)
+    moved = torch.cat([model.translate(c, t) for c, t in zip(x.split(batch), y.split(batch))])
+    back = torch.cat([model.translate(c, 1 - t) for c, t in zip(moved.split(batch), y.split(batch))])
+    return moved, back
+
+
 def translate_stored(model: Family, stored: torch.Tensor, direction: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Stored images [N, C, H, W] -> (translations, translated back) in stored form."""
     check_translator(model)
-    mod, target = modality_of(model), target_domain(direction)
-    x = mod.to_model(stored).to(model.device)
-    y = torch.full((len(x),), target, device=model.device)
-    moved = torch.cat([model.translate(c, t) for c, t in zip(x.split(256), y.split(256))])
-    back = torch.cat([model.translate(c, 1 - t) for c, t in zip(moved.split(256), y.split(256))])
+    mod = modality_of(model)
+    moved, back = round_trip(model, mod.to_model(stored).to(model.device), target_domain(direction))
     return mod.to_stored(moved).cpu(), mod.to_stored(back).cpu()
 
 
