@@ -11,6 +11,7 @@ from genforge.data.textset import load_text
 from genforge.modalities.audio import AudioDataConfig
 from genforge.modalities.image import ImageDataConfig
 from genforge.modalities.text import TextDataConfig
+from genforge.modalities.video import VideoDataConfig
 from genforge.models import FAMILIES
 from genforge.run import resolve_config
 
@@ -27,11 +28,13 @@ TEXT_MODULES = {
     "numbers": ["math", "statistics", "random", "decimal", "fractions", "cmath", "itertools", "functools", "operator"],
 }
 AUDIO = {"clips": 150, "sample_rate": 8000, "seconds": 0.5}  # spoken digits for tests: 0.5 s at 8 kHz
+VIDEO = {"clips": 160, "resolution": 16, "frames": 8}  # moving digits for tests: 8 frames of 16 x 16
 # small data of each modality for the tiny configs
 DATA_SETS = {
     "image": [],
     "text": ["data.vocab_size=400", "data.max_tokens=24"],
     "audio": [f"data.{k}={v}" for k, v in AUDIO.items()],
+    "video": [f"data.{k}={v}" for k, v in VIDEO.items()],
 }
 
 
@@ -100,6 +103,14 @@ def audio_data(tmp_path_factory):
     from genforge.data.audio import load_audio
 
     return load_audio(AudioDataConfig(**AUDIO))
+
+
+@pytest.fixture(scope="session")
+def video_data():
+    """160 clips of scikit-learn's digits moving in 16 x 16 frames, 8 frames each."""
+    from genforge.data.video import load_video
+
+    return load_video(VideoDataConfig(**VIDEO))
 
 
 def tiny_config(family: str, *sets: str, preset: str | None = None, source: str | None = None):

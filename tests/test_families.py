@@ -29,6 +29,7 @@ def data_for(request):
         "image": lambda: (get("digits"), None),
         "text": lambda: (get("text_data"), str(get("text_folder"))),
         "audio": lambda: (get("audio_data"), "spoken-digits"),
+        "video": lambda: (get("video_data"), "moving-digits"),
     }
     sets["translate"] = lambda: (get("ones_sevens"), "ones2sevens")  # two domains
     pick = lambda fam: "translate" if "translate" in fam.abilities else fam.modality  # noqa: E731
@@ -40,7 +41,7 @@ def quiet():
 
 
 def test_every_family_is_registered_with_a_known_modality():
-    assert {"dcgan", "vae", "text-vae", "text-lm", "wavegan", "specgan", "specvae"} <= set(ALL)
+    assert {"dcgan", "vae", "text-vae", "text-lm", "wavegan", "specgan", "specvae", "videogan", "video-vae"} <= set(ALL)
     for name in ALL:
         fam = FAMILIES.get(name)
         assert fam.modality in MODALITIES.names() and fam.abilities <= ABILITIES, name

@@ -155,6 +155,8 @@ def test_browser_generates_an_image_and_opens_the_report(runs, tmp_path, monkeyp
         page.click("#generate")
         page.wait_for_function(f"document.getElementById('grid').src !== '{first}'")
         assert page.evaluate("document.getElementById('grid').naturalWidth") > 0
+        page.click("#an_go")  # the image widget's animation panel: a looping walk as an animated GIF
+        page.wait_for_function("document.getElementById('an_img')?.naturalWidth > 0")
         page.goto(report.as_uri())
         for section in ("scenario", "training", "samples", "quality", "latent"):
             assert page.locator(f"#{section}").count() == 1, section

@@ -30,6 +30,7 @@ class Mode(str, Enum):
     reconstruct = "reconstruct"
     manifold = "manifold"
     held_out = "held-out"
+    animate = "animate"
 
 
 @data_app.command("inspect")
@@ -134,8 +135,12 @@ def sample(
     mode: Mode = typer.Option(
         Mode.prior,
         help="prior | interpolate (seed -> seed_b, or --between A --between B) | reconstruct | manifold (2-D latent)"
-        " | held-out (pix2pix, cyclegan: held-out items and what the model makes of them, n to a row)",
+        " | held-out (pix2pix, cyclegan: held-out items and what the model makes of them, n to a row)"
+        " | animate (image models: n looping walks through the latent space, per class if conditional; .gif)",
     ),
+    frames: int = typer.Option(12, help="animate: frames from one point of a walk to the next"),
+    points: int = typer.Option(4, help="animate: latent points a walk passes through before it loops"),
+    fps: float = typer.Option(12.0, help="animate: frames per second of the file"),
     seed_b: int = typer.Option(1, help="end seed of an interpolation"),
     between: List[str] = typer.Option(
         [], help="interpolate between two inputs: sentences (text), image or audio files"
@@ -154,6 +159,7 @@ def sample(
     from .modalities import modality_of
     from .run import load
     from .sample import (
+        animate,
         class_index,
         held_out,
         interpolate,
@@ -161,6 +167,7 @@ def sample(
         manifold,
         prior_samples,
         reconstructions,
+        write_animation,
         write_samples,
     )
 
@@ -171,8 +178,13 @@ def sample(
     mod = modality_of(m)
     shortcuts = {"temperature": temperature, "top_p": top_p}
     set_options(m, [*set_, *(f"model.{k}={v}" for k, v in shortcuts.items() if v is not None)])
-    out = out or Path(f"samples{mod.preview_suffix}")
     label, labels, nrow = class_index(m, class_), None, None
+    if mode is Mode.animate:
+        clips, labels, nrow = animate(m, n, frames, points, seed, label, fps)
+        path = write_animation(m, clips, out or Path("walk.gif"), nrow, labels)
+        typer.echo(f"wrote {len(clips)} looping walk(s) of {clips.shape[1]} frames to {path}")
+        return
+    out = out or Path(f"samples{mod.preview_suffix}")
     if mode is Mode.prior:
         samples, labels = prior_samples(m, n, seed, label=label, prompt=prompt)
     elif mode is Mode.interpolate and between:

@@ -128,10 +128,11 @@ def save_grid(path: str | Path, images: np.ndarray, nrow: int | None = None) -> 
     atomic_write(path, grid_png(images, nrow))
 
 
-def img_tag(png: bytes, alt: str, width: int | None = None) -> str:
-    """An <img> with the PNG embedded as a data URI (pages that open from disk, no network)."""
+def img_tag(png: bytes, alt: str, width: int | None = None, media: str = "image/png") -> str:
+    """An <img> with the picture (PNG, or an animated GIF) embedded as a data URI (pages that open from disk,
+    no network)."""
     w = f' width="{width}"' if width else ""
-    return f'<img alt="{html.escape(alt)}"{w} src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+    return f'<img alt="{html.escape(alt)}"{w} src="data:{media};base64,{base64.b64encode(png).decode()}">'
 
 
 def fig_png(fig) -> bytes:

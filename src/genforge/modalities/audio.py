@@ -20,7 +20,7 @@ from ..data.audio_validate import audio_report, format_audio_report
 from ..dsp import log_mel, read_audio, resample, spectrogram_png, wav_bytes
 from ..errors import DataError, RunError
 from ..io import CONFIG, atomic_write, fig_png, img_tag, read_json
-from .base import Modality, random_rows, register_modality
+from .base import Modality, file_tag, random_rows, register_modality
 
 
 class AudioDataConfig(BaseDataConfig):
@@ -163,8 +163,8 @@ class AudioModality(Modality):
             out.mkdir(parents=True, exist_ok=True)
             width = len(str(len(samples) - 1))
             for i, clip in enumerate(samples.audio):
-                tag = "" if labels is None else f"_{class_names[int(labels[i])] if class_names else int(labels[i])}"
-                atomic_write(out / f"{i:0{width}d}{tag}.wav", wav_bytes(clip, samples.rate))
+                name = f"{i:0{width}d}{file_tag(labels, i, class_names)}.wav"
+                atomic_write(out / name, wav_bytes(clip, samples.rate))
         return out
 
     def read(self, path, data):

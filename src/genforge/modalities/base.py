@@ -19,6 +19,7 @@ Three forms of data travel through the core:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, ClassVar, Optional
 
@@ -169,3 +170,12 @@ def class_labels(labels, class_names: Optional[list[str]]) -> Optional[list[str]
     if labels is None:
         return None
     return [str(class_names[int(i)]) if class_names else str(int(i)) for i in labels]
+
+
+def file_tag(labels, i: int, class_names: Optional[list[str]]) -> str:
+    """The `_class` part of sample i's file name in a folder of samples ("" without labels); characters that
+    do not belong in a file name (the slash of "T-shirt/top") become '-'."""
+    if labels is None:
+        return ""
+    name = str(class_names[int(labels[i])]) if class_names else str(int(labels[i]))
+    return "_" + re.sub(r"[^\w.-]+", "-", name)

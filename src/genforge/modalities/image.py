@@ -127,13 +127,21 @@ class ImageModality(Modality):
       box.firstChild.src = URL.createObjectURL(b);
     });
   },
-  panels: info => info.abilities.includes("translate") ? `<fieldset><legend>Translate an image</legend>
+  panels: info => (info.abilities.includes("interpolate") ? `<fieldset><legend>Animate</legend>
+<label>walks <input id="an_walks" type="number" value="4" min="1" max="16"></label>
+<button id="an_go">Walk the latent space</button><p class="muted">looping walks (an animated GIF)</p>
+<div id="an_out"></div></fieldset>` : "") + (info.abilities.includes("translate") ? `<fieldset><legend>Translate an image</legend>
 <input id="tr_file" type="file" accept="image/*">
 <label>direction <select id="tr_dir"><option value="a2b">${esc(info.classes[0])} to ${esc(info.classes[1])}</option>
 <option value="b2a">${esc(info.classes[1])} to ${esc(info.classes[0])}</option></select></label>
 <button id="tr_go">Translate</button><p class="muted">input, translated, translated back</p>
-<div id="tr_out"></div></fieldset>` : "",
+<div id="tr_out"></div></fieldset>` : ""),
   bind(info) {
+    if ($("an_go")) $("an_go").onclick = () =>
+      fetchOk(`/api/${m()}/animate?walks=${$("an_walks").value}${cls()}`).then(r => r.blob()).then(b => {
+        $("an_out").innerHTML = '<img id="an_img" alt="latent walk">';
+        $("an_img").src = URL.createObjectURL(b); ok();
+      }).catch(fail);
     if (!$("tr_go")) return;
     $("tr_go").onclick = () => {
       const f = $("tr_file").files[0];

@@ -9,6 +9,8 @@ from . import (  # noqa: F401  (registration)
     text_lm,
     text_vae,
     vae,
+    video_vae,
+    videogan,
     wavegan,
 )
 from .base import FAMILIES, Family, stages

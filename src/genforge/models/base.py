@@ -45,20 +45,27 @@ def stages(resolution: int) -> tuple[int, int]:
     return base, n
 
 
+# the layers an init scheme sets (convolutions of every dimension, dense layers, embeddings)
+WEIGHTED = (
+    *(nn.Conv1d, nn.ConvTranspose1d, nn.Conv2d, nn.ConvTranspose2d, nn.Conv3d, nn.ConvTranspose3d),
+    *(nn.Linear, nn.Embedding),
+)
+
+
 def init_weights(module: nn.Module, scheme: str) -> None:
     """'torch' keeps PyTorch's defaults; 'glorot' is Keras' default (the article's code);
     'dcgan' is N(0, 0.02) as in Radford et al."""
     if scheme == "torch":
         return
     for m in module.modules():
-        if isinstance(m, (nn.Conv1d, nn.ConvTranspose1d, nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+        if isinstance(m, WEIGHTED):
             if scheme == "glorot":
                 nn.init.xavier_uniform_(m.weight)
             else:
                 nn.init.normal_(m.weight, 0.0, 0.02)
             if getattr(m, "bias", None) is not None:
                 nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d | nn.BatchNorm1d) and scheme == "dcgan":
+        elif isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d | nn.BatchNorm3d) and scheme == "dcgan":
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
 

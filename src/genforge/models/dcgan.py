@@ -141,7 +141,8 @@ def d_norm(cfg: DCGANConfig, channels: int, first: bool, dims: int) -> Optional[
     layer with d_norm=none; the first layer always, as in the DCGAN paper: it sees the images as they are)."""
     if cfg.d_norm == "none" or first:
         return None
-    return (nn.BatchNorm1d if dims == 1 else nn.BatchNorm2d)(channels, eps=cfg.bn_eps, momentum=cfg.bn_momentum)
+    norm = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d, 3: nn.BatchNorm3d}[dims]
+    return norm(channels, eps=cfg.bn_eps, momentum=cfg.bn_momentum)
 
 
 def _channels(base: int, k: int, cfg: DCGANConfig) -> int:
@@ -282,7 +283,7 @@ class DCGAN(Family):
         init_weights(self, cfg.init)
         if cfg.spectral_norm:
             for m in self.D.modules():
-                if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Linear, nn.Embedding)):
+                if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.Embedding)):
                     spectral_norm(m)
         if cfg.ema is not None:
             self.G_ema = copy.deepcopy(self.G).requires_grad_(False)

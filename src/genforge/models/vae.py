@@ -90,14 +90,15 @@ class Encoder(nn.Module):
 
 
 class ResBlock(nn.Module):
-    """h + conv(relu(conv(h))), 3x3 convs at constant channels; starts as the identity."""
+    """h + conv(relu(conv(h))), 3x3 convs (3x3x3 with conv=nn.Conv3d) at constant channels; starts as the
+    identity."""
 
-    def __init__(self, c: int):
+    def __init__(self, c: int, conv: type[nn.Module] = nn.Conv2d):
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(c, c, 3, 1, 1), nn.ReLU(), nn.Conv2d(c, c, 3, 1, 1))
+        self.body = nn.Sequential(conv(c, c, 3, 1, 1), nn.ReLU(), conv(c, c, 3, 1, 1))
 
     def forward(self, h):
-        return h + self.body(h)  # [B, c, H, W]
+        return h + self.body(h)  # [B, c, H, W] (or [B, c, T, H, W])
 
 
 class Decoder(nn.Module):
@@ -190,10 +191,14 @@ class VAE(Family):
         "lean": {"model": {}, "train": {"lr": 1e-3, "betas": [0.9, 0.999], "batch_size": 128}},
     }
 
+    # the networks; a VAE family of another modality (the video VAE) keeps the losses and swaps these
+    encoder_class: type[nn.Module] = Encoder
+    decoder_class: type[nn.Module] = Decoder
+
     def __init__(self, cfg: VAEConfig, shape, n_classes: int = 0):
         super().__init__(cfg, shape, n_classes)
-        self.encoder = Encoder(cfg, self.shape, self.cond_classes)
-        self.decoder = Decoder(cfg, self.shape, self.cond_classes)
+        self.encoder = self.encoder_class(cfg, self.shape, self.cond_classes)
+        self.decoder = self.decoder_class(cfg, self.shape, self.cond_classes)
         init_weights(self, cfg.init)
         for m in self.decoder.modules():
             if isinstance(m, ResBlock):  # identity at the start, whatever the init scheme
@@ -206,7 +211,8 @@ class VAE(Family):
             self.gmm = GaussianMixturePrior(cfg.prior_components, cfg.latent_dim, max(1, self.cond_classes))
 
     def encode(self, x, y=None):
-        """x [B, C, H, W] in [-1, 1] (labels y [B] if conditional) -> (mu, logvar), each [B, D]."""
+        """x in the model form (images [B, C, H, W] in [-1, 1]; labels y [B] if conditional) -> (mu, logvar),
+        each [B, D]."""
         self._need_labels(y)
         return self.encoder(x, y)
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..losses.vae import decoder_mean, kl_per_dim, reconstruction_nll
+from ..modalities import modality_of
 
 
 def _interval(per_image: torch.Tensor) -> list[float]:
@@ -43,7 +44,7 @@ def vae_figures(
     elbos, iw, mse, mus, kls = [], [], [], [], []
     label_chunks = [None] * len(test_u8.split(batch_size)) if test_labels is None else test_labels.split(batch_size)
     for chunk, y in zip(test_u8.split(batch_size), label_chunks):
-        x = chunk.to(model.device).float().div(127.5).sub(1.0)  # uint8 -> [-1, 1]
+        x = modality_of(model).to_model(chunk).to(model.device)  # stored form -> [-1, 1]
         y = None if y is None else y.to(model.device)
         x01 = (x + 1) * 0.5
         mu, logvar = model.encode(x, y)

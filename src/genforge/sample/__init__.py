@@ -1,5 +1,6 @@
 """Sampling from trained models and exporting their generators."""
 
+from .animate import animate, write_animation
 from .export import FORMATS, export
 from .sampling import (
     class_index,
@@ -17,6 +18,7 @@ from .sampling import (
 
 __all__ = [
     "FORMATS",
+    "animate",
     "class_index",
     "export",
     "held_out",
@@ -28,5 +30,6 @@ __all__ = [
     "slerp",
     "to_samples",
     "traverse",
+    "write_animation",
     "write_samples",
 ]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from ..errors import ConfigError
-from ..modalities import modality_of
+from ..modalities import MODALITIES, modality_of
 from ..modalities.base import class_labels
+from ..sample import animate as animate_walks
 from ..sample import interpolate as interpolate_samples
 from ..sample import interpolate_inputs, prior_samples
 from ..sample import traverse as traverse_samples
@@ -111,3 +114,25 @@ def traverse(
     if dim >= m.latent_dim:
         raise HTTPException(422, f"dim must be below the latent size {m.latent_dim}, got {dim}")
     return respond(m, traverse_samples(m, seed, dim, steps, span, label=label_of(m, cls)), format, steps)
+
+
+@router.get("/animate")
+def animate(
+    name: str,
+    walks: int = Query(1, ge=1, le=16, description="walks (a conditional model without a class: shared by class)"),
+    frames: int = Query(12, ge=1, le=MAX_STEPS, description="frames from one point of a walk to the next"),
+    points: int = Query(4, ge=2, le=8, description="latent points a walk passes through before it loops"),
+    fps: float = Query(12.0, gt=0, le=60),
+    seed: int = SEED,
+    cls: str | None = CLASS,
+    format: Literal["gif", "mp4"] = Query("gif", description="an animated GIF or an MP4 video"),
+    runs: Served = Depends(served),
+):
+    """Image models: looping walks through the latent space, as one animated grid."""
+    m = runs.model(name)
+    need(m, name, "interpolate", "an image GAN or VAE")
+    try:
+        clips, _, nrow = animate_walks(m, walks, frames, points, seed, label_of(m, cls), fps)
+    except ConfigError as e:
+        raise HTTPException(422, str(e)) from None
+    return MODALITIES.get("video").response(clips, format, nrow)
