@@ -33,16 +33,25 @@ import optuna
 import torch
 from safetensors.torch import load_file
 
+from .models import FAMILIES
 from .run import STATE, WEIGHTS, load_state, read_weights
 from .tune.workers import MAX_RETRY, counted_trials
 
 QUIET = ["train.log_every=5", "train.sample_every=7", "train.checkpoint_every=10", "train.grid_size=16"]
 
 
+# small real data of each modality the kill campaigns train on: the digits, still or moving
+DATA = {
+    "image": ("digits", []),
+    "video": ("moving-digits", ["data.clips=200", "data.resolution=16", "data.frames=8", "model.kernel=3"]),
+}
+
+
 def train_command(out: Path, family: str, steps: int, resume: bool) -> list[str]:
-    """A small deterministic run of `family` on the digits, or its resumption."""
-    sets = ["train.deterministic=true", "train.threads=1", "model.width=0.25", *QUIET]
-    head = ["--resume", str(out)] if resume else ["--model", family, "--data", "digits", "--out", str(out)]
+    """A small deterministic run of `family` on the digits (moving digits for a video family), or its resumption."""
+    source, data_sets = DATA[FAMILIES.get(family).modality]
+    sets = ["train.deterministic=true", "train.threads=1", "model.width=0.25", *QUIET, *([] if resume else data_sets)]
+    head = ["--resume", str(out)] if resume else ["--model", family, "--data", source, "--out", str(out)]
     return [sys.executable, "-m", "genforge", "train", *head, "--steps", str(steps), "--no-progress"] + [
         a for s in sets for a in ("--set", s)
     ]

@@ -10,6 +10,8 @@ noisy; ratios compare, absolute numbers do not):
   and every genforge family and preset through genforge's train step, with FLOPs
   per image and the achieved share of the GEMM peak; CycleGAN's loop as its reference code writes it
   against genforge's cyclegan step with the same networks;
+- video: a plain PyTorch loop of the video GAN's `default` networks against genforge's videogan and
+  video-vae presets, in clips/s;
 - `--levers`: the plain loop with channels_last, bf16 autocast, torch.compile
   (and its compile time), fused Adam, one thread;
 - `--load`: the same under a busy neighbour process on one core, torch's default
@@ -43,6 +45,7 @@ from .throughput import (
     plain_article_dcgan_step,
     plain_cyclegan_step,
 )
+from .video import video_table
 
 HEADER = (
     "| run | batch | images/s min | median | max | vs reference | GFLOP/image | GFLOP/s | of GEMM peak |\n"
@@ -212,6 +215,7 @@ def main(argv=None) -> None:
     reference = None if args.no_train else training_table(data, floats, args, peak, threads)
     if not args.no_train:
         cyclegan_table(data, args, peak)
+        video_table(Table, args, peak)
     if args.text:
         print("\n## Text training throughput\n")
         text_table(args.text, args.repeats, args.seconds)

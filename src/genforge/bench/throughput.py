@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from ..data import to_float
+from ..modalities import MODALITIES
 from ..models import FAMILIES
 from ..models.cyclegan import PatchDiscriminator, ResnetGenerator
 from ..run import build_model, resolve_config
@@ -145,20 +146,23 @@ def textbook_dcgan_step() -> tuple[Step, int]:
     return step, 128
 
 
-def genforge_step(family: str, preset: str, sets: tuple[str, ...] = ()) -> tuple[Step, int]:
-    """genforge's own train step of a family and preset (uint8 batches, as the trainer feeds them); a model
-    that needs labels gets them in turn: 10 classes, or 2 domains for a translation model."""
+def genforge_step(family: str, preset: str, sets: tuple[str, ...] = (), shape: tuple = SHAPE) -> tuple[Step, int]:
+    """genforge's own train step of a family and preset on items of model shape `shape` (stored batches,
+    converted by the family's modality as the trainer does); a model that needs labels gets them in turn:
+    10 classes, or 2 domains for a translation model."""
     cfg = resolve_config(family, preset, sets=list(sets))
-    translates = "translate" in FAMILIES.get(family).abilities
+    fam = FAMILIES.get(family)
+    translates = "translate" in fam.abilities
     n_classes = 2 if translates else 10 if getattr(cfg.model, "conditional", False) else 0
-    model = build_model(cfg, SHAPE, n_classes)
+    model = build_model(cfg, shape, n_classes)
     opts = model.configure_optimizers(cfg.train)
     bf16 = cfg.train.precision == "bf16"
+    to_model = MODALITIES.get(fam.modality).to_model
 
     def step(x):
         y = torch.arange(len(x)) % n_classes if n_classes else None
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            model.train_step(to_float(x), y, opts)
+            model.train_step(to_model(x), y, opts)
 
     return step, cfg.train.batch_size
 

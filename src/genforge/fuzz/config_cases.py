@@ -162,12 +162,13 @@ RUN_FILES = ("config.json", "model.safetensors", "train_state.pt", "status.json"
 
 @functools.lru_cache(maxsize=None)
 def trained_runs() -> dict[str, Path]:
-    """Two tiny runs on the digits (a GAN and a VAE), trained once per campaign."""
+    """Three tiny runs (a GAN and a VAE on the digits, a video GAN on moving digits), trained once per campaign."""
     root = Path(tempfile.mkdtemp(prefix="genforge-fuzz-runs-"))
     sets = ["train.steps=2", "train.batch_size=16", "model.width=0.25", "train.log_every=1"]
+    video = ["data.source=moving-digits", "data.clips=20", "data.resolution=8", "data.frames=4", "model.kernel=3"]
     runs = {}
-    for family in ("dcgan", "vae"):
-        cfg = resolve_config(family, sets=sets)
+    for family, extra in (("dcgan", []), ("vae", []), ("videogan", video)):
+        cfg = resolve_config(family, sets=sets + extra)
         Trainer(cfg, root / family, progress=False, log=lambda s: None).fit()
         runs[family] = root / family
     return runs

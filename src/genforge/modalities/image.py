@@ -130,7 +130,8 @@ class ImageModality(Modality):
   panels: info => (info.abilities.includes("interpolate") ? `<fieldset><legend>Animate</legend>
 <label>walks <input id="an_walks" type="number" value="4" min="1" max="16"></label>
 <button id="an_go">Walk the latent space</button><p class="muted">looping walks (an animated GIF)</p>
-<div id="an_out"></div></fieldset>` : "") + (info.abilities.includes("translate") ? `<fieldset><legend>Translate an image</legend>
+<div id="an_out"></div></fieldset>` : "") + (info.abilities.includes("translate") ? `<fieldset>
+<legend>Translate an image</legend>
 <input id="tr_file" type="file" accept="image/*">
 <label>direction <select id="tr_dir"><option value="a2b">${esc(info.classes[0])} to ${esc(info.classes[1])}</option>
 <option value="b2a">${esc(info.classes[1])} to ${esc(info.classes[0])}</option></select></label>

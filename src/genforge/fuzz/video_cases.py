@@ -1,0 +1,42 @@
+"""Generated video folders for the fuzz campaign: GIF and MP4 files of odd sizes, frame counts, rates and
+colours, maybe damaged, misnamed or beside hostile entries, loaded the way `genforge data inspect` does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from hypothesis import strategies as st
+
+from ..video_io import animation_bytes
+from .cases import Case
+from .data_cases import data_case, hostile_entries, mutate, place
+
+EXTENSIONS = (".gif", ".mp4")
+
+
+def video_bytes(data) -> tuple[bytes, str, str]:
+    """One clip file: a GIF (PIL) or an H.264 MP4 (PyAV) of drawn size, frames, rate and channels."""
+    ext = data.draw(st.sampled_from(EXTENSIONS))
+    frames, side = data.draw(st.sampled_from([12, 6, 2, 1])), data.draw(st.sampled_from([16, 9, 40, 2]))
+    width = data.draw(st.sampled_from([side, 2 * side, max(1, side // 3)]))
+    channels = data.draw(st.sampled_from([1, 3]))
+    fps = data.draw(st.sampled_from([8.0, 1.0, 30.0, 0.5]))
+    clip = np.random.default_rng(frames * side).integers(0, 256, (1, frames, side, width, channels), dtype=np.uint8)
+    return animation_bytes(clip, fps, ext), ext, f"{ext[1:]} {frames} frames {side}x{width}x{channels} {fps:g} fps"
+
+
+def video_folder(data, tmp: Path) -> Case:
+    root = tmp / "videos"
+    root.mkdir()
+    labelled, whats = data.draw(st.booleans()), []
+    for i in range(data.draw(st.integers(2, 5))):
+        blob, ext, what = video_bytes(data)
+        blob, how = mutate(data, blob)
+        if data.draw(st.integers(0, 7)) == 0:
+            ext = data.draw(st.sampled_from([".webm", ".avi", *EXTENSIONS]))  # maybe the wrong extension
+        place(data, root, f"v{i}{ext}", labelled).write_bytes(blob)
+        whats.append(f"{what} {ext} {how}")
+    whats += hostile_entries(data, root)
+    sets = ["data.resolution=8", f"data.frames={data.draw(st.sampled_from([4, 2, 12]))}", "data.fps=8"]
+    return data_case(data, root, "video", sets, f"video folder [{'; '.join(whats)}] {sets}")
