@@ -159,3 +159,21 @@ def test_animation_loops_smoothly_through_the_latent_space(digits, tmp_path):
         assert im.n_frames == 19
     with pytest.raises(ConfigError, match="image model"):
         animate(build_model(tiny_config("videogan"), (1, 8, 16, 16)), 1)
+
+
+def test_content_motion_generator_draws_frames_from_one_content_code_and_a_motion_path(video_data):
+    cfg = tiny_config("videogan", "model.generator=content-motion", "model.frame_critic=true", "model.motion_dim=4")
+    model = build_model(cfg, video_data.shape, video_data.n_classes)
+    opts = model.configure_optimizers(cfg.train)
+    x = VIDEO_MOD.to_model(video_data.tensor("train")[:8])
+    losses = model.train_step(x, None, opts)
+    assert all(torch.isfinite(v) for v in losses.values())
+    z = torch.randn(2, cfg.model.latent_dim)
+    moved = z.clone()
+    moved[:, -4:] = torch.randn(2, 4)  # another motion code, the same content
+    model.eval()
+    a, b = model.decode(z), model.decode(moved)
+    assert a.shape == (2, 1, 8, 16, 16) and not torch.allclose(a, b)
+    assert (a[:, :, 1:] - a[:, :, :-1]).abs().mean() > 0  # the GRU's path moves the frames
+    with pytest.raises(ConfigError, match="odd kernel"):
+        tiny_config("videogan", "model.generator=content-motion", "model.kernel=4")

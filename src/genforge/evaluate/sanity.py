@@ -8,7 +8,8 @@ Text: held-out lines (the floor), the same lines with their words shuffled,
 random dictionary words of the same lengths, lines of one class only, one line
 repeated, and training lines returned as samples. Audio: held-out clips (the floor), clips with
 noise or low-pass filtering at growing strength, one class, time-reversed clips, training
-clips returned as samples. A trustworthy metric orders
+clips returned as samples. Video: held-out clips (the floor), the first frame frozen, frames in a random
+order, blur and noise on every frame, one class, training clips returned as samples. A trustworthy metric orders
 them as expected; tests assert these orders. The columns are every registered
 metric of the data's modality that needs no model.
 """

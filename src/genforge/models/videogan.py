@@ -17,19 +17,36 @@ Conditional (model.conditional=true) as in DCGAN: G takes [z, one_hot(y)], D is 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from torch import nn
 
 from ..errors import ConfigError
 from .base import FAMILIES, append_class, stages
-from .dcgan import DCGAN, DCGANConfig, d_norm
+from .dcgan import DCGAN, DCGANConfig, Discriminator, Generator, d_norm
 
 
 class VideoGANConfig(DCGANConfig):
     kernel: int = Field(4, ge=2, description="kernel size of every 3-D conv in height and width (VGAN: 4)")
+    generator: Literal["3d", "content-motion"] = Field(
+        "3d",
+        description="3d: one 3-D convolutional stream (VGAN); content-motion: MoCoGAN's split, a clip's content "
+        "code and a GRU's motion code per frame drawn by a 2-D DCGAN generator frame by frame",
+    )
+    motion_dim: int = Field(16, ge=1, description="content-motion: the latent's last motion_dim values are motion")
+    frame_critic: bool = Field(
+        False, description="D adds MoCoGAN's image discriminator: a 2-D DCGAN critic of 4 frames a clip, averaged"
+    )
+
+    @model_validator(mode="after")
+    def _frames_take_odd_kernels(self):
+        if (self.generator == "content-motion" or self.frame_critic) and self.kernel % 2 == 0:
+            raise ValueError("content-motion and frame_critic draw frames with DCGAN's 2-D nets: use an odd kernel")
+        if self.generator == "content-motion" and self.motion_dim >= self.latent_dim:
+            raise ValueError(f"motion_dim={self.motion_dim} leaves no content code in latent_dim={self.latent_dim}")
+        return self
 
     @field_validator("augment")
     @classmethod
@@ -112,6 +129,54 @@ class VideoDiscriminator(nn.Module):
         return self.net[-1](h).squeeze(1) + (self.embed(y) * h).sum(1)  # [B] logits
 
 
+class ContentMotionGenerator(nn.Module):
+    """MoCoGAN's split (Tulyakov et al. 2018): z = [content, motion]; a GRU unrolls the motion code over the
+    frames (its inputs are learned per-frame vectors, so a clip is a function of z), and DCGAN's 2-D generator
+    draws frame t from [content, motion_t (, one_hot(y))]."""
+
+    def __init__(self, cfg: VideoGANConfig, shape: tuple[int, int, int, int], n_classes: int = 0):
+        super().__init__()
+        c, self.t, h, w = shape
+        self.dm = cfg.motion_dim
+        self.steps = nn.Parameter(torch.randn(self.t, self.dm) * 0.1)  # [T, dm] the GRU's inputs
+        self.gru = nn.GRU(self.dm, self.dm, batch_first=True)
+        self.frames = Generator(cfg, (c, h, w), n_classes)
+
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        b = len(z)
+        content, motion = z[:, : -self.dm], z[:, -self.dm :]  # [B, D - dm], [B, dm]
+        m, _ = self.gru(self.steps.expand(b, -1, -1), motion.unsqueeze(0).contiguous())  # [B, T, dm]
+        per_frame = torch.cat([content.unsqueeze(1).expand(-1, self.t, -1), m], 2).flatten(0, 1)  # [B * T, D]
+        frames = self.frames(per_frame, None if y is None else y.repeat_interleave(self.t))  # [B * T, C, H, W]
+        return frames.unflatten(0, (b, self.t)).transpose(1, 2)  # [B, C, T, H, W] in [-1, 1]
+
+
+class VideoCritic(nn.Module):
+    """The 3-D discriminator, with MoCoGAN's image discriminator over four frames a clip added when asked."""
+
+    def __init__(self, cfg: VideoGANConfig, shape: tuple[int, int, int, int], n_classes: int = 0):
+        super().__init__()
+        c, t, h, w = shape
+        self.stride = max(1, t // 4)  # MoCoGAN's image critic sees one frame a clip; four are a steadier signal
+        self.video = VideoDiscriminator(cfg, shape, n_classes)
+        self.image = Discriminator(cfg, (c, h, w), n_classes) if cfg.frame_critic else None
+
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        logits = self.video(x, y)  # [B]
+        if self.image is None:
+            return logits
+        frames = x[:, :, :: self.stride].transpose(1, 2)  # [B, F, C, H, W]: F = 4 frames evenly spaced
+        f = frames.shape[1]
+        per_frame = self.image(frames.flatten(0, 1), None if y is None else y.repeat_interleave(f))  # [B * F]
+        return logits + per_frame.view(len(x), f).mean(1)
+
+
+def video_generator(cfg: VideoGANConfig, shape, n_classes: int = 0) -> nn.Module:
+    """The generator `model.generator` names."""
+    cls = ContentMotionGenerator if cfg.generator == "content-motion" else VideoGenerator
+    return cls(cfg, shape, n_classes)
+
+
 @FAMILIES.register("videogan")
 class VideoGAN(DCGAN):
     """DCGAN's training step (losses, penalties, n_critic, TTUR, EMA) on 3-D convolutional networks."""
@@ -119,8 +184,8 @@ class VideoGAN(DCGAN):
     name = "videogan"
     Config = VideoGANConfig
     modality = "video"
-    generator_class = VideoGenerator
-    discriminator_class = VideoDiscriminator
+    generator_class = staticmethod(video_generator)
+    discriminator_class = VideoCritic
     tiny = ("model.width=0.125", "model.kernel=3")
     search_space = {
         "train.lr": {"type": "float", "low": 5e-5, "high": 1e-3, "log": True},
