@@ -95,3 +95,14 @@ def test_subpixel_decomposition_computes_the_transposed_convolution(k, p, op, si
     (ga,) = torch.autograd.grad(a.square().sum(), x)
     (gb,) = torch.autograd.grad(b.square().sum(), x)
     assert torch.allclose(ga, gb, atol=1e-4)
+
+
+def test_plain_video_gan_loop_and_genforge_step_do_the_same_mathematics():
+    from genforge.bench.video import CLIP, plain_videogan_step
+
+    ref, batch = plain_videogan_step()
+    ours, ours_batch = genforge_step("videogan", "default", shape=CLIP)
+    clips = torch.randint(0, 256, (batch, CLIP[1], CLIP[0], *CLIP[2:]), dtype=torch.uint8)  # stored [N, T, C, H, W]
+    assert batch == ours_batch
+    # genforge's step adds only the EMA update (elementwise, not counted) to the same networks' passes
+    assert step_flops(ref, clips) == step_flops(ours, clips) > 0

@@ -1,7 +1,5 @@
 """The video modality: moving sets, video files read and written, bad files named, video models, animations."""
 
-import io
-
 import numpy as np
 import pytest
 import torch
@@ -20,7 +18,7 @@ from genforge.modalities import MODALITIES
 from genforge.modalities.video import VideoDataConfig
 from genforge.report import write_report
 from genforge.run import build_model
-from genforge.sample import animate, write_animation
+from genforge.sample import animate, export, write_animation
 from genforge.serve import create_app
 from genforge.train import Trainer
 
@@ -177,3 +175,13 @@ def test_content_motion_generator_draws_frames_from_one_content_code_and_a_motio
     assert (a[:, :, 1:] - a[:, :, :-1]).abs().mean() > 0  # the GRU's path moves the frames
     with pytest.raises(ConfigError, match="odd kernel"):
         tiny_config("videogan", "model.generator=content-motion", "model.kernel=4")
+
+
+@pytest.mark.parametrize("generator", ["3d", "content-motion"])
+def test_onnx_export_of_a_video_generator_computes_what_pytorch_computes(generator, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    model = build_model(tiny_config("videogan", f"model.generator={generator}"), (1, 8, 16, 16)).eval()
+    path = export(model, "onnx", tmp_path / "g.onnx")
+    z = torch.randn(3, model.latent_dim)  # a batch size other than the one traced
+    got = ort.InferenceSession(str(path)).run(None, {"z": z.numpy()})[0]
+    np.testing.assert_allclose(got, model.decode(z).detach().numpy(), atol=1e-5)

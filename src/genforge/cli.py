@@ -37,11 +37,12 @@ class Mode(str, Enum):
 def data_inspect(
     source: str = typer.Argument(
         ...,
-        help="a built-in set (digits, fashion-mnist, fortunes, fortunes-zh, spoken-digits) or a path: image "
-        "folder, IDX folder, .npz/.npy; .txt file or folder, .csv, .jsonl; folder of WAV/FLAC/OGG files",
+        help="a built-in set (digits, fashion-mnist, fortunes, fortunes-zh, spoken-digits, moving-digits, "
+        "moving-fashion) or a path: image folder, IDX folder, .npz/.npy; .txt file or folder, .csv, .jsonl; folder "
+        "of WAV/FLAC/OGG files; folder of GIF/MP4/WebM files",
     ),
     modality: Optional[str] = typer.Option(
-        None, help="image, text or audio (default: the one whose sources recognise SOURCE)"
+        None, help="image, text, audio or video (default: the one whose sources recognise SOURCE)"
     ),
     set_: List[str] = typer.Option(
         [], "--set", help="data options, e.g. --set data.resolution=32 or data.max_tokens=64"
@@ -61,8 +62,8 @@ def data_inspect(
 def train(
     model: str = typer.Option(
         "dcgan",
-        help="model family: dcgan, vae, pix2pix, text2image (images); text-vae, text-lm (text); wavegan, specgan, "
-        "specvae (audio)",
+        help="model family: dcgan, vae, pix2pix, text2image, cyclegan (images); text-vae, text-lm (text); wavegan, "
+        "specgan, specvae (audio); videogan, video-vae (video)",
     ),
     preset: Optional[str] = typer.Option(None, help="named configuration of the family, e.g. article"),
     data: Optional[str] = typer.Option(None, help=DATA_HELP),

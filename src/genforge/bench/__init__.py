@@ -1,4 +1,4 @@
-"""Benchmark: `python -m genforge.bench [--levers] [--load] [--eval fashion-mnist] [--profile]`.
+"""Benchmark: `python -m genforge.bench [--levers] [--load] [--eval fashion-mnist] [--profile] [--video]`.
 
 Prints Markdown tables, every figure min / median / max over timed windows after
 a warm-up, beside references measured in the same run (machines are shared and
@@ -100,7 +100,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--levers", action="store_true", help="time each speed lever on the plain article loop")
     ap.add_argument("--load", action="store_true", help="time beside a process busy on one core")
     ap.add_argument("--eval", default=None, metavar="TARGET", help="time evaluation: a run directory or data source")
-    ap.add_argument("--no-train", action="store_true", help="skip the training table")
+    ap.add_argument("--no-train", action="store_true", help="skip the training tables")
+    ap.add_argument("--video", action="store_true", help="time the video families alone (the video table)")
     ap.add_argument("--profile", action="store_true", help="where the plain article step spends its time, by op")
     ap.add_argument("--text", default=None, metavar="SOURCE", help="time the text families on SOURCE (e.g. fortunes)")
     return ap.parse_args(argv)
@@ -212,6 +213,9 @@ def main(argv=None) -> None:
         f"fp32 GEMM peak (2048x2048 matmul): {min(peaks):.0f} / {peak:.0f} / {max(peaks):.0f} GFLOP/s "
         "(min / median / max)\n"
     )
+    if args.video:
+        video_table(Table, args, peak)
+        return
     reference = None if args.no_train else training_table(data, floats, args, peak, threads)
     if not args.no_train:
         cyclegan_table(data, args, peak)

@@ -143,12 +143,12 @@ class ContentMotionGenerator(nn.Module):
         self.frames = Generator(cfg, (c, h, w), n_classes)
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
-        b = len(z)
+        # z.shape[0], not len(z): an exported graph keeps the batch size as a variable
         content, motion = z[:, : -self.dm], z[:, -self.dm :]  # [B, D - dm], [B, dm]
-        m, _ = self.gru(self.steps.expand(b, -1, -1), motion.unsqueeze(0).contiguous())  # [B, T, dm]
+        m, _ = self.gru(self.steps.expand(z.shape[0], -1, -1), motion.unsqueeze(0).contiguous())  # [B, T, dm]
         per_frame = torch.cat([content.unsqueeze(1).expand(-1, self.t, -1), m], 2).flatten(0, 1)  # [B * T, D]
         frames = self.frames(per_frame, None if y is None else y.repeat_interleave(self.t))  # [B * T, C, H, W]
-        return frames.unflatten(0, (b, self.t)).transpose(1, 2)  # [B, C, T, H, W] in [-1, 1]
+        return frames.unflatten(0, (-1, self.t)).transpose(1, 2)  # [B, C, T, H, W] in [-1, 1]
 
 
 class VideoCritic(nn.Module):
