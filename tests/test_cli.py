@@ -28,6 +28,9 @@ def test_cli_end_to_end_on_digits(tmp_path):
     assert gf("sample", run, "-n", "40", "--out", tmp_path / "s.npz").returncode == 0
     with np.load(tmp_path / "s.npz") as f:
         assert f["images"].shape == (40, 8, 8, 1)
+    r = gf("sample", run, "--mode", "animate", "-n", "3", "--frames", "4", "--out", tmp_path / "walk.mp4")
+    assert r.returncode == 0 and "3 looping walk(s) of 17 frames" in r.stdout, r.stderr
+    assert (tmp_path / "walk.mp4").read_bytes()[4:8] == b"ftyp"
     r = gf("export", run, "--format", "torchscript")
     assert r.returncode == 0 and (run / "generator.pt").exists(), r.stderr
     r = gf("runs", tmp_path)

@@ -147,6 +147,7 @@ def test_animation_loops_smoothly_through_the_latent_space(digits, tmp_path):
     model.dataset_info = {"class_names": digits.class_names}
     clips, labels, per_row = animate(model, walks=20, frames=6, points=3, seed=0)
     assert clips.frames.shape == (20, 19, 8, 8, 1) and per_row == 2 and labels.tolist() == sorted(list(range(10)) * 2)
+    assert animate(model, walks=10, frames=1, points=2)[2] == 10  # one walk a class: the classes in one row
     x = clips.frames.astype(float)
     assert np.array_equal(x[:, 0], x[:, -1])  # the last frame is the first: the loop closes
     step = np.abs(np.diff(x, axis=1)).mean()

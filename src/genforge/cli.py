@@ -183,7 +183,7 @@ def sample(
     if mode is Mode.animate:
         clips, labels, nrow = animate(m, n, frames, points, seed, label, fps)
         path = write_animation(m, clips, out or Path("walk.gif"), nrow, labels)
-        typer.echo(f"wrote {len(clips)} looping walk(s) of {clips.shape[1]} frames to {path}")
+        typer.echo(f"wrote {len(clips)} looping walk(s) of {clips.frames.shape[1]} frames to {path}")
         return
     out = out or Path(f"samples{mod.preview_suffix}")
     if mode is Mode.prior:

@@ -45,7 +45,7 @@ def _mp4(frames: list[Image.Image], fps: float) -> bytes:
         stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         stream.width, stream.height = w + w % 2, h + h % 2  # H.264's 4:2:0 needs even sides
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18"}
+        stream.options = {"crf": "18", "threads": "1"}  # one thread: the same clips give the same bytes
         for img in frames:
             canvas = Image.new("RGB", (stream.width, stream.height), "white")
             canvas.paste(img.convert("RGB"))

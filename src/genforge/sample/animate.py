@@ -3,8 +3,8 @@
 A walk visits `points` latents drawn from the model's prior and comes back to the first, along great circles
 (`slerp`: Gaussian latents lie near a sphere, so every frame is a typical latent); each leg has `frames`
 frames, and the last frame is the first again, so the file loops without a jump. A conditional model keeps
-one class along a walk: the class asked for, or a row of walks for every class. The walks are clips, written
-by the video modality.
+one class along a walk: the class asked for, or a row of walks for every class (one walk a class: a row of
+them). The walks are clips, written by the video modality.
 """
 
 from __future__ import annotations
@@ -41,7 +41,8 @@ def animate(
     batch_size: int = 256,
 ) -> tuple[Videos, Optional[np.ndarray], Optional[int]]:
     """(clips [K, points * frames + 1, H, W, C] at `fps`, each walk's class or None, walks a row or None) of
-    `walks` closed walks; a conditional model without `label` shares them out over its classes, a row each."""
+    `walks` closed walks; a conditional model without `label` shares them out over its classes, a row a class
+    (one walk a class: all in one row)."""
     need(model, "interpolate", "an animation")
     if modality_of(model).name != "image":
         raise ConfigError(f"--mode animate walks an image model's latent space; this run is a {model.name}")
@@ -51,8 +52,9 @@ def animate(
         )
     gen = torch.Generator().manual_seed(seed)
     if model.conditional and label is None:
-        per_row = max(1, walks // model.n_classes)
-        classes = torch.arange(model.n_classes).repeat_interleave(per_row)
+        per_class = max(1, walks // model.n_classes)
+        classes = torch.arange(model.n_classes).repeat_interleave(per_class)
+        per_row = per_class if per_class > 1 else model.n_classes  # a row a class, or one walk a class in a row
     else:
         classes = model.labels(walks, gen, label)
         per_row = None
