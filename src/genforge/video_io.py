@@ -42,14 +42,18 @@ def _mp4(frames: list[Image.Image], fps: float) -> bytes:
     w, h = frames[0].size
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
+        rate = Fraction(fps).limit_denominator(1000)
+        stream = out.add_stream("libx264", rate=rate)
+        stream.time_base = 1 / rate
         stream.width, stream.height = w + w % 2, h + h % 2  # H.264's 4:2:0 needs even sides
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "18", "threads": "1"}  # one thread: the same clips give the same bytes
-        for img in frames:
+        stream.options = {"crf": "18"}
+        for i, img in enumerate(frames):
             canvas = Image.new("RGB", (stream.width, stream.height), "white")
             canvas.paste(img.convert("RGB"))
-            out.mux(stream.encode(av.VideoFrame.from_image(canvas)))
+            frame = av.VideoFrame.from_image(canvas)
+            frame.pts = i  # in the stream's time base, 1 / fps: frame i at i / fps
+            out.mux(stream.encode(frame))
         out.mux(stream.encode())
     return buf.getvalue()
 

@@ -1,6 +1,6 @@
 """Schemathesis against `genforge serve`: every operation of its OpenAPI schema called with generated
-paths, queries and bodies, valid (positive) and invalid (negative), on two small trained runs. A 5xx, a
-request slower than TIME_LIMIT_S or an answer over MAX_ANSWER is a failure."""
+paths, queries and bodies, valid (positive) and invalid (negative), on three small trained runs (a GAN, a
+VAE, a video GAN). A 5xx, a request slower than TIME_LIMIT_S or an answer over MAX_ANSWER is a failure."""
 
 from __future__ import annotations
 
