@@ -134,18 +134,19 @@ def _moving(name: str, load_items):
     return load
 
 
-register_source(
-    "moving-digits",
-    lambda s: s == "moving-digits",
-    "scikit-learn's digits moving and bouncing in a frame (the Moving MNIST recipe); always available",
-    modality="video",
-)(_moving("moving-digits", load_digits))
-register_source(
-    "moving-fashion",
-    lambda s: s == "moving-fashion",
-    "Fashion-MNIST items moving and bouncing in a frame (the Moving MNIST recipe)",
-    modality="video",
-)(_moving("moving-fashion", load_fashion_mnist))
+for _name, _items, _help in (
+    (
+        "moving-digits",
+        load_digits,
+        "scikit-learn's digits moving and bouncing in a frame (the Moving MNIST recipe); always available",
+    ),
+    (
+        "moving-fashion",
+        load_fashion_mnist,
+        "Fashion-MNIST items moving and bouncing in a frame (the Moving MNIST recipe)",
+    ),
+):
+    register_source(_name, lambda s, name=_name: s == name, _help, modality="video")(_moving(_name, _items))
 
 
 # ---------------------------------------------------------------- folders of video files

@@ -322,18 +322,24 @@ def audio_bytes(data) -> tuple[bytes, str, str]:
     return buf.getvalue(), ext, f"{fmt} {subtype} {rate} Hz x{channels} {frames} frames {signal}"
 
 
-def audio_folder(data, tmp: Path) -> Case:
-    root = tmp / "clips"
+def file_folder(data, root: Path, draw_file, files: tuple[int, int], other_exts) -> list[str]:
+    """A folder of `files` (min, max) files drawn by `draw_file(data) -> (bytes, extension, what)`, each maybe
+    damaged or under one of `other_exts`, labelled by subfolder or not, beside hostile entries; what was made."""
     root.mkdir()
     labelled, whats = data.draw(st.booleans()), []
-    for i in range(data.draw(st.integers(3, 8))):
-        blob, ext, what = audio_bytes(data)
+    for i in range(data.draw(st.integers(*files))):
+        blob, ext, what = draw_file(data)
         blob, how = mutate(data, blob)
         if data.draw(st.integers(0, 7)) == 0:
-            ext = data.draw(st.sampled_from(sorted(AUDIO)))  # the wrong extension
-        place(data, root, f"c{i}{ext}", labelled).write_bytes(blob)
+            ext = data.draw(st.sampled_from(other_exts))  # maybe the wrong extension
+        place(data, root, f"f{i}{ext}", labelled).write_bytes(blob)
         whats.append(f"{what} {ext} {how}")
-    whats += hostile_entries(data, root)
+    return whats + hostile_entries(data, root)
+
+
+def audio_folder(data, tmp: Path) -> Case:
+    root = tmp / "clips"
+    whats = file_folder(data, root, audio_bytes, (3, 8), sorted(AUDIO))
     sets = ["data.sample_rate=8000", f"data.seconds={data.draw(st.sampled_from([0.1, 0.25]))}"]
     if data.draw(st.integers(0, 3)) == 0:
         sets.append("data.max_seconds=0.05")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from ..video_io import animation_bytes
 from .cases import Case
-from .data_cases import data_case, hostile_entries, mutate, place
+from .data_cases import data_case, file_folder
 
 EXTENSIONS = (".gif", ".mp4")
 
@@ -37,15 +37,6 @@ def video_bytes(data) -> tuple[bytes, str, str]:
 
 def video_folder(data, tmp: Path) -> Case:
     root = tmp / "videos"
-    root.mkdir()
-    labelled, whats = data.draw(st.booleans()), []
-    for i in range(data.draw(st.integers(2, 5))):
-        blob, ext, what = video_bytes(data)
-        blob, how = mutate(data, blob)
-        if data.draw(st.integers(0, 7)) == 0:
-            ext = data.draw(st.sampled_from([".webm", ".avi", *EXTENSIONS]))  # maybe the wrong extension
-        place(data, root, f"v{i}{ext}", labelled).write_bytes(blob)
-        whats.append(f"{what} {ext} {how}")
-    whats += hostile_entries(data, root)
+    whats = file_folder(data, root, video_bytes, (2, 5), [".webm", ".avi", *EXTENSIONS])
     sets = ["data.resolution=8", f"data.frames={data.draw(st.sampled_from([4, 2, 12]))}", "data.fps=8"]
     return data_case(data, root, "video", sets, f"video folder [{'; '.join(whats)}] {sets}")

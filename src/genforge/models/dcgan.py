@@ -121,6 +121,17 @@ class DCGANConfig(ConditionalConfig):
         return self
 
 
+def refuse_augment(why: str):
+    """An `augment` validator for a DCGAN config of another modality: DiffAugment's policies move 2-D images."""
+
+    def check(cls, v: str) -> str:
+        if v:
+            raise ValueError(f"DiffAugment policies are for images; {why}")
+        return v
+
+    return field_validator("augment")(classmethod(check))
+
+
 # The default preset (see DCGAN.presets for why each setting), which `wide` widens.
 _DEFAULT = {
     "model": {"width": 0.5, "kernel": 3, "dropout": 0.0, "d_norm": "batch", "ema": 0.999, "ema_warmup": True},
@@ -184,7 +195,23 @@ class Generator(nn.Module):
         return self.net(h)  # [B, C, res, res] in [-1, 1]
 
 
-class Discriminator(nn.Module):
+class ProjectionCritic(nn.Module):
+    """A discriminator whose `net` ends in Flatten and one dense logit; when conditional, the projection term
+    (Miyato & Koyama 2018): D(x, y) = dense(phi(x)) + <embed(y), phi(x)>, phi(x) the flattened features."""
+
+    def finish(self, layers: list[nn.Module], n_features: int, n_classes: int) -> None:
+        """`net` = layers, Flatten, a dense logit; one feature-sized embedding per class when conditional."""
+        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(n_features, 1))
+        self.embed = nn.Embedding(n_classes, n_features) if n_classes else None
+
+    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        if self.embed is None:
+            return self.net(x).squeeze(1)  # [B] logits
+        h = self.net[:-1](x)  # [B, F] features phi(x)
+        return self.net[-1](h).squeeze(1) + (self.embed(y) * h).sum(1)  # [B] logits
+
+
+class Discriminator(ProjectionCritic):
     def __init__(self, cfg: DCGANConfig, shape: tuple[int, int, int], n_classes: int = 0):
         super().__init__()
         c_in, res, _ = shape
@@ -199,16 +226,7 @@ class Discriminator(nn.Module):
             layers += [norm] if norm is not None else []
             layers += [nn.LeakyReLU(cfg.leaky_slope), nn.Dropout(cfg.dropout)]
             c, side = c_next, (side + 1) // 2  # "same" padding: ceil(side / 2)
-        n_features = c * side * side
-        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(n_features, 1))
-        # projection: one feature-sized embedding per class
-        self.embed = nn.Embedding(n_classes, n_features) if n_classes else None
-
-    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
-        if self.embed is None:
-            return self.net(x).squeeze(1)  # [B] logits
-        h = self.net[:-1](x)  # [B, F] features phi(x)
-        return self.net[-1](h).squeeze(1) + (self.embed(y) * h).sum(1)  # [B] logits
+        self.finish(layers, c * side * side, n_classes)
 
 
 @FAMILIES.register("dcgan")

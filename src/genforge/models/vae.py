@@ -68,10 +68,24 @@ def _channels(k: int, cfg: VAEConfig) -> int:
     return max(1, int(round(min(32 * 2**k, cfg.max_channels) * cfg.width)))
 
 
-class Encoder(nn.Module):
+class GaussianEncoder(nn.Module):
+    """What follows an encoder's convolutions (`conv`, ending in Flatten): one_hot(y) appended when conditional,
+    a dense layer, then z_mean and z_log_var."""
+
+    def head(self, cfg: VAEConfig, n_features: int, n_classes: int) -> None:
+        self.n_classes = n_classes
+        self.fc = nn.Sequential(nn.Linear(n_features + n_classes, cfg.hidden), nn.ReLU())
+        self.mu = nn.Linear(cfg.hidden, cfg.latent_dim)
+        self.logvar = nn.Linear(cfg.hidden, cfg.latent_dim)
+
+    def forward(self, x, y=None):
+        h = self.fc(append_class(self.conv(x), y, self.n_classes))  # [B, F (+ K)] -> [B, hidden]
+        return self.mu(h), self.logvar(h)  # [B, D] each
+
+
+class Encoder(GaussianEncoder):
     def __init__(self, cfg: VAEConfig, shape, n_classes: int = 0):
         super().__init__()
-        self.n_classes = n_classes
         c, res, _ = shape
         _, n = stages(res)
         layers: list[nn.Module] = []
@@ -80,13 +94,7 @@ class Encoder(nn.Module):
             layers += [nn.Conv2d(c, _channels(i, cfg), 3, 2, 1), nn.ReLU()]
             c, side = _channels(i, cfg), (side + 1) // 2
         self.conv = nn.Sequential(*layers, nn.Flatten())
-        self.fc = nn.Sequential(nn.Linear(c * side * side + n_classes, cfg.hidden), nn.ReLU())
-        self.mu = nn.Linear(cfg.hidden, cfg.latent_dim)
-        self.logvar = nn.Linear(cfg.hidden, cfg.latent_dim)
-
-    def forward(self, x, y=None):
-        h = self.fc(append_class(self.conv(x), y, self.n_classes))  # [B, F (+ K)] -> [B, hidden]
-        return self.mu(h), self.logvar(h)  # [B, D] each
+        self.head(cfg, c * side * side, n_classes)
 
 
 class ResBlock(nn.Module):

@@ -19,7 +19,7 @@ from __future__ import annotations
 from torch import nn
 
 from .base import FAMILIES, append_class
-from .vae import VAE, ResBlock, VAEConfig, _channels
+from .vae import VAE, GaussianEncoder, ResBlock, VAEConfig, _channels
 from .videogan import conv_stage, plan
 
 
@@ -27,10 +27,9 @@ class VideoVAEConfig(VAEConfig):
     pass
 
 
-class VideoEncoder(nn.Module):
+class VideoEncoder(GaussianEncoder):
     def __init__(self, cfg: VAEConfig, shape, n_classes: int = 0):
         super().__init__()
-        self.n_classes = n_classes
         t0, side, n, tn = plan(shape)
         layers: list[nn.Module] = []
         c = shape[0]
@@ -38,13 +37,7 @@ class VideoEncoder(nn.Module):
             layers += [conv_stage(nn.Conv3d, c, _channels(i, cfg), 3, 2 if i < tn else 1, bias=True), nn.ReLU()]
             c = _channels(i, cfg)
         self.conv = nn.Sequential(*layers, nn.Flatten())  # [B, c * t0 * side * side]
-        self.fc = nn.Sequential(nn.Linear(c * t0 * side * side + n_classes, cfg.hidden), nn.ReLU())
-        self.mu = nn.Linear(cfg.hidden, cfg.latent_dim)
-        self.logvar = nn.Linear(cfg.hidden, cfg.latent_dim)
-
-    def forward(self, x, y=None):
-        h = self.fc(append_class(self.conv(x), y, self.n_classes))  # [B, F (+ K)] -> [B, hidden]
-        return self.mu(h), self.logvar(h)  # [B, D] each
+        self.head(cfg, c * t0 * side * side, n_classes)
 
 
 class VideoDecoder(nn.Module):

@@ -20,12 +20,12 @@ from __future__ import annotations
 from typing import Literal, Optional
 
 import torch
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from torch import nn
 
 from ..errors import ConfigError
 from .base import FAMILIES, append_class, stages
-from .dcgan import DCGAN, DCGANConfig, Discriminator, Generator, d_norm
+from .dcgan import DCGAN, DCGANConfig, Discriminator, Generator, ProjectionCritic, d_norm, refuse_augment
 
 
 class VideoGANConfig(DCGANConfig):
@@ -48,12 +48,7 @@ class VideoGANConfig(DCGANConfig):
             raise ValueError(f"motion_dim={self.motion_dim} leaves no content code in latent_dim={self.latent_dim}")
         return self
 
-    @field_validator("augment")
-    @classmethod
-    def _no_image_augment(cls, v: str) -> str:
-        if v:
-            raise ValueError("DiffAugment policies are for images; a video GAN takes none")
-        return v
+    _no_image_augment = refuse_augment("a video GAN takes none")
 
 
 def plan(shape: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -105,7 +100,7 @@ class VideoGenerator(nn.Module):
         return self.net(h)  # [B, C, T, H, W] in [-1, 1]
 
 
-class VideoDiscriminator(nn.Module):
+class VideoDiscriminator(ProjectionCritic):
     def __init__(self, cfg: VideoGANConfig, shape: tuple[int, int, int, int], n_classes: int = 0):
         super().__init__()
         c = shape[0]
@@ -118,15 +113,7 @@ class VideoDiscriminator(nn.Module):
             layers += ([norm] if norm is not None else []) + [nn.LeakyReLU(cfg.leaky_slope), nn.Dropout(cfg.dropout)]
             c = c_next
         # every stage halves height and width exactly (and the frames, for the first tn): G's start, mirrored
-        n_features = c * t0 * side * side
-        self.net = nn.Sequential(*layers, nn.Flatten(), nn.Linear(n_features, 1))
-        self.embed = nn.Embedding(n_classes, n_features) if n_classes else None
-
-    def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
-        if self.embed is None:
-            return self.net(x).squeeze(1)  # [B] logits
-        h = self.net[:-1](x)  # [B, F] features phi(x)
-        return self.net[-1](h).squeeze(1) + (self.embed(y) * h).sum(1)  # [B] logits
+        self.finish(layers, c * t0 * side * side, n_classes)
 
 
 class ContentMotionGenerator(nn.Module):

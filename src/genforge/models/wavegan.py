@@ -25,12 +25,12 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 from ..dsp import pad_to
 from .base import FAMILIES, append_class
-from .dcgan import DCGAN, DCGANConfig, d_norm
+from .dcgan import DCGAN, DCGANConfig, d_norm, refuse_augment
 
 BASE = 16  # length of G's first feature map
 
@@ -40,13 +40,7 @@ class WaveGANConfig(DCGANConfig):
     kernel: int = Field(25, ge=3, description="kernel size of every 1-D conv (odd; the paper: 25)")
     phase_shuffle: int = Field(2, ge=0, description="D's phase shuffle: shift features by up to this many samples")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each discriminator conv (the paper: none)")
-
-    @field_validator("augment")
-    @classmethod
-    def _no_image_augment(cls, v: str) -> str:
-        if v:
-            raise ValueError("DiffAugment policies are for images; WaveGAN takes none (phase shuffle is built in)")
-        return v
+    _no_image_augment = refuse_augment("WaveGAN takes none (phase shuffle is built in)")
 
 
 def n_stages(length: int) -> int:
