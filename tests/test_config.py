@@ -19,6 +19,12 @@ def test_unknown_key_names_key_and_nearest():
         resolve_config("dcgan", sets=["model.widht=2"])
 
 
+def test_null_or_numeric_yaml_keys_are_named_as_unknown(tmp_path):
+    (tmp_path / "c.yaml").write_text("model:\n  ~: 1\n  3: 2\n")  # YAML keys that are not strings
+    with pytest.raises(ConfigError, match="unknown config key 'model.None'"):
+        resolve_config("wavegan", None, tmp_path / "c.yaml")
+
+
 def test_bad_value_names_key_and_value():
     with pytest.raises(ConfigError, match=r"train.lr.*-1"):
         resolve_config("dcgan", sets=["train.lr=-1"])

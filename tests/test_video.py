@@ -186,3 +186,15 @@ def test_onnx_export_of_a_video_generator_computes_what_pytorch_computes(generat
     z = torch.randn(3, model.latent_dim)  # a batch size other than the one traced
     got = ort.InferenceSession(str(path)).run(None, {"z": z.numpy()})[0]
     np.testing.assert_allclose(got, model.decode(z).detach().numpy(), atol=1e-5)
+
+
+@pytest.mark.integration
+def test_browser_plays_generated_clips(videogan_run):
+    from .test_serve import CHROMIUM, browser_on
+
+    if not __import__("os").path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    with browser_on(create_app([videogan_run])) as (page, url):
+        page.goto(url)
+        page.wait_for_function("document.getElementById('grid')?.naturalWidth > 0")  # the video widget's GIF
+        assert page.evaluate("document.getElementById('grid').src.startsWith('blob:')")

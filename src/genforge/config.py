@@ -178,7 +178,7 @@ def check_keys(cls: type[BaseModel], data: dict, prefix: str = "") -> None:
     for key, value in data.items():
         full = f"{prefix}{key}"
         if key not in fields:
-            close = nearest(key, fields).replace("'", f"'{prefix}", 1)
+            close = nearest(str(key), fields).replace("'", f"'{prefix}", 1)  # YAML keys may be null, numbers
             raise ConfigError(
                 f"unknown config key '{full}'{close}; valid keys here: {', '.join(prefix + f for f in fields)}"
             )
