@@ -128,7 +128,7 @@ class ImageModality(Modality):
     });
   },
   panels: info => (info.abilities.includes("interpolate") ? `<fieldset><legend>Animate</legend>
-<label>walks <input id="an_walks" type="number" value="4" min="1" max="16"></label>
+<label>walks <input id="an_walks" type="number" value="4" min="1" max="10"></label>
 <button id="an_go">Walk the latent space</button><p class="muted">looping walks (an animated GIF)</p>
 <div id="an_out"></div></fieldset>` : "") + (info.abilities.includes("translate") ? `<fieldset>
 <legend>Translate an image</legend>

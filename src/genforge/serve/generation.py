@@ -119,9 +119,9 @@ def traverse(
 @router.get("/animate")
 def animate(
     name: str,
-    walks: int = Query(1, ge=1, le=16, description="walks (a conditional model without a class: shared by class)"),
-    frames: int = Query(12, ge=1, le=MAX_STEPS, description="frames from one point of a walk to the next"),
-    points: int = Query(4, ge=2, le=8, description="latent points a walk passes through before it loops"),
+    walks: int = Query(1, ge=1, le=10, description="walks (a conditional model without a class: shared by class)"),
+    frames: int = Query(12, ge=1, le=24, description="frames from one point of a walk to the next"),
+    points: int = Query(4, ge=2, le=6, description="latent points a walk passes through before it loops"),
     fps: float = Query(12.0, gt=0, le=60),
     seed: int = SEED,
     cls: str | None = CLASS,
