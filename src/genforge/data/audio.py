@@ -26,7 +26,7 @@ import torch
 from ..dsp import fit_length, read_audio, trim_leading_silence
 from ..errors import DataError
 from ..io import atomic_write
-from .base import SplitData, find_source, fingerprint, register_source, split_items, take
+from .base import SplitData, find_source, fingerprint, register_source, split_items, subfolder_classes, take
 from .validate import histogram
 
 EXTENSIONS = (".wav", ".flac", ".ogg")
@@ -228,8 +228,7 @@ def load_audio_folder(spec, cfg) -> RawAudio:
     root = Path(spec)
     files = sorted(f for f in root.rglob("*") if f.suffix.lower() in EXTENSIONS)
     rel = [f.relative_to(root) for f in files]
-    labelled = all(len(r.parts) >= 2 for r in rel)
-    names = sorted({r.parts[0] for r in rel}) if labelled else None
+    names = subfolder_classes(rel)
     length = int(round(cfg.seconds * cfg.sample_rate))
     clips, labels, ids, problems, rates, durations = [], [], [], [], {}, []
     for f, r in zip(files, rel):
@@ -244,7 +243,7 @@ def load_audio_folder(spec, cfg) -> RawAudio:
         durations.append(info.duration)
         clips.append(clip)
         ids.append(str(r))
-        if labelled:
+        if names is not None:
             labels.append(names.index(r.parts[0]))
     if not clips:
         detail = f"; the first problem: {problems[0][0]}: {problems[0][1]}" if problems else ""
@@ -252,7 +251,7 @@ def load_audio_folder(spec, cfg) -> RawAudio:
     return RawAudio(
         name=root.name,
         clips=np.stack(clips).astype(np.float32),
-        labels=np.array(labels, dtype=np.int64) if labelled else None,
+        labels=np.array(labels, dtype=np.int64) if names is not None else None,
         class_names=names,
         problems=problems,
         summary={"files": len(files), "sample_rates": rates, "seconds": histogram(np.array(durations))},

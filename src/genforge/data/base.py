@@ -130,6 +130,14 @@ def split_items(n: int, own_split: Optional[str], cfg, unit: str):
     return train, test, split
 
 
+def subfolder_classes(rel: list[Path]) -> Optional[list[str]]:
+    """Class names of a folder source, from its files' paths relative to the folder: the first-level
+    subfolders' names, sorted, when every file sits in one; else None (unlabelled)."""
+    if not rel or not all(len(r.parts) >= 2 for r in rel):
+        return None
+    return sorted({r.parts[0] for r in rel})
+
+
 def take(items, which):
     """`items` (an array, a list or None) at the index array or slice `which`."""
     if items is None or isinstance(items, np.ndarray) or isinstance(which, slice):

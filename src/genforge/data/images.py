@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import DataError
-from .base import RawData, register_source
+from .base import RawData, register_source, subfolder_classes
 from .captions import CAPTIONS_FILE, caption_labels
 
 EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -113,8 +113,7 @@ def load_image_folder(spec, cfg) -> RawData:
 
     # Class subfolders: labels only when every image sits in a first-level subfolder.
     rel = [p.relative_to(root) for p, _, _ in headers]
-    labelled = bool(rel) and all(len(r.parts) >= 2 for r in rel)
-    class_names = sorted({r.parts[0] for r in rel}) if labelled else None
+    class_names = subfolder_classes(rel)
 
     # Pass 2: decode fully (catches truncation), convert, resize, crop.
     images, labels, ids = [], [], []
@@ -129,7 +128,7 @@ def load_image_folder(spec, cfg) -> RawData:
             continue
         images.append(arr.reshape(resolution, resolution, channels))
         ids.append(str(p))
-        if labelled:
+        if class_names is not None:
             labels.append(class_names.index(r.parts[0]))
     if cfg.strict and problems:
         raise DataError(f"{len(problems)} unreadable image file(s), first: {problems[0][0]}: {problems[0][1]}")
@@ -141,7 +140,7 @@ def load_image_folder(spec, cfg) -> RawData:
     raw = RawData(
         name=root.name,
         train=np.stack(images),
-        train_labels=np.array(labels, dtype=np.int64) if labelled else None,
+        train_labels=np.array(labels, dtype=np.int64) if class_names is not None else None,
         class_names=class_names,
         problems=problems,
         summary={

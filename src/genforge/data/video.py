@@ -26,7 +26,16 @@ import numpy as np
 import torch
 
 from ..errors import DataError
-from .base import SplitData, find_source, fingerprint, register_source, seeded_split, split_items, take
+from .base import (
+    SplitData,
+    find_source,
+    fingerprint,
+    register_source,
+    seeded_split,
+    split_items,
+    subfolder_classes,
+    take,
+)
 from .builtin import load_digits, load_fashion_mnist
 from .images import convert_channels, resize_square, square
 
@@ -80,26 +89,28 @@ class VideoData(SplitData):
 def moving_clips(items: np.ndarray, labels: np.ndarray, n: int, cfg, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """n clips [n, T, S, S, C] of `cfg.items` items of one class bouncing in an S x S frame, and their labels.
 
-    items: uint8 [M, h, w, C] (brought to 7/16 of S); each clip's class is drawn uniformly from those present,
-    its items from that class; speeds are 2..4 px a frame at S = 64 (scaled with S)."""
+    items: uint8 [M, h, w, C] (each one used is brought to 7/16 of S); each clip's class is drawn uniformly from
+    those present, its items from that class; speeds are 2..4 px a frame at S = 64 (scaled with S)."""
     size, frames = cfg.resolution, cfg.frames
     side = max(2, round(size * ITEM_SHARE))
-    items = resize_square(items, side)
+    resized: dict[int, np.ndarray] = {}  # only the items clips use are resized (Fashion-MNIST has 60,000)
     rng = np.random.default_rng(seed)
     classes = np.unique(labels)
     by_class = {int(c): np.flatnonzero(labels == c) for c in classes}
-    out = np.zeros((n, frames, size, size, items.shape[-1]), np.uint8)
+    out = np.zeros((n, frames, size, size, items.shape[-1]), np.uint8)  # [n, T, S, S, C]
     clip_labels = rng.choice(classes, n)
     room = size - side
     for i, c in enumerate(clip_labels):
         for item in rng.choice(by_class[int(c)], cfg.items):
+            if item not in resized:
+                resized[item] = resize_square(items[item : item + 1], side)[0]
             pos = rng.uniform(0, room, 2)
             angle, speed = rng.uniform(0, 2 * np.pi), rng.uniform(2, 4) * size / 64
             vel = speed * np.array([np.sin(angle), np.cos(angle)])
             for t in range(frames):
                 y, x = np.rint(pos).astype(int)
                 view = out[i, t, y : y + side, x : x + side]
-                np.maximum(view, items[item], out=view)
+                np.maximum(view, resized[item], out=view)
                 pos = pos + vel
                 for d in range(2):  # bounce: reflect the position back into the frame and turn round
                     if not 0 <= pos[d] <= room:
@@ -197,9 +208,10 @@ def _is_video_folder(spec: str) -> bool:
     return p.is_dir() and any(f.suffix.lower() in EXTENSIONS for f in p.rglob("*"))
 
 
-def file_clips(path: Path, cfg, channels: int) -> np.ndarray:
-    """One file's back-to-back clips [K, T, S, S, C]; DataError when it holds fewer than T frames."""
-    frames = read_frames(str(path), cfg.fps, cfg.resolution, channels, cfg.frames * cfg.clips_per_file)
+def file_clips(source, cfg, channels: int) -> np.ndarray:
+    """One file's (a path or file-like) back-to-back clips [K, T, S, S, C]; DataError when it holds fewer than
+    T frames."""
+    frames = read_frames(source, cfg.fps, cfg.resolution, channels, cfg.frames * cfg.clips_per_file)
     if len(frames) < cfg.frames:
         raise DataError(f"too short: {len(frames)} frame(s) at {cfg.fps:g} fps, a clip needs data.frames={cfg.frames}")
     k = len(frames) // cfg.frames
@@ -216,8 +228,7 @@ def load_video_folder(spec, cfg) -> RawVideo:
     root = Path(spec)
     files = sorted(f for f in root.rglob("*") if f.is_file() and f.suffix.lower() in EXTENSIONS)
     rel = [f.relative_to(root) for f in files]
-    labelled = all(len(r.parts) >= 2 for r in rel)
-    names = sorted({r.parts[0] for r in rel}) if labelled else None
+    names = subfolder_classes(rel)
     channels = cfg.channels or 3
     per_file, problems = [], []
     for f, r in zip(files, rel):
@@ -238,7 +249,7 @@ def load_video_folder(spec, cfg) -> RawVideo:
     def gather(which):
         chosen = [per_file[i] for i in which]
         clips = np.concatenate([c for _, _, c in chosen])
-        labels = np.array([names.index(r.parts[0]) for _, r, c in chosen for _ in c]) if labelled else None
+        labels = np.array([names.index(r.parts[0]) for _, r, c in chosen for _ in c]) if names is not None else None
         ids = [f"{r}#{k}" for _, r, c in chosen for k in range(len(c))]
         return clips, labels, ids
 

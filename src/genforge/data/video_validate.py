@@ -10,13 +10,19 @@ from .video import VideoData
 STILL = 0.002  # a clip whose frames change less than this (mean |difference| in [0, 1] units) does not move
 
 
+def frame_changes(clips: np.ndarray) -> np.ndarray:
+    """Mean absolute change from each frame to the next, in [0, 1] pixel units: uint8 [N, T, ...] -> [N, T - 1]."""
+    n, t = clips.shape[:2]
+    out = np.empty((n, t - 1))
+    for i in range(0, n, 256):  # in chunks: the differences of a whole data set would not fit
+        part = clips[i : i + 256].astype(np.int16)
+        out[i : i + 256] = np.abs(np.diff(part, axis=1)).reshape(len(part), t - 1, -1).mean(2) / 255.0
+    return out
+
+
 def frame_change(clips: np.ndarray) -> np.ndarray:
     """Mean absolute change between consecutive frames, per clip, in [0, 1] pixel units: uint8 [N, T, ...] -> [N]."""
-    out = np.empty(len(clips))
-    for i in range(0, len(clips), 256):  # in chunks: the differences of a whole data set would not fit
-        part = clips[i : i + 256].astype(np.int16)
-        out[i : i + 256] = np.abs(np.diff(part, axis=1)).reshape(len(part), -1).mean(1) / 255.0
-    return out
+    return frame_changes(clips).mean(1)
 
 
 def video_report(data: VideoData) -> dict:

@@ -16,6 +16,7 @@ import torch
 from scipy.stats import wasserstein_distance
 
 from ..data.dataset import ImageData
+from ..data.video_validate import frame_changes
 from . import metrics as M
 from .features import get_extractor
 from .registry import register_metric
@@ -25,10 +26,8 @@ FRAME_STEP = 8  # frames taken from every clip for frame_fid: 0, 8, ... (two of 
 
 def motion_stats(stored: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """(mean change, spread of the change) per clip of uint8 clips [N, T, C, H, W], in [0, 1] pixel units."""
-    change = torch.cat(
-        [(part[:, 1:].float() - part[:, :-1].float()).abs().flatten(2).mean(2) / 255.0 for part in stored.split(256)]
-    )  # [N, T - 1]
-    return change.mean(1).numpy(), change.std(1).numpy()
+    change = frame_changes(stored.numpy())  # [N, T - 1]
+    return change.mean(1), change.std(1, ddof=1)  # the spread as torch's std computed it: unbiased
 
 
 @register_metric(

@@ -18,7 +18,7 @@ from torch import nn
 
 from ..config import BaseDataConfig
 from ..data.dataset import to_float, to_uint8
-from ..data.video import EXTENSIONS, file_clips, load_video, read_frames
+from ..data.video import EXTENSIONS, file_clips, load_video
 from ..data.video_validate import format_video_report, video_report
 from ..errors import DataError, RunError
 from ..io import CONFIG, atomic_write, img_tag, read_json
@@ -84,6 +84,13 @@ class VideoBackbone(nn.Module):
 
     def forward(self, x):
         return self.net(x)
+
+
+def first_clip(source, shape, fps: float) -> np.ndarray:
+    """The first clip uint8 [T, H, W, C] of a video file (a path or file-like) read as data of clips `shape`
+    (C, T, H, W) at `fps` are; DataError with the reason when it cannot be."""
+    c, t, h, _ = shape
+    return file_clips(source, VideoDataConfig(resolution=h, frames=t, fps=fps, channels=c, clips_per_file=1), c)[0]
 
 
 def frames_of(x: torch.Tensor) -> torch.Tensor:
@@ -183,11 +190,10 @@ class VideoModality(Modality):
             files = sorted(f for f in path.rglob("*") if f.suffix.lower() in EXTENSIONS)
             if not files:
                 raise DataError(f"{path}: no video files ({', '.join(EXTENSIONS)})")
-            cfg = VideoDataConfig(resolution=h, frames=t, fps=data.fps, channels=c, clips_per_file=1)
             clips = []
             for f in files:
                 try:
-                    clips.append(file_clips(f, cfg, c)[0])
+                    clips.append(first_clip(f, data.shape, data.fps))
                 except DataError as e:
                     raise DataError(f"{f}: {e}") from None
             return torch.from_numpy(np.stack(clips)).permute(0, 1, 4, 2, 3).contiguous(), None
@@ -231,14 +237,11 @@ class VideoModality(Modality):
 
     def from_upload(self, body: bytes, shape, codec=None) -> torch.Tensor:
         """An uploaded GIF/MP4/WebM file -> stored [1, T, C, H, W]: its first T frames at the model's rate and size."""
-        c, t, h, _ = shape
         try:
-            frames = read_frames(io.BytesIO(body), float(codec), h, c, t)
+            clip = first_clip(io.BytesIO(body), shape, float(codec))  # [T, H, W, C]
         except DataError as e:
             raise ValueError(str(e)) from None
-        if len(frames) < t:
-            raise ValueError(f"too short: {len(frames)} frame(s) at {float(codec):g} fps, the model makes {t}")
-        return torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2)[None]
+        return torch.from_numpy(np.ascontiguousarray(clip)).permute(0, 3, 1, 2)[None]
 
     def backbone(self, data) -> nn.Module:
         return VideoBackbone(data.shape[0])

@@ -330,12 +330,23 @@ class Family(nn.Module):
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
         y = self.labels(n, gen, label) if prompt is None else self.prompt_condition(prompt, n)
         z = self.prior(n, gen, y if prompt is None else None)
+        return self.decode_batches(z, y, batch_size, gen), (y if prompt is None else None)
+
+    @torch.no_grad()
+    def decode_batches(
+        self,
+        z: torch.Tensor,
+        y: Optional[torch.Tensor] = None,
+        batch_size: int = 512,
+        generator: Optional[torch.Generator] = None,
+    ) -> torch.Tensor:
+        """`decode` of latents z [N, D] (and labels y [N]) `batch_size` at a time, in eval mode."""
         ys = [None] * len(z.split(batch_size)) if y is None else y.split(batch_size)
         was_training = self.training
         self.eval()
-        out = torch.cat([self.decode(zc, yc, gen) for zc, yc in zip(z.split(batch_size), ys)])
+        out = torch.cat([self.decode(zc, yc, generator) for zc, yc in zip(z.split(batch_size), ys)])
         self.train(was_training)
-        return out, (y if prompt is None else None)
+        return out
 
     def sample(
         self,

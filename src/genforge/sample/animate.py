@@ -59,20 +59,13 @@ def animate(
         classes = model.labels(walks, gen, label)
         per_row = None
     path_len = points * frames + 1
-    paths, ys = [], []
-    for k in range(len(classes) if classes is not None else walks):
-        y = None if classes is None else classes[k : k + 1].to(model.device)
-        z = model.prior(points, gen, None if y is None else y.expand(points))
-        paths.append(loop_path(z, frames))
-        ys.append(None if y is None else y.expand(path_len))
-    z_all = torch.cat(paths)
-    y_all = None if classes is None else torch.cat(ys)
-    model.eval()
-    parts = [
-        model.decode(zc, None if y_all is None else y_all[i : i + batch_size])
-        for i, zc in zip(range(0, len(z_all), batch_size), z_all.split(batch_size))
+    classes = None if classes is None else classes.to(model.device)
+    paths = [
+        loop_path(model.prior(points, gen, None if classes is None else classes[k].expand(points)), frames)
+        for k in range(walks if classes is None else len(classes))
     ]
-    images = to_samples(model, torch.cat(parts))  # uint8 [K * path_len, H, W, C]
+    y = None if classes is None else classes.repeat_interleave(path_len)  # each walk keeps its class
+    images = to_samples(model, model.decode_batches(torch.cat(paths), y, batch_size))  # uint8 [K * path_len, H, W, C]
     clips = Videos(images.reshape(-1, path_len, *images.shape[1:]), fps)
     return clips, None if classes is None else classes.cpu().numpy(), per_row
 
