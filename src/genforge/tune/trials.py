@@ -18,7 +18,18 @@ from ..run import resolve_config
 from ..train import Hook, Trainer
 
 
-class PlateauStop:
+class StopRule:
+    """A rule that stops the study after a finished trial; `fired` tells the worker's loop that it did."""
+
+    fired = False
+
+    def stop(self, study: optuna.Study, why: str) -> None:
+        study.set_user_attr("stopped_by", why)
+        self.fired = True
+        study.stop()
+
+
+class PlateauStop(StopRule):
     """Stop when the last `k` finished trials did not beat the best by more than its measured noise
     (the half-width of the best trial's FID interval)."""
 
@@ -33,18 +44,16 @@ class PlateauStop:
         best = min(before, key=lambda t: t.value)
         noise = best.user_attrs.get("fid_noise", 0.0)
         if min(t.value for t in last) > best.value - noise:
-            study.set_user_attr("stopped_by", f"plateau: no gain > {noise:.3g} in the last {self.k} trials")
-            study.stop()
+            self.stop(study, f"plateau: no gain > {noise:.3g} in the last {self.k} trials")
 
 
-class TargetStop:
+class TargetStop(StopRule):
     def __init__(self, target: float):
         self.target = target
 
     def __call__(self, study: optuna.Study, trial) -> None:
         if trial.state == optuna.trial.TrialState.COMPLETE and trial.value <= self.target:
-            study.set_user_attr("stopped_by", f"target: FID {trial.value:.4g} <= {self.target}")
-            study.stop()
+            self.stop(study, f"target: FID {trial.value:.4g} <= {self.target}")
 
 
 def objective_metric(family: str, objective: Optional[str]) -> str:

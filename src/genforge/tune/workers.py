@@ -10,6 +10,7 @@ and local worker processes.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import multiprocessing
 import os
 import random
@@ -21,7 +22,7 @@ from typing import Optional
 
 import optuna
 import torch
-from optuna.storages.journal import JournalFileBackend
+from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
 from ..errors import ConfigError
 from ..evaluate import get_extractor
@@ -104,17 +105,45 @@ def committed(study: optuna.Study) -> int:
     return len(counted_trials(study)) + sum(t.state in busy for t in study.trials)
 
 
-class TrialBudget:
-    """Stop once `n` trials are counted, running or queued (optuna's MaxTrialsCallback, counting running
-    trials so that workers do not overshoot, and a killed-and-retried configuration once); it holds across
-    every worker of the study."""
+class ReservationLock:
+    """One worker at a time looks at the budget and starts a trial: held from the look until the new trial is
+    RUNNING in the storage, so that two workers never both take the last place (Optuna's MaxTrialsCallback
+    looks after a trial and asks for the next one unlocked, and so overshoots with many workers). On
+    PostgreSQL a session advisory lock (freed by the server when a worker's connection dies); on a journal
+    file Optuna's own lock file (`FILE.budget.lock`, broken after 30 s if its holder died); SQLite has one
+    worker and needs none."""
 
-    def __init__(self, n: int):
-        self.n = n
+    def __init__(self, url: str, study_name: str):
+        self.held, self._conn = False, None
+        if url.startswith("journal:"):
+            lock = JournalFileOpenLock(url.removeprefix("journal:") + ".budget")
+            self._acquire, self._release = lock.acquire, lock.release
+        elif url.startswith("postgresql"):
+            import sqlalchemy  # optuna's RDB storage brings it
 
-    def __call__(self, study: optuna.Study, trial) -> None:
-        if committed(study) >= self.n:
-            study.stop()
+            key = int.from_bytes(hashlib.sha256(f"genforge-study:{study_name}".encode()).digest()[:8], signed=True)
+            engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+            self._conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            lock, unlock = (sqlalchemy.text(f"SELECT pg_advisory_{f}(:k)") for f in ("lock", "unlock"))
+            self._acquire = lambda: self._conn.execute(lock, {"k": key})
+            self._release = lambda: self._conn.execute(unlock, {"k": key})
+        else:
+            self._acquire = self._release = lambda: None
+
+    def acquire(self) -> None:
+        self._acquire()
+        self.held = True
+
+    def release(self) -> None:
+        """Free the lock if this worker holds it (called as a trial starts, and again after it)."""
+        if self.held:
+            self.held = False
+            self._release()
+
+    def close(self) -> None:
+        self.release()
+        if self._conn is not None:
+            self._conn.close()
 
 
 def work(spec: StudySpec, worker: int, log=print, data=None, ext=None, drain: int = 0) -> int:
@@ -127,6 +156,7 @@ def work(spec: StudySpec, worker: int, log=print, data=None, ext=None, drain: in
 
     def run_trial(trial: optuna.Trial) -> float:
         nonlocal ran
+        lock.release()  # the trial is RUNNING in the storage: it counts for every worker now
         ran += 1
         trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")
         trial_sets = [*spec.sets, *suggest(trial, space)]
@@ -153,20 +183,30 @@ def work(spec: StudySpec, worker: int, log=print, data=None, ext=None, drain: in
         log(f"trial {trial.number}: {spec.objective} {res['fid']:.4g} after {res['steps']} steps ({sets})")
         return res["fid"]
 
-    callbacks = [TrialBudget(spec.trials)]
-    if spec.target is not None:
-        callbacks.append(TargetStop(spec.target))
-    if spec.plateau:
-        callbacks.append(PlateauStop(spec.plateau))
-    if drain or committed(study) < spec.trials:
-        study.optimize(
-            run_trial,
-            n_trials=drain or None,
-            timeout=None if spec.max_minutes is None else spec.max_minutes * 60,
-            callbacks=callbacks,
-            catch=(Exception,),
-            gc_after_trial=True,
-        )
+    rules = ([TargetStop(spec.target)] if spec.target is not None else []) + (
+        [PlateauStop(spec.plateau)] if spec.plateau else []
+    )
+    t0, lock = time.perf_counter(), ReservationLock(spec.storage, spec.study_name)
+
+    def more() -> bool:
+        """Is there a trial for this worker to start? Asked under the lock."""
+        if drain:  # queued trials only, never past the budget
+            return ran < drain and any(t.state == optuna.trial.TrialState.WAITING for t in study.trials)
+        late = spec.max_minutes is not None and time.perf_counter() - t0 > spec.max_minutes * 60
+        return not late and not any(r.fired for r in rules) and committed(study) < spec.trials
+
+    try:
+        while True:
+            lock.acquire()
+            try:
+                if not more():
+                    break
+                # one trial: a queued one first (a dead worker's retry), else a new one; run_trial frees the lock
+                study.optimize(run_trial, n_trials=1, callbacks=rules, catch=(Exception,), gc_after_trial=True)
+            finally:
+                lock.release()
+    finally:
+        lock.close()
     return ran
 
 
