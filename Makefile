@@ -18,13 +18,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
-# Debian's packages of real data: Fashion-MNIST (images), the English and Chinese fortunes (text), and
-# espeak-ng, which speaks the spoken-digits audio set.
+# Debian's packages of real data: Fashion-MNIST (images), the English and Chinese fortunes (text),
+# espeak-ng, which speaks the spoken-digits audio set, and FluidSynth with the General MIDI soundfont, which
+# plays melodies.
 FORTUNES := /usr/share/games/fortunes
-DEB_DATA := dataset-fashion-mnist fortunes fortunes-zh espeak-ng
+SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
+DEB_DATA := dataset-fashion-mnist fortunes fortunes-zh espeak-ng fluidsynth fluid-soundfont-gm
 data:
-	@if [ -d $(FMNIST) ] && [ -f $(FORTUNES)/love ] && [ -f $(FORTUNES)/tang300 ] && command -v espeak-ng >/dev/null; then \
-	  echo "data: $(FMNIST), $(FORTUNES), espeak-ng"; \
+	@if [ -d $(FMNIST) ] && [ -f $(FORTUNES)/love ] && [ -f $(FORTUNES)/tang300 ] && command -v espeak-ng >/dev/null \
+	  && command -v fluidsynth >/dev/null && [ -f $(SOUNDFONT) ]; then \
+	  echo "data: $(FMNIST), $(FORTUNES), espeak-ng, fluidsynth"; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y -q $(DEB_DATA) >/dev/null 2>&1 || \
 	  (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q $(DEB_DATA) >/dev/null 2>&1) || \

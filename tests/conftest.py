@@ -29,12 +29,14 @@ TEXT_MODULES = {
 }
 AUDIO = {"clips": 150, "sample_rate": 8000, "seconds": 0.5}  # spoken digits for tests: 0.5 s at 8 kHz
 VIDEO = {"clips": 160, "resolution": 16, "frames": 8}  # moving digits for tests: 8 frames of 16 x 16
+FOLK = {"han": "han1", "deutsch": "altdeu10"}  # real folk songs for tests: 50 tunes of each of two collections
 # small data of each modality for the tiny configs
 DATA_SETS = {
     "image": [],
     "text": ["data.vocab_size=400", "data.max_tokens=24"],
     "audio": [f"data.{k}={v}" for k, v in AUDIO.items()],
     "video": [f"data.{k}={v}" for k, v in VIDEO.items()],
+    "music": ["data.bars=1"],
 }
 
 
@@ -111,6 +113,31 @@ def video_data():
     from genforge.data.video import load_video
 
     return load_video(VideoDataConfig(**VIDEO))
+
+
+@pytest.fixture(scope="session")
+def music_folder(tmp_path_factory) -> Path:
+    """A folder of two ABC files of real folk songs (the first 50 tunes of two Essen collections in music21's
+    corpus), one subfolder per collection: the layout users give."""
+    from music21 import corpus
+
+    from genforge.data.music import abc_tunes
+
+    root = tmp_path_factory.mktemp("music") / "songs"
+    for label, name in FOLK.items():
+        path = next(p for p in corpus.getPaths() if Path(str(p)).stem == name)
+        (root / label).mkdir(parents=True)
+        (root / label / f"{name}.abc").write_text("\n\n".join(abc_tunes(Path(path).read_text("latin-1"))[:50]))
+    return root
+
+
+@pytest.fixture(scope="session")
+def music_data(music_folder, tmp_path_factory):
+    from genforge.data.musicset import load_music
+    from genforge.modalities.music import MusicDataConfig
+
+    _cache(tmp_path_factory)
+    return load_music(MusicDataConfig(source=str(music_folder), bars=1))
 
 
 def tiny_config(family: str, *sets: str, preset: str | None = None, source: str | None = None):

@@ -153,14 +153,14 @@ def lm_perplexity(ctx, side) -> dict:
 
 # Figures of held-out likelihood, computed by the family (Family.extra_figures).
 for _name, _mods, _help in [
-    ("nll_iw", ("image", "text", "video"), "importance-weighted NLL bound on held-out data (exact for an LM)"),
+    ("nll_iw", ("image", "text", "video", "music"), "importance-weighted NLL bound on held-out data (exact for an LM)"),
     ("elbo", ("image", "video"), "evidence lower bound on held-out images (clips)"),
     ("bits_per_dim", ("image", "video"), "NLL bound in bits per pixel"),
     ("reconstruction_mse", ("image", "video"), "mean squared error of reconstructions"),
-    ("perplexity", ("text",), "exp(NLL per token) on held-out text"),
-    ("kl", ("text",), "KL(q(z|x) || p(z)) per held-out sentence"),
-    ("mutual_info", ("text",), "mutual information between sentences and latents"),
-    ("active_units", ("image", "text", "video"), "latent dimensions whose posterior mean varies (Cov > 0.01)"),
+    ("perplexity", ("text", "music"), "exp(NLL per token) on held-out text"),
+    ("kl", ("text", "music"), "KL(q(z|x) || p(z)) per held-out sentence"),
+    ("mutual_info", ("text", "music"), "mutual information between sentences and latents"),
+    ("active_units", ("image", "text", "video", "music"), "latent dimensions whose posterior mean varies (Cov > 0.01)"),
 ]:
     register_metric(
         _name,

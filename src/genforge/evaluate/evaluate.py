@@ -21,7 +21,7 @@ from ..errors import ConfigError, RunError
 from ..io import write_json
 from ..modalities import MODALITIES, Modality, modality_of
 from ..run import load, read_status  # the run directory contract (shared utility)
-from . import catalog, video_metrics  # noqa: F401  (registration)
+from . import catalog, music_metrics, video_metrics  # noqa: F401  (registration)
 from . import metrics as M
 from .features import Extractor, get_extractor, modality_for
 from .registry import METRICS, metrics_for
@@ -164,7 +164,7 @@ def evaluate_samples(
     names = parse_metrics(metrics, mod.name)
     want = tuple(data.tensor("test").shape[1:])
     if tuple(fake.shape[1:]) != want:
-        raise ConfigError(f"samples are shaped {tuple(fake.shape[1:])} but the data's {mod.unit}s are {want}")
+        raise ConfigError(f"samples are shaped {tuple(fake.shape[1:])} but the data's {mod.units} are {want}")
     if len(fake) < 10:
         raise ConfigError(
             f"{len(fake)} samples are too few to evaluate; use at least 10 "

@@ -64,7 +64,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     mod = MODALITIES.get(detect_modality(args.data))
     data = mod.load(mod.DataConfig(source=args.data))
-    print(f"data {data.name} ({data.fingerprint}); reference: {min(args.n, len(data.train))} training {mod.unit}s")
+    print(f"data {data.name} ({data.fingerprint}); reference: {min(args.n, len(data.train))} training {mod.units}")
     print(format_table(sanity_table(data, args.n, args.seed)))
 
 

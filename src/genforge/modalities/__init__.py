@@ -5,7 +5,7 @@ from typing import Optional
 
 from ..config import parse_set, validate
 from ..data.base import detect_modality
-from . import audio, image, text, video  # noqa: F401  (registration)
+from . import audio, image, music, text, video  # noqa: F401  (registration)
 from .base import MODALITIES, Modality, modality_of
 
 

@@ -56,7 +56,7 @@ class Clips:
         return np.concatenate([p for clip in self.audio for p in (clip, gap)][:-1]) if len(self) else gap
 
 
-def _player(wav: bytes) -> str:
+def wav_player(wav: bytes) -> str:
     """An <audio> player with a WAV file embedded as a data URI."""
     b64 = base64.b64encode(wav).decode()
     return f'<audio controls preload="none" style="width:130px" src="data:audio/wav;base64,{b64}"></audio>'
@@ -210,7 +210,9 @@ class AudioModality(Modality):
         for i, clip in enumerate(samples.audio):
             label = f"<br><small>{html.escape(str(labels[i]))}</small>" if labels else ""
             pic = img_tag(spectrogram_png(clip, samples.rate, width=128), "log-mel spectrogram")
-            cells.append(f"<td style='text-align:center'>{pic}<br>{_player(wav_bytes(clip, samples.rate))}{label}</td>")
+            cells.append(
+                f"<td style='text-align:center'>{pic}<br>{wav_player(wav_bytes(clip, samples.rate))}{label}</td>"
+            )
         rows = "".join("<tr>" + "".join(cells[i : i + nrow]) + "</tr>" for i in range(0, len(cells), nrow))
         cap = f"<p>{html.escape(caption)}</p>" if caption else ""
         return f"{cap}<div style='overflow-x:auto'><table class='clips'>{rows}</table></div>"
@@ -218,7 +220,7 @@ class AudioModality(Modality):
     def preview_html(self, blob, caption):
         x, rate = sf.read(io.BytesIO(blob), dtype="float32")
         pic = img_tag(spectrogram_png(x, rate, height=64, width=480), caption)
-        return f"<figure>{pic}<br>{_player(blob)}<figcaption>{html.escape(caption)}</figcaption></figure>"
+        return f"<figure>{pic}<br>{wav_player(blob)}<figcaption>{html.escape(caption)}</figcaption></figure>"
 
     def data_figures(self, rep):
         # deferred: matplotlib is slow to import; only figures need it

@@ -42,6 +42,12 @@ class Modality:
     name: ClassVar[str]
     DataConfig: ClassVar[type[BaseDataConfig]]
     unit: ClassVar[str]  # what one sample is called in messages: image, text, clip
+
+    @property
+    def units(self) -> str:
+        """The plural of `unit` (a modality whose plural is not unit + "s" sets its own)."""
+        return self.unit + "s"
+
     default_samples: ClassVar[int]  # samples an evaluation draws by default
     out_help: ClassVar[str]  # what `genforge sample --out` accepts
     preview_suffix: ClassVar[str]  # file type of the training previews in RUN/samples/

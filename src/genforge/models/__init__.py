@@ -3,6 +3,7 @@
 from . import (  # noqa: F401  (registration)
     cyclegan,
     dcgan,
+    music_vae,
     restorer,
     spectrogram,
     text2image,

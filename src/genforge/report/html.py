@@ -62,7 +62,7 @@ def _scenario(cfg, dataset: dict, data_report: Optional[dict], data, mod) -> str
     rows = [
         ["data", f"{dataset['name']} ({cfg.data.source})"],
         ["fingerprint", dataset["fingerprint"]],
-        [f"{mod.unit}s", f"{dataset['n_train']} train / {dataset['n_test']} test, shape {dataset['shape']}"],
+        [f"{mod.units}", f"{dataset['n_train']} train / {dataset['n_test']} test, shape {dataset['shape']}"],
         ["split", dataset["split"]],
         ["model", f"{cfg.family}, preset {cfg.preset}"],
     ]
@@ -70,11 +70,11 @@ def _scenario(cfg, dataset: dict, data_report: Optional[dict], data, mod) -> str
     if data_report:
         counts = data_report["class_counts"]["train"]
         if counts:
-            out.append(table(["class", f"train {mod.unit}s"], [[k, v] for k, v in counts.items()]))
+            out.append(table(["class", f"train {mod.units}"], [[k, v] for k, v in counts.items()]))
         d = data_report["duplicates"]
         out.append(
             f"<p>Validation: {len(data_report['problems'])} unreadable input(s) skipped; "
-            f"{d['groups']} group(s) of identical {mod.unit}s ({d['train_test_overlap']} across train/test).</p>"
+            f"{d['groups']} group(s) of identical {mod.units} ({d['train_test_overlap']} across train/test).</p>"
         )
         if data_report["problems"]:
             out.append(
@@ -83,7 +83,7 @@ def _scenario(cfg, dataset: dict, data_report: Optional[dict], data, mod) -> str
         out.append(mod.data_figures(data_report))
     if data is not None:
         real = mod.to_samples(data.tensor("train")[: mod.preview_count], data.codec)
-        out.append(mod.html(real, caption=f"real training {mod.unit}s"))
+        out.append(mod.html(real, caption=f"real training {mod.units}"))
     out.append(
         "<details><summary>resolved config</summary><pre>"
         + html.escape(json.dumps(cfg.model_dump(mode="json"), indent=2))
@@ -182,7 +182,7 @@ def _latent(model, data, mod) -> str:
     if "reconstruct" in ab:
         n = mod.preview_count // 2
         out.append(
-            f"<p>Test {mod.unit}s and their reconstructions (from the posterior mean), in pairs:</p>"
+            f"<p>Test {mod.units} and their reconstructions (from the posterior mean), in pairs:</p>"
             + mod.html(reconstructions(model, n, data=data), 16, ["original", "reconstruction"] * n)
         )
     if "traverse" in ab:
@@ -210,7 +210,7 @@ def _latent(model, data, mod) -> str:
                 7,
                 label=int(data.test_labels[a]) if model.conditional else None,
             )
-            out.append(mod.html(path, 7, caption=f"A path between two held-out {mod.unit}s' posterior means:"))
+            out.append(mod.html(path, 7, caption=f"A path between two held-out {mod.units}' posterior means:"))
     if "traverse" in ab and model.latent_dim == 2:
         out.append("<p>The 2-D latent manifold:</p>" + mod.html(manifold(model, 15), 15))
     return "\n".join(out)

@@ -302,7 +302,7 @@ class Trainer:
             {
                 "step": self.step,
                 "epoch": round(self.step / self.steps_per_epoch, 3),
-                f"{self.modality.unit}s_per_s": round(rate, 1),
+                f"{self.modality.units}_per_s": round(rate, 1),
                 "elapsed_s": round(self.elapsed, 2),
                 "threads": torch.get_num_threads(),
             }

@@ -1,0 +1,68 @@
+"""Melodies out: MIDI files, WAV renderings through FluidSynth with the General MIDI soundfont, piano rolls."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .data.musicset import STEPS_PER_BAR, MelodyCodec
+from .dsp import read_audio
+from .errors import RunError
+
+SOUNDFONT = Path(os.environ.get("GENFORGE_SOUNDFONT", "/usr/share/sounds/sf2/FluidR3_GM.sf2"))
+ROLL_LOW, ROLL_HIGH = 36, 95  # the pitch band a piano roll shows (C2..B6); notes outside sit on its edges
+RENDER_RATE = 16000
+
+
+def joined(melodies: list[np.ndarray], codec: MelodyCodec) -> np.ndarray:
+    """Melodies one after another with a bar of rest between: notes of one long line [n, 3]."""
+    stride = codec.steps + STEPS_PER_BAR
+    parts = [m + np.array([i * stride, i * stride, 0], np.int32) for i, m in enumerate(melodies)]
+    return np.concatenate(parts) if parts else np.zeros((0, 3), np.int32)
+
+
+def midi_bytes(notes: np.ndarray, codec: MelodyCodec) -> bytes:
+    """The bytes of a standard MIDI file playing `notes` at the codec's tempo and program."""
+    buf = io.BytesIO()
+    codec.to_midi(notes).write(buf)
+    return buf.getvalue()
+
+
+def render(notes: np.ndarray, codec: MelodyCodec, rate: int = RENDER_RATE) -> np.ndarray:
+    """Notes -> float32 mono audio, synthesised by the `fluidsynth` program with the General MIDI soundfont
+    (Debian: apt-get install fluidsynth fluid-soundfont-gm; GENFORGE_SOUNDFONT points at another .sf2)."""
+    exe = shutil.which("fluidsynth")
+    if exe is None or not SOUNDFONT.is_file():
+        raise RunError(
+            f"rendering melodies as audio needs the fluidsynth program and a soundfont at {SOUNDFONT}: "
+            "apt-get install fluidsynth fluid-soundfont-gm (make does), or set GENFORGE_SOUNDFONT"
+        )
+    with tempfile.TemporaryDirectory(prefix="genforge-render-") as tmp:
+        mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
+        mid.write_bytes(midi_bytes(notes, codec))
+        cmd = [exe, "-ni", "-q", "-g", "0.8", "-r", str(rate), "-F", str(wav), str(SOUNDFONT), str(mid)]
+        done = subprocess.run(cmd, capture_output=True, timeout=300)
+        if done.returncode or not wav.is_file():
+            raise RunError(f"fluidsynth failed ({done.returncode}): {done.stderr.decode(errors='replace')[-300:]}")
+        return read_audio(wav, rate)[0]
+
+
+def piano_roll(notes: np.ndarray, steps: int, px: int = 3) -> np.ndarray:
+    """One melody -> uint8 RGB [60, steps * px, 3]: pitch up, time right, bar lines grey, onsets darker."""
+    h = ROLL_HIGH - ROLL_LOW + 1
+    img = np.full((h, steps * px, 3), 255, np.uint8)
+    img[:, :: STEPS_PER_BAR * px] = 200  # bar lines
+    img[[ROLL_HIGH - c for c in (48, 60, 72, 84)]] = np.minimum(
+        img[[ROLL_HIGH - c for c in (48, 60, 72, 84)]], 235
+    )  # Cs
+    for s, e, p in notes:
+        row = ROLL_HIGH - int(np.clip(p, ROLL_LOW, ROLL_HIGH))
+        img[row, s * px : e * px] = (60, 110, 200)
+        img[row, s * px] = (20, 40, 110)
+    return img

@@ -1,0 +1,180 @@
+"""Music: melodies from real folk songs and from MIDI / MusicXML / ABC files, the event codec, MIDI out and
+back, FluidSynth rendering, interpolation between two melodies, and the musical figures."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genforge.data.music import top_voice
+from genforge.data.musicset import HOLD, OFF, MelodyCodec, load_music, midi_melody
+from genforge.errors import DataError
+from genforge.evaluate import evaluate_samples, get_extractor
+from genforge.modalities import MODALITIES
+from genforge.modalities.music import MusicDataConfig
+from genforge.music_io import midi_bytes, render
+from genforge.sample.sampling import interpolate_inputs
+
+from .conftest import tiny_config, trained
+
+MUSIC = MODALITIES.get("music")
+# a 2-bar melody: rests, adjacent notes, a note held over the bar line, a last note cut by the window's end
+NOTES = np.array([[2, 6, 60], [6, 8, 62], [10, 20, 64], [20, 22, 65], [28, 32, 72]], np.int32)
+
+
+def test_codec_round_trips_notes_with_rests_and_adjacent_notes():
+    codec = MelodyCodec(bars=2)
+    events = codec.to_events(NOTES)
+    assert events.shape == (33,) and events[8] == OFF and events[6] != OFF and events[0] == HOLD
+    assert np.array_equal(codec.to_notes(events), NOTES)
+
+
+def test_top_voice_keeps_the_highest_note_and_cuts_at_the_next_onset():
+    on, end, pitch = np.array([0, 0, 4, 6]), np.array([8, 8, 12, 7]), np.array([60, 67, 62, 50])
+    assert top_voice(on, end, pitch).tolist() == [[0, 4, 67], [4, 6, 62], [6, 7, 50]]
+
+
+def write_score(path: Path, notes) -> None:
+    """A one-part MusicXML file in 4/4 of (quarter-note offset, quarter lengths, MIDI pitch) notes."""
+    from music21 import meter, note, stream
+
+    part = stream.Part()
+    part.insert(0, meter.TimeSignature("4/4"))
+    for off, dur, p in notes:
+        part.insert(off, note.Note(p, quarterLength=dur))
+    stream.Score([part]).write("musicxml", fp=str(path))
+
+
+ABC = """X:1
+T:Up
+M:4/4
+L:1/8
+K:C
+CDEF GABc|cBAG FEDC|
+X:2
+T:Down
+M:3/4
+L:1/4
+K:G
+GAB|dcB|AGF|G3|
+"""
+
+
+@pytest.fixture(scope="module")
+def music_files(tmp_path_factory):
+    """A folder of each kind users give, two labels, and one bad file of each kind of fault."""
+    root = tmp_path_factory.mktemp("files") / "melodies"
+    (root / "midi").mkdir(parents=True)
+    (root / "scores").mkdir()
+    codec = MelodyCodec(bars=2)
+    (root / "midi" / "a.mid").write_bytes(midi_bytes(NOTES, codec))
+    (root / "midi" / "b.midi").write_bytes(midi_bytes(NOTES + [0, 0, 5], codec))
+    (root / "midi" / "broken.mid").write_bytes(b"MThd\x00\x00\x00\x06garbage")
+    drums = codec.to_midi(NOTES)
+    drums.instruments[0].is_drum = True
+    drums.write(str(root / "midi" / "drums.mid"))
+    write_score(root / "scores" / "c.musicxml", [(0, 1, 67), (1, 1, 69), (2, 2, 71), (4, 4, 72)])
+    (root / "scores" / "no_meter.abc").write_text("X:1\nT:No meter\nL:1/4\nK:C\nCDEF|GABc|\n")
+    (root / "scores" / "tunes.abc").write_text(ABC)
+    return root
+
+
+def test_a_folder_of_midi_musicxml_and_abc_reads_with_labels_and_names_bad_files(music_files, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENFORGE_CACHE", str(tmp_path))
+    data = load_music(MusicDataConfig(source=str(music_files), bars=1, test_fraction=0.3))
+    assert data.class_names == ["midi", "scores"]
+    assert data.train.shape[1] == 17 and len(data.train) + len(data.test) >= 6
+    reasons = {Path(f).name: r for f, r in data.problems}
+    assert set(reasons) == {"broken.mid", "drums.mid", "no_meter.abc#1"}
+    assert "no time signature" in reasons["no_meter.abc#1"] and "drum" in reasons["drums.mid"]
+    assert "not a readable MIDI file" in reasons["broken.mid"]
+    rep = MUSIC.report(data)
+    assert len(rep["problems"]) == 3 and rep["pitch"]["min"] == 60 and "broken.mid" in MUSIC.format_report(rep)
+    with pytest.raises(DataError, match="broken.mid"):
+        load_music(MusicDataConfig(source=str(music_files), bars=1, strict=True))
+
+
+def test_abc_tunes_are_melodies_on_the_grid(music_files, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENFORGE_CACHE", str(tmp_path))
+    only = tmp_path / "abc"
+    only.mkdir()
+    shutil.copy(music_files / "scores" / "tunes.abc", only)
+    data = load_music(MusicDataConfig(source=str(only), bars=1, test_fraction=0.5))
+    melodies = MUSIC.to_samples(torch.from_numpy(np.concatenate([data.train, data.test])), data.codec)
+    up = next(m for m in melodies if m[0, 2] == 60)  # "Up": C D E F G A B c in eighths
+    assert up[:, 2].tolist() == [60, 62, 64, 65, 67, 69, 71, 72] and (up[:, 1] - up[:, 0] == 2).all()
+
+
+def test_transposition_adds_shifted_training_copies_in_range(music_data, music_folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENFORGE_CACHE", str(tmp_path))
+    aug = load_music(MusicDataConfig(source=str(music_folder), bars=1, transpose=(-2, 2)))
+    assert 4 * len(music_data.train) >= len(aug.train) - len(music_data.train) > 3 * len(music_data.train)
+    assert np.array_equal(aug.test, music_data.test)  # held-out melodies are never transposed
+
+
+def test_sampled_midi_files_parse_back_to_the_notes_sampled(music_data, music_folder, tmp_path):
+    cfg = tiny_config("music-lm", "train.steps=20", source=str(music_folder))
+    _, model = trained(cfg, tmp_path / "r", music_data)
+    samples = MUSIC.to_samples(model.sample(6, seed=1), music_data.codec)
+    MUSIC.write(samples, tmp_path / "out")
+    files = sorted((tmp_path / "out").glob("*.mid"))
+    assert len(files) == 6
+    for f, m in zip(files, samples):
+        if len(m):  # a melody of one bar comes back from its bar line: the notes as sampled
+            assert np.array_equal(midi_melody(f.read_bytes(), music_data.codec), m), f
+    stored, _ = MUSIC.read(tmp_path / "out", music_data)
+    assert stored.shape == (6, music_data.train.shape[1])
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="apt-get install fluidsynth fluid-soundfont-gm")
+def test_fluidsynth_renders_the_pitch_played():
+    codec = MelodyCodec(bars=1)
+    for pitch in (57, 69):  # A3 and A4: 220 and 440 Hz
+        audio = render(np.array([[0, 8, pitch]], np.int32), codec)
+        seg = audio[1600:9600] * np.hanning(8000)  # 0.1-0.6 s: the note's steady part
+        spec = np.abs(np.fft.rfft(seg, 1 << 16))
+        freqs = np.fft.rfftfreq(1 << 16, 1 / 16000)
+        want = 440 * 2 ** ((pitch - 69) / 12)
+        band = (freqs > 0.7 * want) & (freqs < 1.3 * want)  # around the fundamental: its peak is the pitch
+        assert abs(freqs[band][spec[band].argmax()] / want - 1) < 0.02, pitch
+        assert np.sqrt((audio[16000:] ** 2).mean()) < 0.1 * np.sqrt((seg**2).mean())  # the note ends
+
+
+@pytest.mark.integration
+def test_interpolation_endpoints_decode_to_the_two_melodies(music_folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("GENFORGE_CACHE", str(tmp_path))
+    data = load_music(MusicDataConfig(source=str(music_folder), bars=1, limit=8))
+    sets = ["train.steps=500", "model.hidden=64", "model.latent_dim=16", "model.beta=0.02", "model.kl_anneal=none"]
+    sets += ["model.word_dropout=0", "model.dropout=0", "model.free_bits=0", "train.lr=6e-3"]
+    _, model = trained(tiny_config("music-vae", *sets, source=str(music_folder)), tmp_path / "r", data)
+    a, b = data.tensor("train")[:1], data.tensor("train")[3:4]
+    a_path = tmp_path / "a.mid"
+    a_path.write_bytes(midi_bytes(MUSIC.to_samples(a, data.codec)[0], data.codec))
+    a_read = MUSIC.from_upload(a_path.read_bytes(), data.shape, data.codec)  # `--between a.mid` reads it so
+    path = interpolate_inputs(model, a_read, b, 5)
+    assert np.array_equal(path[0], MUSIC.to_samples(a)[0]) and np.array_equal(path[-1], MUSIC.to_samples(b)[0])
+    assert not np.array_equal(path[0], path[-1])
+
+
+def test_musical_figures_order_real_melodies_before_known_faults(music_data):
+    ext = get_extractor(music_data, steps=60, log=None)
+    conds = MUSIC.sanity_conditions(music_data, 200, seed=0)
+    figs = {
+        k: evaluate_samples(v, music_data, ext, ["music_stats"], floors=False)
+        for k, v in conds.items()
+        if k in ("real (floor)", "shuffled notes", "random pitches in range", "one melody repeated")
+    }
+    gap = {k: v["metrics"]["music_gap"]["value"] for k, v in figs.items()}
+    intervals = {k: v["metrics"]["interval_tv"]["value"] for k, v in figs.items()}
+    assert gap["real (floor)"] < min(gap[k] for k in gap if k != "real (floor)"), gap
+    assert intervals["real (floor)"] < min(intervals["shuffled notes"], intervals["random pitches in range"])
+
+
+def test_near_copies_of_training_melodies_are_found_and_held_out_ones_are_not(music_data):
+    train = MUSIC.memo_vectors(music_data.tensor("train"))
+    same = MUSIC.memo_vectors(music_data.tensor("train")[:20])
+    held = MUSIC.memo_vectors(music_data.tensor("test"))
+    nearest = lambda q: torch.cdist(q, train).min(1).values  # noqa: E731
+    assert nearest(same).max() < 1e-3 and nearest(held).median() > 0.1  # cdist rounds: 0 is about 5e-4
