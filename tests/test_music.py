@@ -1,6 +1,7 @@
 """Music: melodies from real folk songs and from MIDI / MusicXML / ABC files, the event codec, MIDI out and
 back, FluidSynth rendering, interpolation between two melodies, and the musical figures."""
 
+import io
 import shutil
 from pathlib import Path
 
@@ -8,13 +9,17 @@ import numpy as np
 import pytest
 import torch
 
+from genforge.data.audio import load_audio
 from genforge.data.music import top_voice
 from genforge.data.musicset import HOLD, OFF, MelodyCodec, load_music, midi_melody
+from genforge.data.notes import INSTRUMENTS, VELOCITIES, load_instrument_notes
+from genforge.dsp import hz_to_midi, pitch_hz
 from genforge.errors import DataError
 from genforge.evaluate import evaluate_samples, get_extractor
 from genforge.modalities import MODALITIES
+from genforge.modalities.audio import AudioDataConfig
 from genforge.modalities.music import MusicDataConfig
-from genforge.music_io import midi_bytes, render
+from genforge.music_io import RENDER_RATE, SOUNDFONT, midi_bytes, render
 from genforge.sample.sampling import interpolate_inputs
 
 from .conftest import tiny_config, trained
@@ -92,6 +97,7 @@ def test_a_folder_of_midi_musicxml_and_abc_reads_with_labels_and_names_bad_files
     assert "not a readable MIDI file" in reasons["broken.mid"]
     rep = MUSIC.report(data)
     assert len(rep["problems"]) == 3 and rep["pitch"]["min"] == 60 and "broken.mid" in MUSIC.format_report(rep)
+    assert rep["duplicates"]["groups"] == 0 and rep["class_counts"]["train"]["midi"] >= 1
     with pytest.raises(DataError, match="broken.mid"):
         load_music(MusicDataConfig(source=str(music_files), bars=1, strict=True))
 
@@ -128,18 +134,46 @@ def test_sampled_midi_files_parse_back_to_the_notes_sampled(music_data, music_fo
     assert stored.shape == (6, music_data.train.shape[1])
 
 
-@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="apt-get install fluidsynth fluid-soundfont-gm")
-def test_fluidsynth_renders_the_pitch_played():
+NO_SYNTH = pytest.mark.skipif(
+    shutil.which("fluidsynth") is None or not SOUNDFONT.is_file(),
+    reason="apt-get install fluidsynth fluid-soundfont-gm",
+)
+
+
+@NO_SYNTH
+@pytest.mark.integration
+def test_fluidsynth_renders_the_pitch_played_as_the_pitch_tracker_hears_it():
     codec = MelodyCodec(bars=1)
-    for pitch in (57, 69):  # A3 and A4: 220 and 440 Hz
+    for pitch in (45, 57, 69, 81):  # A2..A5: 110..880 Hz
         audio = render(np.array([[0, 8, pitch]], np.int32), codec)
-        seg = audio[1600:9600] * np.hanning(8000)  # 0.1-0.6 s: the note's steady part
-        spec = np.abs(np.fft.rfft(seg, 1 << 16))
-        freqs = np.fft.rfftfreq(1 << 16, 1 / 16000)
-        want = 440 * 2 ** ((pitch - 69) / 12)
-        band = (freqs > 0.7 * want) & (freqs < 1.3 * want)  # around the fundamental: its peak is the pitch
-        assert abs(freqs[band][spec[band].argmax()] / want - 1) < 0.02, pitch
-        assert np.sqrt((audio[16000:] ** 2).mean()) < 0.1 * np.sqrt((seg**2).mean())  # the note ends
+        assert abs(hz_to_midi(pitch_hz(audio[None], RENDER_RATE))[0] - pitch) < 0.5, pitch
+        assert np.sqrt((audio[16000:] ** 2).mean()) < 0.1 * np.sqrt((audio[:8000] ** 2).mean())  # the note ends
+
+
+def test_the_pitch_tracker_finds_the_fundamental_of_harmonic_tones_and_none_in_silence():
+    t = np.arange(16000) / 16000
+    hz = np.array([55.0, 196.0, 440.0, 1318.5])
+    tones = sum(a * np.sin(2 * np.pi * k * hz[:, None] * t) for k, a in ((1, 0.2), (2, 0.5), (3, 0.3)))
+    assert np.allclose(pitch_hz(tones, 16000), hz, rtol=0.005)  # a weak fundamental is still the pitch
+    assert np.isnan(pitch_hz(np.zeros((1, 16000)), 16000)).all()
+
+
+@NO_SYNTH
+@pytest.mark.integration
+def test_instrument_notes_hold_out_unheard_pairs_and_sound_at_their_pitch(tmp_path, monkeypatch):
+    monkeypatch.setenv("GENFORGE_CACHE", str(tmp_path))
+    cfg = AudioDataConfig(source="instrument-notes", pitches=(60, 64), sample_rate=8000, seconds=0.5)
+    raw = load_instrument_notes("instrument-notes", cfg)
+    pair = lambda i: i.rsplit("/", 1)[0]  # noqa: E731  instrument/pitch of an id instrument/pitch/velocity
+    assert not {pair(i) for i in raw.test_ids} & {pair(i) for i in raw.ids}
+    assert len(raw.ids) + len(raw.test_ids) == len(INSTRUMENTS) * 5 * len(VELOCITIES)
+    data = load_audio(cfg)  # from the cache
+    assert data.class_names == ["C4", "C#4", "D4", "D#4", "E4"] and data.train.shape[1] == 4000
+    ext = get_extractor(data, steps=30, log=None)
+    test, y = data.tensor("test"), data.labels("test")
+    right = evaluate_samples(test, data, ext, ["pitch_accuracy"], floors=False, fake_labels=y)["metrics"]
+    wrong = evaluate_samples(test, data, ext, ["pitch_accuracy"], floors=False, fake_labels=(y + 2) % 5)["metrics"]
+    assert right["pitch_accuracy"]["value"] > 0.6 > 0.1 > wrong["pitch_accuracy"]["value"]
 
 
 @pytest.mark.integration
@@ -178,3 +212,29 @@ def test_near_copies_of_training_melodies_are_found_and_held_out_ones_are_not(mu
     held = MUSIC.memo_vectors(music_data.tensor("test"))
     nearest = lambda q: torch.cdist(q, train).min(1).values  # noqa: E731
     assert nearest(same).max() < 1e-3 and nearest(held).median() > 0.1  # cdist rounds: 0 is about 5e-4
+
+
+@pytest.mark.integration
+def test_the_server_answers_piano_rolls_midi_json_and_reconstructs_an_uploaded_midi_file(
+    music_data, music_folder, tmp_path
+):
+    from fastapi.testclient import TestClient
+
+    from genforge.serve import create_app
+
+    run = tmp_path / "melodies"
+    trained(tiny_config("music-vae", "train.steps=5", source=str(music_folder)), run, music_data)
+    client = TestClient(create_app([run]))
+    roll = client.get("/api/melodies/generate", params={"n": 4, "seed": 1})
+    assert roll.status_code == 200 and roll.headers["content-type"] == "image/png"
+    mid = client.get("/api/melodies/generate", params={"n": 4, "seed": 1, "format": "mid"})
+    js = client.get("/api/melodies/generate", params={"n": 4, "seed": 1, "format": "json"}).json()
+    joined = [n for i, m in enumerate(js["melodies"]) for n in (np.array(m).reshape(-1, 3) + [i * 32, i * 32, 0])]
+    import pretty_midi
+
+    back = pretty_midi.PrettyMIDI(io.BytesIO(mid.content)).instruments[0].notes
+    assert [n.pitch for n in back] == [int(n[2]) for n in joined]  # the MIDI answer plays the melodies sampled
+    up = client.post("/api/melodies/reconstruct", content=midi_bytes(NOTES[NOTES[:, 0] < 16], music_data.codec))
+    assert up.status_code == 200, up.text
+    bad = client.post("/api/melodies/reconstruct", content=b"not midi")
+    assert bad.status_code == 400 and "MIDI" in bad.text

@@ -21,7 +21,10 @@ data_app = typer.Typer(no_args_is_help=True, help="Look at a data set before tra
 app.add_typer(data_app, name="data")
 
 
-DATA_HELP = "data source (default: the modality's own: digits for images, fortunes for text, spoken-digits for audio)"
+DATA_HELP = (
+    "data source (default: the modality's own: digits for images, fortunes for text, spoken-digits for audio, "
+    "moving-digits for video, bach-chorales for music)"
+)
 
 
 class Mode(str, Enum):
@@ -63,7 +66,7 @@ def train(
     model: str = typer.Option(
         "dcgan",
         help="model family: dcgan, vae, pix2pix, text2image, cyclegan (images); text-vae, text-lm (text); wavegan, "
-        "specgan, specvae (audio); videogan, video-vae (video)",
+        "specgan, specvae (audio); videogan, video-vae (video); music-vae, music-lm (music)",
     ),
     preset: Optional[str] = typer.Option(None, help="named configuration of the family, e.g. article"),
     data: Optional[str] = typer.Option(None, help=DATA_HELP),
@@ -144,7 +147,7 @@ def sample(
     fps: float = typer.Option(12.0, help="animate: frames per second of the file"),
     seed_b: int = typer.Option(1, help="end seed of an interpolation"),
     between: List[str] = typer.Option(
-        [], help="interpolate between two inputs: sentences (text), image or audio files"
+        [], help="interpolate between two inputs: sentences (text), image, audio or MIDI files"
     ),
     class_: Optional[str] = typer.Option(
         None, "--class", help="conditional models: class name or index (default: the data's class mix)"

@@ -179,3 +179,47 @@ def pad_to(x: torch.Tensor, length: int) -> torch.Tensor:
     """[B, C, T] -> [B, C, length], cropping or zero-padding the end."""
     t = x.shape[-1]
     return x[..., :length] if t >= length else F.pad(x, (0, length - t))
+
+
+def pitch_hz(clips: np.ndarray, rate: int, fmin: float = 40.0, fmax: float = 2000.0, threshold: float = 0.15):
+    """YIN (de Cheveigne & Kawahara 2002) on the loudest 2,048-sample frame of each clip [N, T] -> the
+    fundamental in Hz [N] (NaN where the frame is silent). The difference function comes from FFT
+    autocorrelations; the first lag whose cumulative-mean-normalised difference dips under `threshold`
+    (else the smallest) is refined by parabolic interpolation."""
+    w = 2048
+    x = np.asarray(clips, np.float64).reshape(len(clips), -1)
+    if x.shape[1] < 2 * w:
+        x = np.pad(x, ((0, 0), (0, 2 * w - x.shape[1])))
+    hop = w // 4
+    starts = np.arange(0, x.shape[1] - 2 * w + 1, hop)
+    energy = np.stack([(x[:, s : s + w] ** 2).sum(1) for s in starts], 1)  # [N, frames]
+    s0 = starts[energy.argmax(1)]
+    frames = np.stack([x[i, s : s + 2 * w] for i, s in enumerate(s0)])  # [N, 2w]: lags up to w
+    lag_max = min(w - 1, int(rate / fmin))
+    lag_min = max(2, int(rate / fmax))
+    n_fft = 1 << int(np.ceil(np.log2(3 * w)))
+    spec = np.fft.rfft(frames, n_fft)
+    head = np.fft.rfft(frames[:, :w], n_fft)
+    r = np.fft.irfft(spec * np.conj(head), n_fft)[:, : lag_max + 1]  # sum_t x[t] x[t + lag], t < w
+    sq = np.cumsum(np.pad(frames**2, ((0, 0), (1, 0))), 1)
+    lags = np.arange(lag_max + 1)
+    d = sq[:, w : w + 1] + (sq[:, lags + w] - sq[:, lags]) - 2 * r  # sum_t (x[t] - x[t + lag])^2
+    cmnd = d[:, 1:] * np.arange(1, lag_max + 1) / np.maximum(np.cumsum(d[:, 1:], 1), 1e-12)  # lags 1..
+    out = np.full(len(x), np.nan)
+    for i, c in enumerate(cmnd):
+        if sq[i, w] < 1e-6:  # a silent frame has no pitch
+            continue
+        c = c[lag_min - 1 :]
+        below = np.nonzero(c < threshold)[0]
+        k = below[0] if len(below) else int(c.argmin())
+        while k + 1 < len(c) and c[k + 1] < c[k]:  # down to the bottom of the dip
+            k += 1
+        a, b, e = c[max(k - 1, 0)], c[k], c[min(k + 1, len(c) - 1)]
+        shift = 0.5 * (a - e) / (a - 2 * b + e) if (a - 2 * b + e) > 0 else 0.0
+        out[i] = rate / (k + lag_min + shift)
+    return out
+
+
+def hz_to_midi(hz: np.ndarray) -> np.ndarray:
+    """Frequency in Hz -> MIDI pitch (A4 = 440 Hz = 69), fractional."""
+    return 69 + 12 * np.log2(np.asarray(hz, np.float64) / 440.0)

@@ -35,19 +35,25 @@ def midi_bytes(notes: np.ndarray, codec: MelodyCodec) -> bytes:
 
 
 def render(notes: np.ndarray, codec: MelodyCodec, rate: int = RENDER_RATE) -> np.ndarray:
-    """Notes -> float32 mono audio, synthesised by the `fluidsynth` program with the General MIDI soundfont
-    (Debian: apt-get install fluidsynth fluid-soundfont-gm; GENFORGE_SOUNDFONT points at another .sf2)."""
+    """Notes -> float32 mono audio at the codec's tempo and General MIDI program (see `render_midi`)."""
+    return render_midi(codec.to_midi(notes), rate)
+
+
+def render_midi(pm, rate: int = RENDER_RATE) -> np.ndarray:
+    """A pretty_midi.PrettyMIDI -> float32 mono audio, synthesised by the `fluidsynth` program with the
+    General MIDI soundfont (Debian: apt-get install fluidsynth fluid-soundfont-gm; GENFORGE_SOUNDFONT points
+    at another .sf2). One process a call: render many notes as one file and cut it."""
     exe = shutil.which("fluidsynth")
     if exe is None or not SOUNDFONT.is_file():
         raise RunError(
-            f"rendering melodies as audio needs the fluidsynth program and a soundfont at {SOUNDFONT}: "
+            f"rendering MIDI as audio needs the fluidsynth program and a soundfont at {SOUNDFONT}: "
             "apt-get install fluidsynth fluid-soundfont-gm (make does), or set GENFORGE_SOUNDFONT"
         )
     with tempfile.TemporaryDirectory(prefix="genforge-render-") as tmp:
         mid, wav = Path(tmp) / "in.mid", Path(tmp) / "out.wav"
-        mid.write_bytes(midi_bytes(notes, codec))
+        pm.write(str(mid))
         cmd = [exe, "-ni", "-q", "-g", "0.8", "-r", str(rate), "-F", str(wav), str(SOUNDFONT), str(mid)]
-        done = subprocess.run(cmd, capture_output=True, timeout=300)
+        done = subprocess.run(cmd, capture_output=True, timeout=600)
         if done.returncode or not wav.is_file():
             raise RunError(f"fluidsynth failed ({done.returncode}): {done.stderr.decode(errors='replace')[-300:]}")
         return read_audio(wav, rate)[0]

@@ -17,7 +17,7 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import soundfile as sf
@@ -47,6 +47,7 @@ class RawAudio:
     labels: Optional[np.ndarray] = None
     class_names: Optional[list[str]] = None
     test: Optional[np.ndarray] = None  # a split of the source's own (spoken-digits: by speaker)
+    own_split: Optional[str] = None  # what that split is, for messages and run records
     test_labels: Optional[np.ndarray] = None
     problems: list[tuple[str, str]] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
@@ -132,6 +133,7 @@ def synthesize_digits(n: int, rate: int, length: int, test_fraction: float, seed
         class_names=list(DIGITS),
         test=clips[is_test],
         test_labels=labels[is_test],
+        own_split="by speaker (test speakers are unseen in training)",
         summary={"speakers": len(speakers), "test_speakers": n_test, "synthesiser": "espeak-ng"},
         ids=[name for name, t in zip(names, is_test) if not t],
         test_ids=[name for name, t in zip(names, is_test) if t],
@@ -156,34 +158,45 @@ def load_spoken_digits(spec, cfg) -> RawAudio:
         "length": length,
         "test": cfg.test_fraction,
         "seed": cfg.split_seed,
-        "format": 2,  # the cache file's layout
     }
-    key = hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
-    path = cache_root() / f"spoken-digits-{key}.npz"
+    return cached_raw_audio(
+        "spoken-digits",
+        recipe,
+        lambda: synthesize_digits(cfg.clips, cfg.sample_rate, length, cfg.test_fraction, cfg.split_seed),
+    )
+
+
+def cached_raw_audio(name: str, recipe: dict, build: Callable[[], RawAudio]) -> RawAudio:
+    """A synthesised source's clips (with its own split) from the cache, an int16 .npz keyed by `recipe`;
+    `build()` makes them the first time."""
+    key = hashlib.sha256(json.dumps(recipe | {"format": 3}, sort_keys=True).encode()).hexdigest()[:16]
+    path = cache_root() / f"{name}-{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))  # summary and clip names
+            meta = json.loads(str(z["meta"]))  # summary, class and clip names
             return RawAudio(
-                name="spoken-digits",
+                name=name,
                 clips=z["train"].astype(np.float32) / 32767.0,
                 labels=z["train_labels"],
-                class_names=list(DIGITS),
+                class_names=meta["class_names"],
                 test=z["test"].astype(np.float32) / 32767.0,
                 test_labels=z["test_labels"],
+                own_split=meta["own_split"],
                 summary=meta["summary"],
                 ids=meta["ids"],
                 test_ids=meta["test_ids"],
             )
-    raw = synthesize_digits(cfg.clips, cfg.sample_rate, length, cfg.test_fraction, cfg.split_seed)
+    raw = build()
     buf = io.BytesIO()
-    meta = json.dumps({"summary": raw.summary, "ids": raw.ids, "test_ids": raw.test_ids})
+    meta = {"summary": raw.summary, "class_names": raw.class_names, "ids": raw.ids, "test_ids": raw.test_ids}
+    meta["own_split"] = raw.own_split
     np.savez(
         buf,
         train=to_int16(raw.clips),
         train_labels=raw.labels,
         test=to_int16(raw.test),
         test_labels=raw.test_labels,
-        meta=np.array(meta),
+        meta=np.array(json.dumps(meta)),
     )
     atomic_write(path, buf.getvalue())
     return raw
@@ -264,7 +277,7 @@ def load_audio_folder(spec, cfg) -> RawAudio:
 
 def preprocess_audio(raw: RawAudio, cfg) -> AudioData:
     """Split (the source's own, or seeded), apply `limit`, convert to int16, fingerprint."""
-    own = None if raw.test is None else "by speaker (test speakers are unseen in training)"
+    own = None if raw.test is None else raw.own_split
     tr, te, split = split_items(len(raw.clips), own, cfg, "clip")
     test, test_labels = raw.test, raw.test_labels
     if te is not None:  # no split of its own: the test clips come out of the training clips

@@ -13,6 +13,7 @@ from collections import Counter
 import numpy as np
 
 from .musicset import STEPS_PER_BAR
+from .validate import duplicate_report, format_classes, format_duplicates, format_problems, histogram, shared_report
 
 MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -87,56 +88,40 @@ def interval_hist(melodies: list[np.ndarray]) -> np.ndarray:
 
 
 def music_report(data) -> dict:
-    """`data inspect` for melodies: counts, labels, duplicates and train/test overlap, the windows dropped and
-    the files skipped; keys, pitches and note densities of REPORT_MELODIES training melodies."""
+    """`data inspect` for melodies (saved with every run): the shared keys, duplicates and train/test overlap,
+    the windows dropped; keys, pitches and note densities of REPORT_MELODIES training melodies."""
     codec = data.codec
     pick = np.random.default_rng(0).permutation(len(data.train))[:REPORT_MELODIES]
     train = [codec.to_notes(r) for r in data.train[np.sort(pick)]]
     stats = per_melody(train, codec.steps)
-    keys = Counter(f"{NAMES[t]} {mode}" for t, mode in map(estimate_key, train))
     pitches = np.concatenate([m[:, 2] for m in train])
-    rows_train = {r.tobytes() for r in data.train}
-    rep = {
+    return shared_report(data) | {
         "modality": "music",
-        "name": data.name,
-        "split": data.split,
-        "fingerprint": data.fingerprint,
-        "train": len(data.train),
-        "test": len(data.test),
         "bars": codec.bars,
-        "classes": None
-        if data.class_names is None
-        else {n: int((data.train_labels == i).sum()) for i, n in enumerate(data.class_names)},
         "pitch": {"min": int(pitches.min()), "max": int(pitches.max()), "median": float(np.median(pitches))},
-        "keys": dict(keys.most_common(6)),
+        "keys": dict(Counter(f"{NAMES[t]} {mode}" for t, mode in map(estimate_key, train)).most_common(6)),
         "notes_per_bar": {
             "median": float(np.median(stats["notes_per_bar"])),
-            "max": float(stats["notes_per_bar"].max()),
+            "hist": histogram(stats["notes_per_bar"]),
         },
-        "in_key": float(stats["in_key"].mean()),
-        "duplicates_in_train": len(data.train) - len(rows_train),
-        "test_in_train": int(sum(r.tobytes() in rows_train for r in data.test)),
-        "summary": data.summary,
-        "problems": [{"file": f, "reason": r} for f, r in data.problems],
+        "in_key": round(float(stats["in_key"].mean()), 4),
+        "duplicates": duplicate_report(data),
     }
-    return rep
 
 
 def format_music_report(rep: dict) -> str:
+    """Human-readable text of `music_report`."""
+    p = rep["pitch"]
     lines = [
-        f"{rep['name']}: {rep['train']} training and {rep['test']} held-out {rep['bars']}-bar melodies "
-        f"({rep['split']})",
-        f"pitches {rep['pitch']['min']}..{rep['pitch']['max']} (median {rep['pitch']['median']:.0f}); "
-        f"notes a bar: median {rep['notes_per_bar']['median']:.1f}, max {rep['notes_per_bar']['max']:.1f}; "
-        f"in key: {rep['in_key']:.1%}",
-        "keys: " + ", ".join(f"{k} {v}" for k, v in rep["keys"].items()),
-        f"duplicates in training: {rep['duplicates_in_train']}; "
-        f"held-out melodies also in training: {rep['test_in_train']}",
-        f"windows dropped: {rep['summary'].get('dropped_windows', {})}",
+        f"data set     {rep['name']}  (fingerprint {rep['fingerprint']})",
+        f"melodies     {rep['n_train']} train / {rep['n_test']} test, {rep['bars']} bar(s) of 16 steps; "
+        f"split: {rep['split']}",
+        f"pitch        {p['min']}..{p['max']} (median {p['median']:.0f}); notes a bar: median "
+        f"{rep['notes_per_bar']['median']:.1f}; in key: {rep['in_key']:.1%}",
+        "keys         " + ", ".join(f"{k} {v}" for k, v in rep["keys"].items()),
     ]
-    if rep["classes"]:
-        lines.append("classes: " + ", ".join(f"{k} {v}" for k, v in rep["classes"].items()))
-    if rep["problems"]:
-        lines.append(f"{len(rep['problems'])} file(s) skipped:")
-        lines += [f"  {p['file']}: {p['reason']}" for p in rep["problems"][:20]]
+    lines += [f"source       {k}: {v}" for k, v in rep["source"].items()]
+    lines += format_classes(rep["class_counts"]["train"])
+    lines += format_problems(rep["problems"], "unusable file(s)")
+    lines += format_duplicates(rep["duplicates"], "melodies")
     return "\n".join(lines)

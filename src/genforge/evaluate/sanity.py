@@ -9,7 +9,9 @@ random dictionary words of the same lengths, lines of one class only, one line
 repeated, and training lines returned as samples. Audio: held-out clips (the floor), clips with
 noise or low-pass filtering at growing strength, one class, time-reversed clips, training
 clips returned as samples. Video: held-out clips (the floor), the first frame frozen, frames in a random
-order, blur and noise on every frame, one class, training clips returned as samples. A trustworthy metric orders
+order, blur and noise on every frame, one class, training clips returned as samples. Music: held-out melodies
+(the floor), their pitches shuffled (rhythm kept), random pitches in the data's range, one melody repeated,
+melodies two octaves up, one class, training melodies returned as samples. A trustworthy metric orders
 them as expected; tests assert these orders. The columns are every registered
 metric of the data's modality that needs no model.
 """

@@ -26,11 +26,14 @@ from .base import Modality, file_tag, random_rows, register_modality
 class AudioDataConfig(BaseDataConfig):
     """Audio data: every clip resampled, mixed to mono, leading silence trimmed, cropped or padded."""
 
-    source: str = Field("spoken-digits", description="`spoken-digits`, or a path: a folder of WAV/FLAC/OGG files")
+    source: str = Field(
+        "spoken-digits", description="`spoken-digits`, `instrument-notes`, or a path: a folder of WAV/FLAC/OGG files"
+    )
     sample_rate: int = Field(16000, ge=1000, le=96000, description="every clip is resampled to this rate (Hz)")
     seconds: float = Field(1.0, gt=0, le=30, description="clip length: longer clips are cropped, shorter padded")
     max_seconds: float = Field(60.0, gt=0, description="files longer than this are skipped as far too long")
     clips: int = Field(3000, ge=20, le=100_000, description="spoken-digits: clips to synthesise (cached)")
+    pitches: tuple[int, int] = Field((48, 84), description="instrument-notes: the lowest and highest MIDI pitch")
 
 
 FEATURE_DIM = 128

@@ -35,6 +35,7 @@ from .base import Modality, class_labels, file_tag, random_rows, register_modali
 from .text import TextBackbone
 
 MEMO_FEATURES = 2**12  # hashed event 4-grams
+PLAYED, PAGE_RATE = 8, 11025  # a report's player: the first melodies, rendered at a rate that keeps pages small
 
 
 class MusicDataConfig(BaseDataConfig):
@@ -95,7 +96,7 @@ class MusicModality(Modality):
     widget = """{
   what: "melodies, events x steps",
   show(box, url, role) {
-    const wav = url.replace(/fmt=[a-z]+/, "fmt=wav") + (url.includes("fmt=") ? "" : "&fmt=wav");
+    const wav = url.includes("format=") ? url.replace(/format=[a-z]+/, "format=wav") : url + "&format=wav";
     fetchOk(url).then(r => r.blob()).then(b => {
       box.innerHTML = `<img id="roll" alt="piano rolls"><br><audio id="player" controls src="${wav}"></audio>`;
       box.querySelector("img").src = URL.createObjectURL(b); ok();
@@ -201,8 +202,8 @@ class MusicModality(Modality):
         roll = img_tag(self.preview(samples, nrow), "piano rolls")
         try:
             codec = codec_of(samples)
-            wav = wav_bytes(render(joined(samples, codec), codec), RENDER_RATE)
-            player = "<br>" + wav_player(wav)
+            wav = wav_bytes(render(joined(samples[:PLAYED], codec), codec, PAGE_RATE), PAGE_RATE)
+            player = f"<br>{wav_player(wav)} (the first {min(PLAYED, len(samples))}, a bar apart)"
         except RunError as e:  # no synthesiser here: the rolls alone, and why
             player = f"<p>({html.escape(str(e))})</p>"
         names = f"<p>{html.escape(', '.join(labels))}</p>" if labels else ""

@@ -158,6 +158,20 @@ class SpecGAN(SpectrogramFamily):
             "model": {"width": 0.25, "kernel": 3, "dropout": 0.0, "loss": "hinge", "spectral_norm": True, "ema": 0.99},
             "train": {"lr": 2e-4, "betas": [0.5, 0.9], "batch_size": 32},
         },
+        # Pitch-conditioned notes, GANSynth's setting (Engel et al. 2019) on log-magnitude spectrograms: the default
+        # with the class (`instrument-notes`: the pitch) given to both networks, batches balanced over pitches.
+        "notes": {
+            "model": {
+                "width": 0.25,
+                "kernel": 3,
+                "dropout": 0.0,
+                "loss": "hinge",
+                "spectral_norm": True,
+                "ema": 0.99,
+                "conditional": True,
+            },
+            "train": {"lr": 2e-4, "betas": [0.5, 0.9], "batch_size": 32, "balance": True},
+        },
     }
 
 

@@ -94,6 +94,6 @@ def text_figures(
             "unit": "nats/sentence",
             "kl_per_dim": [round(v, 4) for v in kl.mean(0).tolist()],
         },
-        "mutual_info": {"value": mi, "unit": "nats", "note": f"aggregate posterior of {len(mu)} held-out sentences"},
+        "mutual_info": {"value": mi, "unit": "nats", "note": f"aggregate posterior of {len(mu)} held-out items"},
         "active_units": {"value": int(active.sum()), "of": int(mu.shape[1])},
     }
