@@ -1,4 +1,5 @@
-"""Benchmark: `python -m genforge.bench [--levers] [--load] [--eval fashion-mnist] [--profile] [--video]`.
+"""Benchmark: `python -m genforge.bench [--levers] [--load] [--eval fashion-mnist] [--profile] [--video] [--text
+fortunes] [--music bach-chorales]`.
 
 Prints Markdown tables, every figure min / median / max over timed windows after
 a warm-up, beside references measured in the same run (machines are shared and
@@ -104,6 +105,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--video", action="store_true", help="time the video families alone (the video table)")
     ap.add_argument("--profile", action="store_true", help="where the plain article step spends its time, by op")
     ap.add_argument("--text", default=None, metavar="SOURCE", help="time the text families on SOURCE (e.g. fortunes)")
+    ap.add_argument(
+        "--music", default=None, metavar="SOURCE", help="time the music families on SOURCE (e.g. bach-chorales)"
+    )
     return ap.parse_args(argv)
 
 
@@ -223,6 +227,9 @@ def main(argv=None) -> None:
     if args.text:
         print("\n## Text training throughput\n")
         text_table(args.text, args.repeats, args.seconds)
+    if args.music:
+        print("\n## Melody training throughput\n")
+        text_table(args.music, args.repeats, args.seconds, "music")
     if args.levers:
         levers_table(floats, args, peak, threads)
     if args.load:

@@ -1,8 +1,10 @@
-"""Text training throughput: genforge's text families against a plain PyTorch loop of the same
-sentence VAE, written the obvious way (padded batch, softmax at every position), in one run.
+"""Text and melody training throughput: genforge's text (music) families against a plain PyTorch loop of
+the same sentence VAE (MusicVAE is one over events), written the obvious way (padded batch, softmax at every
+position), in one run, at the sizes of the modality's VAE `default`.
 
 Throughput depends on sentence lengths (genforge skips padding), so the batches are real
-token sequences: the fortunes when installed, else a stand-in with their length spread.
+token sequences: the fortunes when installed, else a stand-in with their length spread; the melodies of a
+music source (all of one length).
 """
 
 from __future__ import annotations
@@ -13,18 +15,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.musicset import load_music
 from ..data.textset import BOS, PAD, load_text
 from ..errors import DataError
+from ..modalities import MODALITIES
+from ..modalities.music import MusicDataConfig
 from ..modalities.text import TextDataConfig
 from ..models import FAMILIES
 from ..run import build_model, resolve_config
 from .throughput import Step, measure
 
-EMBED, HIDDEN, LATENT, BATCH = 256, 256, 32, 64  # text-vae `default`
+VAE = {"text": "text-vae", "music": "music-vae"}  # whose `default` sizes the plain loop takes
 
 
-def token_data(source: str = "fortunes") -> tuple[torch.Tensor, int]:
-    """(stored token ids [N, L], vocabulary) of `source`; without it, random ids with lengths 5..48."""
+def token_data(source: str = "fortunes", modality: str = "text") -> tuple[torch.Tensor, int]:
+    """(stored token ids [N, L], vocabulary) of `source`; without text, random ids with lengths 5..48."""
+    if modality == "music":
+        data = load_music(MusicDataConfig(source=source))
+        return data.tensor("train"), data.vocab_size
     try:
         data = load_text(TextDataConfig(source=source))
         return data.tensor("train"), data.vocab_size
@@ -40,13 +48,13 @@ def token_data(source: str = "fortunes") -> tuple[torch.Tensor, int]:
 class PlainSentenceVAE(nn.Module):
     """Bowman et al.'s sentence VAE as a reader would write it from the paper."""
 
-    def __init__(self, vocab: int):
+    def __init__(self, vocab: int, embed: int, hidden: int, latent: int):
         super().__init__()
-        self.embed = nn.Embedding(vocab, EMBED, padding_idx=PAD)
-        self.enc = nn.GRU(EMBED, HIDDEN, batch_first=True)
-        self.mu, self.logvar = nn.Linear(HIDDEN, LATENT), nn.Linear(HIDDEN, LATENT)
-        self.dec = nn.GRU(EMBED + LATENT, HIDDEN, batch_first=True)
-        self.out = nn.Linear(HIDDEN, vocab)
+        self.embed = nn.Embedding(vocab, embed, padding_idx=PAD)
+        self.enc = nn.GRU(embed, hidden, batch_first=True)
+        self.mu, self.logvar = nn.Linear(hidden, latent), nn.Linear(hidden, latent)
+        self.dec = nn.GRU(embed + latent, hidden, batch_first=True)
+        self.out = nn.Linear(hidden, vocab)
 
     def loss(self, x):
         lengths = (x != PAD).sum(1).cpu()
@@ -62,8 +70,11 @@ class PlainSentenceVAE(nn.Module):
         return recon + kl
 
 
-def plain_sentence_vae_step(vocab: int) -> tuple[Step, int]:
-    model = PlainSentenceVAE(vocab)
+def plain_sentence_vae_step(vocab: int, modality: str = "text") -> tuple[Step, int]:
+    """A step of the plain loop at the sizes and batch of the modality's VAE `default` preset."""
+    cfg = resolve_config(VAE[modality], "default")
+    m = cfg.model
+    model = PlainSentenceVAE(vocab, m.embed, m.hidden, m.latent_dim)
     opt = torch.optim.Adam(model.parameters(), 1e-3)
 
     def step(x):
@@ -71,7 +82,7 @@ def plain_sentence_vae_step(vocab: int) -> tuple[Step, int]:
         model.loss(x).backward()
         opt.step()
 
-    return step, BATCH
+    return step, cfg.train.batch_size
 
 
 def genforge_text_step(family: str, preset: str, shape) -> tuple[Step, int]:
@@ -86,15 +97,17 @@ def tokens_per_item(x: torch.Tensor) -> float:
     return float((x != PAD).sum(1).float().mean())
 
 
-def text_table(source: str, repeats: int, seconds: float) -> dict[str, float]:
-    """Print texts/s and tokens/s (min / median / max) of the plain loop and genforge's text families."""
-    x, vocab = token_data(source)
+def text_table(source: str, repeats: int, seconds: float, modality: str = "text") -> dict[str, float]:
+    """Print items/s and tokens/s (min / median / max) of the plain loop and genforge's families of the
+    modality (text or music)."""
+    x, vocab = token_data(source, modality)
     per = tokens_per_item(x)
-    print(f"{len(x)} sentences of {source}, {per:.1f} tokens each on average, vocabulary {vocab}\n")
-    print("| run | batch | texts/s min | median | max | tokens/s (median) | vs plain loop |")
+    unit = MODALITIES.get(modality).units
+    print(f"{len(x)} {unit} of {source}, {per:.1f} tokens each on average, vocabulary {vocab}\n")
+    print(f"| run | batch | {unit}/s min | median | max | tokens/s (median) | vs plain loop |")
     print("|---|---|---|---|---|---|---|")
-    rows = {"plain PyTorch sentence VAE (padded softmax)": plain_sentence_vae_step(vocab)}
-    for family in [f for f in FAMILIES.names() if FAMILIES.get(f).modality == "text"]:
+    rows = {"plain PyTorch sentence VAE (padded softmax)": plain_sentence_vae_step(vocab, modality)}
+    for family in [f for f in FAMILIES.names() if FAMILIES.get(f).modality == modality]:
         for preset in FAMILIES.get(family).presets:
             rows[f"genforge {family} `{preset}`"] = genforge_text_step(family, preset, (vocab, x.shape[1]))
     medians, ref = {}, None
