@@ -194,13 +194,15 @@ def sample(
     elif mode is Mode.interpolate and between:
         if len(between) != 2:
             raise ConfigError(f"--between takes exactly two inputs, got {len(between)}")
-        try:
-            a, b = (
-                mod.from_upload(Path(v).read_bytes() if Path(v).is_file() else v.encode(), m.shape, m.codec)
-                for v in between
-            )
-        except (ValueError, OSError) as e:
-            raise ConfigError(f"--between: {e}") from None
+        inputs = []
+        for v in between:  # a file's bytes, or the text itself (a sentence)
+            try:
+                inputs.append(
+                    mod.from_upload(Path(v).read_bytes() if Path(v).is_file() else v.encode(), m.shape, m.codec)
+                )
+            except (ValueError, OSError) as e:
+                raise ConfigError(f"--between {v}: {e}") from None
+        a, b = inputs
         samples, nrow = interpolate_inputs(m, a, b, n, label=label), n
     elif mode is Mode.interpolate:
         samples, nrow = interpolate(m, seed, seed_b, n, label=label), n

@@ -60,7 +60,8 @@ def render_midi(pm, rate: int = RENDER_RATE) -> np.ndarray:
 
 
 def piano_roll(notes: np.ndarray, steps: int, px: int = 3) -> np.ndarray:
-    """One melody -> uint8 RGB [60, steps * px, 3]: pitch up, time right, bar lines grey, onsets darker."""
+    """One melody -> uint8 RGB [120, steps * px, 3]: pitch up (2 px a semitone), time right, bar lines grey,
+    onsets darker."""
     h = ROLL_HIGH - ROLL_LOW + 1
     img = np.full((h, steps * px, 3), 255, np.uint8)
     img[:, :: STEPS_PER_BAR * px] = 200  # bar lines
@@ -71,4 +72,4 @@ def piano_roll(notes: np.ndarray, steps: int, px: int = 3) -> np.ndarray:
         row = ROLL_HIGH - int(np.clip(p, ROLL_LOW, ROLL_HIGH))
         img[row, s * px : e * px] = (60, 110, 200)
         img[row, s * px] = (20, 40, 110)
-    return img
+    return img.repeat(2, axis=0)

@@ -22,13 +22,16 @@ from typing import Callable, Optional
 from .cases import run_target
 from .config_cases import CONFIG_TARGETS
 from .data_cases import DATA_TARGETS
+from .music_cases import music_folder
 from .server import server_campaign
 from .video_cases import video_folder
 
 
 def targets() -> dict[str, Optional[Callable]]:
     """Target name -> its case builder (None for the server, which schemathesis drives)."""
-    return DATA_TARGETS | {"video-folder": video_folder} | CONFIG_TARGETS | {"server": None}
+    return (
+        DATA_TARGETS | {"video-folder": video_folder, "music-folder": music_folder} | CONFIG_TARGETS | {"server": None}
+    )
 
 
 def campaign(cases: int, only: tuple[str, ...] = (), seed: int = 0, log=print) -> dict:
