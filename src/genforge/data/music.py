@@ -33,6 +33,7 @@ from .base import register_source, subfolder_classes
 STEPS_PER_QUARTER = 4  # a 16th-note grid
 FILE_SUFFIXES = {".mid", ".midi", ".xml", ".musicxml", ".mxl", ".abc"}
 VOICES = ("soprano", "alto", "tenor", "bass")
+POOL_MIN = 200  # parse jobs a worker process must have to pay for itself (each imports music21: about 2 s)
 CACHE_VERSION = 3  # bump when the reduction rule changes: cached melodies are rebuilt
 
 
@@ -82,6 +83,7 @@ def music21_melodies(score, piece: str, labels: Optional[list[str]] = None, voic
     """Each part of a music21 score as a melody (labels: one name a part, or None). With `voices`, the parts
     named by `labels` (Soprano, Alto, ...; instrument doublings left out), or exactly that many parts in
     order. Raises ValueError with the reason when the score has no such parts, no time signature or no notes."""
+    # deferred: music21 takes about 1.5 s to import; only parsing scores needs it
     from music21 import meter
 
     ts = next(iter(score.recurse().getElementsByClass(meter.TimeSignature)), None)
@@ -117,6 +119,7 @@ def music21_melodies(score, piece: str, labels: Optional[list[str]] = None, voic
 def midi_melodies(source, label: Optional[str]) -> list[Melody]:
     """Each non-drum instrument of a MIDI file (a path or a file object) as a melody, times mapped to 16ths
     through the file's tempo map (its ticks per quarter)."""
+    # deferred: only reading MIDI files needs pretty_midi
     import pretty_midi
 
     try:
@@ -159,6 +162,7 @@ def _parse_item(item: tuple[str, str, Optional[str], Optional[list[str]]]) -> tu
         if kind == "midi":
             mels = midi_melodies(Path(where), label)
         else:
+            # deferred: music21 takes about 1.5 s to import; only parsing scores needs it
             from music21 import converter
 
             score = converter.parse(text, format="abc") if kind == "abc-tune" else converter.parse(where)
@@ -176,7 +180,7 @@ def parse_all(items: list, name: str, recipe: dict, strict: bool, problems: list
     if path.is_file():
         results = json.loads(path.read_text())
     else:
-        workers = min(len(items), os.cpu_count() or 1)
+        workers = min(len(items) // POOL_MIN, os.cpu_count() or 1)
         if workers > 1:
             with ProcessPoolExecutor(workers) as pool:
                 results = list(pool.map(_parse_item, items, chunksize=16))
@@ -207,6 +211,7 @@ def parse_all(items: list, name: str, recipe: dict, strict: bool, problems: list
     modality="music",
 )
 def load_bach(spec, cfg) -> RawMusic:
+    # deferred: music21 takes about 1.5 s to import; only the corpus sources need it
     from music21 import corpus
 
     paths = sorted(str(p) for p in corpus.getComposer("bach") if str(p).endswith((".mxl", ".xml", ".krn")))
@@ -223,6 +228,7 @@ def load_bach(spec, cfg) -> RawMusic:
     modality="music",
 )
 def load_folk(spec, cfg) -> RawMusic:
+    # deferred: music21 takes about 1.5 s to import; only the corpus sources need it
     from music21 import corpus
 
     found = {Path(str(p)).stem: Path(str(p)) for p in corpus.getPaths() if "essenFolksong" in str(p)}

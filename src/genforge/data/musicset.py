@@ -89,6 +89,7 @@ class MelodyCodec:
 
     def to_midi(self, notes: np.ndarray, velocity: int = 90):
         """Notes -> a pretty_midi.PrettyMIDI at the codec's tempo, in 4/4, one instrument."""
+        # deferred: only writing MIDI needs pretty_midi
         import pretty_midi
 
         pm = pretty_midi.PrettyMIDI(initial_tempo=self.qpm)

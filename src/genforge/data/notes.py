@@ -52,8 +52,10 @@ def note_pitch(name: str) -> int | None:
 
 def render_notes(pitches: list[int], rate: int, seconds: float, test_fraction: float, seed: int) -> RawAudio:
     """Every (instrument, pitch, velocity) note as a clip; held-out (instrument, pitch) pairs as the test split."""
+    # deferred: only rendering the set (once, then cached) needs pretty_midi and FluidSynth
     import pretty_midi
 
+    # deferred: music_io imports the data package (a cycle at import time)
     from ..music_io import render_midi
 
     jobs = [(inst, p, v) for inst in INSTRUMENTS for p in pitches for v in VELOCITIES]

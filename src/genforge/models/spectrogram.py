@@ -159,7 +159,7 @@ class SpecGAN(SpectrogramFamily):
             "train": {"lr": 2e-4, "betas": [0.5, 0.9], "batch_size": 32},
         },
         # Pitch-conditioned notes, GANSynth's setting (Engel et al. 2019) on log-magnitude spectrograms: the default
-        # with the class (`instrument-notes`: the pitch) given to both networks, batches balanced over pitches.
+        # with the class (`instrument-notes`: the pitch) given to both networks.
         "notes": {
             "model": {
                 "width": 0.25,
@@ -170,7 +170,7 @@ class SpecGAN(SpectrogramFamily):
                 "ema": 0.99,
                 "conditional": True,
             },
-            "train": {"lr": 2e-4, "betas": [0.5, 0.9], "batch_size": 32, "balance": True},
+            "train": {"lr": 2e-4, "betas": [0.5, 0.9], "batch_size": 32},
         },
     }
 

@@ -119,7 +119,8 @@ class ReservationLock:
             lock = JournalFileOpenLock(url.removeprefix("journal:") + ".budget")
             self._acquire, self._release = lock.acquire, lock.release
         elif url.startswith("postgresql"):
-            import sqlalchemy  # optuna's RDB storage brings it
+            # deferred: only the PostgreSQL lock needs sqlalchemy (optuna's RDB storage brings it)
+            import sqlalchemy
 
             key = int.from_bytes(hashlib.sha256(f"genforge-study:{study_name}".encode()).digest()[:8], signed=True)
             engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
