@@ -173,8 +173,10 @@ def _parse_item(item: tuple[str, str, Optional[str], Optional[list[str]]]) -> tu
     return where, [(m.notes, m.bar_steps, m.first_bar, m.label, m.piece) for m in mels]
 
 
-def parse_all(items: list, name: str, recipe: dict, strict: bool, problems: list) -> list[Melody]:
-    """Parse jobs in worker processes (cached by `recipe`); failures become problems, or an error if strict."""
+def parse_all(items: list, name: str, recipe: dict, cfg, class_names: Optional[list[str]], summary: dict) -> RawMusic:
+    """The melodies of parse jobs (cached by `recipe`; in worker processes for big jobs); a failed job becomes
+    a named problem, or an error with `data.strict`."""
+    problems: list = []
     key = hashlib.sha256(json.dumps([recipe, CACHE_VERSION], sort_keys=True, default=str).encode()).hexdigest()[:20]
     path = _cache() / f"{key}.json"
     if path.is_file():
@@ -194,14 +196,17 @@ def parse_all(items: list, name: str, recipe: dict, strict: bool, problems: list
     melodies = []
     for where, res in results:
         if isinstance(res, str):
-            if strict:
+            if cfg.strict:
                 raise DataError(f"{where}: {res}")
             problems.append((where, res))
         else:
             melodies += [Melody(np.array(n, np.int32).reshape(-1, 3), *rest) for n, *rest in res]
     if not melodies:
-        raise DataError(f"{name}: no melody could be read ({len(problems)} file(s) skipped; data inspect names them)")
-    return melodies
+        raise DataError(
+            f"{recipe['source']}: no melody could be read ({len(problems)} file(s) skipped, the first "
+            f"{problems[0][0] if problems else '-'}: {problems[0][1] if problems else 'no files'})"
+        )
+    return RawMusic(name, melodies, class_names, problems, summary)
 
 
 @register_source(
@@ -216,9 +221,8 @@ def load_bach(spec, cfg) -> RawMusic:
 
     paths = sorted(str(p) for p in corpus.getComposer("bach") if str(p).endswith((".mxl", ".xml", ".krn")))
     items = [("score", p, None, list(VOICES)) for p in paths]
-    problems: list = []
-    mels = parse_all(items, spec, {"source": spec, "files": [Path(p).name for p in paths]}, cfg.strict, problems)
-    return RawMusic(spec, mels, list(VOICES), problems, {"files": len(paths)})
+    recipe = {"source": spec, "files": [Path(p).name for p in paths]}
+    return parse_all(items, spec, recipe, cfg, list(VOICES), {"files": len(paths)})
 
 
 @register_source(
@@ -242,9 +246,8 @@ def load_folk(spec, cfg) -> RawMusic:
         for c in cfg.collections
         for i, t in enumerate(abc_tunes(found[c].read_text(encoding="latin-1")))
     ]
-    problems: list = []
-    mels = parse_all(items, spec, {"source": spec, "collections": list(cfg.collections)}, cfg.strict, problems)
-    return RawMusic(spec, mels, list(cfg.collections), problems, {"tunes": len(items)})
+    recipe = {"source": spec, "collections": list(cfg.collections)}
+    return parse_all(items, spec, recipe, cfg, list(cfg.collections), {"tunes": len(items)})
 
 
 def _music_files(spec: str) -> list[Path]:
@@ -275,6 +278,5 @@ def load_music_folder(spec, cfg) -> RawMusic:
         else:
             items.append(("score", str(f), label, None))
     stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files]
-    problems: list = []
-    mels = parse_all(items, spec, {"source": str(Path(spec).resolve()), "files": stats}, cfg.strict, problems)
-    return RawMusic(Path(spec).name, mels, classes, problems, {"files": len(files)})
+    recipe = {"source": str(Path(spec).resolve()), "files": stats}
+    return parse_all(items, Path(spec).name, recipe, cfg, classes, {"files": len(files)})

@@ -62,10 +62,12 @@ def repetition(m: np.ndarray, steps: int) -> float:
 
 
 def per_melody(melodies: list[np.ndarray], steps: int) -> dict[str, np.ndarray]:
-    """Per-melody statistics, each [N]: pitch range (semitones), notes a bar, mean absolute interval, share
-    in key, repeated bars."""
+    """Per-melody statistics, each [N]: mean pitch (the register: the other statistics do not change when a
+    melody is transposed), pitch range (semitones), notes a bar, mean absolute interval, share in key,
+    repeated bars."""
     bars = steps / STEPS_PER_BAR
     return {
+        "mean_pitch": np.array([float(m[:, 2].mean()) if len(m) else 0.0 for m in melodies]),
         "pitch_range": np.array([float(np.ptp(m[:, 2])) if len(m) else 0.0 for m in melodies]),
         "notes_per_bar": np.array([len(m) / bars for m in melodies]),
         "mean_interval": np.array([float(np.abs(np.diff(m[:, 2])).mean()) if len(m) > 1 else 0.0 for m in melodies]),

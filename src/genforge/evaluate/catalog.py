@@ -115,7 +115,7 @@ def memorization(ctx, side) -> dict:
     help="train a classifier on labelled samples, test on real (TSTR), beside training on real",
 )
 def useful(ctx, side) -> dict:
-    return {"usefulness": usefulness(side.stored, side.labels, ctx.data, seed=ctx.seed)}
+    return {"usefulness": usefulness(side.stored, side.labels, ctx.data, steps=ctx.train_steps, seed=ctx.seed)}
 
 
 @register_metric(

@@ -158,7 +158,8 @@ def evaluate_samples(
     """Metrics of stored samples [N, ...] against `data`, with floors; the eval.json shape.
 
     `class_agreement` and `usefulness` run only for labelled samples (`fake_labels`) of labelled data;
-    `train_steps` sets the steps of networks that metrics train (reverse perplexity), None scales them with N."""
+    `train_steps` sets the steps of networks that metrics train (reverse perplexity, usefulness), None scales them
+    with N."""
     t0 = time.perf_counter()
     mod = modality_for(data)
     names = parse_metrics(metrics, mod.name)

@@ -2,9 +2,10 @@
 
 - `pitch_class_tv`, `interval_tv`: total variation distance of the duration-weighted pitch-class histogram
   and of the successive-interval histogram (-12..12 semitones), all samples against all real melodies;
-- `music_gap`: per-melody pitch range, notes a bar, mean absolute interval, share of notes in the estimated
-  key and share of repeated bars, each compared with real melodies' by the 1-Wasserstein distance relative to
-  the real spread (standard deviation), summed; the parts are listed beside it.
+- `music_gap`: per-melody mean pitch (the register), pitch range, notes a bar, mean absolute interval, share
+  of notes in the estimated key and share of repeated bars, each compared with real melodies' by the
+  1-Wasserstein distance relative to the real spread (standard deviation), summed; the parts are listed
+  beside it.
 
 Real melodies are the training split; the floor is held-out melodies, as for every figure.
 """
