@@ -238,3 +238,18 @@ def test_the_server_answers_piano_rolls_midi_json_and_reconstructs_an_uploaded_m
     assert up.status_code == 200, up.text
     bad = client.post("/api/melodies/reconstruct", content=b"not midi")
     assert bad.status_code == 400 and "MIDI" in bad.text
+
+
+def test_the_encoder_reads_unpadded_melodies_as_packing_would():
+    """Melodies are all one length: the encoder skips packing them, and must give what packing gives."""
+    from genforge.data.textset import PAD
+    from genforge.run import build_model, resolve_config
+
+    model = build_model(resolve_config("music-vae", sets=["model.bidirectional=true"]), (94, 33))
+    x = torch.randint(6, 94, (8, 33))
+    x[:, -1] = 3  # EOS
+    packed = torch.nn.utils.rnn.pack_padded_sequence(
+        model.decoder.embed(x), (x != PAD).sum(1), batch_first=True, enforce_sorted=False
+    )
+    h = torch.cat(list(model.encoder.rnn(packed)[1]), 1)
+    assert torch.allclose(model.encode(x)[0], model.encoder.mu(h), atol=1e-6)

@@ -74,8 +74,11 @@ class Encoder(nn.Module):
 
     def forward(self, embed: nn.Embedding, x, y=None):
         lengths = (x != PAD).sum(1).clamp_min(1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(embed(x), lengths, batch_first=True, enforce_sorted=False)
-        _, h = self.rnn(packed)  # [directions, B, H]: the last state of each direction
+        if bool((lengths == x.shape[1]).all()):  # no padding (melodies are all one length): packing only costs
+            _, h = self.rnn(embed(x))
+        else:
+            packed = nn.utils.rnn.pack_padded_sequence(embed(x), lengths, batch_first=True, enforce_sorted=False)
+            _, h = self.rnn(packed)  # [directions, B, H]: the last state of each direction
         h = append_class(torch.cat(list(h), 1), y, self.n_classes)  # [B, directions * H (+ K)]
         return self.mu(h), self.logvar(h)  # [B, D] each
 
