@@ -253,3 +253,24 @@ def test_the_encoder_reads_unpadded_melodies_as_packing_would():
     )
     h = torch.cat(list(model.encoder.rnn(packed)[1]), 1)
     assert torch.allclose(model.encode(x)[0], model.encoder.mu(h), atol=1e-6)
+
+
+@NO_SYNTH
+@pytest.mark.integration
+def test_the_page_shows_piano_rolls_and_a_player_of_the_rendered_melodies(music_data, music_folder, tmp_path):
+    from genforge.serve import create_app
+
+    from .test_serve import CHROMIUM, browser_on
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    run = tmp_path / "melodies"
+    trained(tiny_config("music-lm", "train.steps=5", source=str(music_folder)), run, music_data)
+    with browser_on(create_app([run])) as (page, url):
+        page.goto(url)
+        page.wait_for_function("document.getElementById('roll')?.naturalWidth > 0")  # the music widget's rolls
+        assert "format=wav" in page.evaluate("document.getElementById('player').src")
+        status = page.evaluate(
+            "fetch(document.getElementById('player').src).then(r => [r.status, r.headers.get('content-type')])"
+        )
+        assert status == [200, "audio/wav"]  # the player's melodies, rendered by FluidSynth on the server
