@@ -28,6 +28,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import DataError
+from ..io import atomic_write
 from .base import register_source, subfolder_classes
 
 STEPS_PER_QUARTER = 4  # a 16th-note grid
@@ -189,10 +190,7 @@ def parse_all(items: list, name: str, recipe: dict, cfg, class_names: Optional[l
         else:
             results = [_parse_item(i) for i in items]
         results = [(w, r if isinstance(r, str) else [(n.tolist(), *rest) for n, *rest in r]) for w, r in results]
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(results))
-        tmp.replace(path)
+        atomic_write(path, json.dumps(results).encode())
     melodies = []
     for where, res in results:
         if isinstance(res, str):

@@ -194,7 +194,7 @@ class MusicModality(Modality):
             raise DataError(f"{where}: {e}") from None
 
     def preview(self, samples, nrow=None, labels=None) -> bytes:
-        steps = steps_of(samples)
+        steps = codec_of(samples).steps
         return grid_png(np.stack([piano_roll(m, steps) for m in samples]), nrow or 4)
 
     def html(self, samples, nrow=None, labels=None, caption="") -> str:
@@ -259,8 +259,7 @@ class MusicModality(Modality):
         real = random_rows(data.tensor("test"), n, gen)
         notes = self.to_samples(real, data.codec)
         train_notes = self.to_samples(data.tensor("train")[:5000], data.codec)
-        lo = int(np.percentile([p for m in train_notes for p in m[:, 2]], 1))
-        hi = int(np.percentile([p for m in train_notes for p in m[:, 2]], 99))
+        lo, hi = np.percentile(np.concatenate([m[:, 2] for m in train_notes]), [1, 99]).astype(int)
 
         def with_pitches(fn):
             return _events([np.c_[m[:, :2], fn(m[:, 2])].astype(np.int32) for m in notes], data.codec)
