@@ -1,6 +1,7 @@
 """Music: melodies from real folk songs and from MIDI / MusicXML / ABC files, the event codec, MIDI out and
 back, FluidSynth rendering, interpolation between two melodies, and the musical figures."""
 
+import base64
 import io
 import shutil
 from pathlib import Path
@@ -238,6 +239,15 @@ def test_the_server_answers_piano_rolls_midi_json_and_reconstructs_an_uploaded_m
     assert up.status_code == 200, up.text
     bad = client.post("/api/melodies/reconstruct", content=b"not midi")
     assert bad.status_code == 400 and "MIDI" in bad.text
+    # the path between two uploaded melodies starts at the first one's reconstruction
+    a, b = (midi_bytes(NOTES[NOTES[:, 0] < 16] + [0, 0, k], music_data.codec) for k in (0, 5))
+    files = {"a": base64.b64encode(a).decode(), "b": base64.b64encode(b).decode()}
+    path = client.post("/api/melodies/between", params={"format": "json", "steps": 5}, json=files)
+    assert path.status_code == 200, path.text
+    rec = client.post("/api/melodies/reconstruct", params={"format": "json"}, content=a).json()["melodies"][1]
+    assert len(path.json()["melodies"]) == 5 and path.json()["melodies"][0] == rec
+    bad = client.post("/api/melodies/between", json={"a": files["a"]})
+    assert bad.status_code == 400 and bad.json()["detail"].endswith("missing: b")
 
 
 def test_the_encoder_reads_unpadded_melodies_as_packing_would():
@@ -265,7 +275,7 @@ def test_the_page_shows_piano_rolls_and_a_player_of_the_rendered_melodies(music_
     if not Path(CHROMIUM).exists():
         pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
     run = tmp_path / "melodies"
-    trained(tiny_config("music-lm", "train.steps=5", source=str(music_folder)), run, music_data)
+    trained(tiny_config("music-vae", "train.steps=5", source=str(music_folder)), run, music_data)
     with browser_on(create_app([run])) as (page, url):
         page.goto(url)
         page.wait_for_function("document.getElementById('roll')?.naturalWidth > 0")  # the music widget's rolls
@@ -274,3 +284,61 @@ def test_the_page_shows_piano_rolls_and_a_player_of_the_rendered_melodies(music_
             "fetch(document.getElementById('player').src).then(r => [r.status, r.headers.get('content-type')])"
         )
         assert status == [200, "audio/wav"]  # the player's melodies, rendered by FluidSynth on the server
+        # the panel between two melodies chosen as files: a piano roll of the path and its rendering
+        for box, k in (("#melody_a", 0), ("#melody_b", 7)):
+            midi = midi_bytes(NOTES[NOTES[:, 0] < 16] + [0, 0, k], music_data.codec)
+            page.set_input_files(box, files=[{"name": f"{k}.mid", "mimeType": "audio/midi", "buffer": midi}])
+        page.click("#between")
+        page.wait_for_function("document.getElementById('path_roll')?.naturalWidth > 0")
+        size = page.evaluate("fetch(document.getElementById('path_player').src).then(r => r.blob()).then(b => b.size)")
+        assert size > 44 and page.inner_text("#error") == ""  # more than a WAV header
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_the_conductor_decoder_steps_to_its_teacher_forced_likelihood(cell):
+    """Training runs all bars at once; sampling and the exported step go one event at a time, resetting at each
+    bar line: both must give the same probabilities (3 bars of 4 events, then EOS)."""
+    import torch.nn.functional as F
+
+    from genforge.models.conductor import ConductorDecoder
+    from genforge.models.sentence import shift_right
+
+    torch.manual_seed(0)
+    dec = ConductorDecoder(20, 8, 16, 5, length=13, segment=4, layers=2, cell=cell).eval()
+    x = torch.randint(6, 20, (3, 13))
+    x[:, -1] = 3  # EOS
+    cond, inp = torch.randn(3, 5), shift_right(x)
+    plan, h, stepped = dec.prepare(cond), None, torch.zeros(3)
+    step = dec.step_module()
+    h_exp, exported = dec.step_example(cond)[0][1][:, :1].repeat(1, 3, 1), torch.zeros(3)
+    with torch.no_grad():
+        for t in range(13):
+            logits, h = dec.step(inp[:, t : t + 1], plan, h, t)
+            stepped += F.cross_entropy(logits[:, 0], x[:, t], reduction="none")
+            logits, h_exp = step(inp[:, t], h_exp, cond, torch.full((3,), t))
+            exported += F.cross_entropy(logits, x[:, t], reduction="none")
+        want = dec.nll(x, cond)
+    assert torch.allclose(stepped, want, atol=1e-4) and torch.allclose(exported, want, atol=1e-4)
+    assert dec.segments == 3
+
+
+@pytest.mark.integration
+def test_a_hierarchical_lstm_music_vae_learns_melodies_and_exports_its_step(music_folder, tmp_path):
+    from genforge.sample.export import export
+
+    data = load_music(MusicDataConfig(source=str(music_folder), bars=2))
+    sets = ("model.conductor=true", "model.cell=lstm", "train.steps=150", "data.bars=2")
+    cfg = tiny_config("music-vae", *sets, source=str(music_folder))
+    test = data.tensor("test")[:200]
+    from genforge.run import build_model
+
+    before = build_model(cfg, data.shape, data.n_classes).extra_figures(test, None, k=2)["nll_iw"]["value"]
+    run, model = trained(cfg, tmp_path, data)
+    after = model.extra_figures(test, None, k=2)["nll_iw"]["value"]
+    assert after < 0.8 * before, (before, after)
+    assert model.decoder.segments == 2
+    args = model.export_example()[0]
+    path = export(model, "torchscript", tmp_path / "step.pt")
+    with torch.no_grad():
+        want, got = model.exportable()(*args), torch.jit.load(str(path))(*args)
+    assert all(torch.allclose(w, g, atol=1e-5) for w, g in zip(want, got))

@@ -40,12 +40,13 @@ class Mode(str, Enum):
 def data_inspect(
     source: str = typer.Argument(
         ...,
-        help="a built-in set (digits, fashion-mnist, fortunes, fortunes-zh, spoken-digits, moving-digits, "
-        "moving-fashion) or a path: image folder, IDX folder, .npz/.npy; .txt file or folder, .csv, .jsonl; folder "
-        "of WAV/FLAC/OGG files; folder of GIF/MP4/WebM files",
+        help="a built-in set (digits, fashion-mnist, fortunes, fortunes-zh, spoken-digits, instrument-notes, "
+        "moving-digits, moving-fashion, bach-chorales, folk-songs) or a path: image folder, IDX folder, .npz/.npy; "
+        ".txt file or folder, .csv, .jsonl; folder of WAV/FLAC/OGG files; folder of GIF/MP4/WebM files; folder of "
+        "MIDI/MusicXML/ABC files (--modality music)",
     ),
     modality: Optional[str] = typer.Option(
-        None, help="image, text, audio or video (default: the one whose sources recognise SOURCE)"
+        None, help="image, text, audio, video or music (default: the one whose sources recognise SOURCE)"
     ),
     set_: List[str] = typer.Option(
         [], "--set", help="data options, e.g. --set data.resolution=32 or data.max_tokens=64"

@@ -2,29 +2,44 @@
 
 Melodies are event sequences (data/musicset.py) and a 2-bar MusicVAE is a sentence VAE over them: a
 bidirectional recurrent encoder, a Gaussian latent, an autoregressive decoder fed z at every step, the KL
-held back by free bits and a beta below 1. The networks are the sentence VAE's (text_vae.py), GRUs where
-the paper uses LSTMs; the 16-bar hierarchical "conductor" decoder is not here.
+held back by free bits and a beta below 1. The networks are the sentence VAE's (text_vae.py), LSTMs as in
+the paper or GRUs (`model.cell`); `model.conductor` swaps in the hierarchical decoder of the paper's 16-bar
+model (conductor.py), one segment a bar.
 """
 
 from __future__ import annotations
 
+from pydantic import Field
+from torch import nn
+
+from ..data.musicset import STEPS_PER_BAR
 from .base import FAMILIES
+from .conductor import ConductorDecoder
 from .text_lm import TextLM
-from .text_vae import TextVAE
+from .text_vae import TextVAE, TextVAEConfig
 
 ADAM = {"lr": 1e-3, "betas": [0.9, 0.999]}
+
+
+class MusicVAEConfig(TextVAEConfig):
+    conductor: bool = Field(
+        False,
+        description="hierarchical decoder: a conductor RNN gives each bar an embedding its bar decoder starts from",
+    )
 
 
 @FAMILIES.register("music-vae")
 class MusicVAE(TextVAE):
     name = "music-vae"
+    Config = MusicVAEConfig
     modality = "music"
     tiny = ("model.embed=16", "model.hidden=32", "model.latent_dim=8")
     presets = {
-        # MusicVAE's cat-mel_2bar_small at CPU size: bidirectional encoder, 2-layer decoder, beta ramped to
-        # 0.2, no free bits, batch 512 (the paper: LSTMs of 512 and 256 units, z of 256).
+        # MusicVAE's cat-mel_2bar_small at CPU size: bidirectional LSTM encoder, 2-layer LSTM decoder, beta
+        # ramped to 0.2, no free bits, batch 512 (the paper: LSTMs of 512 and 256 units, z of 256).
         "paper": {
             "model": {
+                "cell": "lstm",
                 "embed": 64,
                 "hidden": 256,
                 "layers": 2,
@@ -66,7 +81,31 @@ class MusicVAE(TextVAE):
             },
             "train": ADAM | {"batch_size": 64},
         },
+        # 16 bars, MusicVAE's hierarchical model (hierdec-mel_16bar) at CPU size: the `latent` recipe with the
+        # conductor decoder and a latent of 64 for eight times the music.
+        "long": {
+            "data": {"bars": 16},
+            "model": {
+                "embed": 64,
+                "hidden": 256,
+                "latent_dim": 64,
+                "conductor": True,
+                "kl_anneal": "monotonic",
+                "kl_anneal_steps": 400,
+                "beta": 0.2,
+                "dropout": 0.2,
+            },
+            "train": ADAM | {"batch_size": 32},
+        },
     }
+
+    def make_decoder(self, vocab: int, cond_dim: int) -> nn.Module:
+        c = self.cfg
+        if not c.conductor:
+            return super().make_decoder(vocab, cond_dim)
+        return ConductorDecoder(
+            vocab, c.embed, c.hidden, cond_dim, self.length, STEPS_PER_BAR, c.layers, c.dropout, c.cell
+        )
 
 
 @FAMILIES.register("music-lm")

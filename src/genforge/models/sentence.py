@@ -1,5 +1,5 @@
-"""The pieces text families share: a GRU sentence decoder fed a condition at every step, its
-teacher-forced likelihood, autoregressive sampling (greedy, temperature, top-p) and the exported step.
+"""The pieces text families share: a recurrent (GRU or LSTM) sentence decoder fed a condition at every step,
+its teacher-forced likelihood, autoregressive sampling (greedy, temperature, top-p) and the exported step.
 
 Token ids follow data/textset.py: PAD 0, UNK 1, BOS 2, EOS 3; a stored row is the
 pieces, then EOS, then PAD. The decoder reads [BOS, x_0, ..., x_{L-2}] and
@@ -8,7 +8,7 @@ predicts x; PAD positions carry no loss (and cost no softmax).
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
@@ -16,28 +16,64 @@ from torch import nn
 
 from ..data.textset import BOS, EOS, PAD, UNK
 
+Cell = Literal["gru", "lstm"]
+
+
+def recurrent(cell: Cell, inp: int, hidden: int, layers: int = 1, dropout: float = 0.0, bidirectional=False):
+    """nn.GRU or nn.LSTM (batch first), driven through run_rnn with one state tensor."""
+    rnn = nn.LSTM if cell == "lstm" else nn.GRU
+    return rnn(inp, hidden, layers, batch_first=True, dropout=dropout, bidirectional=bidirectional)
+
+
+def run_rnn(rnn: nn.RNNBase, x, h: Optional[torch.Tensor] = None):
+    """x [B, T, inp] (or packed), state h -> (outputs, state). The state is one tensor
+    [state_layers(rnn), B, H]: a GRU's own, an LSTM's h and c stacked on dim 0, so that sampling and the
+    exported step carry one tensor whatever the cell."""
+    if not isinstance(rnn, nn.LSTM):
+        return rnn(x, h)
+    o, (h, c) = rnn(x, None if h is None else tuple(h.chunk(2, 0)))
+    return o, torch.cat([h, c], 0)
+
+
+def state_layers(rnn: nn.RNNBase) -> int:
+    return rnn.num_layers * (2 if rnn.bidirectional else 1) * (2 if isinstance(rnn, nn.LSTM) else 1)
+
+
+def last_hidden(rnn: nn.RNNBase, state: torch.Tensor) -> torch.Tensor:
+    """The final hidden state of each layer and direction [layers * directions, B, H] (an LSTM's h, not c)."""
+    return state[: len(state) // 2] if isinstance(rnn, nn.LSTM) else state
+
 
 class SentenceDecoder(nn.Module):
-    """GRU language model whose every input step is [embed(token), cond] (Bowman et al. 2016 feed z
+    """A recurrent language model whose every input step is [embed(token), cond] (Bowman et al. 2016 feed z
     at every step, so the latent cannot be forgotten along the sentence). cond_dim may be 0."""
 
-    def __init__(self, vocab: int, embed: int, hidden: int, cond_dim: int, layers: int = 1, dropout: float = 0.0):
+    def __init__(
+        self,
+        vocab: int,
+        embed: int,
+        hidden: int,
+        cond_dim: int,
+        layers: int = 1,
+        dropout: float = 0.0,
+        cell: Cell = "gru",
+    ):
         super().__init__()
         self.cond_dim, self.layers, self.hidden = cond_dim, layers, hidden
         self.embed = nn.Embedding(vocab, embed, padding_idx=PAD)
-        self.rnn = nn.GRU(embed + cond_dim, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
+        self.rnn = recurrent(cell, embed + cond_dim, hidden, layers, dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
         self.out = nn.Linear(hidden, vocab)
 
     def states(self, inp: torch.Tensor, cond: Optional[torch.Tensor] = None, h: Optional[torch.Tensor] = None):
-        """inp [B, T] ids, cond [B, cond_dim] -> (GRU outputs [B, T, hidden], h [layers, B, hidden])."""
+        """inp [B, T] ids, cond [B, cond_dim] -> (RNN outputs [B, T, hidden], state [state_layers, B, hidden])."""
         e = self.drop(self.embed(inp))  # [B, T, E]
         if self.cond_dim:
             e = torch.cat([e, cond[:, None].expand(-1, inp.shape[1], -1).to(e.dtype)], 2)  # [B, T, E + C]
-        return self.rnn(e, h)
+        return run_rnn(self.rnn, e, h)
 
     def forward(self, inp: torch.Tensor, cond: Optional[torch.Tensor] = None, h: Optional[torch.Tensor] = None):
-        """inp [B, T] ids, cond [B, cond_dim] -> (logits [B, T, V], h [layers, B, hidden])."""
+        """inp [B, T] ids, cond [B, cond_dim] -> (logits [B, T, V], state [state_layers, B, hidden])."""
         o, h = self.states(inp, cond, h)
         return self.out(self.drop(o)), h
 
@@ -49,9 +85,31 @@ class SentenceDecoder(nn.Module):
         mask = x != PAD
         x, mask = x[:, : int(mask.sum(1).max())], mask[:, : int(mask.sum(1).max())]
         o, _ = self.states(word_dropout(shift_right(x), word_drop), cond)  # [B, T', H]
+        return self.masked_nll(o, x, mask)
+
+    def masked_nll(self, o: torch.Tensor, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """RNN outputs o [B, T, H] and targets x [B, T] -> summed cross-entropy per row [B] over `mask`."""
         ce = F.cross_entropy(self.out(self.drop(o[mask])).float(), x[mask], reduction="none")  # [positions]
         rows = torch.arange(len(x), device=x.device)[:, None].expand_as(mask)[mask]
         return torch.zeros(len(x), device=x.device, dtype=ce.dtype).index_add_(0, rows, ce)
+
+    def prepare(self, cond: Optional[torch.Tensor]) -> Optional[torch.Tensor]:
+        """What step() reads as its condition; a plain decoder reads cond itself."""
+        return cond
+
+    def step(self, tok: torch.Tensor, plan, h: Optional[torch.Tensor], t: int):
+        """One sampling step at position t: tok [N, 1] -> (logits [N, 1, V], state)."""
+        return self(tok, plan, h)
+
+    def step_module(self) -> nn.Module:
+        return DecoderStep(self)
+
+    def step_example(self, cond: Optional[torch.Tensor]) -> tuple[tuple, list[str], list[str], list[int]]:
+        """Example inputs of the exported step at batch 2, their names, the output names and batch dimensions."""
+        token = torch.full((2,), BOS, dtype=torch.long)
+        h = torch.zeros(state_layers(self.rnn), 2, self.hidden)
+        args = (token, h) if cond is None else (token, h, cond)
+        return args, ["token", "h", "cond"][: len(args)], ["logits", "h_out"], [0, 1, 0][: len(args)]
 
 
 def shift_right(x: torch.Tensor) -> torch.Tensor:
@@ -74,7 +132,7 @@ def n_tokens(x: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def generate(
-    dec: SentenceDecoder,
+    dec: nn.Module,
     cond: Optional[torch.Tensor],
     n: int,
     length: int,
@@ -88,9 +146,9 @@ def generate(
     tok = torch.full((n, 1), BOS, dtype=torch.long, device=device)
     out = torch.zeros(n, length, dtype=torch.long, device=device)
     done = torch.zeros(n, dtype=torch.bool, device=device)
-    h = None
+    h, plan = None, dec.prepare(cond)
     for t in range(length):
-        logits, h = dec(tok, cond, h)
+        logits, h = dec.step(tok, plan, h, t)
         logits = logits[:, 0].float()  # [n, V]
         logits[:, [PAD, UNK, BOS]] = float("-inf")  # never emitted
         if t == length - 1:
@@ -114,9 +172,9 @@ def generate(
 
 
 class DecoderStep(nn.Module):
-    """The exportable decoder: one step (token [N], h [layers, N, H], cond [N, C]) -> (logits [N, V], h').
-    Start with token = BOS (2) and h = zeros; cond is [z, one_hot(y)] (z alone unconditional; one_hot(y)
-    alone for a conditional LM; absent for a plain LM). Stop a row at EOS (3)."""
+    """The exportable decoder: one step (token [N], h [state_layers, N, H], cond [N, C]) -> (logits [N, V], h').
+    Start with token = BOS (2) and h = zeros (an LSTM's h and c stacked); cond is [z, one_hot(y)] (z alone
+    unconditional; one_hot(y) alone for a conditional LM; absent for a plain LM). Stop a row at EOS (3)."""
 
     def __init__(self, dec: SentenceDecoder):
         super().__init__()
@@ -125,11 +183,3 @@ class DecoderStep(nn.Module):
     def forward(self, token: torch.Tensor, h: torch.Tensor, cond: Optional[torch.Tensor] = None):
         logits, h = self.dec(token[:, None], cond, h)
         return logits[:, 0], h
-
-
-def step_example(dec: SentenceDecoder, cond: Optional[torch.Tensor]) -> tuple[tuple, list[str], list[str], list[int]]:
-    """Example inputs of DecoderStep at batch 2, their names, the output names and each input's batch dimension."""
-    token = torch.full((2,), BOS, dtype=torch.long)
-    h = torch.zeros(dec.layers, 2, dec.hidden)
-    args = (token, h) if cond is None else (token, h, cond)
-    return args, ["token", "h", "cond"][: len(args)], ["logits", "h_out"], [0, 1, 0][: len(args)]

@@ -1,4 +1,4 @@
-"""A GRU language model: the text VAE's decoder with no latent (`text-lm`).
+"""A recurrent language model: the text VAE's decoder with no latent (`text-lm`).
 
 It is the likelihood baseline a sentence VAE is judged against (Bowman et al.
 2016): a VAE that uses its latent should come within a few nats of it. A
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import FAMILIES, Family
-from .sentence import DecoderStep, SentenceDecoder, generate, step_example
+from .sentence import SentenceDecoder, generate
 from .text_figures import text_figures
 from .text_vae import TextSamplingConfig
 
@@ -43,7 +43,9 @@ class TextLM(Family):
     def __init__(self, cfg: TextLMConfig, shape, n_classes: int = 0):
         super().__init__(cfg, shape, n_classes)
         vocab, self.length = self.shape
-        self.decoder = SentenceDecoder(vocab, cfg.embed, cfg.hidden, self.cond_classes, cfg.layers, cfg.dropout)
+        self.decoder = SentenceDecoder(
+            vocab, cfg.embed, cfg.hidden, self.cond_classes, cfg.layers, cfg.dropout, cfg.cell
+        )
 
     @property
     def latent_dim(self) -> int:
@@ -73,8 +75,8 @@ class TextLM(Family):
         return text_figures(self, test, labels, k, seed)
 
     def exportable(self):
-        return DecoderStep(self.decoder)
+        return self.decoder.step_module()
 
     def export_example(self):
         y = torch.arange(2) % self.n_classes if self.conditional else None
-        return step_example(self.decoder, self._cond(y))
+        return self.decoder.step_example(self._cond(y))

@@ -1,8 +1,8 @@
 """The sentence VAE (Bowman et al. 2016), with the known fixes for posterior collapse as options.
 
-    encoder: ids [B, L] -> embed [B, L, E] -> GRU (optionally bidirectional) -> last state(s)
+    encoder: ids [B, L] -> embed [B, L, E] -> GRU or LSTM (optionally bidirectional) -> last state(s)
              [B, H or 2H] (+ one_hot(y)) -> mu, logvar [B, D]
-    decoder: z ~ q(z|x) (+ one_hot(y)) fed at every step of a GRU language model (sentence.py)
+    decoder: z ~ q(z|x) (+ one_hot(y)) fed at every step of a recurrent language model (sentence.py)
 
 A plain ELBO lets the strong autoregressive decoder ignore z (KL -> 0). Fixes, each
 a config option and all off in the `article` preset:
@@ -29,7 +29,7 @@ from torch import nn
 from ..data.textset import EOS, PAD
 from ..losses.vae import kl_per_dim
 from .base import FAMILIES, ConditionalConfig, Family, append_class
-from .sentence import DecoderStep, SentenceDecoder, generate, step_example
+from .sentence import Cell, SentenceDecoder, generate, last_hidden, recurrent, run_rnn
 from .text_figures import text_figures
 
 
@@ -39,8 +39,9 @@ class TextSamplingConfig(ConditionalConfig):
     temperature: float = Field(1.0, ge=0, description="sampling temperature; 0 is greedy decoding")
     top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling: keep the most likely pieces up to this mass")
     embed: int = Field(256, ge=8, description="token embedding size")
-    hidden: int = Field(256, ge=8, description="GRU state size")
-    layers: int = Field(1, ge=1, le=4, description="decoder GRU layers")
+    hidden: int = Field(256, ge=8, description="recurrent state size")
+    layers: int = Field(1, ge=1, le=4, description="decoder recurrent layers")
+    cell: Cell = Field("gru", description="recurrent cell of the encoder and decoder: gru or lstm (MusicVAE's)")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout on decoder embeddings and outputs")
 
 
@@ -67,7 +68,7 @@ class Encoder(nn.Module):
     def __init__(self, cfg: TextVAEConfig, n_classes: int):
         super().__init__()
         self.n_classes = n_classes
-        self.rnn = nn.GRU(cfg.embed, cfg.hidden, batch_first=True, bidirectional=cfg.bidirectional)
+        self.rnn = recurrent(cfg.cell, cfg.embed, cfg.hidden, bidirectional=cfg.bidirectional)
         width = (2 if cfg.bidirectional else 1) * cfg.hidden + n_classes
         self.mu = nn.Linear(width, cfg.latent_dim)
         self.logvar = nn.Linear(width, cfg.latent_dim)
@@ -75,10 +76,11 @@ class Encoder(nn.Module):
     def forward(self, embed: nn.Embedding, x, y=None):
         lengths = (x != PAD).sum(1).clamp_min(1).cpu()
         if bool((lengths == x.shape[1]).all()):  # no padding (melodies are all one length): packing only costs
-            _, h = self.rnn(embed(x))
+            _, h = run_rnn(self.rnn, embed(x))
         else:
             packed = nn.utils.rnn.pack_padded_sequence(embed(x), lengths, batch_first=True, enforce_sorted=False)
-            _, h = self.rnn(packed)  # [directions, B, H]: the last state of each direction
+            _, h = run_rnn(self.rnn, packed)
+        h = last_hidden(self.rnn, h)  # [directions, B, H]: the last state of each direction
         h = append_class(torch.cat(list(h), 1), y, self.n_classes)  # [B, directions * H (+ K)]
         return self.mu(h), self.logvar(h)  # [B, D] each
 
@@ -125,7 +127,7 @@ class TextVAE(Family):
         super().__init__(cfg, shape, n_classes)
         vocab, self.length = self.shape
         k = self.cond_classes
-        self.decoder = SentenceDecoder(vocab, cfg.embed, cfg.hidden, cfg.latent_dim + k, cfg.layers, cfg.dropout)
+        self.decoder = self.make_decoder(vocab, cfg.latent_dim + k)
         self.encoder = Encoder(cfg, k)
         self.bow = (
             nn.Sequential(nn.Linear(cfg.latent_dim + k, cfg.hidden), nn.Tanh(), nn.Linear(cfg.hidden, vocab))
@@ -134,6 +136,11 @@ class TextVAE(Family):
         )
         # steps taken, for the schedules: a buffer so that a resumed run continues them exactly
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
+
+    def make_decoder(self, vocab: int, cond_dim: int) -> nn.Module:
+        """The autoregressive decoder of p(x | z, y)."""
+        c = self.cfg
+        return SentenceDecoder(vocab, c.embed, c.hidden, cond_dim, c.layers, c.dropout, c.cell)
 
     def encode(self, x, y=None):
         """Token ids [B, L] (labels [B] if conditional) -> (mu, logvar), each [B, D]."""
@@ -217,9 +224,9 @@ class TextVAE(Family):
         return text_figures(self, test, labels, k, seed)
 
     def exportable(self):
-        return DecoderStep(self.decoder)
+        return self.decoder.step_module()
 
     def export_example(self):
         z = torch.randn(2, self.latent_dim)
         y = torch.arange(2) % self.n_classes if self.conditional else None
-        return step_example(self.decoder, append_class(z, y, self.cond_classes))
+        return self.decoder.step_example(append_class(z, y, self.cond_classes))

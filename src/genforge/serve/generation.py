@@ -87,11 +87,15 @@ def between(
     runs: Served = Depends(served),
 ):
     """Models that reconstruct typed inputs (text): the path between two typed sentences' latents (Bowman's
-    homotopy)."""
-    m = runs.model(name)
+    homotopy). POST /between takes two files instead."""
+    return path_between(runs.model(name), name, [a.encode(), b.encode()], steps, cls, format)
+
+
+def path_between(m, name: str, blobs: list[bytes], steps: int, cls: str | None, format: str | None):
+    """The answer of /between: the greedy decodings along the path between two inputs' latents."""
     need(m, name, "reconstruct")
     try:
-        xa, xb = (modality_of(m).from_upload(v.encode(), m.shape, m.codec) for v in (a, b))
+        xa, xb = (modality_of(m).from_upload(v, m.shape, m.codec) for v in blobs)
     except (ValueError, OSError) as e:
         raise HTTPException(400, f"not a usable input for '{name}' ({e})") from None
     return respond(m, interpolate_inputs(m, xa, xb, steps, label=label_of(m, cls)), format, steps)

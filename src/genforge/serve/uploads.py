@@ -1,7 +1,11 @@
-"""Endpoints that take an upload: reconstruction (VAEs), restoration (image models), translation (CycleGAN)."""
+"""Endpoints that take an upload: reconstruction and the path between two files (VAEs), restoration (image
+models), translation (CycleGAN)."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from typing import Literal
 
 import torch
@@ -12,7 +16,20 @@ from ..modalities import modality_of
 from ..restore import check_restorable, read_upload, restore_with
 from ..sample.translate import read_upload as read_image_upload
 from ..sample.translate import translate_stored
-from .common import CLASS, FORMAT, MAX_RESTORE_STEPS, UPLOAD_BODY, Served, capped_body, label_of, need, respond, served
+from .common import (
+    CLASS,
+    FORMAT,
+    MAX_RESTORE_STEPS,
+    MAX_STEPS,
+    UPLOAD_BODY,
+    Served,
+    capped_body,
+    label_of,
+    need,
+    respond,
+    served,
+)
+from .generation import path_between
 
 router = APIRouter(prefix="/api/{name}", tags=["uploads and restoration"])
 
@@ -44,6 +61,34 @@ async def reconstruct(
         rec = m.reconstruct(mod.to_model(x).to(m.device), m.labels(1, label=label))
     pair = mod.to_samples(torch.cat([x, mod.to_stored(rec)]), m.codec)
     return respond(m, pair, format, 2)
+
+
+@router.post("/between")
+async def between_files(
+    name: str,
+    request: Request,
+    steps: int = Query(7, ge=2, le=MAX_STEPS),
+    cls: str | None = CLASS,
+    format: str | None = FORMAT,
+    runs: Served = Depends(served),
+):
+    """The path between two uploaded files' latents (two MIDI melodies, two images, two clips), for models
+    that reconstruct: the body is JSON {"a": the first file in base64, "b": the second}."""
+    m = runs.model(name)
+    body = await capped_body(request)
+    expected = 'expected a JSON body {"a": the first file in base64, "b": the second}'
+    try:
+        files = json.loads(body)
+    except ValueError:
+        raise HTTPException(400, f"{expected}; the body is not JSON") from None
+    missing = [k for k in ("a", "b") if not (isinstance(files, dict) and isinstance(files.get(k), str))]
+    if missing:
+        raise HTTPException(400, f"{expected}; missing: {', '.join(missing)}")
+    try:
+        blobs = [base64.b64decode(files[k], validate=True) for k in ("a", "b")]
+    except binascii.Error as e:
+        raise HTTPException(400, f"{expected}; not base64 ({e})") from None
+    return path_between(m, name, blobs, steps, cls, format)
 
 
 @router.post("/restore", openapi_extra=UPLOAD_BODY)
