@@ -313,3 +313,31 @@ def test_tune_a_text_vae_on_held_out_nll(text_folder, tmp_path):
     assert (tmp_path / "t" / "best" / TOKENIZER_FILE).is_file()
     with pytest.raises(ConfigError, match="lower is better"):
         tune("text-vae", data_cfg, study_name="u", objective="recall", **kw)
+
+
+def test_a_text_vae_with_the_fitted_prior_draws_codes_where_the_training_sentences_are(
+    text_data, text_folder, tmp_path
+):
+    """model.prior=gmm: the mixture is fitted to the training sentences' codes when training ends and saved with
+    the run; --set model.prior=normal draws N(0, I) from the same run; a run without a mixture refuses gmm."""
+    cfg = tiny_config(
+        "text-vae", "model.prior=gmm", "model.prior_components=4", "train.steps=150", source=str(text_folder)
+    )
+    Trainer(cfg, tmp_path / "gmm", data=text_data, **quiet()).fit()
+    m = genforge.load(tmp_path / "gmm")
+    with torch.no_grad():
+        codes = m.encode(text_data.tensor("train"))[0]
+    gap = lambda z: torch.cdist(z, codes).min(1).values.median()  # noqa: E731  distance to the nearest code
+    fitted = m.prior(500, torch.Generator().manual_seed(2))
+    assert torch.equal(fitted, m.prior(500, torch.Generator().manual_seed(2)))  # seeded
+    set_options(m, ["model.prior=normal"])
+    normal = m.prior(500, torch.Generator().manual_seed(2))
+    assert gap(fitted) < 0.7 * gap(normal), (gap(fitted), gap(normal))
+    assert torch.equal(genforge.load(tmp_path / "gmm").prior(500, torch.Generator().manual_seed(2)), fitted)
+    Trainer(
+        tiny_config("text-vae", "train.steps=2", source=str(text_folder)), tmp_path / "n", data=text_data, **quiet()
+    ).fit()
+    no_mixture = genforge.load(tmp_path / "n")
+    set_options(no_mixture, ["model.prior=gmm"])
+    with pytest.raises(ConfigError, match="no fitted mixture"):
+        no_mixture.prior(4)

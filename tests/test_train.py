@@ -4,6 +4,7 @@ import torch
 
 import genforge
 from genforge.errors import ConfigError, RunError
+from genforge.io import STATUS, read_json, read_metrics
 from genforge.run import WEIGHTS
 from genforge.train import Interrupted, Trainer
 
@@ -196,3 +197,25 @@ def test_balance_needs_labelled_data(tmp_path, digits):
     digits_unlabelled = type(digits)(**{**digits.__dict__, "train_labels": None, "test_labels": None})
     with pytest.raises(ConfigError, match="train.balance needs labelled data"):
         Trainer(cfg, tmp_path, data=digits_unlabelled, **quiet())
+
+
+def test_a_language_model_on_a_few_hundred_lines_stops_before_it_memorises_and_keeps_its_best_weights(
+    tmp_path, text_data, text_folder
+):
+    """The overfitting watch: the held-out loss of a validation slice rises once the model learns the lines by
+    heart; training stops there, says so, and keeps the weights of the best check."""
+    from genforge.train.watch import validation_split
+
+    sets = ["model.hidden=128", "model.dropout=0", "train.lr=3e-3", "train.steps=3000", "train.watch_every=40"]
+    cfg = tiny_config("text-lm", *sets, "train.watch_patience=2", source=str(text_folder))
+    tr = Trainer(cfg, tmp_path, data=text_data, progress=False, log=lambda s: None)
+    n_train = len(text_data.tensor("train"))
+    assert len(tr.x) == len(validation_split(n_train, 0.05, 0)[0]) < n_train  # the slice is not trained on
+    step = tr.fit()
+    assert step < 3000  # stopped by the watch, not by the budget
+    status = read_json(tmp_path / STATUS)
+    assert "the weights of step" in status["stopped_early"]
+    checks = [r for r in read_metrics(tmp_path / "metrics.jsonl") if "val_loss" in r]
+    best = min(checks, key=lambda r: r["val_loss"])
+    assert checks[-1]["val_loss"] > best["val_loss"] and checks[-1]["step"] == step
+    assert tr.watch.loss(genforge.load(tmp_path)) == pytest.approx(best["val_loss"], abs=1e-3)

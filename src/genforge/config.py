@@ -71,6 +71,16 @@ class TrainConfig(StrictModel):
     on_nan: Literal["stop", "rollback"] = Field(
         "stop", description="a non-finite loss: stop (keeping the last checkpoint) or roll back to it at half the lr"
     )
+    watch_patience: int = Field(
+        3,
+        ge=0,
+        description="likelihood families (VAEs, language models): stop when the loss of a validation slice held "
+        "aside from training has not improved for this many checks, keeping the best weights; 0 never stops",
+    )
+    watch_every: int = Field(200, ge=1, description="steps between checks of the validation loss")
+    validation: float = Field(
+        0.05, gt=0, lt=0.5, description="share of the training split held aside for the watch (32 to 1000 items)"
+    )
     log_to: list[Literal["tensorboard", "mlflow"]] = Field(
         [], description="experiment trackers beside metrics.jsonl: tensorboard (RUN/tensorboard), mlflow (RUN/mlruns)"
     )

@@ -209,6 +209,11 @@ class Family(nn.Module):
         in buffers); `train` is the training split in stored form, `to_model` converts a chunk of it,
         `class_names` names the labels. Default: nothing."""
 
+    def held_out_loss(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Likelihood families: the mean loss (nats per item) of items not trained on, a model-form batch x; the
+        overfitting watch (train/watch.py) follows it on a validation slice."""
+        raise NotImplementedError(f"{self.name} has no held-out loss (only likelihood families do)")
+
     def finish_training(
         self,
         train: torch.Tensor,

@@ -1,5 +1,5 @@
-"""An ex-post sampling prior: a Gaussian mixture fitted to a trained encoder's codes of the training images
-(Ghosh et al. 2020, "From variational to deterministic autoencoders").
+"""An ex-post sampling prior: a Gaussian mixture fitted to a trained encoder's codes of the training items
+(Ghosh et al. 2020, "From variational to deterministic autoencoders"), for every VAE family (`model.prior`).
 
 A VAE's aggregate posterior does not fill N(0, I): codes drawn from the prior land in holes the decoder never
 saw during training and decode to smudges. A mixture fitted after training to the posterior means draws codes
@@ -13,10 +13,14 @@ seeded.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 import torch
+from pydantic import Field
 from torch import nn
+
+from ..config import StrictModel
+from ..errors import ConfigError
 
 # EM iterations after the k-means start: enough for the samples (FID within noise of a converged fit) at a
 # fraction of the time, which counts against the user's budget
@@ -63,3 +67,53 @@ class GaussianMixturePrior(nn.Module):
         comp = torch.multinomial(weights[cls], 1, generator=generator).squeeze(1)  # [n]
         eps = torch.randn(n, means.shape[2], 1, generator=generator)  # [n, D, 1]
         return means[cls, comp] + (chol[cls, comp] @ eps).squeeze(-1)
+
+
+class PriorOptions(StrictModel):
+    """The config fields of a VAE family's sampling prior."""
+
+    prior: Literal["normal", "gmm"] = Field(
+        "normal",
+        description="sampling prior: normal N(0, I), or gmm, a Gaussian mixture fitted to the training items' "
+        "codes when training ends (samples from where the decoder was trained; the ELBO keeps N(0, I)); one "
+        "mixture per class when conditional",
+    )
+    prior_components: int = Field(10, ge=1, description="components of the gmm sampling prior")
+
+
+class FittedPrior:
+    """A VAE family's side of the fitted prior (mixed in before Family): `self.gmm` is made by `mixture_for` in
+    __init__; the family's `encode` gives the codes."""
+
+    gmm: Optional[GaussianMixturePrior]
+
+    @torch.no_grad()
+    def finish_training(self, train, labels, to_model) -> None:
+        """prior=gmm: fit the mixture(s) to the posterior means of (up to 20,000 of) the training items."""
+        if self.gmm is None:
+            return
+        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:20_000]
+        labels = labels if self.conditional else None
+        was_training = self.training
+        self.eval()
+        codes = [
+            self.encode(to_model(train[i]).to(self.device), None if labels is None else labels[i])[0]
+            for i in idx.split(1000)
+        ]
+        self.train(was_training)
+        self.gmm.fit(torch.cat(codes), None if labels is None else labels[idx])
+
+    def prior(self, n, generator=None, labels=None):
+        """prior=gmm, once fitted: codes from the mixture (of each label's class when conditional); else N(0, I).
+        A gmm run samples N(0, I) with --set model.prior=normal."""
+        if self.cfg.prior == "gmm" and self.gmm is None:  # asked for at sampling time (--set model.prior=gmm)
+            raise ConfigError("model.prior=gmm: this run has no fitted mixture (train it with model.prior=gmm)")
+        fitted = self.gmm is not None and bool(self.gmm.fitted) and self.cfg.prior == "gmm"
+        if fitted and (labels is not None or not self.conditional):
+            return self.gmm.sample(n, generator, labels).to(self.device)
+        return super().prior(n, generator, labels)
+
+
+def mixture_for(cfg: PriorOptions, latent_dim: int, classes: int) -> Optional[GaussianMixturePrior]:
+    """The mixture a family with these options keeps (one per class when conditional), or None for N(0, I)."""
+    return GaussianMixturePrior(cfg.prior_components, latent_dim, max(1, classes)) if cfg.prior == "gmm" else None

@@ -61,6 +61,10 @@ class TextLM(Family):
         opts["lm"].step()
         return {"loss": loss.detach()}
 
+    def held_out_loss(self, x, y=None):
+        """The NLL, nats per sentence, batch mean."""
+        return -self.log_likelihood_terms(x, y).mean()
+
     def log_likelihood_terms(self, x, y, z=None):
         """log p(x) per sentence [B] (log p(x | y) when conditional)."""
         return -self.decoder.nll(x, self._cond(y))

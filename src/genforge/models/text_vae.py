@@ -29,6 +29,7 @@ from torch import nn
 from ..data.textset import EOS, PAD
 from ..losses.vae import kl_per_dim
 from .base import FAMILIES, ConditionalConfig, Family, append_class
+from .latent_prior import FittedPrior, PriorOptions, mixture_for
 from .sentence import Cell, SentenceDecoder, generate, last_hidden, recurrent, run_rnn
 from .text_figures import text_figures
 
@@ -45,7 +46,7 @@ class TextSamplingConfig(ConditionalConfig):
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout on decoder embeddings and outputs")
 
 
-class TextVAEConfig(TextSamplingConfig):
+class TextVAEConfig(TextSamplingConfig, PriorOptions):
     latent_dim: int = Field(32, ge=1, description="latent size")
     beta: float = Field(1.0, ge=0, description="weight of the KL term once annealed (1 = the ELBO)")
     kl_anneal: Literal["none", "monotonic", "cyclical"] = Field("none", description="KL weight schedule")
@@ -86,7 +87,7 @@ class Encoder(nn.Module):
 
 
 @FAMILIES.register("text-vae")
-class TextVAE(Family):
+class TextVAE(FittedPrior, Family):
     name = "text-vae"
     Config = TextVAEConfig
     modality = "text"
@@ -134,6 +135,7 @@ class TextVAE(Family):
             if cfg.bow_weight
             else None
         )
+        self.gmm = mixture_for(cfg, cfg.latent_dim, k)
         # steps taken, for the schedules: a buffer so that a resumed run continues them exactly
         self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
 
@@ -215,6 +217,12 @@ class TextVAE(Family):
         return generate(
             self.decoder, append_class(mu, y, self.cond_classes), len(x), self.length, 0.0, 1.0, None, x.device
         )
+
+    def held_out_loss(self, x, y=None):
+        """The negative ELBO (one posterior sample, beta 1, no free bits), nats per sentence, batch mean."""
+        mu, logvar = self.encode(x, y)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        return (self.decoder.nll(x, append_class(z, y, self.cond_classes)) + kl_per_dim(mu, logvar).sum(1)).mean()
 
     def log_likelihood_terms(self, x, y, z):
         """log p(x | z) per sentence [B] (teacher forcing, no word dropout)."""

@@ -33,11 +33,11 @@ from torch import nn
 from ..losses import elbo
 from ..losses.vae import decoder_mean
 from .base import FAMILIES, ConditionalConfig, Family, append_class, init_weights, stages
-from .latent_prior import GaussianMixturePrior
+from .latent_prior import FittedPrior, PriorOptions, mixture_for
 from .vae_figures import vae_figures
 
 
-class VAEConfig(ConditionalConfig):
+class VAEConfig(ConditionalConfig, PriorOptions):
     latent_dim: int = Field(16, ge=1, description="latent size; 2 gives the classic 2-D manifold")
     hidden: int = Field(256, ge=1, description="width of the dense layer before z_mean / z_log_var (article: 16)")
     width: float = Field(1.0, gt=0, description="multiplier of every channel count")
@@ -55,13 +55,6 @@ class VAEConfig(ConditionalConfig):
         0, ge=0, description="residual blocks after each decoder upsampling layer (0 = the article's plain decoder)"
     )
     init: Literal["torch", "glorot", "dcgan"] = Field("torch", description="weight init; glorot is Keras' default")
-    prior: Literal["normal", "gmm"] = Field(
-        "normal",
-        description="sampling prior: normal N(0, I), or gmm, a Gaussian mixture fitted to the training images' "
-        "codes when training ends (samples from where the decoder was trained; the ELBO keeps N(0, I)); one "
-        "mixture per class when conditional",
-    )
-    prior_components: int = Field(10, ge=1, description="components of the gmm sampling prior")
 
 
 def _channels(k: int, cfg: VAEConfig) -> int:
@@ -153,7 +146,7 @@ class _Image(nn.Module):
 
 
 @FAMILIES.register("vae")
-class VAE(Family):
+class VAE(FittedPrior, Family):
     name = "vae"
     Config = VAEConfig
     abilities = frozenset({"reconstruct", "likelihood", "traverse", "interpolate", "conditional"})
@@ -214,9 +207,7 @@ class VAE(Family):
                 nn.init.zeros_(m.body[-1].bias)
         if cfg.kl_warmup:  # a buffer, so a resumed run continues the ramp where it was
             self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
-        self.gmm: Optional[GaussianMixturePrior] = None
-        if cfg.prior == "gmm":  # one mixture per class when conditional
-            self.gmm = GaussianMixturePrior(cfg.prior_components, cfg.latent_dim, max(1, self.cond_classes))
+        self.gmm = mixture_for(cfg, cfg.latent_dim, self.cond_classes)
 
     def encode(self, x, y=None):
         """x in the model form (images [B, C, H, W] in [-1, 1]; labels y [B] if conditional) -> (mu, logvar),
@@ -243,6 +234,10 @@ class VAE(Family):
             free_bits,
         )
 
+    def held_out_loss(self, x, y=None):
+        """The negative ELBO (one posterior sample, beta 1, no free bits), batch mean."""
+        return self.losses(x, y)[0]
+
     def train_step(self, x, y: Optional[torch.Tensor], opts):
         c = self.cfg
         beta = c.beta
@@ -254,25 +249,6 @@ class VAE(Family):
         loss.backward()
         opts["vae"].step()
         return {"loss": loss.detach(), "recon": recon.detach(), "kl": kl.detach()}
-
-    @torch.no_grad()
-    def finish_training(self, train, labels, to_model) -> None:
-        """prior=gmm: fit the mixture(s) to the posterior means of (up to 20,000 of) the training images."""
-        if self.gmm is None:
-            return
-        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:20_000]
-        labels = labels if self.conditional else None
-        was_training = self.training
-        self.eval()
-        codes = [self.encode(to_model(train[i]), None if labels is None else labels[i])[0] for i in idx.split(1000)]
-        self.train(was_training)
-        self.gmm.fit(torch.cat(codes), None if labels is None else labels[idx])
-
-    def prior(self, n, generator=None, labels=None):
-        """prior=gmm, once fitted: codes from the mixture (of each label's class when conditional); else N(0, I)."""
-        if self.gmm is not None and bool(self.gmm.fitted) and (labels is not None or not self.conditional):
-            return self.gmm.sample(n, generator, labels).to(self.device)
-        return super().prior(n, generator, labels)
 
     def reconstruct(self, x, y=None):
         """Images [-1, 1] (labels [B] if conditional) -> reconstructions from the posterior mean."""

@@ -59,6 +59,7 @@ from .distributed import (
 from .events import MAX_ROLLBACKS, Diverged, Hook, Interrupted, interrupt_now
 from .threads import ThreadTuner
 from .trackers import Trackers
+from .watch import OverfitWatch, validation_split
 
 
 def pick_device(name: str) -> torch.device:
@@ -133,6 +134,7 @@ class Trainer:
         self.step, self.elapsed = 0, 0.0
         self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
         self.y = self.data.labels("train", self.device)
+        self.watch = self._watch_for(t)
         if resume:
             self._restore()
         else:
@@ -159,6 +161,18 @@ class Trainer:
         self._rollbacks = 0
         if self.world.enabled:
             wrap(self.model, self.device, t.sync_bn)
+
+    def _watch_for(self, t) -> Optional[OverfitWatch]:
+        """Likelihood families: the overfitting watch, its validation slice taken out of self.x / self.y."""
+        if "likelihood" not in self.model.abilities or not t.watch_patience:
+            return None
+        keep, val = validation_split(len(self.x), t.validation, t.seed)
+        if len(val) < 4:
+            return None
+        y_val = None if self.y is None else self.y[val]
+        watch = OverfitWatch(self.x[val], y_val, t.watch_patience, self.modality.to_model)
+        self.x, self.y = self.x[keep], None if self.y is None else self.y[keep]
+        return watch
 
     def _noise_seed(self, step: int) -> int:
         """The seed of this process's noise stream for a run started (or, without saved states, resumed) at
@@ -281,15 +295,16 @@ class Trainer:
                 was = self.model.training
                 rec = hook.fn(self)
                 self.model.train(was)
-                if rec and is_main_process():
-                    self.trackers.scalars(self.step, rec)
-                    append_jsonl(
-                        self.run / "metrics.jsonl", {"step": self.step, "elapsed_s": round(self.elapsed, 2), **rec}
-                    )
-                    self.log(
-                        f"step {self.step}: "
-                        + ", ".join(f"{k} {v:.4g}" for k, v in rec.items() if isinstance(v, float))
-                    )
+                if rec:
+                    self._record(rec)
+
+    def _record(self, rec: dict) -> None:
+        """A record of figures measured during training: metrics.jsonl, the trackers and the log (rank 0)."""
+        if not is_main_process():
+            return
+        self.trackers.scalars(self.step, rec)
+        append_jsonl(self.run / "metrics.jsonl", {"step": self.step, "elapsed_s": round(self.elapsed, 2), **rec})
+        self.log(f"step {self.step}: " + ", ".join(f"{k} {v:.4g}" for k, v in rec.items() if isinstance(v, float)))
 
     def _log_metrics(self, bar) -> None:
         """Mean losses since the last log, images/s, one line of metrics.jsonl (one host sync)."""
@@ -395,14 +410,17 @@ class Trainer:
                 ) from None
             raise
         bar.close()
+        extra = {}
+        if self.watch is not None and self.watch.stopped:
+            extra["stopped_early"] = self.watch.restore(self.model, self.step)
+            self.log(extra["stopped_early"])
         self.model.finish_training(self.x, self.y, self.modality.to_model)
         self.save_checkpoint()
         if self.step % self.cfg.train.sample_every:  # the final preview, unless just written
             self.save_samples()
         self._run_hooks(lambda every: self.step % every != 0)  # the final step, unless just done
-        extra = {}
         if self.world.enabled:
-            extra = {"processes": self.world.size, "ranks_agree": ranks_agree(self.model, self.world)}
+            extra |= {"processes": self.world.size, "ranks_agree": ranks_agree(self.model, self.world)}
             self.log(f"weights identical on all {self.world.size} processes: {extra['ranks_agree']}")
         self._status("finished", **extra)
         return self.step
@@ -442,6 +460,11 @@ class Trainer:
             if any(self.step % h.every == 0 for h in self.hooks):
                 self._run_hooks(lambda every: self.step % every == 0)
                 side_work = True
+            if self.watch is not None and self.step % t.watch_every == 0:
+                self._record(self.watch.check(self.model, self.step))  # every rank: the same weights, one verdict
+                side_work = True
+                if self.watch.stopped:
+                    break
             if side_work and self.threads is not None:
                 self.threads.restart_window()
         if self._n_sum:
