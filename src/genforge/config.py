@@ -77,7 +77,9 @@ class TrainConfig(StrictModel):
         description="likelihood families (VAEs, language models): stop when the loss of a validation slice held "
         "aside from training has not improved for this many checks, keeping the best weights; 0 never stops",
     )
-    watch_every: int = Field(200, ge=1, description="steps between checks of the validation loss")
+    watch_every: Optional[int] = Field(
+        None, ge=1, description="steps between checks of the validation loss (default: an epoch, 20 to 200 steps)"
+    )
     validation: float = Field(
         0.05, gt=0, lt=0.5, description="share of the training split held aside for the watch (32 to 1000 items)"
     )

@@ -17,7 +17,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 
-from ..errors import ConfigError
+from ..errors import ConfigError, RunError
 
 
 @dataclass(frozen=True)
@@ -138,3 +138,26 @@ def leave(model) -> None:
     model.undistribute()
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def pick_device(name: str) -> torch.device:
+    """`auto`, `cpu` or `cuda` -> the device to train on; cuda without a CUDA device is an error."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RunError("--device cuda was asked for, but torch sees no CUDA device")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def rng_state(device: torch.device) -> dict:
+    """The random generators' state of this process (CPU, and the device's when CUDA), for checkpoints."""
+    state = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict, device: torch.device) -> None:
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and "cuda" in state:
+        torch.cuda.set_rng_state(state["cuda"], device)

@@ -53,34 +53,16 @@ from .distributed import (
     local_batch,
     local_device,
     mean_across,
+    pick_device,
     ranks_agree,
+    rng_state,
+    set_rng_state,
     wrap,
 )
 from .events import MAX_ROLLBACKS, Diverged, Hook, Interrupted, interrupt_now
 from .threads import ThreadTuner
 from .trackers import Trackers
-from .watch import OverfitWatch, validation_split
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RunError("--device cuda was asked for, but torch sees no CUDA device")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    return torch.device(name)
-
-
-def _rng_state(device: torch.device) -> dict:
-    state = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _set_rng_state(state: dict, device: torch.device) -> None:
-    torch.set_rng_state(state["torch"])
-    if device.type == "cuda" and "cuda" in state:
-        torch.cuda.set_rng_state(state["cuda"], device)
+from .watch import watch_for
 
 
 class Trainer:
@@ -134,7 +116,7 @@ class Trainer:
         self.step, self.elapsed = 0, 0.0
         self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
         self.y = self.data.labels("train", self.device)
-        self.watch = self._watch_for(t)
+        self.watch, self.x, self.y = watch_for(self.model, self.x, self.y, t, self.modality.to_model)
         if resume:
             self._restore()
         else:
@@ -153,6 +135,8 @@ class Trainer:
             else Shuffled(len(self.x), self.batch, self.local_batch, self.world.rank, t.seed, self.device)
         )
         self.total = self._total_steps()
+        # small data overfits within a few epochs: the watch looks once an epoch unless told otherwise
+        self.watch_every = t.watch_every or min(max(self.steps_per_epoch, 20), 200)
         # a conditional model's grid has one class per column
         self.grid_y = None
         if self.model.conditional:
@@ -161,18 +145,6 @@ class Trainer:
         self._rollbacks = 0
         if self.world.enabled:
             wrap(self.model, self.device, t.sync_bn)
-
-    def _watch_for(self, t) -> Optional[OverfitWatch]:
-        """Likelihood families: the overfitting watch, its validation slice taken out of self.x / self.y."""
-        if "likelihood" not in self.model.abilities or not t.watch_patience:
-            return None
-        keep, val = validation_split(len(self.x), t.validation, t.seed)
-        if len(val) < 4:
-            return None
-        y_val = None if self.y is None else self.y[val]
-        watch = OverfitWatch(self.x[val], y_val, t.watch_patience, self.modality.to_model)
-        self.x, self.y = self.x[keep], None if self.y is None else self.y[keep]
-        return watch
 
     def _noise_seed(self, step: int) -> int:
         """The seed of this process's noise stream for a run started (or, without saved states, resumed) at
@@ -207,7 +179,7 @@ class Trainer:
             self.step, self.elapsed = int(state["step"]), float(state["elapsed"])
             ranks = state.get("rng_ranks", [state["rng"]["torch"]])
             if len(ranks) == self.world.size:  # each process resumes its own noise stream
-                _set_rng_state(state["rng"] | {"torch": ranks[self.world.rank]}, self.device)
+                set_rng_state(state["rng"] | {"torch": ranks[self.world.rank]}, self.device)
             else:  # saved at another world size (or by Ctrl-C, without every rank's): a fresh stream per rank
                 torch.manual_seed(self._noise_seed(self.step))
         except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
@@ -231,7 +203,7 @@ class Trainer:
         and a process killed between the two leaves a state that resumes exactly: resuming reads the weights
         stored with the step, optimizers and RNG, never a model.safetensors newer or older than them.
         Under torchrun every rank's random state is gathered (a collective: `every_rank` False skips it)."""
-        rng = _rng_state(self.device)
+        rng = rng_state(self.device)
         ranks = gather_rng(rng["torch"], self.world, self.device) if every_rank else None
         if not is_main_process():
             return
@@ -460,7 +432,7 @@ class Trainer:
             if any(self.step % h.every == 0 for h in self.hooks):
                 self._run_hooks(lambda every: self.step % every == 0)
                 side_work = True
-            if self.watch is not None and self.step % t.watch_every == 0:
+            if self.watch is not None and self.step % self.watch_every == 0:
                 self._record(self.watch.check(self.model, self.step))  # every rank: the same weights, one verdict
                 side_work = True
                 if self.watch.stopped:

@@ -68,3 +68,15 @@ class OverfitWatch:
             f"improved for {self.patience} checks since its best, {self.best:.2f} nats at step {self.best_step}; "
             f"the weights of step {self.best_step} are kept (train.watch_patience=0 trains on)"
         )
+
+
+def watch_for(model, x: torch.Tensor, y: Optional[torch.Tensor], t, to_model):
+    """(watch or None, training x, training y): a likelihood family's watch with its validation slice taken
+    out of the training items, unless train.watch_patience is 0 or there are too few items."""
+    if "likelihood" not in model.abilities or not t.watch_patience:
+        return None, x, y
+    keep, val = validation_split(len(x), t.validation, t.seed)
+    if len(val) < 4:
+        return None, x, y
+    watch = OverfitWatch(x[val], None if y is None else y[val], t.watch_patience, to_model)
+    return watch, x[keep], None if y is None else y[keep]
