@@ -185,6 +185,9 @@ def test_text_figures_order_known_good_and_bad_text(text_data):
     # fluency under an LM of the data, and coverage of the data by an LM of the samples
     assert min(rand["forward_ppl"], shuffled["forward_ppl"]) > floor["forward_ppl"]
     assert rows["one sentence repeated"]["reverse_ppl"] > floor["reverse_ppl"]
+    # spelling: typos are invented words, shuffled real words are not
+    assert rows["misspelt words"]["invented_words"] > 0.3 > 0.1 > floor["invented_words"]  # words of 4+ letters
+    assert shuffled["invented_words"] == pytest.approx(floor["invented_words"], abs=0.01)
     assert set(conditions(text_data, 10)) == set(rows)
 
 

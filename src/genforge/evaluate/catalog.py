@@ -6,10 +6,11 @@ from functools import partial
 
 import numpy as np
 
+from ..data.text import is_cjk
 from . import metrics as M
 from .lm_perplexity import lm_perplexities
 from .registry import register_metric
-from .text_metrics import distinct_n, self_bleu
+from .text_metrics import distinct_n, invented_share, lexicon, self_bleu
 from .usefulness import usefulness
 
 FEATURES = ("features",)
@@ -128,6 +129,20 @@ def useful(ctx, side) -> dict:
 )
 def distinct(ctx, side) -> dict:
     return {f"distinct_{n}": distinct_n(side.strings, n) for n in (1, 2)}
+
+
+@register_metric(
+    "invented_words",
+    modalities=("text",),
+    needs=("strings",),
+    help="share of sample words no training text contains (invented or misspelt; CJK: unseen character pairs)",
+)
+def invented_words(ctx, side) -> dict:
+    if "lexicon" not in ctx.cache:  # the training text's words, once per evaluation (the floor reuses them)
+        train = ctx.modality.to_samples(ctx.data.tensor("train"), ctx.data.codec)
+        ctx.cache["lexicon"] = (lexicon(train, is_cjk(train)), is_cjk(train))
+    known, cjk = ctx.cache["lexicon"]
+    return {"invented_words": invented_share(side.strings, known, cjk, seed=ctx.seed)}
 
 
 @register_metric(

@@ -102,6 +102,7 @@ class Context:
     floors: bool
     train_steps: Optional[int] = None  # steps of networks the metrics train (None: by data size)
     modality: Modality = field(init=False)
+    cache: dict = field(init=False, default_factory=dict)  # references a metric builds once (a text lexicon)
 
     def __post_init__(self):
         self.modality = modality_for(self.data)

@@ -1,17 +1,29 @@
-"""Diversity figures of text samples: distinct-n (Li et al. 2016) and self-BLEU (Zhu et al. 2018).
+"""Figures of text samples: distinct-n (Li et al. 2016) and self-BLEU (Zhu et al. 2018) for diversity, and
+the share of invented words for spelling.
 
 Words are whitespace-separated tokens, except for text in a script written without
 spaces (Chinese, Japanese), where each character is a unit; self-BLEU uses
 sacrebleu's matching tokenizer ('13a', or 'zh' for Chinese).
+
+Invented words: with no dictionary to hand (and none that fits every data set), the training text is the
+lexicon. A sample word (a run of letters, apostrophes inside, lower-cased) that no training text contains is
+invented or misspelt; in Chinese or Japanese, where words are not delimited, the unit is a pair of adjacent
+characters never seen side by side in training. Held-out text has its own unseen words (names, rare words),
+which is the floor the samples' share is read against.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import torch
 
 from ..data.text import is_cjk, units
 from .metrics import _bootstrap_mean
+
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")  # letters, with apostrophes inside (don't, O'Brien)
+LETTERS = re.compile(r"[^\W\d_]+")
 
 
 def distinct_n(texts: list[str], n: int) -> dict:
@@ -36,3 +48,23 @@ def self_bleu(texts: list[str], n_max: int = 300, seed: int = 0) -> dict:
         [bleu.sentence_score(h, pick[:i] + pick[i + 1 :]).score for i, h in enumerate(pick)], dtype=torch.float64
     )
     return {"value": float(scores.mean()), "interval": _bootstrap_mean(scores, 200, seed), "n": len(pick)}
+
+
+def words(text: str, cjk: bool) -> list[str]:
+    """The lexical units of a text: lower-cased letter words, or adjacent character pairs for CJK text."""
+    if cjk:  # pairs inside runs of letters: punctuation ends a run
+        return [run[i : i + 2] for run in LETTERS.findall(text) for i in range(len(run) - 1)]
+    return [w.lower() for w in WORD.findall(text)]
+
+
+def lexicon(texts: list[str], cjk: bool) -> set[str]:
+    """Every word (or character pair) of the training texts."""
+    return {w for t in texts for w in words(t, cjk)}
+
+
+def invented_share(texts: list[str], known: set[str], cjk: bool, draws: int = 200, seed: int = 0) -> dict:
+    """Share of the texts' words that the lexicon `known` lacks, with a bootstrap interval over words."""
+    flags = torch.tensor([w not in known for t in texts for w in words(t, cjk)], dtype=torch.float64)
+    if not len(flags):
+        return {"value": 0.0, "words": 0}
+    return {"value": float(flags.mean()), "interval": _bootstrap_mean(flags, draws, seed), "words": len(flags)}

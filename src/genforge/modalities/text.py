@@ -23,6 +23,20 @@ from ..io import atomic_write, fig_png, img_tag
 from .base import Modality, register_modality
 
 
+def misspelt(text: str, rng: np.random.Generator) -> str:
+    """A typo in every word of four letters or more, two inner letters swapped ("wrod"); in CJK text, every
+    third character trades places with the next."""
+    chars = list(text)
+    if is_cjk([text]):
+        for i in range(0, len(chars) - 1, 3):
+            chars[i], chars[i + 1] = chars[i + 1], chars[i]
+        return "".join(chars)
+    for m in re.finditer(r"[^\W\d_]{4,}", text):
+        i = m.start() + 1 + int(rng.integers(m.end() - m.start() - 3))  # an inner pair, first and last kept
+        chars[i], chars[i + 1] = chars[i + 1], chars[i]
+    return "".join(chars)
+
+
 class TextDataConfig(BaseDataConfig):
     """Text data: one sample is a line, an entry between separator lines, or a CSV/JSONL cell."""
 
@@ -261,7 +275,12 @@ class TextModality(Modality):
         shuffled = [join(rng.permutation(units(t, cjk)).tolist()) for t in real]
         vocab = sorted({u for t in data.train_text for u in units(t, cjk)})
         random_words = [join(rng.choice(vocab, max(1, len(units(t, cjk)))).tolist()) for t in real]
-        out = {"real (floor)": real, "shuffled words": shuffled, "random dictionary words": random_words}
+        out = {
+            "real (floor)": real,
+            "shuffled words": shuffled,
+            "random dictionary words": random_words,
+            "misspelt words": [misspelt(t, rng) for t in real],
+        }
         if data.test_labels is not None and data.n_classes >= 2:
             out["one class only"] = pick([t for t, y in zip(data.test_text, data.test_labels) if y == 0], n)
         out["one sentence repeated"] = [real[0]] * len(real)
