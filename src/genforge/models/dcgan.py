@@ -69,7 +69,7 @@ class DCGANConfig(ConditionalConfig):
         "", description="DiffAugment policies for D's inputs, comma-separated: color, translation, cutout"
     )
     mode_seeking: float = Field(
-        0.0, ge=0, description="conditional models: weight of MSGAN's term against samples that ignore the noise"
+        0.0, ge=0, description="weight of MSGAN's term against samples that ignore the noise (against collapse)"
     )
     matching_aware: bool = Field(
         False,
@@ -140,8 +140,9 @@ _DEFAULT = {
 
 
 def mode_seeking(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-    """MSGAN's term (Mao et al. 2019), to be minimised: the two halves of the batch share labels, and the
-    generator is penalised when other noise gives the same image: 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|)."""
+    """MSGAN's term (Mao et al. 2019), to be minimised: the generator is penalised when other noise gives the
+    same image (of the same label, when conditional): 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|) over the two
+    halves of the batch."""
     h = len(fake) // 2
     ratio = (fake[:h] - fake[h : 2 * h]).abs().mean() / (z[:h] - z[h : 2 * h]).abs().mean()
     return 1.0 / (ratio + 1e-5)
@@ -365,7 +366,7 @@ class DCGAN(Family):
             if g_turn:
                 # D's own gradients are not needed here: the plain D, so that they are not averaged for nothing
                 loss_g = self.loss.g(self.D(aug(fake), y_fake))
-                if c.mode_seeking and y is not None:
+                if c.mode_seeking:  # conditional: the two halves of the batch share their labels
                     loss_g = loss_g + c.mode_seeking * mode_seeking(fake, z)
                 opts["g"].zero_grad(set_to_none=True)
                 loss_g.backward()
