@@ -5,6 +5,7 @@ evaluation). Every `train.watch_every` steps the family's held-out loss on it (n
 one-sample negative ELBO, a language model's NLL) is measured; when `train.watch_patience` checks in a row
 bring no new best, training stops and the weights of the best check are put back. On ten thousand sentences
 the watch seldom fires within minutes; on a few hundred lines it is what keeps samples from being copies.
+The best weights are kept in memory: a resumed run starts its watch afresh.
 """
 
 from __future__ import annotations
