@@ -135,8 +135,7 @@ class Trainer:
             else Shuffled(len(self.x), self.batch, self.local_batch, self.world.rank, t.seed, self.device)
         )
         self.total = self._total_steps()
-        # small data overfits within a few epochs: the watch looks once an epoch unless told otherwise
-        self.watch_every = t.watch_every or min(max(self.steps_per_epoch, 20), 200)
+        self.watch_every = t.watch_every or min(max(self.steps_per_epoch, 20), 200)  # small data: once an epoch
         # a conditional model's grid has one class per column
         self.grid_y = None
         if self.model.conditional:
@@ -329,6 +328,9 @@ class Trainer:
         before = signal.signal(signal.SIGTERM, interrupt_now) if on_term else None
         try:
             return self._fit()
+        except BaseException:
+            on_term = on_term and not self._ignore_term()  # kept ignored while the error is printed
+            raise
         finally:
             if on_term:
                 signal.signal(signal.SIGTERM, before)
@@ -336,6 +338,14 @@ class Trainer:
             if lock is not None:
                 lock.close()
             leave(self.model)
+
+    def _ignore_term(self) -> bool:
+        """Under torchrun, once stopping: ignore its SIGTERM to survivors, which would end this process before it
+        has saved and said why. True if done."""
+        if not (self.world.enabled and threading.current_thread() is threading.main_thread()):
+            return False
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        return True
 
     def _fit(self) -> int:
         self._write_header()
@@ -365,6 +375,7 @@ class Trainer:
                     if not self._rollback(e):
                         raise
         except KeyboardInterrupt:  # Ctrl-C (torchrun passes it, and SIGTERM, to every process)
+            self._ignore_term()
             bar.close()
             self.save_checkpoint(every_rank=False)  # no collective: another process may be gone already
             self._status("interrupted")
@@ -373,6 +384,7 @@ class Trainer:
             bar.close()
             raise
         except Exception as e:
+            self._ignore_term()
             with contextlib.suppress(RunError):  # a full disk may refuse the status too: keep the first error
                 self._status("failed", error=f"{type(e).__name__}: {e}")
             if self.world.enabled and isinstance(e, RuntimeError):  # a collective failed: a peer process is gone
