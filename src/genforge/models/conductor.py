@@ -55,7 +55,7 @@ class ConductorDecoder(nn.Module):
 
     def _state(self, init: nn.Linear, c: torch.Tensor) -> torch.Tensor:
         """c [N, C] -> an initial recurrent state [state_layers, N, H]."""
-        return torch.tanh(init(c)).view(len(c), -1, self.hidden).transpose(0, 1).contiguous()
+        return torch.tanh(init(c)).view(c.shape[0], -1, self.hidden).transpose(0, 1).contiguous()
 
     def prepare(self, cond: torch.Tensor) -> torch.Tensor:
         """cond [B, C] -> the conductor's segment embeddings [B, U, H]."""
