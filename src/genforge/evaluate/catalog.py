@@ -140,7 +140,8 @@ def distinct(ctx, side) -> dict:
 def invented_words(ctx, side) -> dict:
     if "lexicon" not in ctx.cache:  # the training text's words, once per evaluation (the floor reuses them)
         train = ctx.modality.to_samples(ctx.data.tensor("train"), ctx.data.codec)
-        ctx.cache["lexicon"] = (lexicon(train, is_cjk(train)), is_cjk(train))
+        cjk = is_cjk(train)
+        ctx.cache["lexicon"] = (lexicon(train, cjk), cjk)
     known, cjk = ctx.cache["lexicon"]
     return {"invented_words": invented_share(side.strings, known, cjk, seed=ctx.seed)}
 

@@ -43,7 +43,7 @@ class ConductorDecoder(nn.Module):
     ):
         super().__init__()
         self.segment, self.segments = segment, max(1, (length - 1) // segment)
-        self.hidden, self.layers = hidden, layers
+        self.hidden = hidden
         self.conductor = recurrent(cell, cond_dim, hidden, layers)
         self.conductor_init = nn.Linear(cond_dim, state_layers(self.conductor) * hidden)
         self.bottom = SentenceDecoder(vocab, embed, hidden, hidden, layers, dropout, cell)

@@ -59,7 +59,7 @@ class SentenceDecoder(nn.Module):
         cell: Cell = "gru",
     ):
         super().__init__()
-        self.cond_dim, self.layers, self.hidden = cond_dim, layers, hidden
+        self.cond_dim, self.hidden = cond_dim, hidden
         self.embed = nn.Embedding(vocab, embed, padding_idx=PAD)
         self.rnn = recurrent(cell, embed + cond_dim, hidden, layers, dropout if layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
