@@ -17,8 +17,15 @@ from genforge.errors import ConfigError, DataError
 from genforge.evaluate import metrics as M
 from genforge.modalities import MODALITIES
 from genforge.modalities.audio import AudioDataConfig
+from genforge.models import FAMILIES
 from genforge.models.spectrogram import Spectrogram
-from genforge.models.wavegan import WaveDiscriminator, WaveGANConfig, WaveGenerator, phase_shuffle
+from genforge.models.wavegan import (
+    WaveDiscriminator,
+    WaveGANConfig,
+    WaveGenerator,
+    phase_shuffle,
+    smooth_upsampling,
+)
 from genforge.report import write_report
 from genforge.serve.app import create_app
 from genforge.train import Trainer
@@ -132,11 +139,49 @@ def test_wavegan_shapes_and_phase_shuffle():
     assert d(torch.randn(3, 1, 16000)).shape == (3,)
 
 
+def test_smooth_init_starts_wavegan_samples_apart():
+    conv = torch.nn.ConvTranspose1d(3, 2, 25, 4, padding=11, output_padding=1, bias=False)
+    smooth_upsampling(conv)
+    flat = conv(torch.ones(1, 3, 40))[0, :, 24:-24]  # away from the edges
+    assert torch.allclose(flat, flat[:, :1].expand_as(flat), atol=1e-5)  # no periodic pattern from a constant
+    z, y = torch.randn(64, 100, generator=torch.Generator().manual_seed(0)), torch.arange(64) % 10
+    corr = {}
+    for smooth in (False, True):
+        torch.manual_seed(0)
+        cfg = WaveGANConfig(width=0.125, init="torch", smooth_init=smooth, ema=0.99, conditional=True)
+        wg = FAMILIES.get("wavegan")(cfg, (1, 16000), 10)
+        with torch.no_grad():
+            corr[smooth] = M.pairwise_correlation(wg.G(z, y).flatten(1))["value"]
+            assert torch.equal(wg.G(z, y), wg.G_ema(z, y))
+    assert corr[False] > 0.9 and corr[True] < 0.3, corr  # one shared pattern before; apart after
+
+
+def test_wavegan_spectrogram_critic_hears_the_spectrum_and_passes_its_gradient_to_the_clip():
+    d = WaveDiscriminator(WaveGANConfig(width=0.0625, kernel=9, spectrogram_critic=True), (1, 16000), n_classes=10)
+    t = torch.arange(16000) / 16000
+    tones = torch.stack([0.5 * torch.sin(2 * torch.pi * f * t) for f in (1000.0, 3000.0)]).unsqueeze(1)
+    pic = d.spectral.picture(tones)  # [2, 1, 128, 128]; bins 62.5 Hz apart
+    assert pic.shape == (2, 1, 128, 128)
+    assert pic[:, 0, :, 64].argmax(-1).tolist() == [16, 48]  # 1 kHz and 3 kHz
+    x = tones.clone().requires_grad_(True)
+    d(x, torch.tensor([3, 7])).sum().backward()  # the logit reads both branches
+    assert d.out.in_features == d.convs[-1].out_channels * 16 + d.spectral.n_features
+    assert x.grad.isfinite().all() and x.grad.abs().sum() > 0
+
+
 def test_wavegan_paper_step_runs_wgan_gp_on_waveforms(audio_data, tmp_path):
     cfg = tiny_config("wavegan", "train.steps=6", "model.n_critic=2", preset="paper", source="spoken-digits")
     Trainer(cfg, tmp_path, data=audio_data, **quiet()).fit()
     recs = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(r["loss_d"]) for r in recs)
+
+
+def test_sample_correlation_tells_one_repeated_sound_from_real_clips(audio_data):
+    real = AUD.to_model(audio_data.tensor("test")[:64]).flatten(1)
+    one = real[:1] * torch.linspace(-1, 1, 64)[:, None] + 0.01 * torch.randn(64, real.shape[1])  # one sound, any gain
+    r, c = M.pairwise_correlation(real), M.pairwise_correlation(one)
+    assert r["value"] < 0.2 and c["value"] > 0.8, (r, c)
+    assert r["interval"][0] <= r["value"] <= r["interval"][1]
 
 
 def test_modified_inception_score_rewards_confident_varied_samples():

@@ -109,6 +109,15 @@ def memorization(ctx, side) -> dict:
 
 
 @register_metric(
+    "sample_correlation",
+    modalities=("audio",),
+    help="mean |correlation| between pairs of sample waveforms: near 1 when a model repeats one sound",
+)
+def sample_correlation(ctx, side) -> dict:
+    return {"sample_correlation": M.pairwise_correlation(ctx.modality.to_model(side.stored).flatten(1), seed=ctx.seed)}
+
+
+@register_metric(
     "usefulness",
     needs=("labels",),
     better="higher",

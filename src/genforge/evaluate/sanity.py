@@ -7,7 +7,7 @@ half of the classes or from one class, and training images returned as samples.
 Text: held-out lines (the floor), the same lines with their words shuffled,
 random dictionary words of the same lengths, lines of one class only, one line
 repeated, and training lines returned as samples. Audio: held-out clips (the floor), clips with
-noise or low-pass filtering at growing strength, one class, time-reversed clips, training
+noise or low-pass filtering at growing strength, Griffin-Lim phase, one class, time-reversed clips, training
 clips returned as samples. Video: held-out clips (the floor), the first frame frozen, frames in a random
 order, blur and noise on every frame, one class, training clips returned as samples. Music: held-out melodies
 (the floor), their pitches shuffled (rhythm kept), random pitches in the data's range, one melody repeated,

@@ -17,7 +17,7 @@ from torch import nn
 from ..config import BaseDataConfig
 from ..data.audio import EXTENSIONS, fit_clip, load_audio, read_clip, to_int16
 from ..data.audio_validate import audio_report, format_audio_report
-from ..dsp import log_mel, read_audio, resample, spectrogram_png, wav_bytes
+from ..dsp import griffin_lim, log_mel, read_audio, resample, spectrogram_png, stft, wav_bytes
 from ..errors import DataError, RunError
 from ..io import CONFIG, atomic_write, fig_png, img_tag, read_json
 from .base import Modality, file_tag, random_rows, register_modality
@@ -277,7 +277,8 @@ class AudioModality(Modality):
 
     def sanity_conditions(self, data, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
         """name -> int16 'samples' [n', 1, T] with a known fault: noise at falling SNR, low-pass filtering at
-        falling cut-offs (an FFT brick wall), one class, time-reversed clips, training clips."""
+        falling cut-offs (an FFT brick wall), the true magnitudes with Griffin-Lim's phase, one class,
+        time-reversed clips, training clips."""
         g = torch.Generator().manual_seed(seed)
         test, train = data.tensor("test"), data.tensor("train")
         real = random_rows(test, n, g)
@@ -291,6 +292,12 @@ class AudioModality(Modality):
         freqs = torch.fft.rfftfreq(x.shape[-1], 1 / data.sample_rate)
         for cut in (4000, 2000, 1000):
             out[f"low-pass {cut} Hz"] = self.to_stored(torch.fft.irfft(spec * (freqs <= cut), n=x.shape[-1]))
+        # the phase that SpecGAN and the spectrogram VAE lose: exact magnitudes, Griffin-Lim's 32 iterations
+        n_fft, hop = 256, -(-x.shape[-1] // 128)
+        mag = torch.cat([stft(part, n_fft, hop).abs() for part in x.split(64)])
+        out["Griffin-Lim phase (32 iterations)"] = self.to_stored(
+            torch.cat([griffin_lim(m, n_fft, hop, x.shape[-1]) for m in mag.split(64)])
+        )
         if data.test_labels is not None and data.n_classes >= 2:
             out["one class (0)"] = random_rows(test[data.labels("test") == 0], n, g)
         out["time-reversed"] = real.flip(-1)

@@ -16,6 +16,12 @@ its output is cropped to T; D zero-pads its input to that length. `width` scales
 `kernel` is the paper's 25 (a smaller odd kernel is much faster on a CPU). Phase shuffle moves
 each example's feature maps by a random -n..n samples (reflect padding) so D cannot use the
 periodic artefacts of transposed convolutions. The conditional G and projection D follow DCGAN.
+
+`spectrogram_critic` adds a second branch to D, in the way of MelGAN's and HiFi-GAN's spectral
+discriminators: the clip's log-magnitude spectrogram (n_fft 256, 128 frames) goes through SpecGAN's
+2-D conv stack (3x3 kernels, this width), and the dense logit (and projection) reads both branches'
+features. The waveform critic alone judges short-range structure well but spectra slowly; through
+the STFT the generator hears at once which harmonics a word lacks.
 """
 
 from __future__ import annotations
@@ -28,9 +34,9 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from ..dsp import pad_to
+from ..dsp import pad_to, stft
 from .base import FAMILIES, append_class
-from .dcgan import DCGAN, DCGANConfig, d_norm, refuse_augment
+from .dcgan import DCGAN, DCGANConfig, Discriminator, d_norm, refuse_augment
 
 BASE = 16  # length of G's first feature map
 
@@ -40,6 +46,14 @@ class WaveGANConfig(DCGANConfig):
     kernel: int = Field(25, ge=3, description="kernel size of every 1-D conv (odd; the paper: 25)")
     phase_shuffle: int = Field(2, ge=0, description="D's phase shuffle: shift features by up to this many samples")
     dropout: float = Field(0.0, ge=0, lt=1, description="dropout after each discriminator conv (the paper: none)")
+    smooth_init: bool = Field(
+        False,
+        description="G's transposed convs start as nearest-neighbour upsampling then a random conv, so that "
+        "samples do not all start as one shared periodic pattern",
+    )
+    spectrogram_critic: bool = Field(
+        False, description="D also judges the clip's log-magnitude spectrogram with a 2-D conv branch (3x3 kernels)"
+    )
     _no_image_augment = refuse_augment("WaveGAN takes none (phase shuffle is built in)")
 
 
@@ -57,6 +71,19 @@ def phase_shuffle(h: torch.Tensor, n: int) -> torch.Tensor:
     k = torch.randint(0, 2 * n + 1, (h.shape[0],), device=h.device)  # start offsets
     idx = (k[:, None] + torch.arange(length, device=h.device)[None]).unsqueeze(1).expand(-1, h.shape[1], -1)
     return padded.gather(2, idx)
+
+
+@torch.no_grad()
+def smooth_upsampling(conv: nn.ConvTranspose1d) -> None:
+    """Make a stride-s transposed conv [C_in, C_out, k] start as nearest-neighbour upsampling followed by a
+    convolution: its kernel becomes its first k - s + 1 taps convolved with a box of s ones (scaled by
+    1 / sqrt(s) to keep the variance). Every output phase then sums the same taps, so inputs with a common
+    mean (ReLU outputs, biases) no longer print one periodic pattern on every sample."""
+    s = conv.stride[0]
+    c_in, c_out, k = conv.weight.shape
+    taps = conv.weight[..., : k - s + 1].reshape(-1, 1, k - s + 1) / math.sqrt(s)
+    box = torch.ones(1, 1, s, device=taps.device)
+    conv.weight.copy_(F.conv1d(F.pad(taps, (s - 1, s - 1)), box).reshape(c_in, c_out, k))
 
 
 def _dim(cfg: WaveGANConfig) -> int:
@@ -83,6 +110,30 @@ class WaveGenerator(nn.Module):
         return self.net(torch.relu(h))[..., : self.length]  # [B, 1, 16 * 4**n] cropped to [B, 1, T]
 
 
+class SpectrogramBranch(nn.Module):
+    """Waveforms [B, 1, T] -> features [B, F] of their log-magnitude spectrograms [B, 1, 128, 128]
+    (n_fft 256, hop ceil(T / 128), the Nyquist bin and the last frame dropped), by SpecGAN's conv stack."""
+
+    SIDE = 128
+    FLOOR = 0.01  # magnitude floor of the log: quiet bins do not blow up the generator's gradient
+
+    def __init__(self, cfg: WaveGANConfig, length: int):
+        super().__init__()
+        self.hop = max(1, math.ceil(length / self.SIDE))
+        self.length = self.hop * self.SIDE
+        conv = Discriminator(cfg.model_copy(update={"kernel": 3}), (1, self.SIDE, self.SIDE))
+        self.net = conv.net[:-1]  # the convs and Flatten, without the dense logit
+        self.n_features = conv.net[-1].in_features
+
+    def picture(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 1, T] -> the scaled log-magnitude spectrogram [B, 1, 128 bins, 128 frames], about -0.9..2."""
+        mag = stft(pad_to(x, self.length), 2 * self.SIDE, self.hop).abs()[:, None, : self.SIDE, : self.SIDE]
+        return (torch.log(mag + self.FLOOR) + 2) / 3
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.picture(x))  # [B, F]
+
+
 class WaveDiscriminator(nn.Module):
     def __init__(self, cfg: WaveGANConfig, shape: tuple[int, int], n_classes: int = 0):
         super().__init__()
@@ -97,7 +148,8 @@ class WaveDiscriminator(nn.Module):
         self.norms = nn.ModuleList(nn.Identity() if m is None else m for m in norms)
         self.act = nn.LeakyReLU(cfg.leaky_slope)
         self.drop = nn.Dropout(cfg.dropout)
-        n_features = chans[-1] * BASE
+        self.spectral = SpectrogramBranch(cfg, shape[-1]) if cfg.spectrogram_critic else None
+        n_features = chans[-1] * BASE + (self.spectral.n_features if self.spectral else 0)
         self.out = nn.Linear(n_features, 1)
         self.embed = nn.Embedding(n_classes, n_features) if n_classes else None
 
@@ -107,7 +159,8 @@ class WaveDiscriminator(nn.Module):
             h = self.drop(self.act(norm(conv(h))))
             if i < len(self.convs) - 1:  # the paper shuffles after every layer but the last
                 h = phase_shuffle(h, self.shuffle)
-        return h.flatten(1)  # [B, 16d * 16]
+        h = h.flatten(1)  # [B, 16d * 16]
+        return h if self.spectral is None else torch.cat([h, self.spectral(x)], 1)  # [B, 16d * 16 + F]
 
     def forward(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         h = self.features(x)
@@ -135,6 +188,16 @@ class WaveGAN(DCGAN):
         "model.ema": {"type": "categorical", "choices": [None, 0.999]},
     }
     budget_presets = ()  # DCGAN's `wide` is measured on images only
+
+    def __init__(self, cfg: WaveGANConfig, shape, n_classes: int = 0):
+        super().__init__(cfg, shape, n_classes)
+        if cfg.smooth_init:
+            for m in self.G.modules():
+                if isinstance(m, nn.ConvTranspose1d):
+                    smooth_upsampling(m)
+            if cfg.ema is not None:  # the EMA copy starts where G starts
+                self.G_ema.load_state_dict(self.G.state_dict())
+
     presets = {
         # The paper: d = 64, kernel 25, WGAN-GP with 5 critic steps, Adam 1e-4 (0.5, 0.9), batch 64.
         "paper": {
