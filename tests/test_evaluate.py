@@ -144,6 +144,10 @@ def test_prdc_and_fid_on_known_gaussians():
     far = M.prdc(real, shifted)
     assert near["precision"]["value"] > 0.6 and far["precision"]["value"] < 0.05
     assert near["coverage"]["value"] > 0.6 and far["coverage"]["value"] < 0.05
+    # a small data set's floor: 4 held-out items; the balls shrink to k = 3 rather than fail
+    few = M.prdc(real, same[:4])
+    assert few["recall"]["k"] == 3 and few["precision"]["value"] == 1.0
+    assert np.isnan(M.prdc(real, same[:1])["precision"]["value"])
 
 
 @pytest.mark.integration

@@ -93,7 +93,12 @@ def prdc(real: torch.Tensor, fake: torch.Tensor, k: int = 5, draws: int = 200, s
     Precision and density are means over samples, recall and coverage means over
     real images; each interval bootstraps the items its mean runs over, with the
     balls fixed (resampling the samples themselves would duplicate points and bias
-    recall and coverage down)."""
+    recall and coverage down). `k` shrinks to fit a side of k items or fewer (a small data set's floor on a
+    handful of held-out items); the figures say which k they used, NaN where a side has one item."""
+    k = min(k, len(real) - 1, len(fake) - 1)
+    if k < 1:
+        nan = {"value": float("nan"), "interval": [float("nan")] * 2, "k": 0}
+        return {m: dict(nan) for m in ("precision", "recall", "density", "coverage")}
     r_real = _kth_radius(real, k)
     in_real, _ = _ball_counts(fake, real, r_real)  # [M]: real balls holding each sample
     in_fake, real_to_fake = _ball_counts(real, fake, _kth_radius(fake, k))  # [N]: sample balls holding each real
