@@ -1,7 +1,7 @@
 """Signal processing for audio, on torch and scipy only (torchaudio has no build for this torch).
 
 Waveforms are float in [-1, 1], shaped [B, 1, T] for models and [N, T] in arrays.
-Spectrograms use a periodic Hann window; `log_magnitude` is log(|STFT| + eps).
+Spectrograms use a periodic Hann window; `square_magnitude` is the S x S picture SpecGAN's families see.
 """
 
 from __future__ import annotations
@@ -77,9 +77,15 @@ def stft(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
     return torch.stft(x.flatten(0, 1), n_fft, hop, window=win, center=True, return_complex=True)
 
 
-def log_magnitude(x: torch.Tensor, n_fft: int, hop: int) -> torch.Tensor:
-    """[B, 1, T] -> log |STFT| [B, 1, n_fft // 2 + 1, frames]."""
-    return torch.log(stft(x, n_fft, hop).abs() + EPS).unsqueeze(1)
+def square_hop(length: int, side: int) -> int:
+    """The hop that gives a clip of `length` samples `side` frames: side * hop >= length."""
+    return math.ceil(length / side)
+
+
+def square_magnitude(x: torch.Tensor, side: int, hop: int) -> torch.Tensor:
+    """[B, 1, T] -> |STFT| [B, 1, side bins, side frames]: n_fft 2 * side, the clip zero-padded to side * hop
+    samples; the Nyquist bin and the last centred frame are dropped."""
+    return stft(pad_to(x, side * hop), 2 * side, hop).abs()[:, None, :side, :side]
 
 
 @lru_cache(maxsize=8)

@@ -17,7 +17,7 @@ from torch import nn
 from ..config import BaseDataConfig
 from ..data.audio import EXTENSIONS, fit_clip, load_audio, read_clip, to_int16
 from ..data.audio_validate import audio_report, format_audio_report
-from ..dsp import griffin_lim, log_mel, read_audio, resample, spectrogram_png, stft, wav_bytes
+from ..dsp import griffin_lim, log_mel, read_audio, resample, spectrogram_png, square_hop, stft, wav_bytes
 from ..errors import DataError, RunError
 from ..io import CONFIG, atomic_write, fig_png, img_tag, read_json
 from .base import Modality, file_tag, random_rows, register_modality
@@ -293,11 +293,9 @@ class AudioModality(Modality):
         for cut in (4000, 2000, 1000):
             out[f"low-pass {cut} Hz"] = self.to_stored(torch.fft.irfft(spec * (freqs <= cut), n=x.shape[-1]))
         # the phase that SpecGAN and the spectrogram VAE lose: exact magnitudes, Griffin-Lim's 32 iterations
-        n_fft, hop = 256, -(-x.shape[-1] // 128)
-        mag = torch.cat([stft(part, n_fft, hop).abs() for part in x.split(64)])
-        out["Griffin-Lim phase (32 iterations)"] = self.to_stored(
-            torch.cat([griffin_lim(m, n_fft, hop, x.shape[-1]) for m in mag.split(64)])
-        )
+        t, hop = x.shape[-1], square_hop(x.shape[-1], 128)  # SpecGAN's hop at n_fft 256
+        rebuilt = [griffin_lim(stft(part, 256, hop).abs(), 256, hop, t) for part in x.split(64)]
+        out["Griffin-Lim phase (32 iterations)"] = self.to_stored(torch.cat(rebuilt))
         if data.test_labels is not None and data.n_classes >= 2:
             out["one class (0)"] = random_rows(test[data.labels("test") == 0], n, g)
         out["time-reversed"] = real.flip(-1)

@@ -9,14 +9,12 @@ its outputs are mapped back and inverted with Griffin-Lim (the Nyquist bin set t
 
 from __future__ import annotations
 
-import math
-
 import torch
 from pydantic import Field
 from torch import nn
 
 from ..config import StrictModel
-from ..dsp import EPS, griffin_lim, log_magnitude, pad_to
+from ..dsp import EPS, griffin_lim, square_hop, square_magnitude
 from ..errors import ConfigError
 from .base import FAMILIES, Family
 from .dcgan import DCGAN, DCGANConfig
@@ -49,9 +47,9 @@ class Spectrogram(nn.Module):
         super().__init__()
         self.n_fft, self.length = n_fft, length
         self.side = n_fft // 2
-        self.hop = math.ceil(length / self.side)  # S * hop >= T samples: S + 1 centred frames, the last dropped
+        self.hop = square_hop(length, self.side)  # S * hop >= T samples: S + 1 centred frames, the last dropped
         if self.hop > n_fft // 2:  # frames must overlap by half at least, or Griffin-Lim cannot rebuild the signal
-            fit = next(n for n in (2**k for k in range(4, 16)) if math.ceil(length / (n // 2)) <= n // 2)
+            fit = next(n for n in (2**k for k in range(4, 16)) if square_hop(length, n // 2) <= n // 2)
             raise ConfigError(
                 f"model.n_fft={n_fft} is too small for clips of {length} samples: {n_fft // 2} frames would be "
                 f"{self.hop} samples apart, more than half a window; use model.n_fft={fit} or more"
@@ -61,7 +59,7 @@ class Spectrogram(nn.Module):
 
     def log_mag(self, x: torch.Tensor) -> torch.Tensor:
         """[B, 1, T] -> log |STFT| [B, 1, S, S]."""
-        return log_magnitude(pad_to(x, self.hop * self.side), self.n_fft, self.hop)[:, :, : self.side, : self.side]
+        return torch.log(square_magnitude(x, self.side, self.hop) + EPS)
 
     @torch.no_grad()
     def fit(self, train: torch.Tensor, to_model, chunk: int = 256) -> None:

@@ -34,7 +34,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from ..dsp import pad_to, stft
+from ..dsp import pad_to, square_hop, square_magnitude
 from .base import FAMILIES, append_class
 from .dcgan import DCGAN, DCGANConfig, Discriminator, d_norm, refuse_augment
 
@@ -119,16 +119,14 @@ class SpectrogramBranch(nn.Module):
 
     def __init__(self, cfg: WaveGANConfig, length: int):
         super().__init__()
-        self.hop = max(1, math.ceil(length / self.SIDE))
-        self.length = self.hop * self.SIDE
+        self.hop = square_hop(length, self.SIDE)
         conv = Discriminator(cfg.model_copy(update={"kernel": 3}), (1, self.SIDE, self.SIDE))
         self.net = conv.net[:-1]  # the convs and Flatten, without the dense logit
         self.n_features = conv.net[-1].in_features
 
     def picture(self, x: torch.Tensor) -> torch.Tensor:
         """[B, 1, T] -> the scaled log-magnitude spectrogram [B, 1, 128 bins, 128 frames], about -0.9..2."""
-        mag = stft(pad_to(x, self.length), 2 * self.SIDE, self.hop).abs()[:, None, : self.SIDE, : self.SIDE]
-        return (torch.log(mag + self.FLOOR) + 2) / 3
+        return (torch.log(square_magnitude(x, self.SIDE, self.hop) + self.FLOOR) + 2) / 3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(self.picture(x))  # [B, F]
@@ -189,15 +187,6 @@ class WaveGAN(DCGAN):
     }
     budget_presets = ()  # DCGAN's `wide` is measured on images only
 
-    def __init__(self, cfg: WaveGANConfig, shape, n_classes: int = 0):
-        super().__init__(cfg, shape, n_classes)
-        if cfg.smooth_init:
-            for m in self.G.modules():
-                if isinstance(m, nn.ConvTranspose1d):
-                    smooth_upsampling(m)
-            if cfg.ema is not None:  # the EMA copy starts where G starts
-                self.G_ema.load_state_dict(self.G.state_dict())
-
     presets = {
         # The paper: d = 64, kernel 25, WGAN-GP with 5 critic steps, Adam 1e-4 (0.5, 0.9), batch 64.
         "paper": {
@@ -223,3 +212,12 @@ class WaveGAN(DCGAN):
         },
     }
     default_preset = "default"
+
+    def __init__(self, cfg: WaveGANConfig, shape, n_classes: int = 0):
+        super().__init__(cfg, shape, n_classes)
+        if cfg.smooth_init:
+            for m in self.G.modules():
+                if isinstance(m, nn.ConvTranspose1d):
+                    smooth_upsampling(m)
+            if cfg.ema is not None:  # the EMA copy starts where G starts
+                self.G_ema.load_state_dict(self.G.state_dict())
