@@ -47,8 +47,8 @@ def test_gan_samples_move_towards_the_data(tmp_path, digits):
     tr.fit()
     after = nn_distance(tr.model.sample(128, seed=1), real)
     assert after < 0.75 * before, (before, after)
-    losses = [line for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
-    assert len(losses) == 30 and '"loss_d"' in losses[-1]
+    losses = [line for line in (tmp_path / "metrics.jsonl").read_text().splitlines() if '"copy_share"' not in line]
+    assert len(losses) == 30 and '"loss_d"' in losses[-1]  # a line per 10 steps, beside the watch's checks
 
 
 def test_ctrl_c_writes_a_checkpoint_that_resumes(tmp_path, digits):
@@ -221,3 +221,39 @@ def test_a_language_model_on_a_few_hundred_lines_stops_before_it_memorises_and_k
     best = min(checks, key=lambda r: r["val_loss"])
     assert checks[-1]["val_loss"] > best["val_loss"] and checks[-1]["step"] == step
     assert tr.watch.loss(genforge.load(tmp_path)) == pytest.approx(best["val_loss"], abs=1e-3)
+
+
+def test_a_gan_that_copies_its_training_items_is_stopped_and_its_last_good_weights_come_back(tmp_path, digits):
+    """The near-copy watch of the sampling families: a check whose samples are training items is bad; after
+    `patience` bad checks training stops and the weights of the last good check are put back."""
+    from genforge.modalities import MODALITIES
+    from genforge.train.watch import CopyWatch, watch_for
+
+    cfg = tiny_config("dcgan", "train.steps=60", "train.watch_every=20")
+    tr = Trainer(cfg, tmp_path, data=digits, **quiet())
+    assert isinstance(tr.watch, CopyWatch) and len(tr.x) < len(digits.tensor("train"))  # a slice held aside
+    tr.fit()
+    shares = [r["copy_share"] for r in read_metrics(tmp_path / "metrics.jsonl") if "copy_share" in r]
+    assert len(shares) == 3 and max(shares) <= 0.05  # a young GAN's samples are no copies
+
+    images = MODALITIES.get("image")
+    x = digits.tensor("train")
+    watch, x_kept, _ = watch_for(tr.model, x, None, cfg.train, images, digits.codec)
+    assert watch.check(tr.model, 10) == {"copy_share": 0.0} and not watch.stopped
+    good = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    with torch.no_grad():
+        for p in tr.model.parameters():
+            p.add_(1.0)  # later weights ...
+    tr.model.sample = lambda n, seed=0: images.to_model(x_kept[:n])  # ... whose samples are training items
+    for step in (20, 30, 40):
+        assert watch.check(tr.model, step) == {"copy_share": 1.0}
+    assert watch.stopped
+    said = watch.restore(tr.model, 40)
+    assert (
+        f"more than {watch.limit:.0%} of 128 samples were near copies" in said and "weights of step 10 are kept" in said
+    )
+    assert watch.limit == max(0.05, 5 / (len(x) - len(x_kept)))  # 5x what the slice can resolve
+    assert all(torch.equal(v, good[k]) for k, v in tr.model.state_dict().items())
+    held_out = images.to_model(digits.tensor("test")[:128])
+    tr.model.sample = lambda n, seed=0: held_out[:n]  # real items the model never saw are not copies
+    assert watch.check(tr.model, 50)["copy_share"] <= 0.05

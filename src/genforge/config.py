@@ -74,11 +74,25 @@ class TrainConfig(StrictModel):
     watch_patience: int = Field(
         3,
         ge=0,
-        description="likelihood families (VAEs, language models): stop when the loss of a validation slice held "
-        "aside from training has not improved for this many checks, keeping the best weights; 0 never stops",
+        description="stop before a small data set is memorised: likelihood families (VAEs, language models) when "
+        "the loss of a validation slice held aside from training has not improved for this many checks, keeping "
+        "the best weights; sampling families (GANs) on at most 5,000 items when the near-copy share of their "
+        "samples stays above train.copy_limit for this many checks, keeping the last weights under it; 0 never "
+        "stops",
+    )
+    copy_limit: float = Field(
+        0.05,
+        gt=0,
+        lt=1,
+        description="sampling families: the near-copy share (samples closer to a training item than 99% of the "
+        "validation slice is) above which a watch check counts against the run; at least 5 / the slice's size, "
+        "which cannot place its 1% finer than one item",
     )
     watch_every: Optional[int] = Field(
-        None, ge=1, description="steps between checks of the validation loss (default: an epoch, 20 to 200 steps)"
+        None,
+        ge=1,
+        description="steps between the watch's checks (default: an epoch, 20 to 200 steps; for the near-copy "
+        "watch an epoch of at least 500 steps)",
     )
     validation: float = Field(
         0.05, gt=0, lt=0.5, description="share of the training split held aside for the watch (32 to 1000 items)"

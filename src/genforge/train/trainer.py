@@ -116,7 +116,7 @@ class Trainer:
         self.step, self.elapsed = 0, 0.0
         self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
         self.y = self.data.labels("train", self.device)
-        self.watch, self.x, self.y = watch_for(self.model, self.x, self.y, t, self.modality.to_model)
+        self.watch, self.x, self.y = watch_for(self.model, self.x, self.y, t, self.modality, self.data.codec)
         if resume:
             self._restore()
         else:
@@ -135,7 +135,7 @@ class Trainer:
             else Shuffled(len(self.x), self.batch, self.local_batch, self.world.rank, t.seed, self.device)
         )
         self.total = self._total_steps()
-        self.watch_every = t.watch_every or min(max(self.steps_per_epoch, 20), 200)  # small data: once an epoch
+        self.watch_every = t.watch_every or (self.watch.every(self.steps_per_epoch) if self.watch else 0)
         # a conditional model's grid has one class per column
         self.grid_y = None
         if self.model.conditional:
