@@ -51,7 +51,8 @@ class MusicVAE(TextVAE):
             },
             "train": ADAM | {"batch_size": 512},
         },
-        # the sentence VAE's measured recipe on melodies: cyclical KL annealing, free bits, event dropout
+        # cyclical KL annealing, free bits, event dropout: the recipe the sentence VAE had before word dropout's
+        # cost in likelihood was measured on text (docs/text.md); melodies' own table is in docs/music.md
         "default": {
             "model": {
                 "embed": 64,
