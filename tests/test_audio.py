@@ -125,6 +125,17 @@ def test_spectrogram_normalises_and_griffin_lim_rebuilds_the_sound(audio_data):
         Spectrogram(32, 4000)
 
 
+def test_specvae_fits_its_mixture_prior_to_the_spectrograms_codes(audio_data, tmp_path):
+    sets = ("model.prior=gmm", "model.prior_components=3", "train.steps=10")
+    tr = Trainer(tiny_config("specvae", *sets, source="spoken-digits"), tmp_path, data=audio_data, **quiet())
+    tr.fit()
+    m = genforge.load(tmp_path)
+    draw = lambda: m.prior(64, torch.Generator().manual_seed(1))  # noqa: E731
+    assert torch.equal(draw(), tr.model.prior(64, torch.Generator().manual_seed(1)))  # fitted, saved, seeded
+    assert not torch.equal(draw(), torch.randn(64, m.latent_dim, generator=torch.Generator().manual_seed(1)))
+    assert m.sample(2).shape == (2, 1, 4000)
+
+
 def test_wavegan_shapes_and_phase_shuffle():
     g = WaveGenerator(WaveGANConfig(width=0.0625, kernel=9), (1, 16000))
     assert g(torch.randn(2, 100)).shape == (2, 1, 16000)  # 16 * 4**5 = 16384 samples cropped
@@ -174,6 +185,23 @@ def test_wavegan_paper_step_runs_wgan_gp_on_waveforms(audio_data, tmp_path):
     Trainer(cfg, tmp_path, data=audio_data, **quiet()).fit()
     recs = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(r["loss_d"]) for r in recs)
+
+
+def test_specgan_steps_channels_last_and_computes_what_the_default_layout_computes(audio_data):
+    x = AUD.to_model(audio_data.tensor("train")[:8])
+    losses, weights = {}, {}
+    for last in (True, False):
+        cfg = tiny_config("specgan", f"model.channels_last={last}", "model.dropout=0", source="spoken-digits")
+        torch.manual_seed(0)
+        m = FAMILIES.get("specgan")(cfg.model, (1, 4000))
+        m.spec.fit(audio_data.tensor("train"), AUD.to_model)
+        opts = m.configure_optimizers(cfg.train)
+        torch.manual_seed(1)
+        losses[last] = [float(v) for _ in range(2) for v in m.train_step(x, None, opts).values()]
+        weights[last] = next(p for p in m.parameters() if p.dim() == 4 and p.shape[1] > 1 and p.shape[2] > 1)
+    assert weights[True].is_contiguous(memory_format=torch.channels_last) and not weights[True].is_contiguous()
+    assert weights[False].is_contiguous()
+    assert losses[True] == pytest.approx(losses[False], rel=1e-4)
 
 
 def test_sample_correlation_tells_one_repeated_sound_from_real_clips(audio_data):

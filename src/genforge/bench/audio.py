@@ -1,10 +1,13 @@
-"""Audio training throughput: genforge's WaveGAN step against a plain PyTorch WaveGAN written from the
-paper (its own networks, phase shuffle and WGAN-GP loop, 5 critic steps per generator step), in one run,
-on real spoken-digits clips (16,000 samples at 16 kHz, int16 as the trainer holds them).
+"""Audio training throughput, in one run on real spoken-digits clips (16,000 samples at 16 kHz, int16 as the
+trainer holds them):
 
-    python -m genforge.bench.audio [--width 1.0] [--repeats 3] [--seconds 20]
+- `--family wavegan`: genforge's WaveGAN step (the `paper` preset) against a plain PyTorch WaveGAN written from
+  the paper (its own networks, phase shuffle and WGAN-GP loop, 5 critic steps per generator step). One step is
+  one critic update (and a generator update every fifth), in both loops.
+- `--family specgan`: SpecGAN's `default` step with its pictures and weights channels-last (the default)
+  against the same step in PyTorch's default (contiguous) layout.
 
-One step is one critic update (and a generator update every fifth), in both loops.
+    python -m genforge.bench.audio [--family wavegan] [--width 1.0] [--repeats 3] [--seconds 20]
 """
 
 from __future__ import annotations
@@ -17,10 +20,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.audio import load_audio
-from ..modalities import MODALITIES
 from ..modalities.audio import AudioDataConfig
-from ..run import build_model, resolve_config
-from .throughput import Step, measure
+from .throughput import Step, genforge_step, measure
 
 N_CRITIC, GP, BATCH = 5, 10.0, 64
 
@@ -91,29 +92,34 @@ def plain_wavegan_step(d: int) -> tuple[Step, int]:
     return step, BATCH
 
 
-def genforge_wavegan_step(preset: str, width: float) -> tuple[Step, int]:
-    cfg = resolve_config("wavegan", preset, sets=[f"model.width={width}"])
-    model = build_model(cfg, (1, 16000))
-    opts = model.configure_optimizers(cfg.train)
-    to_model = MODALITIES.get("audio").to_model
-    return (lambda x: model.train_step(to_model(x), None, opts)), cfg.train.batch_size
-
-
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--width", type=float, default=1.0, help="model size d = 64 * width in both loops (paper: 1)")
+    ap.add_argument("--family", choices=["wavegan", "specgan"], default="wavegan")
+    ap.add_argument("--width", type=float, default=None, help="model width (default: wavegan 1.0, specgan's preset)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each timed window")
     args = ap.parse_args(argv)
     x = load_audio(AudioDataConfig()).tensor("train")  # int16 [N, 1, 16000]
-    d = max(1, int(round(64 * args.width)))
-    print(f"{len(x)} spoken-digits clips; WaveGAN d = {d}, batch {BATCH}, {torch.get_num_threads()} threads\n")
-    print("| run | batch | clips/s min | median | max | vs plain loop |")
+    threads = torch.get_num_threads()
+    if args.family == "wavegan":
+        width = args.width or 1.0
+        d = max(1, int(round(64 * width)))
+        print(f"{len(x)} spoken-digits clips; WaveGAN d = {d}, batch {BATCH}, {threads} threads\n")
+        rows = {
+            "plain PyTorch WaveGAN (paper's step)": plain_wavegan_step(d),
+            "genforge wavegan `paper`": genforge_step("wavegan", "paper", (f"model.width={width}",), (1, 16000)),
+        }
+    else:
+        sets = () if args.width is None else (f"model.width={args.width}",)
+        print(f"{len(x)} spoken-digits clips; SpecGAN `default`, {threads} threads\n")
+        rows = {
+            "specgan `default`, contiguous layout": genforge_step(
+                "specgan", "default", (*sets, "model.channels_last=false"), (1, 16000)
+            ),
+            "specgan `default`, channels-last": genforge_step("specgan", "default", sets, (1, 16000)),
+        }
+    print("| run | batch | clips/s min | median | max | vs first row |")
     print("|---|---|---|---|---|---|")
-    rows = {
-        "plain PyTorch WaveGAN (paper's step)": plain_wavegan_step(d),
-        "genforge wavegan `paper`": genforge_wavegan_step("paper", args.width),
-    }
     ref = None
     for name, (step, batch) in rows.items():
         rates = measure(step, batch, x, args.repeats, args.seconds)
