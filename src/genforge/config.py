@@ -92,7 +92,7 @@ class TrainConfig(StrictModel):
         None,
         ge=1,
         description="steps between the watch's checks (default: an epoch, 20 to 200 steps; for the near-copy "
-        "watch an epoch of at least 500 steps)",
+        "watch an epoch of at least 2,000 steps)",
     )
     validation: float = Field(
         0.05, gt=0, lt=0.5, description="share of the training split held aside for the watch (32 to 1000 items)"
