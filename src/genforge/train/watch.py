@@ -23,7 +23,7 @@ from typing import Optional
 
 import torch
 
-from ..evaluate.metrics import near_copy_threshold, nearest_distances
+from ..evaluate.metrics import memorization, near_copy_threshold
 
 MIN_ITEMS, MAX_ITEMS = 32, 1000  # validation items: enough for a stable mean, little taken from training
 QUANTILE = 0.01  # a near copy is closer to a training item than this share of the validation slice's items are
@@ -147,8 +147,8 @@ class CopyWatch(Watch):
     def measure(self, model) -> tuple[dict, bool]:
         with torch.random.fork_rng(devices=[]):  # the check must not move the training noise stream
             samples = model.sample(COPY_SAMPLES, seed=0)
-        d = nearest_distances(self.memo(self.modality.to_stored(samples)), self.train_memo)[0]
-        self.share = float((d <= self.threshold).float().mean())
+        memo = self.memo(self.modality.to_stored(samples))
+        self.share = memorization(memo, self.train_memo, self.threshold)["value"]  # the evaluation's own figure
         return {"copy_share": round(self.share, 4)}, self.share <= self.limit
 
     def why(self) -> str:
