@@ -136,6 +136,25 @@ def test_the_mode_seeking_term_also_acts_on_an_unconditional_generator():
     assert term > 0 and losses[2.0] - losses[0.0] == pytest.approx(2.0 * term, rel=1e-4)
 
 
+def test_the_data_referenced_mode_seeking_term_stops_at_the_data_s_diversity():
+    """mode_seeking_ref=data: collapsed fakes pay the most (1), fakes as varied as the real batch pay nothing,
+    and louder fakes earn no more, where MSGAN's own term keeps falling as the fakes grow louder (on quiet
+    clips it pays a generator for noise)."""
+    from genforge.models.dcgan import mode_seeking
+
+    g = torch.Generator().manual_seed(0)
+    real = 0.05 * torch.randn(16, 1, 4000, generator=g)  # quiet "clips"
+    z = torch.randn(16, 8, generator=g)
+    collapsed = real[:1].expand(16, -1, -1)
+    assert float(mode_seeking(collapsed, z, real)) == pytest.approx(1.0)
+    as_varied, louder = real.roll(1, 0), 10 * real.roll(1, 0)
+    assert float(mode_seeking(as_varied, z, real)) == pytest.approx(0, abs=1e-3)
+    assert float(mode_seeking(louder, z, real)) == 0
+    assert float(mode_seeking(louder, z)) < 0.2 * float(mode_seeking(as_varied, z))
+    half = mode_seeking(torch.cat([real[:8], real[:8] + 0.5 * (real[8:] - real[:8])]), z, real)
+    assert float(half) == pytest.approx(0.5, rel=1e-4)  # half the data's pair distance: half the penalty
+
+
 def test_invalid_combinations_are_config_errors():
     with pytest.raises(ConfigError, match="simultaneous"):
         resolve_config("dcgan", "article", sets=["model.loss=hinge"])
@@ -255,3 +274,21 @@ def test_vae_gmm_prior_draws_codes_where_the_training_codes_are(tmp_path, digits
     tr.model.gmm.fitted.fill_(True)
     tr.save_samples()
     assert last.read_bytes() == shown
+
+
+def test_a_mixture_fitted_to_few_codes_has_few_components_and_does_not_copy_them():
+    """Small data: one component per D + 1 codes at most, so that no singular covariance turns the prior into
+    copies of a few training codes; fewer than D + 1 codes keep N(0, I)."""
+    from genforge.models.latent_prior import GaussianMixturePrior
+
+    codes = torch.randn(30, 8, generator=torch.Generator().manual_seed(0))
+    prior = GaussianMixturePrior(20, 8)
+    prior.fit(codes)
+    assert int((prior.weights > 0).sum()) == 3  # 30 // 9
+    nearest = torch.cdist(prior.sample(500, torch.Generator().manual_seed(1)), codes).min(1).values
+    spacing = torch.cdist(codes, codes).topk(2, largest=False).values[:, 1]  # each code to its nearest other
+    assert nearest.median() > 0.5 * spacing.median(), (nearest.median(), spacing.median())
+    few = GaussianMixturePrior(20, 8)
+    few.fit(codes[:8])
+    assert torch.equal(few.means, torch.zeros_like(few.means)) and torch.equal(few.chol[0, 0], torch.eye(8))
+

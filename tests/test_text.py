@@ -45,7 +45,12 @@ def quiet():
 def vae_run(tmp_path_factory, text_data, text_folder):
     run = tmp_path_factory.mktemp("tvae") / "tvae"
     c = tiny_config(
-        "text-vae", "train.steps=200", "model.conditional=true", "model.free_bits=0.1", source=str(text_folder)
+        "text-vae",
+        "train.steps=200",
+        "model.conditional=true",
+        "model.free_bits=0.1",
+        "model.encoder_hidden=16",  # an encoder narrower than the decoder, as in the default preset
+        source=str(text_folder),
     )
     Trainer(c, run, data=text_data, **quiet()).fit()
     return run
@@ -338,7 +343,10 @@ def test_a_text_vae_with_the_fitted_prior_draws_codes_where_the_training_sentenc
     assert gap(fitted) < 0.7 * gap(normal), (gap(fitted), gap(normal))
     assert torch.equal(genforge.load(tmp_path / "gmm").prior(500, torch.Generator().manual_seed(2)), fitted)
     Trainer(
-        tiny_config("text-vae", "train.steps=2", source=str(text_folder)), tmp_path / "n", data=text_data, **quiet()
+        tiny_config("text-vae", "train.steps=2", "model.prior=normal", source=str(text_folder)),
+        tmp_path / "n",
+        data=text_data,
+        **quiet(),
     ).fit()
     no_mixture = genforge.load(tmp_path / "n")
     set_options(no_mixture, ["model.prior=gmm"])

@@ -27,6 +27,7 @@ import copy
 from typing import Literal, Optional
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field, field_validator, model_validator
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
@@ -70,6 +71,12 @@ class DCGANConfig(ConditionalConfig):
     )
     mode_seeking: float = Field(
         0.0, ge=0, description="weight of MSGAN's term against samples that ignore the noise (against collapse)"
+    )
+    mode_seeking_ref: Literal["noise", "data"] = Field(
+        "noise",
+        description="what the fakes' pairwise distance is measured against: noise, MSGAN's ratio to the noise "
+        "distance (no bound: any difference pays, loudness and noise too); data, the real batch's pairwise "
+        "distance (only a shortfall from the data's diversity is penalised)",
     )
     matching_aware: bool = Field(
         False,
@@ -139,13 +146,21 @@ _DEFAULT = {
 }
 
 
-def mode_seeking(fake: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+def pair_distance(t: torch.Tensor) -> torch.Tensor:
+    """Mean |t1 - t2| between the first and second halves of a batch [B, ...]."""
+    h = len(t) // 2
+    return (t[:h] - t[h : 2 * h]).abs().mean()
+
+
+def mode_seeking(fake: torch.Tensor, z: torch.Tensor, real: Optional[torch.Tensor] = None) -> torch.Tensor:
     """MSGAN's term (Mao et al. 2019), to be minimised: the generator is penalised when other noise gives the
-    same image (of the same label, when conditional): 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|) over the two
-    halves of the batch."""
-    h = len(fake) // 2
-    ratio = (fake[:h] - fake[h : 2 * h]).abs().mean() / (z[:h] - z[h : 2 * h]).abs().mean()
-    return 1.0 / (ratio + 1e-5)
+    same image (of the same label, when conditional). Without `real`, the paper's 1 / (mean |G(z1) - G(z2)| /
+    mean |z1 - z2|) over the two halves of the batch. With `real`, relu(1 - that distance / the real batch's):
+    it stops at the data's diversity. The paper's form keeps paying for larger differences, and on sound, whose
+    real clips are quiet and mostly silence, that pays a generator for filling every clip with loud noise."""
+    if real is None:
+        return 1.0 / (pair_distance(fake) / pair_distance(z) + 1e-5)
+    return F.relu(1.0 - pair_distance(fake) / (pair_distance(real) + 1e-8))
 
 
 def d_norm(cfg: DCGANConfig, channels: int, first: bool, dims: int) -> Optional[nn.Module]:
@@ -367,7 +382,8 @@ class DCGAN(Family):
                 # D's own gradients are not needed here: the plain D, so that they are not averaged for nothing
                 loss_g = self.loss.g(self.D(aug(fake), y_fake))
                 if c.mode_seeking:  # conditional: the two halves of the batch share their labels
-                    loss_g = loss_g + c.mode_seeking * mode_seeking(fake, z)
+                    real_ref = x if c.mode_seeking_ref == "data" else None
+                    loss_g = loss_g + c.mode_seeking * mode_seeking(fake, z, real_ref)
                 opts["g"].zero_grad(set_to_none=True)
                 loss_g.backward()
                 opts["g"].step()

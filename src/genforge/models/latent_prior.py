@@ -13,6 +13,7 @@ seeded.
 
 from __future__ import annotations
 
+import warnings
 from typing import Literal, Optional
 
 import torch
@@ -37,20 +38,24 @@ class GaussianMixturePrior(nn.Module):
 
     def fit(self, codes: torch.Tensor, labels: Optional[torch.Tensor] = None, seed: int = 0) -> None:
         """Fit to codes [N, D] (and their classes [N] when conditional): EM, full covariances, k-means start.
-        A class with fewer codes than components gets as many components as codes; a class with one code or
-        none keeps N(0, I)."""
+        A class gets at most one component per D + 1 of its codes: a full covariance fitted to fewer points is
+        singular, and its samples would be copies of those few codes (small data). A class with fewer than
+        D + 1 codes keeps N(0, I)."""
         # deferred: scikit-learn takes a second to import; only the end of a gmm-prior run fits a mixture
+        from sklearn.exceptions import ConvergenceWarning
         from sklearn.mixture import GaussianMixture
 
         labels = torch.zeros(len(codes), dtype=torch.long) if labels is None else labels.long().cpu()
         codes = codes.double().cpu()
         for c in range(len(self.weights)):
             mine = codes[labels == c]
-            k = min(self.weights.shape[1], len(mine))
-            if k < 2:
+            k = min(self.weights.shape[1], len(mine) // (codes.shape[1] + 1))
+            if k < 1:
                 continue
             gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-5, max_iter=MAX_ITER, random_state=seed)
-            gmm.fit(mine.numpy())
+            with warnings.catch_warnings():  # MAX_ITER stops EM early on purpose: no warning for the user
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                gmm.fit(mine.numpy())
             self.weights[c] = 0.0  # components beyond k get no weight
             self.weights[c, :k] = torch.from_numpy(gmm.weights_).to(self.weights)
             self.means[c, :k] = torch.from_numpy(gmm.means_).to(self.means)
