@@ -212,6 +212,28 @@ def test_sample_correlation_tells_one_repeated_sound_from_real_clips(audio_data)
     assert r["interval"][0] <= r["value"] <= r["interval"][1]
 
 
+def test_a_speech_recogniser_hears_the_digit_asked_for_in_real_clips_not_in_noise_or_under_another_label(
+    audio_data,
+):
+    """speech_agreement: PocketSphinx, limited to the class names, hears real spoken digits as their labels
+    far more often than as another digit's, and noise as nothing asked for; classes that are not words it
+    knows get no figure."""
+    from types import SimpleNamespace as NS
+
+    from genforge.evaluate.speech import speech_agreement
+
+    clips, labels = audio_data.tensor("train")[:60], audio_data.labels("train")[:60]
+    ctx = NS(data=audio_data)
+    real = speech_agreement(ctx, NS(stored=clips, labels=labels))["speech_agreement"]
+    shifted = speech_agreement(ctx, NS(stored=clips, labels=(labels + 5) % 10))["speech_agreement"]
+    noise = torch.randn(clips.shape, generator=torch.Generator().manual_seed(0)).mul(3000).short()
+    heard_noise = speech_agreement(ctx, NS(stored=noise, labels=labels))["speech_agreement"]
+    assert real["value"] > 0.4 and real["value"] > shifted["value"] + 0.3, (real, shifted)
+    assert heard_noise["value"] < 0.2 and real["n"] == 60
+    not_words = NS(data=NS(class_names=["qzx17", "vvk2"], sample_rate=audio_data.sample_rate))
+    assert speech_agreement(not_words, NS(stored=clips, labels=labels % 2)) == {}
+
+
 def test_modified_inception_score_rewards_confident_varied_samples():
     eye = torch.eye(10).repeat(50, 1) * 0.99 + 0.001
     assert M.modified_inception_score(eye)["value"] > 50  # confident and spread over 10 classes

@@ -291,4 +291,3 @@ def test_a_mixture_fitted_to_few_codes_has_few_components_and_does_not_copy_them
     few = GaussianMixturePrior(20, 8)
     few.fit(codes[:8])
     assert torch.equal(few.means, torch.zeros_like(few.means)) and torch.equal(few.chol[0, 0], torch.eye(8))
-

@@ -21,7 +21,7 @@ from ..errors import ConfigError, RunError
 from ..io import write_json
 from ..modalities import MODALITIES, Modality, modality_of
 from ..run import load, read_status  # the run directory contract (shared utility)
-from . import catalog, music_metrics, pitch, video_metrics  # noqa: F401  (registration)
+from . import catalog, music_metrics, pitch, speech, video_metrics  # noqa: F401  (registration)
 from . import metrics as M
 from .features import Extractor, get_extractor, modality_for
 from .registry import METRICS, metrics_for

@@ -162,8 +162,12 @@ def class_histogram(probs: torch.Tensor, data_shares: np.ndarray, names: list[st
 def class_agreement(probs: torch.Tensor, labels: torch.Tensor) -> dict:
     """Conditional models: the share of samples that the data's classifier assigns to the class they
     were generated for (its floor, on real test images, is the classifier's accuracy). Normal interval."""
-    hit = (probs.argmax(1) == labels.to(probs.device).long()).double()
-    m = hit.mean().item()
+    return share_right(probs.argmax(1) == labels.to(probs.device).long())
+
+
+def share_right(hit: torch.Tensor) -> dict:
+    """The share of True in `hit` [N] (bool), with a normal 95% interval."""
+    m = hit.double().mean().item()
     se = (m * (1 - m) / len(hit)) ** 0.5
     return {"value": m, "interval": [max(0.0, m - 1.96 * se), min(1.0, m + 1.96 * se)]}
 
