@@ -230,6 +230,7 @@ def test_a_speech_recogniser_hears_the_digit_asked_for_in_real_clips_not_in_nois
     heard_noise = speech_agreement(ctx, NS(stored=noise, labels=labels))["speech_agreement"]
     assert real["value"] > 0.4 and real["value"] > shifted["value"] + 0.3, (real, shifted)
     assert heard_noise["value"] < 0.2 and real["n"] == 60
+    assert set(real["per_class"]) <= set(audio_data.class_names) and max(real["per_class"].values()) > 0.5
     not_words = NS(data=NS(class_names=["qzx17", "vvk2"], sample_rate=audio_data.sample_rate))
     assert speech_agreement(not_words, NS(stored=clips, labels=labels % 2)) == {}
 

@@ -71,4 +71,6 @@ def speech_agreement(ctx, side) -> dict:
     asked = [words[i] for i in side.labels[:MAX_CLIPS].tolist()]
     hit = torch.tensor([s == a for s, a in zip(said, asked)])
     silent = sum(s == "" for s in said) / len(said)
-    return {"speech_agreement": M.share_right(hit) | {"nothing_heard": round(silent, 4), "n": len(said)}}
+    per_word = {w: round(float(hit[[a == w for a in asked]].double().mean()), 4) for w in words if w in asked}
+    extra = {"nothing_heard": round(silent, 4), "per_class": per_word, "n": len(said)}
+    return {"speech_agreement": M.share_right(hit) | extra}
