@@ -114,17 +114,19 @@ def test_n_critic_and_ttur():
     assert steps(opts["d"]) == 6 and steps(opts["g"]) == 2
 
 
-def test_the_mode_seeking_term_also_acts_on_an_unconditional_generator():
+@pytest.mark.parametrize("ref", ["noise", "data"])
+def test_the_mode_seeking_term_also_acts_on_an_unconditional_generator(ref):
     """MSGAN's term against collapse: an unconditional G pays 1 / (|G(z1) - G(z2)| / |z1 - z2|) on top of its
-    adversarial loss (the same weights and noise give the same fakes with and without it)."""
+    adversarial loss (the same weights and noise give the same fakes with and without it); with
+    mode_seeking_ref=data the step pays the term measured against its real batch."""
     from genforge.models.dcgan import mode_seeking
 
     losses = {}
     for weight in (0.0, 2.0):
         torch.manual_seed(0)
-        m, cfg = dcgan(f"model.mode_seeking={weight}", "model.dropout=0")
+        m, cfg = dcgan(f"model.mode_seeking={weight}", f"model.mode_seeking_ref={ref}", "model.dropout=0")
         opts = m.configure_optimizers(cfg.train)
-        x = torch.rand(8, 1, 8, 8) * 2 - 1
+        x = torch.rand(8, 1, 8, 8) * 2 - 1  # more varied than a fresh G's fakes: the data term is > 0
         torch.manual_seed(1)
         losses[weight] = float(m.train_step(x, None, opts)["loss_g"])
     torch.manual_seed(0)
@@ -132,7 +134,7 @@ def test_the_mode_seeking_term_also_acts_on_an_unconditional_generator():
     torch.manual_seed(1)
     z = torch.randn(8, m.latent_dim)
     with torch.no_grad():
-        term = float(mode_seeking(m.G(z), z))
+        term = float(mode_seeking(m.G(z), z, x if ref == "data" else None))
     assert term > 0 and losses[2.0] - losses[0.0] == pytest.approx(2.0 * term, rel=1e-4)
 
 

@@ -136,6 +136,7 @@ def test_writers_escape_newlines_and_carry_labels(vae_run, tmp_path):
 
 def test_reconstruction_and_interpolation_between_sentences(vae_run, text_data):
     m = genforge.load(vae_run)
+    assert (m.encoder.rnn.hidden_size, m.decoder.rnn.hidden_size) == (16, 32)  # model.encoder_hidden=16, saved
     pairs = reconstructions(m, 6, data=text_data)
     assert len(pairs) == 12 and pairs[0::2] == [t for t in pairs[0::2] if t in text_data.test_text]
     a, b = text_data.tensor("test")[:1], text_data.tensor("test")[1:2]
