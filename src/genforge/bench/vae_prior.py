@@ -1,5 +1,5 @@
 """Where a VAE's samples lose: its samples from N(0, I), its reconstructions of held-out images, and its
-samples from Gaussian mixtures of K components fitted to its training codes, scored the same way.
+samples from Gaussian mixtures of K components fitted to its training codes (posterior draws), scored the same way.
 
     python -m genforge.bench.vae_prior RUN [RUN ...] [-n 10000] [--components 10 40]
 
@@ -17,7 +17,7 @@ import torch
 from ..data.dataset import to_float, to_uint8
 from ..evaluate import evaluate_samples, get_extractor
 from ..modalities import modality_of
-from ..models.latent_prior import GaussianMixturePrior
+from ..models.latent_prior import GaussianMixturePrior, posterior_draws
 from ..run import load
 
 FIGURES = ("fid", "precision", "recall", "coverage")
@@ -44,7 +44,7 @@ def _rows(model, data, n: int, components: list[int]) -> list[tuple[str, torch.T
         return to_uint8(torch.cat([model.decode(c) for c in z.split(1000)]))
 
     train, test = data.tensor("train"), data.tensor("test")[:n]
-    codes = torch.cat([model.encode(to_float(c))[0] for c in train.split(1000)])
+    codes, _, draws = posterior_draws(model, train, None, to_float)  # the codes a run's own mixture is fitted to
     recon = torch.cat([model.reconstruct(to_float(c)) for c in test.split(1000)])
     rows = [
         ("N(0, I) samples", decode(torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(1)))),
@@ -52,7 +52,7 @@ def _rows(model, data, n: int, components: list[int]) -> list[tuple[str, torch.T
     ]
     for k in components:
         gmm = GaussianMixturePrior(k, model.latent_dim)
-        gmm.fit(codes)
+        gmm.fit(codes, draws=draws)
         z = gmm.sample(n, torch.Generator().manual_seed(1))
         rows.append((f"mixture of {k} fitted to the training codes", decode(z)))
     return rows

@@ -2,10 +2,10 @@
 (Ghosh et al. 2020, "From variational to deterministic autoencoders"), for every VAE family (`model.prior`).
 
 A VAE's aggregate posterior does not fill N(0, I): codes drawn from the prior land in holes the decoder never
-saw during training and decode to smudges. A mixture fitted after training to the posterior means draws codes
-from where the data's codes are. A conditional model gets one mixture per class (its codes hold the class
-too, and a class-blind code would fight the class asked for). Fitted by scikit-learn's EM; sampled in torch,
-seeded.
+saw during training and decode to smudges. A mixture fitted after training to draws from the training items'
+posteriors (the aggregate posterior) samples codes from where the decoder was trained. A conditional model gets
+one mixture per class (its codes hold the class too, and a class-blind code would fight the class asked for).
+Fitted by scikit-learn's EM; sampled in torch, seeded.
 
     weights [C, K], means [C, K, D], chol [C, K, D, D] (lower Cholesky factors), fitted [] bool;  C = 1 if
     unconditional, else the number of classes
@@ -26,6 +26,8 @@ from ..errors import ConfigError
 # EM iterations after the k-means start: enough for the samples (FID within noise of a converged fit) at a
 # fraction of the time, which counts against the user's budget
 MAX_ITER = 20
+# codes the mixture is fitted to: EM's time grows with them, and more add little to a 20-component fit
+CODES = 20_000
 
 
 class GaussianMixturePrior(nn.Module):
@@ -36,11 +38,11 @@ class GaussianMixturePrior(nn.Module):
         self.register_buffer("chol", torch.eye(dim).expand(classes, components, dim, dim).clone())
         self.register_buffer("fitted", torch.zeros((), dtype=torch.bool))
 
-    def fit(self, codes: torch.Tensor, labels: Optional[torch.Tensor] = None, seed: int = 0) -> None:
-        """Fit to codes [N, D] (and their classes [N] when conditional): EM, full covariances, k-means start.
-        A class gets at most one component per D + 1 of its codes: a full covariance fitted to fewer points is
-        singular, and its samples would be copies of those few codes (small data). A class with fewer than
-        D + 1 codes keeps N(0, I)."""
+    def fit(self, codes: torch.Tensor, labels: Optional[torch.Tensor] = None, seed: int = 0, draws: int = 1) -> None:
+        """Fit to codes [N, D] (and their classes [N] when conditional), `draws` codes per item: EM, full
+        covariances, k-means start. A class gets at most one component per D + 1 of its items: a component
+        fitted to fewer is singular or sits on those few items, and its samples would be copies of them (small
+        data). A class with fewer than D + 1 items keeps N(0, I)."""
         # deferred: scikit-learn takes a second to import; only the end of a gmm-prior run fits a mixture
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.mixture import GaussianMixture
@@ -49,7 +51,7 @@ class GaussianMixturePrior(nn.Module):
         codes = codes.double().cpu()
         for c in range(len(self.weights)):
             mine = codes[labels == c]
-            k = min(self.weights.shape[1], len(mine) // (codes.shape[1] + 1))
+            k = min(self.weights.shape[1], len(mine) // draws // (codes.shape[1] + 1))
             if k < 1:
                 continue
             gmm = GaussianMixture(k, covariance_type="full", reg_covar=1e-5, max_iter=MAX_ITER, random_state=seed)
@@ -92,21 +94,12 @@ class FittedPrior:
 
     gmm: Optional[GaussianMixturePrior]
 
-    @torch.no_grad()
     def finish_training(self, train, labels, to_model) -> None:
-        """prior=gmm: fit the mixture(s) to the posterior means of (up to 20,000 of) the training items."""
+        """prior=gmm: fit the mixture(s) to draws from the training items' posteriors (`posterior_draws`)."""
         if self.gmm is None:
             return
-        idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:20_000]
-        labels = labels if self.conditional else None
-        was_training = self.training
-        self.eval()
-        codes = [
-            self.encode(to_model(train[i]).to(self.device), None if labels is None else labels[i])[0]
-            for i in idx.split(1000)
-        ]
-        self.train(was_training)
-        self.gmm.fit(torch.cat(codes), None if labels is None else labels[idx])
+        codes, code_labels, draws = posterior_draws(self, train, labels if self.conditional else None, to_model)
+        self.gmm.fit(codes, code_labels, draws=draws)
 
     def prior(self, n, generator=None, labels=None):
         """prior=gmm, once fitted: codes from the mixture (of each label's class when conditional); else N(0, I).
@@ -117,6 +110,29 @@ class FittedPrior:
         if fitted and (labels is not None or not self.conditional):
             return self.gmm.sample(n, generator, labels).to(self.device)
         return super().prior(n, generator, labels)
+
+
+@torch.no_grad()
+def posterior_draws(model, train, labels, to_model) -> tuple[torch.Tensor, Optional[torch.Tensor], int]:
+    """Codes [M, D] drawn from q(z|x) of (up to 20,000 of) the training items `train` (stored form; `labels` [N]
+    or None), as many draws an item as make about 20,000 codes; their labels [M] or None; the draws an item.
+    The draws are the aggregate posterior the decoder was trained on. The posterior means alone are narrower
+    (a text VAE's: a spread of 0.5 a dimension against the draws' 1.0), and a mixture fitted to them samples
+    only the typical part of the data (docs/text.md, "Fitted to the posterior draws")."""
+    idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:CODES]
+    draws = max(1, CODES // len(idx))
+    noise = torch.Generator().manual_seed(1)
+    labels = None if labels is None else labels[idx].long().cpu()  # [N], each item's class
+    was_training = model.training
+    model.eval()
+    codes = []
+    for pos in torch.arange(len(idx)).split(1000):
+        y = None if labels is None else labels[pos].to(model.device)
+        mu, logvar = model.encode(to_model(train[idx[pos]]).to(model.device), y)  # [n, D] each
+        codes.append(mu.cpu() + (0.5 * logvar.cpu()).exp() * torch.randn(draws, *mu.shape, generator=noise))
+    model.train(was_training)
+    # [draws, N, D] -> [draws * N, D], draw-major: the labels repeat in the same order
+    return torch.cat(codes, 1).flatten(0, 1), None if labels is None else labels.repeat(draws), draws
 
 
 def mixture_for(cfg: PriorOptions, latent_dim: int, classes: int) -> Optional[GaussianMixturePrior]:
