@@ -28,6 +28,8 @@ class ImageData(SplitData):
     def tensor(self, split: str = "train", device="cpu") -> torch.Tensor:
         """The split as one uint8 tensor [N, C, H, W] on `device` (convert per batch, not per sample)."""
         arr = self.train if split == "train" else self.test
+        # a read-only array (a memory-mapped cache) is copied: a tensor sharing it could be written to
+        arr = arr if arr.flags.writeable else arr.copy()
         return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous().to(device)
 
 

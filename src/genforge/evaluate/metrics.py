@@ -8,6 +8,8 @@ torchmetrics' implementations, fed the extractor's features through an identity
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from torch import nn
@@ -56,7 +58,9 @@ def kid(real: torch.Tensor, fake: torch.Tensor, subsets: int = 50, subset_size: 
     Interval: mean +- one std of the estimates over random subsets."""
     size = min(subset_size, len(real), len(fake))
     torch.manual_seed(seed)
-    metric = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets, subset_size=size)
+    with warnings.catch_warnings():  # its note that it keeps every feature: these are small, and already in memory
+        warnings.filterwarnings("ignore", message=".*will save all extracted features", category=UserWarning)
+        metric = KernelInceptionDistance(feature=_Given(real.shape[1]), subsets=subsets, subset_size=size)
     metric.update(real.double(), real=True)
     metric.update(fake.double(), real=False)
     mean, std = (float(v) for v in metric.compute())
