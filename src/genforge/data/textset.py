@@ -81,9 +81,11 @@ def train_tokenizer(texts: list[str], kind: str, vocab_size: int) -> bytes:
     return blob
 
 
-def encode(tok, texts: list[str], max_tokens: int) -> tuple[np.ndarray, np.ndarray]:
-    """(ids [N', max_tokens + 1] EOS-terminated and 0-padded, kept [N] bool): samples over max_tokens dropped."""
+def encode(tok, texts: list[str], max_tokens: int, cut: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """(ids [N', max_tokens + 1] EOS-terminated and 0-padded, kept [N] bool): samples over max_tokens dropped,
+    or with `cut` kept with their first max_tokens pieces."""
     pieces = tok.encode(texts)
+    pieces = [p[:max_tokens] for p in pieces] if cut else pieces
     keep = np.array([len(p) <= max_tokens for p in pieces], dtype=bool)
     out = np.zeros((int(keep.sum()), max_tokens + 1), dtype=np.int64)
     for row, p in enumerate(p for p, k in zip(pieces, keep) if k):

@@ -31,11 +31,12 @@ SAMPLE_SEED_OFFSET = 1000  # evaluation samples use seed + 1000, apart from the 
 
 
 def eval_samples(model, n: int, seed: int = 0) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """The n samples an evaluation of `model` uses: (stored form [n, ...], labels [n] or None) on the CPU,
-    reproducible by seed (the report regenerates them to show the memorization pairs)."""
+    """The n samples an evaluation of `model` uses: (stored form [n, ...] as a file of them reads back, labels [n]
+    or None) on the CPU, reproducible by seed (the report regenerates them to show the memorization pairs)."""
     with torch.no_grad():
         x, y = model.sample_with_labels(n, seed=seed + SAMPLE_SEED_OFFSET)
-    return modality_of(model).to_stored(x), None if y is None else y.cpu()
+    mod = modality_of(model)
+    return mod.reread(mod.to_stored(x), model.codec), None if y is None else y.cpu()
 
 
 def parse_metrics(spec: Optional[str | Sequence[str]], modality: str = "image") -> tuple[str, ...]:

@@ -93,6 +93,11 @@ class Modality:
         """Stored form -> what a user gets."""
         raise NotImplementedError
 
+    def reread(self, stored: torch.Tensor, codec: Any = None) -> torch.Tensor:
+        """A model's stored samples as `read` would store them from a file `write` wrote, so that the evaluation
+        of a run judges what its user gets (text: re-tokenized; default: unchanged)."""
+        return stored
+
     def data_figures(self, rep: dict) -> str:
         """HTML figures of a data report beyond the shared tables (default: none)."""
         return ""

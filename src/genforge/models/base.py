@@ -19,7 +19,7 @@ data, which it is given with `use_held_out`, and shows what it makes of them wit
 
 from __future__ import annotations
 
-from typing import Callable, ClassVar, Optional
+from typing import Any, Callable, ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
@@ -118,6 +118,9 @@ class Family(nn.Module):
     # What DistributedDataParallel wraps when training on several processes: named networks that train_step
     # calls through `through(name)`, or "" for the whole family, whose train_step calls `through()(method, ...)`.
     ddp_units: ClassVar[tuple[str, ...]] = ("",)
+    # what turns the model's stored outputs into samples (a tokenizer), set by the trainer and by `run.load`;
+    # None for a model built alone
+    codec: Any = None
 
     @classmethod
     def preset_for_budget(cls, minutes: Optional[float]) -> str:

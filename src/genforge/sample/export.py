@@ -56,7 +56,7 @@ def export(model: Family, fmt: str, out: str | Path) -> Path:
                     verbose=False,
                 )
             program.save(str(out))
-    codec = getattr(model, "codec", None)
+    codec = model.codec
     if codec is not None:  # e.g. a text model's tokenizer, without which its ids mean nothing
         modality_of(model).save_codec(codec, out.parent)
     return out

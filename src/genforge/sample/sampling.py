@@ -26,7 +26,7 @@ from ..models import Family
 def to_samples(model: Family, out: torch.Tensor):
     """Decoded outputs of `model` -> samples in its modality's user form."""
     m = modality_of(model)
-    return m.to_samples(m.to_stored(out), getattr(model, "codec", None))
+    return m.to_samples(m.to_stored(out), model.codec)
 
 
 def need(model: Family, ability: str, what: str) -> None:
@@ -181,7 +181,7 @@ def held_out(model: Family, n: int = 8, seed: int = 0) -> tuple[np.ndarray, list
         )
     caption, rows = model.eval().held_out_rows(n, torch.Generator().manual_seed(seed))
     mod = modality_of(model)
-    samples = mod.to_samples(mod.to_stored(torch.cat([r for _, r in rows])), getattr(model, "codec", None))
+    samples = mod.to_samples(mod.to_stored(torch.cat([r for _, r in rows])), model.codec)
     return samples, [name for name, _ in rows for _ in range(n)], caption
 
 

@@ -106,6 +106,7 @@ class Trainer:
 
         torch.manual_seed(t.seed)  # weights init
         self.model = build_model(cfg, self.data.shape, self.data.n_classes).to(self.device)
+        self.model.codec = self.data.codec
         if self.model.conditional:  # sampling draws labels from the training class shares
             counts = torch.bincount(self.data.labels("train"), minlength=self.data.n_classes).float()
             self.model.class_freq.copy_(counts / counts.sum())
