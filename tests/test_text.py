@@ -332,7 +332,8 @@ def test_a_text_vae_with_the_fitted_prior_draws_codes_where_the_training_sentenc
     text_data, text_folder, tmp_path
 ):
     """model.prior=gmm: the mixture is fitted to draws from the training sentences' posteriors when training ends
-    and saved with the run; --set model.prior=normal draws N(0, I) from the same run; a run without a mixture refuses gmm."""
+    and saved with the run; --set model.prior=normal draws N(0, I) from the same run; a run without a mixture
+    refuses gmm."""
     cfg = tiny_config(
         "text-vae", "model.prior=gmm", "model.prior_components=4", "train.steps=150", source=str(text_folder)
     )
@@ -385,3 +386,24 @@ def test_a_run_is_judged_on_its_samples_text_not_on_the_pieces_it_spelt_it_with(
     model = genforge.load(vae_run)
     ids, _ = eval_samples(model, 64)
     assert torch.equal(ids, text.reread(ids, model.codec))  # what is judged is what reads back
+
+
+def test_an_adaptive_softmax_decoder_samples_from_the_distribution_it_is_trained_on(text_data, text_folder, tmp_path):
+    """model.adaptive_softmax: the step's logits are a normalised distribution over every piece, the teacher-forced
+    NLL is the sum of those same log-probabilities at the targets, and a tiny run learns."""
+    from genforge.models.sentence import SentenceDecoder, shift_right
+
+    torch.manual_seed(0)
+    dec = SentenceDecoder(text_data.vocab_size, 16, 32, 0, adaptive=True).eval()
+    x = text_data.tensor("test")[:16]
+    logits, _ = dec(shift_right(x))  # [B, L, V]
+    assert torch.allclose(logits.logsumexp(-1), torch.zeros(logits.shape[:2]), atol=1e-5)
+    mask = x != PAD
+    by_step = -(logits.log_softmax(-1).gather(2, x[:, :, None])[..., 0] * mask).sum(1)
+    assert torch.allclose(dec.nll(x), by_step, atol=1e-3)
+    c = tiny_config("text-lm", "train.steps=120", "model.adaptive_softmax=true", source=str(text_folder))
+    tr = Trainer(c, tmp_path / "a", data=text_data, **quiet())
+    before = float(tr.model.held_out_loss(text_data.tensor("test")))
+    tr.fit()
+    assert float(tr.model.eval().held_out_loss(text_data.tensor("test"))) < before - 10  # nats per sentence
+    assert len(prior_samples(genforge.load(tmp_path / "a"), 4)[0]) == 4

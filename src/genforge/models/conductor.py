@@ -41,13 +41,14 @@ class ConductorDecoder(nn.Module):
         layers: int = 1,
         dropout: float = 0.0,
         cell: Cell = "gru",
+        adaptive: bool = False,
     ):
         super().__init__()
         self.segment, self.segments = segment, max(1, (length - 1) // segment)
         self.hidden = hidden
         self.conductor = recurrent(cell, cond_dim, hidden, layers)
         self.conductor_init = nn.Linear(cond_dim, state_layers(self.conductor) * hidden)
-        self.bottom = SentenceDecoder(vocab, embed, hidden, hidden, layers, dropout, cell)
+        self.bottom = SentenceDecoder(vocab, embed, hidden, hidden, layers, dropout, cell, adaptive)
         self.bottom_init = nn.Linear(hidden, state_layers(self.bottom.rnn) * hidden)
 
     @property

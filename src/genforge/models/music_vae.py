@@ -105,7 +105,16 @@ class MusicVAE(TextVAE):
         if not c.conductor:
             return super().make_decoder(vocab, cond_dim)
         return ConductorDecoder(
-            vocab, c.embed, c.hidden, cond_dim, self.length, STEPS_PER_BAR, c.layers, c.dropout, c.cell
+            vocab,
+            c.embed,
+            c.hidden,
+            cond_dim,
+            self.length,
+            STEPS_PER_BAR,
+            c.layers,
+            c.dropout,
+            c.cell,
+            c.adaptive_softmax,
         )
 
 

@@ -44,7 +44,7 @@ class TextLM(Family):
         super().__init__(cfg, shape, n_classes)
         vocab, self.length = self.shape
         self.decoder = SentenceDecoder(
-            vocab, cfg.embed, cfg.hidden, self.cond_classes, cfg.layers, cfg.dropout, cfg.cell
+            vocab, cfg.embed, cfg.hidden, self.cond_classes, cfg.layers, cfg.dropout, cfg.cell, cfg.adaptive_softmax
         )
 
     @property
