@@ -71,7 +71,8 @@ def test_text_throughput_table_runs_the_plain_loop_and_every_text_family(capsys)
     medians = text_table("no-such-text-source", repeats=1, seconds=0.01)
     out = capsys.readouterr().out
     assert "plain PyTorch sentence VAE" in out and "genforge text-vae `default`" in out and "genforge text-lm" in out
-    assert len(medians) == 4 and min(medians.values()) > 0
+    assert "model.adaptive_softmax=true" in out  # the default with the adaptive output layer, beside it
+    assert len(medians) == 5 and min(medians.values()) > 0
 
 
 def test_server_load_test_answers_every_request(capsys):

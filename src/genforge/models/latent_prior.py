@@ -115,12 +115,14 @@ class FittedPrior:
 @torch.no_grad()
 def posterior_draws(model, train, labels, to_model) -> tuple[torch.Tensor, Optional[torch.Tensor], int]:
     """Codes [M, D] drawn from q(z|x) of (up to 20,000 of) the training items `train` (stored form; `labels` [N]
-    or None), as many draws an item as make about 20,000 codes; their labels [M] or None; the draws an item.
-    The draws are the aggregate posterior the decoder was trained on. The posterior means alone are narrower
-    (a text VAE's: a spread of 0.5 a dimension against the draws' 1.0), and a mixture fitted to them samples
-    only the typical part of the data (docs/text.md, "Fitted to the posterior draws")."""
+    or None), as many draws an item as make about 20,000 codes (fewer above 32 latents); their labels [M] or
+    None; the draws an item. The draws are the aggregate posterior the decoder was trained on. The posterior
+    means alone are narrower (a text VAE's: a spread of 0.5 a dimension against the draws' 1.0), and a mixture
+    fitted to them samples only the typical part of the data (docs/text.md, "Fitted to the posterior draws")."""
     idx = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))[:CODES]
-    draws = max(1, CODES // len(idx))
+    # EM's time grows with codes x D^2: a 128-latent image VAE of a small data set gets one draw an item (its
+    # posteriors are narrow beside the spread of their means), a 32-latent text VAE 20,000 codes
+    draws = max(1, min(CODES, CODES * 32**2 // model.latent_dim**2) // len(idx))
     noise = torch.Generator().manual_seed(1)
     labels = None if labels is None else labels[idx].long().cpu()  # [N], each item's class
     was_training = model.training
