@@ -160,3 +160,19 @@ def test_scaling_round_trips():
 
     u = torch.arange(256, dtype=torch.uint8)
     assert torch.equal(to_uint8(to_float(u)), u)
+
+
+def test_a_read_only_image_array_is_not_shared_with_the_tensors_training_writes(digits):
+    """A memory-mapped cache is read-only: the training tensor is a copy of it (PyTorch warns, and writing
+    through a tensor that shares it would change the cache), and no warning reaches the user."""
+    import dataclasses
+    import warnings
+
+    cached = digits.train.copy()
+    cached.setflags(write=False)
+    data = dataclasses.replace(digits, train=cached)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        t = data.tensor("train")
+    t += 1
+    assert np.array_equal(cached, digits.train)

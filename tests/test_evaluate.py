@@ -283,3 +283,12 @@ def test_vae_prior_table_shows_what_the_prior_costs(tmp_path, cache, digits):
         "mixture of 5 fitted to the training codes",
     ]
     assert rows["mixture of 5 fitted to the training codes"]["fid"] < 0.8 * rows["N(0, I) samples"]["fid"], rows
+
+
+def test_kid_says_nothing_to_the_user_beside_its_figure():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torchmetrics' note on its feature buffer would be an error here
+        res = M.kid(torch.randn(200, 8), torch.randn(200, 8) + 1)
+    assert res["value"] > 0
