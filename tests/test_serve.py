@@ -84,6 +84,7 @@ def test_reconstruct_upload(client):
         ("get", "/api/dcgan-run/generate", {"params": {"seed": -1}}, 422, "greater than or equal to 0"),
         ("get", "/api/dcgan-run/interpolate", {"params": {"steps": 1000}}, 422, "32"),
         ("get", "/api/dcgan-run/traverse", {}, 400, "needs a VAE"),
+        ("get", "/api/dcgan-run/animate", {"params": {"fps": 5e-324}}, 422, "greater than or equal to 0.1"),
         ("get", "/api/vae-run/traverse", {"params": {"dim": 199}}, 422, "below the latent size 16"),
         ("post", "/api/vae-run/reconstruct", {"content": b"not an image"}, 400, "not a readable image"),
         ("post", "/api/vae-run/reconstruct", {"content": b""}, 400, "empty body"),

@@ -13,6 +13,7 @@ import typer
 import yaml
 
 from .errors import ConfigError, GenforgeError
+from .video_io import MAX_FPS, MIN_FPS
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Train GANs and VAEs on your own data, generate, export."
@@ -145,7 +146,7 @@ def sample(
     ),
     frames: int = typer.Option(12, help="animate: frames from one point of a walk to the next"),
     points: int = typer.Option(4, help="animate: latent points a walk passes through before it loops"),
-    fps: float = typer.Option(12.0, help="animate: frames per second of the file"),
+    fps: float = typer.Option(12.0, min=MIN_FPS, max=MAX_FPS, help="animate: frames per second of the file"),
     seed_b: int = typer.Option(1, help="end seed of an interpolation"),
     between: List[str] = typer.Option(
         [], help="interpolate between two inputs: sentences (text), image, audio or MIDI files"

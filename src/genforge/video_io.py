@@ -16,6 +16,9 @@ from PIL import Image
 from .io import grid
 
 FORMATS = (".gif", ".webp", ".mp4")
+# Frame rates a file can hold: GIF stores each frame's delay in hundredths of a second in 16 bits (at most
+# 655 s); below 0.1 frames/s the delay is beyond any animation and near zero it overflows.
+MIN_FPS, MAX_FPS = 0.1, 120.0
 
 
 def grid_frames(clips: np.ndarray, nrow: Optional[int] = None) -> list[Image.Image]:

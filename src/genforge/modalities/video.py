@@ -22,7 +22,7 @@ from ..data.video import EXTENSIONS, file_clips, load_video
 from ..data.video_validate import format_video_report, video_report
 from ..errors import DataError, RunError
 from ..io import CONFIG, atomic_write, img_tag, read_json
-from ..video_io import FORMATS, animation_bytes
+from ..video_io import FORMATS, MAX_FPS, MIN_FPS, animation_bytes
 from .base import Modality, file_tag, random_rows, register_modality
 from .image import blur, noise
 
@@ -35,7 +35,7 @@ class VideoDataConfig(BaseDataConfig):
     )
     resolution: int = Field(32, ge=8, le=256, description="square side of every frame in pixels (Moving MNIST: 64)")
     frames: int = Field(16, ge=2, le=128, description="frames per clip")
-    fps: float = Field(8.0, gt=0, le=120, description="frame rate: files are sampled at it, samples play at it")
+    fps: float = Field(8.0, ge=MIN_FPS, le=MAX_FPS, description="frame rate: files are sampled at it, samples play at it")
     channels: Optional[Literal[1, 3]] = Field(
         None, description="1 (grayscale) or 3 (RGB); None keeps the source's own (moving sets 1, files 3)"
     )

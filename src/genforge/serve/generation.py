@@ -14,6 +14,7 @@ from ..sample import animate as animate_walks
 from ..sample import interpolate as interpolate_samples
 from ..sample import interpolate_inputs, prior_samples
 from ..sample import traverse as traverse_samples
+from ..video_io import MIN_FPS
 from .common import (
     CLASS,
     FORMAT,
@@ -126,7 +127,7 @@ def animate(
     walks: int = Query(1, ge=1, le=10, description="walks (a conditional model without a class: shared by class)"),
     frames: int = Query(12, ge=1, le=24, description="frames from one point of a walk to the next"),
     points: int = Query(4, ge=2, le=6, description="latent points a walk passes through before it loops"),
-    fps: float = Query(12.0, gt=0, le=60),
+    fps: float = Query(12.0, ge=MIN_FPS, le=60),
     seed: int = SEED,
     cls: str | None = CLASS,
     format: Literal["gif", "mp4"] = Query("gif", description="an animated GIF or an MP4 video"),
