@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from genforge.bench import profile_ops, tf_article
+from genforge.bench import profile_ops
 from genforge.bench.flops import gemm_peak, step_flops
 from genforge.bench.quality import first_reach, marks_for, report
 from genforge.bench.throughput import genforge_step, measure, plain_article_dcgan_step
@@ -28,7 +28,6 @@ def test_article_steps_agree_on_flops_and_run():
     assert len(rates) == 2 and min(rates) > 0
     ops = profile_ops(ref, batch, x, steps=1)
     assert any("convolution" in name for name, _ in ops) and 0 < sum(s for _, s in ops) <= 1.0
-    assert isinstance(tf_article.available(), bool)
 
 
 def test_time_to_quality_evaluates_at_the_start_the_marks_and_the_end():
