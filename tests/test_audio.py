@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 import genforge
 from genforge.data.audio import load_audio, synthesize_digits
-from genforge.dsp import log_mel
+from genforge.dsp import istft, log_mel, stft
 from genforge.errors import ConfigError, DataError
 from genforge.evaluate import metrics as M
 from genforge.modalities import MODALITIES
@@ -165,6 +165,24 @@ def test_smooth_init_starts_wavegan_samples_apart():
             corr[smooth] = M.pairwise_correlation(wg.G(z, y).flatten(1))["value"]
             assert torch.equal(wg.G(z, y), wg.G_ema(z, y))
     assert corr[False] > 0.9 and corr[True] < 0.3, corr  # one shared pattern before; apart after
+
+
+def test_istft_inverts_torch_stft_and_the_istft_generator_starts_quiet_and_apart():
+    x = torch.randn(3, 1, 4000, generator=torch.Generator().manual_seed(0))
+    spec = stft(x, 256, 64)  # [3, 129, 63]
+    assert torch.allclose(istft(spec.real, spec.imag, 256, 64, 4000), x, atol=1e-4)
+    z, y = torch.randn(64, 100, generator=torch.Generator().manual_seed(0)), torch.arange(64) % 10
+    torch.manual_seed(0)
+    wg = FAMILIES.get("wavegan")(
+        WaveGANConfig(width=0.0625, generator="istft", ema=0.99, conditional=True), (1, 4000), 10
+    )
+    with torch.no_grad():
+        clips = wg.G(z, y)  # [64, 1, 4000]
+    assert clips.shape == (64, 1, 4000) and torch.equal(clips, wg.G_ema(z, y))
+    assert clips.pow(2).mean().sqrt() < 0.02  # quiet noise, not full scale
+    assert M.pairwise_correlation(clips.flatten(1))["value"] < 0.1  # every z its own phases
+    wg.G(z[:4], y[:4]).pow(2).mean().backward()
+    assert all(p.grad is not None and p.grad.isfinite().all() for p in wg.G.parameters())
 
 
 def test_wavegan_spectrogram_critic_hears_the_spectrum_and_passes_its_gradient_to_the_clip():

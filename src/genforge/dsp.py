@@ -147,6 +147,14 @@ def _istft_real(re: torch.Tensor, im: torch.Tensor, inv: torch.Tensor, envelope:
     return (frames / envelope)[..., pad : pad + length]
 
 
+def istft(re: torch.Tensor, im: torch.Tensor, n_fft: int, hop: int, length: int) -> torch.Tensor:
+    """torch.istft of centred Hann frames, (re, im) [B, n_fft // 2 + 1, frames >= length // hop + 1] ->
+    [B, 1, length], in real convolutions only (an exported generator includes it)."""
+    _, inv = _dft_bases(n_fft)
+    envelope = _envelope(n_fft, hop, re.shape[-1], re.device)
+    return _istft_real(re, im, inv.to(re.device), envelope, hop, length)
+
+
 def griffin_lim(mag: torch.Tensor, n_fft: int, hop: int, length: int, iters: int = 32) -> torch.Tensor:
     """Magnitudes [B, n_fft // 2 + 1, frames] -> waveforms [B, 1, length] (Griffin & Lim 1984, with the
     momentum 0.99 of Perraudin et al. 2013, as librosa and torchaudio use). Phases start random, as in

@@ -35,7 +35,9 @@ class VideoDataConfig(BaseDataConfig):
     )
     resolution: int = Field(32, ge=8, le=256, description="square side of every frame in pixels (Moving MNIST: 64)")
     frames: int = Field(16, ge=2, le=128, description="frames per clip")
-    fps: float = Field(8.0, ge=MIN_FPS, le=MAX_FPS, description="frame rate: files are sampled at it, samples play at it")
+    fps: float = Field(
+        8.0, ge=MIN_FPS, le=MAX_FPS, description="frame rate: files are sampled at it, samples play at it"
+    )
     channels: Optional[Literal[1, 3]] = Field(
         None, description="1 (grayscale) or 3 (RGB); None keeps the source's own (moving sets 1, files 3)"
     )

@@ -22,19 +22,26 @@ discriminators: the clip's log-magnitude spectrogram (n_fft 256, 128 frames) goe
 2-D conv stack (3x3 kernels, this width), and the dense logit (and projection) reads both branches'
 features. The waveform critic alone judges short-range structure well but spectra slowly; through
 the STFT the generator hears at once which harmonics a word lacks.
+
+`generator="istft"` swaps G's upsampling to the sample rate for Vocos's head (Siuzdak 2023): the same
+dense start and stride-4 stages (nearest-neighbour upsampling and a conv) only up to STFT frames
+(n_fft 256, hop 64), then a 1x1 conv gives each frame's log-magnitudes and phases and an inverse STFT
+gives the clip. No layer works at the sample rate, so G costs a fraction of the transposed stack's
+time, and it sets the spectrum the critic's spectrogram branch hears directly, as SpecGAN's G does,
+while learning its phase instead of leaving it to Griffin-Lim.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Optional
+from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
 from pydantic import Field
 from torch import nn
 
-from ..dsp import pad_to, square_hop, square_magnitude
+from ..dsp import istft, pad_to, square_hop, square_magnitude
 from .base import FAMILIES, append_class
 from .dcgan import DCGAN, DCGANConfig, Discriminator, d_norm, refuse_augment
 
@@ -53,6 +60,11 @@ class WaveGANConfig(DCGANConfig):
     )
     spectrogram_critic: bool = Field(
         False, description="D also judges the clip's log-magnitude spectrogram with a 2-D conv branch (3x3 kernels)"
+    )
+    generator: Literal["transposed", "istft"] = Field(
+        "transposed",
+        description="G's last layers: the paper's transposed convs up to the sample rate, or upsampling to STFT "
+        "frames and an inverse STFT of predicted magnitudes and phases (Vocos's head)",
     )
     _no_image_augment = refuse_augment("WaveGAN takes none (phase shuffle is built in)")
 
@@ -86,6 +98,11 @@ def smooth_upsampling(conv: nn.ConvTranspose1d) -> None:
     conv.weight.copy_(F.conv1d(F.pad(taps, (s - 1, s - 1)), box).reshape(c_in, c_out, k))
 
 
+def wave_generator(cfg: WaveGANConfig, shape: tuple[int, int], n_classes: int = 0) -> nn.Module:
+    """G of the configured kind (`generator`)."""
+    return (WaveGenerator if cfg.generator == "transposed" else IstftGenerator)(cfg, shape, n_classes)
+
+
 def _dim(cfg: WaveGANConfig) -> int:
     return max(1, int(round(64 * cfg.width)))
 
@@ -108,6 +125,50 @@ class WaveGenerator(nn.Module):
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         h = self.fc(append_class(z, y, self.n_classes)).view(-1, self.c0, BASE)  # [B, 16d, 16]
         return self.net(torch.relu(h))[..., : self.length]  # [B, 1, 16 * 4**n] cropped to [B, 1, T]
+
+
+class IstftGenerator(nn.Module):
+    """z [B, latent] -> clip [B, 1, T] through an inverse STFT of predicted magnitudes and phases."""
+
+    N_FFT, HOP, KERNEL, STAGES = 256, 64, 7, 2
+    LOG_MAG_START = -3.0  # head bias: the first samples are quiet noise (|X| ~ 0.05), not full-scale
+
+    def __init__(self, cfg: WaveGANConfig, shape: tuple[int, int], n_classes: int = 0):
+        super().__init__()
+        self.n_classes, self.length = n_classes, shape[-1]
+        self.frames = self.length // self.HOP + 1  # centred frames covering T samples
+        self.base = math.ceil(self.frames / 4**self.STAGES)
+        c, k = 8 * _dim(cfg), self.KERNEL
+        self.c0 = c
+        self.fc = nn.Linear(cfg.latent_dim + n_classes, self.base * c)
+        layers: list[nn.Module] = []
+        for _ in range(self.STAGES):  # [c, base] -> [c, 16 * base]; nearest-neighbour upsampling has no checkerboard
+            layers += [nn.Upsample(scale_factor=4), nn.Conv1d(c, c, k, padding=k // 2), nn.ReLU()]
+        self.net = nn.Sequential(*layers)
+        self.bins = self.N_FFT // 2 + 1
+        self.head = nn.Conv1d(c, 2 * self.bins, 1)
+
+    @torch.no_grad()
+    def start(self) -> None:
+        """Variance-keeping weights (He et al. 2015 for the ReLU layers, unit gain for the head) and every bin
+        at |X| = e^LOG_MAG_START: then each z has its own phases (spread over the circle) and loudness, so
+        fresh samples differ. PyTorch's default init shrinks activations at each layer, and the head's
+        outputs barely moved with z (fresh samples correlated 0.84)."""
+        for m in (self.fc, *self.net, self.head):
+            if isinstance(m, (nn.Linear, nn.Conv1d)):
+                gain = "linear" if m is self.head else "relu"
+                nn.init.kaiming_normal_(m.weight, nonlinearity=gain)
+                nn.init.zeros_(m.bias)
+        self.head.bias[: self.bins].fill_(self.LOG_MAG_START)
+
+    def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
+        h = self.fc(append_class(z, y, self.n_classes)).view(-1, self.c0, self.base)  # [B, c, base]
+        h = self.head(self.net(torch.relu(h)))[..., : self.frames]  # [B, 2 * bins, frames]
+        log_mag, phase = h.split(self.bins, 1)  # each [B, bins, frames]
+        mag = torch.exp(log_mag.clamp(max=4.0))  # at most e^4 ~ 55: a full-scale sine's peak bin is 32
+        phase = math.pi * phase  # unit-scale conv outputs spread over the circle
+        x = istft(mag * torch.cos(phase), mag * torch.sin(phase), self.N_FFT, self.HOP, self.length)
+        return torch.tanh(x)  # [B, 1, T]
 
 
 class SpectrogramBranch(nn.Module):
@@ -173,7 +234,7 @@ class WaveGAN(DCGAN):
     name = "wavegan"
     Config = WaveGANConfig
     modality = "audio"
-    generator_class = WaveGenerator
+    generator_class = staticmethod(wave_generator)
     discriminator_class = WaveDiscriminator
     tiny = ("model.width=0.0625", "model.kernel=9")
     search_space = {
@@ -193,9 +254,10 @@ class WaveGAN(DCGAN):
             "model": {"loss": "wgan", "gp_weight": 10.0, "n_critic": 5, "init": "torch"},
             "train": {"lr": 1e-4, "betas": [0.5, 0.9], "batch_size": 64},
         },
-        # For quality per CPU-minute: d = 16 with the paper's kernel 25, hinge loss with spectral norm and one
-        # D step, an EMA generator, Adam 2e-4 (0.5, 0.9), batch 32; against the collapse to one sound, a
-        # smooth start, the spectrogram branch in D and MSGAN's term (measured one by one: docs/audio.md).
+        # For quality per CPU-minute: d = 16 with the paper's kernel 25 (D's), hinge loss with spectral norm and
+        # one D step, an EMA generator, Adam 2e-4 (0.5, 0.9), batch 32; against the collapse to one sound, the
+        # spectrogram branch in D, MSGAN's term and G's inverse-STFT head (smooth_init serves the transposed G
+        # of `--set model.generator=transposed`); measured one by one: docs/audio.md.
         "default": {
             "model": {
                 "width": 0.25,
@@ -207,6 +269,7 @@ class WaveGAN(DCGAN):
                 "smooth_init": True,
                 "spectrogram_critic": True,
                 "mode_seeking": 1.0,
+                "generator": "istft",
             },
             "train": {"lr": 2e-4, "betas": [0.5, 0.9], "batch_size": 32},
         },
@@ -215,9 +278,11 @@ class WaveGAN(DCGAN):
 
     def __init__(self, cfg: WaveGANConfig, shape, n_classes: int = 0):
         super().__init__(cfg, shape, n_classes)
-        if cfg.smooth_init:
+        if isinstance(self.G, IstftGenerator):
+            self.G.start()
+        elif cfg.smooth_init:
             for m in self.G.modules():
                 if isinstance(m, nn.ConvTranspose1d):
                     smooth_upsampling(m)
-            if cfg.ema is not None:  # the EMA copy starts where G starts
-                self.G_ema.load_state_dict(self.G.state_dict())
+        if cfg.ema is not None:  # the EMA copy starts where G starts
+            self.G_ema.load_state_dict(self.G.state_dict())
