@@ -154,3 +154,14 @@ def trained(cfg, run: Path, data):
     tr = Trainer(cfg, run, data=data, progress=False, log=lambda s: None)
     tr.fit()
     return run, tr.model.eval()
+
+
+def small_space(folder: Path) -> str:
+    """A search space file of two cheap VAE parameters: the family's own space draws models up to 512 wide, and
+    a tuning test is about trials, budgets and workers, not about how long one big trial takes."""
+    path = folder / "small-space.yaml"
+    path.write_text(
+        "train.lr: {type: float, low: 1.0e-4, high: 3.0e-3, log: true}\n"
+        "model.beta: {type: float, low: 0.5, high: 2.0}\n"
+    )
+    return str(path)

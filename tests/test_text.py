@@ -181,7 +181,7 @@ def test_exported_decoder_step_decodes_the_same_sentences(vae_run, tmp_path, fmt
 
 @pytest.mark.integration
 def test_text_figures_order_known_good_and_bad_text(text_data):
-    rows = sanity_table(text_data, n=150, extractor_steps=150, log=None)
+    rows = sanity_table(text_data, n=150, extractor_steps=60, log=None)  # every ordering holds with a wide margin
     floor, shuffled, rand = rows["real (floor)"], rows["shuffled words"], rows["random dictionary words"]
     assert floor["fd"] < shuffled["fd"] < rand["fd"]
     assert rows["one class only"]["recall"] < floor["recall"]

@@ -8,6 +8,8 @@ from genforge.errors import ConfigError
 from genforge.modalities.image import ImageDataConfig
 from genforge.tune import load_space, tune
 
+from .conftest import small_space
+
 
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch):
@@ -27,6 +29,7 @@ def small(tmp_path, **kw):
         extractor_steps=40,
         confirm_seeds=2,
         sets=("model.width=0.5", "model.hidden=32"),
+        space_file=small_space(tmp_path),
         log=lambda s: None,
     )
     return tune(**(args | kw))

@@ -19,6 +19,8 @@ from genforge.tune import tune
 from genforge.tune.pgcluster import bindir, start, stop
 from genforge.tune.workers import counted_trials
 
+from .conftest import small_space
+
 pytestmark = pytest.mark.integration  # every test here starts processes
 
 
@@ -56,6 +58,7 @@ def study_args(tmp_path, **kw):
             extractor_steps=40,
             confirm_seeds=1,
             sets=("model.width=0.5", "model.hidden=32"),
+            space_file=small_space(tmp_path),
             heartbeat=2,
             log=lambda s: None,
         )
@@ -100,7 +103,7 @@ def test_a_killed_worker_leaves_its_trial_failed_and_the_study_runs_it_again(tmp
     cmd = [sys.executable, "-m", "genforge", "tune", "--model", "vae", "--data", "digits", "--study", "k"]
     cmd += ["--out", str(tmp_path), "--trials", "3", "--steps-per-trial", "400", "--eval-samples", "150"]
     cmd += ["--storage", postgres, "--join", "--heartbeat", "2", "--extractor-steps", "40"]
-    cmd += ["--set", "model.width=0.5", "--set", "model.hidden=32"]
+    cmd += ["--set", "model.width=0.5", "--set", "model.hidden=32", "--space", small_space(tmp_path)]
     joined = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline:
