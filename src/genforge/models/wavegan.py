@@ -64,7 +64,8 @@ class WaveGANConfig(DCGANConfig):
     generator: Literal["transposed", "istft"] = Field(
         "transposed",
         description="G's last layers: the paper's transposed convs up to the sample rate, or upsampling to STFT "
-        "frames and an inverse STFT of predicted magnitudes and phases (Vocos's head)",
+        "frames and an inverse STFT of predicted magnitudes and phases (Vocos's head; its own variance-keeping "
+        "init, model.init sets D's)",
     )
     _no_image_augment = refuse_augment("WaveGAN takes none (phase shuffle is built in)")
 
@@ -121,6 +122,16 @@ class WaveGenerator(nn.Module):
             layers.append(nn.ConvTranspose1d(chans[i], chans[i + 1], k, 4, padding=k // 2 - 1, output_padding=1))
             layers.append(nn.ReLU() if i < n - 1 else nn.Tanh())
         self.net = nn.Sequential(*layers)
+        self.smooth = cfg.smooth_init
+
+    @torch.no_grad()
+    def start(self) -> None:
+        """After the family's weight init: with `smooth_init`, each transposed conv starts as nearest-neighbour
+        upsampling and a conv (`smooth_upsampling`)."""
+        if self.smooth:
+            for m in self.net:
+                if isinstance(m, nn.ConvTranspose1d):
+                    smooth_upsampling(m)
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
         h = self.fc(append_class(z, y, self.n_classes)).view(-1, self.c0, BASE)  # [B, 16d, 16]
@@ -150,10 +161,11 @@ class IstftGenerator(nn.Module):
 
     @torch.no_grad()
     def start(self) -> None:
-        """Variance-keeping weights (He et al. 2015 for the ReLU layers, unit gain for the head) and every bin
-        at |X| = e^LOG_MAG_START: then each z has its own phases (spread over the circle) and loudness, so
-        fresh samples differ. PyTorch's default init shrinks activations at each layer, and the head's
-        outputs barely moved with z (fresh samples correlated 0.84)."""
+        """After the family's weight init, whatever `model.init` says (it still sets D's): variance-keeping
+        weights (He et al. 2015 for the ReLU layers, unit gain for the head) and every bin at
+        |X| = e^LOG_MAG_START: then each z has its own phases (spread over the circle) and loudness, so fresh
+        samples differ. PyTorch's default init shrinks activations at each layer, and the head's outputs
+        barely moved with z (fresh samples correlated 0.84)."""
         for m in (self.fc, *self.net, self.head):
             if isinstance(m, (nn.Linear, nn.Conv1d)):
                 gain = "linear" if m is self.head else "relu"
@@ -278,11 +290,6 @@ class WaveGAN(DCGAN):
 
     def __init__(self, cfg: WaveGANConfig, shape, n_classes: int = 0):
         super().__init__(cfg, shape, n_classes)
-        if isinstance(self.G, IstftGenerator):
-            self.G.start()
-        elif cfg.smooth_init:
-            for m in self.G.modules():
-                if isinstance(m, nn.ConvTranspose1d):
-                    smooth_upsampling(m)
+        self.G.start()  # each generator's own start, after DCGAN's init
         if cfg.ema is not None:  # the EMA copy starts where G starts
             self.G_ema.load_state_dict(self.G.state_dict())
