@@ -80,6 +80,23 @@ def test_diff_augment_keeps_shape_and_passes_gradients():
     assert diff_augment(x, "") is x
 
 
+def test_diff_augment_moves_clips_in_time_and_loudness():
+    t = torch.arange(1600)
+    x = torch.zeros(64, 1, 1600)
+    x[:, :, 700:900] = torch.sin(t[700:900] / 3.0)  # a burst in the middle of each clip
+    torch.manual_seed(0)
+    shifted = diff_augment(x, "translation")
+    starts = (shifted[:, 0].abs() > 0).float().argmax(1)  # where each clip's burst begins now
+    assert shifted.shape == x.shape and starts.min() >= 500 and starts.max() <= 900 and starts.unique().numel() > 10
+    assert torch.equal(shifted.abs().sum(-1).round(), x.abs().sum(-1).round())  # moved, not cut
+    cut = diff_augment(x.abs() + 1, "cutout")
+    assert ((cut == 0).float().mean(-1) - 0.25).abs().max() < 0.01  # a span of a quarter, inside each clip
+    rms = diff_augment(x, "gain").pow(2).mean(-1).sqrt() / x.pow(2).mean(-1).sqrt()
+    assert 0.5 <= rms.min() < 0.7 and 1.5 < rms.max() <= 2.0  # up to 6 dB either way
+    with pytest.raises(ConfigError, match="clips take translation, cutout, gain"):
+        resolve_config("wavegan", sets=["model.augment=color"])
+
+
 def test_ema_generator_is_the_running_average_and_samples():
     m, cfg = dcgan("model.ema=0.9", "model.ema_warmup=false")
     opts = m.configure_optimizers(cfg.train)

@@ -4,8 +4,11 @@ The same kind of random transform is applied to real and fake images before
 the discriminator sees them, and gradients flow through it to the generator,
 so D cannot overfit a small training set while G is not taught the augmentations.
 Policies: `color` (brightness, saturation, contrast), `translation` (shift by up
-to 1/8 of the side, zero padding), `cutout` (a zeroed square of half the side).
-Images are [B, C, H, W] in [-1, 1].
+to 1/8 of the side, zero padding), `cutout` (a zeroed square of half the side),
+`gain` (a loudness or contrast change of up to 6 dB about zero). Images are
+[B, C, H, W] in [-1, 1]; clips [B, C, L] take translation (in time), cutout (a
+zeroed span of a quarter of the clip: the same share as the image's square) and
+gain, not color.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-POLICIES = ("color", "translation", "cutout")
+POLICIES = ("color", "translation", "cutout", "gain")
+CLIP_POLICIES = ("translation", "cutout", "gain")
 
 
 def _color(x: torch.Tensor) -> torch.Tensor:
@@ -26,7 +30,27 @@ def _color(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) * (torch.rand(b, 1, 1, 1, device=x.device) + 0.5) + mean  # contrast
 
 
+def _shift_clips(x: torch.Tensor, ratio: float) -> torch.Tensor:
+    """[B, C, L] -> [B, C, L], each clip delayed or advanced by its own k in -s..s samples, zeros shifted in."""
+    b, c, n = x.shape
+    s = max(1, int(n * ratio + 0.5))
+    k = torch.randint(-s, s + 1, (b, 1), device=x.device)
+    idx = torch.arange(n, device=x.device)[None] + s - k  # [B, L]: out[i] = x[i - k]
+    return F.pad(x, (s, s)).gather(2, idx[:, None].expand(-1, c, -1))
+
+
+def _cut_span(x: torch.Tensor, ratio: float) -> torch.Tensor:
+    """[B, C, L] -> [B, C, L] with a span of ratio * L samples zeroed, wholly inside the clip."""
+    b, _, n = x.shape
+    half = int(n * ratio + 0.5) // 2
+    centre = torch.randint(half, n - half + 1, (b, 1), device=x.device)
+    t = torch.arange(n, device=x.device)[None]
+    return x * ((t - centre).abs() >= half)[:, None].to(x.dtype)
+
+
 def _translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
+    if x.dim() == 3:
+        return _shift_clips(x, ratio)
     b, _, h, w = x.shape
     sh, sw = max(1, int(h * ratio + 0.5)), max(1, int(w * ratio + 0.5))
     tx = torch.randint(-sh, sh + 1, (b, 1, 1), device=x.device)
@@ -41,6 +65,8 @@ def _translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
 
 
 def _cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
+    if x.dim() == 3:
+        return _cut_span(x, ratio**2)
     b, _, h, w = x.shape
     ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
     oy = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=x.device)
@@ -51,7 +77,17 @@ def _cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
     return x * (~inside)[:, None].to(x.dtype)
 
 
-_FNS = {"color": _color, "translation": _translation, "cutout": _cutout}
+def _gain(x: torch.Tensor, db: float = 6.0) -> torch.Tensor:
+    scale = 10 ** ((torch.rand(x.shape[0], device=x.device) * 2 - 1) * db / 20)  # [B], 0.5..2 at 6 dB
+    return x * scale.view(-1, *[1] * (x.dim() - 1))
+
+
+_FNS = {"color": _color, "translation": _translation, "cutout": _cutout, "gain": _gain}
+
+
+def unknown_policies(policy: str, allowed: tuple[str, ...]) -> list[str]:
+    """The comma-separated names in `policy` that are not in `allowed`."""
+    return [p for p in (q.strip() for q in policy.split(",")) if p and p not in allowed]
 
 
 def diff_augment(x: torch.Tensor, policy: str) -> torch.Tensor:

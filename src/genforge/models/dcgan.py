@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..losses import GAN_LOSSES
-from ..losses.augment import POLICIES, diff_augment
+from ..losses.augment import POLICIES, diff_augment, unknown_policies
 from ..losses.gan import gradient_penalty, r1_penalty
 from .base import FAMILIES, ConditionalConfig, Family, append_class, init_weights, stages
 
@@ -67,7 +67,9 @@ class DCGANConfig(ConditionalConfig):
         "is not averaged with its first minutes",
     )
     augment: str = Field(
-        "", description="DiffAugment policies for D's inputs, comma-separated: color, translation, cutout"
+        "",
+        description="DiffAugment policies for D's inputs, comma-separated: color, translation, cutout, gain "
+        "(audio: translation, cutout, gain)",
     )
     mode_seeking: float = Field(
         0.0, ge=0, description="weight of MSGAN's term against samples that ignore the noise (against collapse)"
@@ -97,7 +99,7 @@ class DCGANConfig(ConditionalConfig):
     @field_validator("augment")
     @classmethod
     def _policies(cls, v: str) -> str:
-        bad = [p for p in (q.strip() for q in v.split(",")) if p and p not in POLICIES]
+        bad = unknown_policies(v, POLICIES)
         if bad:
             raise ValueError(f"unknown augment policy {bad}; expected some of {', '.join(POLICIES)}")
         return v

@@ -16,6 +16,7 @@ its output is cropped to T; D zero-pads its input to that length. `width` scales
 `kernel` is the paper's 25 (a smaller odd kernel is much faster on a CPU). Phase shuffle moves
 each example's feature maps by a random -n..n samples (reflect padding) so D cannot use the
 periodic artefacts of transposed convolutions. The conditional G and projection D follow DCGAN.
+`augment` takes DiffAugment's policies for clips (a shift in time, a cut span, a gain; losses/augment.py).
 
 `spectrogram_critic` adds a second branch to D, in the way of MelGAN's and HiFi-GAN's spectral
 discriminators: the clip's log-magnitude spectrogram (n_fft 256, 128 frames) goes through SpecGAN's
@@ -38,12 +39,13 @@ from typing import Literal, Optional
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from pydantic import Field, field_validator
 from torch import nn
 
 from ..dsp import istft, pad_to, square_hop, square_magnitude
+from ..losses.augment import CLIP_POLICIES, unknown_policies
 from .base import FAMILIES, append_class
-from .dcgan import DCGAN, DCGANConfig, Discriminator, d_norm, refuse_augment
+from .dcgan import DCGAN, DCGANConfig, Discriminator, d_norm
 
 BASE = 16  # length of G's first feature map
 
@@ -67,7 +69,14 @@ class WaveGANConfig(DCGANConfig):
         "frames and an inverse STFT of predicted magnitudes and phases (Vocos's head; its own variance-keeping "
         "init, model.init sets D's)",
     )
-    _no_image_augment = refuse_augment("WaveGAN takes none (phase shuffle is built in)")
+
+    @field_validator("augment")
+    @classmethod
+    def _clip_policies(cls, v: str) -> str:
+        bad = unknown_policies(v, CLIP_POLICIES)
+        if bad:
+            raise ValueError(f"augment policy {bad} moves images; clips take {', '.join(CLIP_POLICIES)}")
+        return v
 
 
 def n_stages(length: int) -> int:
