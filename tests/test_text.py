@@ -11,11 +11,16 @@ import torch.nn.functional as F
 from fastapi.testclient import TestClient
 
 import genforge
+from genforge.data.text import lexicon
 from genforge.data.textset import EOS, PAD, TOKENIZER_FILE, decode, load_text
 from genforge.errors import ConfigError, DataError
 from genforge.evaluate import evaluate_run, evaluate_samples, get_extractor
 from genforge.evaluate.sanity import conditions, sanity_table
+from genforge.evaluate.text_metrics import invented_share
 from genforge.modalities.text import TextDataConfig
+from genforge.models import FAMILIES
+from genforge.models.lexicon import Lexicon
+from genforge.models.sentence import SentenceDecoder, generate
 from genforge.sample import export, interpolate_inputs, prior_samples, reconstructions, write_samples
 from genforge.sample.sampling import set_options
 from genforge.serve import create_app
@@ -107,6 +112,39 @@ def test_tokenizer_keeps_chinese_characters_and_is_saved_with_the_run(tmp_path):
     ).fit()
     assert (run / TOKENIZER_FILE).read_bytes() == data.tokenizer_bytes
     assert all(isinstance(s, str) for s in prior_samples(genforge.load(run), 3)[0])
+
+
+def test_the_spelling_constraint_leaves_no_word_the_training_text_lacks(text_data, tmp_path):
+    known = lexicon(text_data.train_text, False)
+    lex = Lexicon()
+    lex.fit(text_data.codec, text_data.tensor("train"))
+    torch.manual_seed(0)
+    dec = SentenceDecoder(text_data.shape[0], 16, 16, 0)  # untrained: it joins pieces at random
+
+    def share(spell):
+        ids = generate(dec, None, 200, text_data.shape[1], 1.0, 1.0, torch.Generator().manual_seed(0), "cpu", spell)
+        texts = decode(text_data.codec, ids)
+        return invented_share(texts, known, False)["value"], len(set(texts))
+
+    (free, _), (spelt, distinct) = share(None), share(lex.constraint(text_data.codec))
+    assert free > 0.5 and spelt == 0 and distinct > 150, (free, spelt, distinct)
+    (tmp_path / "zh.txt").write_text("\n".join(ZH))  # Chinese, written without spaces, gets no lexicon
+    zh = load_text(cfg(tmp_path / "zh.txt", vocab_size=400))
+    lex.fit(zh.codec, zh.tensor("train"))
+    assert len(lex.words) == 0 and lex.constraint(zh.codec) is None
+
+
+def test_a_run_keeps_its_lexicon_and_samples_its_words(vae_run, text_data, tmp_path):
+    m = genforge.load(vae_run)
+    known = lexicon(text_data.train_text, False)
+    spelt = prior_samples(m, 200, seed=0)[0]
+    set_options(m, ["model.known_words=false"])
+    free = prior_samples(m, 200, seed=0)[0]
+    assert invented_share(spelt, known, False)["value"] == 0 < invented_share(free, known, False)["value"]
+    state = {k: v for k, v in m.state_dict().items() if k != "lexicon.words"}  # a run from before the lexicon
+    fresh = FAMILIES.get("text-vae")(m.cfg, m.shape, m.n_classes)
+    fresh.load_state_dict(state)
+    assert len(fresh.lexicon.words) == 0 and fresh.lexicon.constraint(m.codec) is None
 
 
 def test_sampling_is_seeded_and_greedy_is_deterministic(vae_run):

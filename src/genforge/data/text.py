@@ -29,6 +29,8 @@ ESCAPES = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07]*\x07|\x1b[@-Z\\-_
 CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 SPACES = re.compile(r"\s+")
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")  # letters, with apostrophes inside (don't, O'Brien)
+LETTERS = re.compile(r"[^\W\d_]+")
 
 
 def is_cjk(texts: list[str]) -> bool:
@@ -40,6 +42,18 @@ def is_cjk(texts: list[str]) -> bool:
 def units(text: str, cjk: bool) -> list[str]:
     """The units text is counted in: characters for Chinese or Japanese, lower-cased words otherwise."""
     return [c for c in text if not c.isspace()] if cjk else text.lower().split()
+
+
+def words(text: str, cjk: bool) -> list[str]:
+    """The lexical units of a text: lower-cased letter words, or adjacent character pairs for CJK text."""
+    if cjk:  # pairs inside runs of letters: punctuation ends a run
+        return [run[i : i + 2] for run in LETTERS.findall(text) for i in range(len(run) - 1)]
+    return [w.lower() for w in WORD.findall(text)]
+
+
+def lexicon(texts: list[str], cjk: bool) -> set[str]:
+    """Every word (or character pair) of the training texts."""
+    return {w for t in texts for w in words(t, cjk)}
 
 
 @dataclass

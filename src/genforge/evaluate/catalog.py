@@ -6,11 +6,11 @@ from functools import partial
 
 import numpy as np
 
-from ..data.text import is_cjk
+from ..data.text import is_cjk, lexicon
 from . import metrics as M
 from .lm_perplexity import lm_perplexities
 from .registry import register_metric
-from .text_metrics import distinct_n, invented_share, lexicon, self_bleu
+from .text_metrics import distinct_n, invented_share, self_bleu
 from .usefulness import usefulness
 
 FEATURES = ("features",)

@@ -14,16 +14,11 @@ which is the floor the samples' share is read against.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import torch
 
-from ..data.text import is_cjk, units
+from ..data.text import is_cjk, units, words
 from .metrics import _bootstrap_mean
-
-WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")  # letters, with apostrophes inside (don't, O'Brien)
-LETTERS = re.compile(r"[^\W\d_]+")
 
 
 def distinct_n(texts: list[str], n: int) -> dict:
@@ -48,18 +43,6 @@ def self_bleu(texts: list[str], n_max: int = 300, seed: int = 0) -> dict:
         [bleu.sentence_score(h, pick[:i] + pick[i + 1 :]).score for i, h in enumerate(pick)], dtype=torch.float64
     )
     return {"value": float(scores.mean()), "interval": _bootstrap_mean(scores, 200, seed), "n": len(pick)}
-
-
-def words(text: str, cjk: bool) -> list[str]:
-    """The lexical units of a text: lower-cased letter words, or adjacent character pairs for CJK text."""
-    if cjk:  # pairs inside runs of letters: punctuation ends a run
-        return [run[i : i + 2] for run in LETTERS.findall(text) for i in range(len(run) - 1)]
-    return [w.lower() for w in WORD.findall(text)]
-
-
-def lexicon(texts: list[str], cjk: bool) -> set[str]:
-    """Every word (or character pair) of the training texts."""
-    return {w for t in texts for w in words(t, cjk)}
 
 
 def invented_share(texts: list[str], known: set[str], cjk: bool, draws: int = 200, seed: int = 0) -> dict:

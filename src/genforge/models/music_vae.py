@@ -9,19 +9,25 @@ model (conductor.py), one segment a bar.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from torch import nn
 
 from ..data.musicset import STEPS_PER_BAR
 from .base import FAMILIES
 from .conductor import ConductorDecoder
-from .text_lm import TextLM
+from .text_lm import TextLM, TextLMConfig
 from .text_vae import TextVAE, TextVAEConfig
 
 ADAM = {"lr": 1e-3, "betas": [0.9, 0.999]}
 
 
+NO_WORDS = Field(False, description="melodies have no words: always off")
+
+
 class MusicVAEConfig(TextVAEConfig):
+    known_words: Literal[False] = NO_WORDS
     conductor: bool = Field(
         False,
         description="hierarchical decoder: a conductor RNN gives each bar an embedding its bar decoder starts from",
@@ -33,6 +39,7 @@ class MusicVAE(TextVAE):
     name = "music-vae"
     Config = MusicVAEConfig
     modality = "music"
+    spells_words = False
     tiny = ("model.embed=16", "model.hidden=32", "model.latent_dim=8")
     presets = {
         # MusicVAE's cat-mel_2bar_small at CPU size: bidirectional LSTM encoder, 2-layer LSTM decoder, beta
@@ -118,9 +125,15 @@ class MusicVAE(TextVAE):
         )
 
 
+class MusicLMConfig(TextLMConfig):
+    known_words: Literal[False] = NO_WORDS
+
+
 @FAMILIES.register("music-lm")
 class MusicLM(TextLM):
     name = "music-lm"
+    Config = MusicLMConfig
     modality = "music"
+    spells_words = False
     tiny = ("model.embed=16", "model.hidden=32")
     presets = {"default": {"model": {"embed": 64, "hidden": 256, "dropout": 0.2}, "train": ADAM | {"batch_size": 64}}}

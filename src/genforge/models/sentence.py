@@ -8,13 +8,16 @@ predicts x; PAD positions carry no loss (and cost no softmax).
 
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import TYPE_CHECKING, Literal, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ..data.textset import BOS, EOS, PAD, UNK
+
+if TYPE_CHECKING:
+    from .lexicon import KnownWords
 
 Cell = Literal["gru", "lstm"]
 
@@ -158,19 +161,29 @@ def generate(
     top_p: float = 1.0,
     generator: Optional[torch.Generator] = None,
     device: torch.device | str = "cpu",
+    spell: Optional[KnownWords] = None,
 ) -> torch.Tensor:
     """Sample n sentences [n, length] (stored form): temperature 0 is greedy; top_p < 1 samples from the
-    smallest set of pieces holding that probability (Holtzman et al. 2020). The last position is EOS."""
+    smallest set of pieces holding that probability (Holtzman et al. 2020); `spell` masks the pieces that
+    would spell a word the training text lacks (lexicon.py). The last position is EOS."""
     tok = torch.full((n, 1), BOS, dtype=torch.long, device=device)
     out = torch.zeros(n, length, dtype=torch.long, device=device)
     done = torch.zeros(n, dtype=torch.bool, device=device)
     h, plan = None, dec.prepare(cond)
+    states, began = [""] * n, torch.zeros(n, dtype=torch.long)  # each row's open word and where it began
     for t in range(length):
         logits, h = dec.step(tok, plan, h, t)
         logits = logits[:, 0].float()  # [n, V]
+        if spell is not None:
+            logits = logits.masked_fill(~spell.mask(states).to(logits.device), float("-inf"))
         logits[:, [PAD, UNK, BOS]] = float("-inf")  # never emitted
         if t == length - 1:
             nxt = torch.full((n,), EOS, dtype=torch.long, device=device)
+            for r in range(n) if spell is not None else ():  # the length limit cut a word: end before it
+                if not done[r] and not spell.allowed(states[r])[EOS]:
+                    out[r, began[r] :] = PAD
+                    out[r, began[r]] = EOS
+                    done[r] = True
         elif temperature <= 0:
             nxt = logits.argmax(1)
         else:
@@ -186,6 +199,9 @@ def generate(
         if done.all():
             break
         tok = nxt[:, None]
+        if spell is not None:
+            states, new = spell.advance(states, nxt)
+            began[torch.tensor(new)] = t
     return out
 
 

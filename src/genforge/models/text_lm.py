@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import FAMILIES, Family
+from .lexicon import Lexicon, SpellsKnownWords
 from .sentence import SentenceDecoder, generate
 from .text_figures import text_figures
 from .text_vae import TextSamplingConfig
@@ -23,7 +24,7 @@ class TextLMConfig(TextSamplingConfig):
 
 
 @FAMILIES.register("text-lm")
-class TextLM(Family):
+class TextLM(SpellsKnownWords, Family):
     name = "text-lm"
     Config = TextLMConfig
     modality = "text"
@@ -46,6 +47,7 @@ class TextLM(Family):
         self.decoder = SentenceDecoder(
             vocab, cfg.embed, cfg.hidden, self.cond_classes, cfg.layers, cfg.dropout, cfg.cell, cfg.adaptive_softmax
         )
+        self.lexicon = Lexicon()
 
     @property
     def latent_dim(self) -> int:
@@ -73,7 +75,9 @@ class TextLM(Family):
         """Empty latents [N, 0] -> token ids [N, L], sampled from `generator` (greedy without one)."""
         self._need_labels(y)
         t = self.cfg.temperature if generator is not None else 0.0
-        return generate(self.decoder, self._cond(y), len(z), self.length, t, self.cfg.top_p, generator, z.device)
+        return generate(
+            self.decoder, self._cond(y), len(z), self.length, t, self.cfg.top_p, generator, z.device, self.spelling()
+        )
 
     def extra_figures(self, test, labels, k=32, seed=0):
         return text_figures(self, test, labels, k, seed)

@@ -30,6 +30,7 @@ from ..data.textset import EOS, PAD
 from ..losses.vae import kl_per_dim
 from .base import FAMILIES, ConditionalConfig, Family, append_class
 from .latent_prior import FittedPrior, PriorOptions, mixture_for
+from .lexicon import Lexicon, SpellsKnownWords
 from .sentence import Cell, SentenceDecoder, generate, last_hidden, recurrent, run_rnn
 from .text_figures import text_figures
 
@@ -39,6 +40,12 @@ class TextSamplingConfig(ConditionalConfig):
 
     temperature: float = Field(1.0, ge=0, description="sampling temperature; 0 is greedy decoding")
     top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling: keep the most likely pieces up to this mass")
+    known_words: bool = Field(
+        True,
+        description="sample only words the training text has: pieces that would spell another word are masked at "
+        "each step (docs/text.md, 'Spelling only known words'); text written without spaces, and runs saved "
+        "before runs kept their training text's words, sample unconstrained",
+    )
     embed: int = Field(256, ge=8, description="token embedding size")
     hidden: int = Field(256, ge=8, description="recurrent state size")
     layers: int = Field(1, ge=1, le=4, description="decoder recurrent layers")
@@ -97,7 +104,7 @@ class Encoder(nn.Module):
 
 
 @FAMILIES.register("text-vae")
-class TextVAE(FittedPrior, Family):
+class TextVAE(SpellsKnownWords, FittedPrior, Family):
     name = "text-vae"
     Config = TextVAEConfig
     modality = "text"
@@ -148,6 +155,7 @@ class TextVAE(FittedPrior, Family):
         k = self.cond_classes
         self.decoder = self.make_decoder(vocab, cfg.latent_dim + k)
         self.encoder = Encoder(cfg, k)
+        self.lexicon = Lexicon()
         self.bow = (
             nn.Sequential(nn.Linear(cfg.latent_dim + k, cfg.hidden), nn.Tanh(), nn.Linear(cfg.hidden, vocab))
             if cfg.bow_weight
@@ -227,13 +235,22 @@ class TextVAE(FittedPrior, Family):
             self.cfg.top_p,
             generator,
             z.device,
+            self.spelling(),
         )
 
     def reconstruct(self, x, y=None):
         """Token ids -> greedy decoding from the posterior mean."""
         mu = self.encode(x, y)[0]
         return generate(
-            self.decoder, append_class(mu, y, self.cond_classes), len(x), self.length, 0.0, 1.0, None, x.device
+            self.decoder,
+            append_class(mu, y, self.cond_classes),
+            len(x),
+            self.length,
+            0.0,
+            1.0,
+            None,
+            x.device,
+            self.spelling(),
         )
 
     def held_out_loss(self, x, y=None):
