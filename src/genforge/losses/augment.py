@@ -85,9 +85,12 @@ def _gain(x: torch.Tensor, db: float = 6.0) -> torch.Tensor:
 _FNS = {"color": _color, "translation": _translation, "cutout": _cutout, "gain": _gain}
 
 
-def unknown_policies(policy: str, allowed: tuple[str, ...]) -> list[str]:
-    """The comma-separated names in `policy` that are not in `allowed`."""
-    return [p for p in (q.strip() for q in policy.split(",")) if p and p not in allowed]
+def check_policies(policy: str, allowed: tuple[str, ...], what: str) -> str:
+    """`policy` unchanged, or a ValueError naming its comma-separated names that `what` does not take."""
+    bad = [p for p in (q.strip() for q in policy.split(",")) if p and p not in allowed]
+    if bad:
+        raise ValueError(f"augment policy {bad} is not one for {what}; expected some of {', '.join(allowed)}")
+    return policy
 
 
 def diff_augment(x: torch.Tensor, policy: str) -> torch.Tensor:

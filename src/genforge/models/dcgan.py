@@ -33,7 +33,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from ..losses import GAN_LOSSES
-from ..losses.augment import POLICIES, diff_augment, unknown_policies
+from ..losses.augment import POLICIES, check_policies, diff_augment
 from ..losses.gan import gradient_penalty, r1_penalty
 from .base import FAMILIES, ConditionalConfig, Family, append_class, init_weights, stages
 
@@ -99,10 +99,7 @@ class DCGANConfig(ConditionalConfig):
     @field_validator("augment")
     @classmethod
     def _policies(cls, v: str) -> str:
-        bad = unknown_policies(v, POLICIES)
-        if bad:
-            raise ValueError(f"unknown augment policy {bad}; expected some of {', '.join(POLICIES)}")
-        return v
+        return check_policies(v, POLICIES, "images")
 
     @model_validator(mode="after")
     def _simultaneous_is_plain(self):

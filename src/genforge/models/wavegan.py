@@ -43,7 +43,7 @@ from pydantic import Field, field_validator
 from torch import nn
 
 from ..dsp import istft, pad_to, square_hop, square_magnitude
-from ..losses.augment import CLIP_POLICIES, unknown_policies
+from ..losses.augment import CLIP_POLICIES, check_policies
 from .base import FAMILIES, append_class
 from .dcgan import DCGAN, DCGANConfig, Discriminator, d_norm
 
@@ -73,10 +73,7 @@ class WaveGANConfig(DCGANConfig):
     @field_validator("augment")
     @classmethod
     def _clip_policies(cls, v: str) -> str:
-        bad = unknown_policies(v, CLIP_POLICIES)
-        if bad:
-            raise ValueError(f"augment policy {bad} moves images; clips take {', '.join(CLIP_POLICIES)}")
-        return v
+        return check_policies(v, CLIP_POLICIES, "clips")
 
 
 def n_stages(length: int) -> int:
