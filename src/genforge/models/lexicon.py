@@ -41,23 +41,17 @@ class KnownWords:
         self.prefixes = {w[:i] for w in known for i in range(1, len(w) + 1)}
         self.masks: dict[str, torch.Tensor] = {}  # state -> allowed pieces [V]
         texts = [p.replace("▁", " ").lower() for p in pieces]
-        ids = np.arange(EOS + 1, len(pieces))  # the specials are not spelling
+        ids = np.arange(len(pieces))
+        spelling = ids > EOS  # the specials are not spelling
         lead = [LEAD.match(t).group() for t in texts]
         pure = np.array([len(lead[i]) == len(t) for i, t in enumerate(texts)])
         trail = [TRAIL.search(t[len(lead[i]) :]).group() for i, t in enumerate(texts)]
-        # a piece that ends the open word: what it adds to it, and whether all it spells after that is known
-        self.fixed = np.array(
-            [
-                i > EOS
-                and not pure[i]
-                and self._closed(t[len(lead[i]) : len(t) - len(trail[i])])
-                and self._open(trail[i])
-                for i, t in enumerate(texts)
-            ]
-        )
-        self.pure_ids = ids[pure[EOS + 1 :]]  # pieces of letters only: the open word grows
+        # a piece that ends the open word may follow only if all it spells after that is known
+        middle = [t[len(lead[i]) : len(t) - len(trail[i])] for i, t in enumerate(texts)]
+        later_known = np.array([self._closed(m) and self._open(tr) for m, tr in zip(middle, trail)])
+        self.pure_ids = ids[spelling & pure]  # pieces of letters only: the open word grows
         self.pure_texts = [texts[i] for i in self.pure_ids]
-        self.break_ids = ids[~pure[EOS + 1 :] & self.fixed[EOS + 1 :]]
+        self.break_ids = ids[spelling & ~pure & later_known]
         self.texts, self.lead, self.trail, self.pure = texts, lead, trail, pure
 
     def _closed(self, text: str) -> bool:
