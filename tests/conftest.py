@@ -42,8 +42,12 @@ DATA_SETS = {
 
 def pytest_collection_modifyitems(config, items):
     """Integration tests first (stable order otherwise): the long ones start while both xdist workers are busy
-    instead of leaving one worker alone with them at the end."""
+    instead of leaving one worker alone with them at the end. Slow campaigns run without the 10-minute
+    per-test timeout (pyproject.toml) that ends any other test that hangs."""
     items.sort(key=lambda item: item.get_closest_marker("integration") is None)
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.timeout(0))
 
 
 def stdlib_sentences() -> dict[str, list[str]]:

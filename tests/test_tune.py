@@ -81,3 +81,22 @@ def test_bad_space_is_named(tmp_path):
         load_space("vae", p)
     with pytest.raises(ConfigError, match="per trial"):
         tune("vae", ImageDataConfig(), 1, "x", out_root=tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
+def test_settle_fails_and_requeues_a_trial_whose_worker_died_before_its_first_heartbeat(tmp_path):
+    """A worker killed between creating its trial and its first heartbeat leaves a running trial that Optuna
+    never fails by itself; waiting for the study to settle must not wait for it for ever."""
+    from genforge.tune.workers import StudySpec, open_study, settle
+
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    spec = StudySpec(
+        "vae", ImageDataConfig(source="digits"), 2, "s", url, {"steps": 1}, None, str(tmp_path), 10, None, None,
+        None, 0.0, (), None, 0, "fid", 1,
+    )  # fmt: skip
+    study = open_study(spec, 0)
+    orphan = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})  # RUNNING, no heartbeat: its worker died
+    settle(study, spec, log=lambda s: None, t0=0.0)  # max_minutes 0: the retry is left queued, not run
+    states = {t.number: t.state.name for t in study.trials}
+    assert states == {orphan.number: "FAIL", orphan.number + 1: "WAITING"}
+    assert study.trials[-1].params == orphan.params  # queued again with the parameters it had

@@ -237,12 +237,25 @@ def local_workers(spec: StudySpec, workers: int, log=print):
                 log(f"worker {i} exited with status {p.exitcode}; its running trial is retried by the study")
 
 
+def beat_once(study: optuna.Study, beaten: set[int]) -> None:
+    """Record one heartbeat for each running trial not seen before. Optuna fails a trial only once its last
+    heartbeat is old and never one without any: a worker killed between creating its trial and its heartbeat
+    thread's first beat would leave the trial running for ever, and `settle` waiting on it. With this beat a
+    live worker's own heartbeats keep the trial fresh, and a dead worker's goes stale one grace period later."""
+    for t in study.trials:
+        if t.state == optuna.trial.TrialState.RUNNING and t.number not in beaten:
+            study._storage.record_heartbeat(t._trial_id)  # Optuna's fail_stale_trials reads study._storage too
+            beaten.add(t.number)
+
+
 def settle(study: optuna.Study, spec: StudySpec, log=print, data=None, ext=None, t0: Optional[float] = None) -> None:
     """Wait until no trial of the study is running anywhere (workers joined from other machines too), and
     run the trials a dead worker left queued while the budget allows, so the best comes from a settled study.
     `study.trials` reads the storage afresh at each look."""
+    beaten: set[int] = set()
     while True:
         if not spec.storage.startswith("journal:"):
+            beat_once(study, beaten)
             with warnings.catch_warnings():  # experimental since optuna 2.9, like the heartbeat itself
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 optuna.storages.fail_stale_trials(study)  # a dead worker's trial: failed and queued again
