@@ -242,8 +242,8 @@ def beat_once(study: optuna.Study, beaten: set[int]) -> None:
     heartbeat is old and never one without any: a worker killed between creating its trial and its heartbeat
     thread's first beat would leave the trial running for ever, and `settle` waiting on it. With this beat a
     live worker's own heartbeats keep the trial fresh, and a dead worker's goes stale one grace period later."""
-    for t in study.trials:
-        if t.state == optuna.trial.TrialState.RUNNING and t.number not in beaten:
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if t.number not in beaten:
             study._storage.record_heartbeat(t._trial_id)  # Optuna's fail_stale_trials reads study._storage too
             beaten.add(t.number)
 
