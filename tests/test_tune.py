@@ -91,8 +91,9 @@ def test_settle_fails_and_requeues_a_trial_whose_worker_died_before_its_first_he
 
     url = f"sqlite:///{tmp_path / 'study.db'}"
     spec = StudySpec(
-        "vae", ImageDataConfig(source="digits"), 2, "s", url, {"steps": 1}, None, str(tmp_path), 10, None, None,
-        None, 0.0, (), None, 0, "fid", 1,
+        family="vae", data_cfg=ImageDataConfig(source="digits"), trials=2, study_name="s", storage=url,
+        budget={"steps": 1}, space_file=None, out_root=str(tmp_path), n_eval=10, eval_every=None, target=None,
+        plateau=None, max_minutes=0.0, sets=(), extractor_steps=None, seed=0, objective="fid", heartbeat=1,
     )  # fmt: skip
     study = open_study(spec, 0)
     orphan = study.ask({"x": optuna.distributions.FloatDistribution(0, 1)})  # RUNNING, no heartbeat: its worker died
