@@ -9,13 +9,13 @@ STAMP := $(VENV)/.installed
 FMNIST := /usr/share/datasets/fashion-mnist
 DEMO_DATA = $(shell [ -d $(FMNIST) ] && echo fashion-mnist || echo digits)
 
-.PHONY: setup data browser postgres-server postgres demo test test-fast test-all bench reliability clean
+.PHONY: setup data browser postgres-server postgres demo lint test test-fast test-all bench reliability clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[all,test]'
 	touch $(STAMP)
 
 # Debian's packages of real data: Fashion-MNIST (images), the English and Chinese fortunes (text),
@@ -65,12 +65,16 @@ demo: setup
 	$(GF) demo --data $(DEMO_DATA) --minutes 10 --out runs/demo
 
 # Two tiers (docs/testing.md): test-fast is every module's logic on tiny tensors and configs (no process, database,
-# browser or torchrun; under 2 minutes on 2 cores), run after every change; test adds the integration tier,
-# both on two pytest-xdist workers (at most 10 minutes on 2 cores). CI runs `make test`.
+# browser or torchrun; under 2 minutes on 2 cores), run after every change; test adds the lint and the integration
+# tier, both on two pytest-xdist workers (at most 10 minutes on 2 cores). CI runs `make test`.
 test-fast: setup
 	$(PY) -m pytest -n 2 --dist worksteal -m "not slow and not integration"
 
-test: setup browser postgres-server
+lint: setup
+	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff format --check src tests
+
+test: setup browser postgres-server lint
 	$(PY) -m pytest -n 2 --dist worksteal
 
 test-all: setup browser postgres-server

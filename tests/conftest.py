@@ -6,12 +6,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from genforge.data import load_data
-from genforge.data.textset import load_text
-from genforge.modalities.audio import AudioDataConfig
-from genforge.modalities.image import ImageDataConfig
-from genforge.modalities.text import TextDataConfig
-from genforge.modalities.video import VideoDataConfig
+from genforge.modalities.audio.modality import AudioDataConfig
+from genforge.modalities.image.dataset import load_data
+from genforge.modalities.image.modality import ImageDataConfig
+from genforge.modalities.text.modality import TextDataConfig
+from genforge.modalities.text.textset import load_text
+from genforge.modalities.video.modality import VideoDataConfig
 from genforge.models import FAMILIES
 from genforge.run import resolve_config
 
@@ -106,7 +106,7 @@ def audio_data(tmp_path_factory):
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng; `make data` does it)")
     _cache(tmp_path_factory)
-    from genforge.data.audio import load_audio
+    from genforge.modalities.audio.sources import load_audio
 
     return load_audio(AudioDataConfig(**AUDIO))
 
@@ -114,7 +114,7 @@ def audio_data(tmp_path_factory):
 @pytest.fixture(scope="session")
 def video_data():
     """160 clips of scikit-learn's digits moving in 16 x 16 frames, 8 frames each."""
-    from genforge.data.video import load_video
+    from genforge.modalities.video.sources import load_video
 
     return load_video(VideoDataConfig(**VIDEO))
 
@@ -125,7 +125,7 @@ def music_folder(tmp_path_factory) -> Path:
     corpus), one subfolder per collection: the layout users give."""
     from music21 import corpus
 
-    from genforge.data.music import abc_tunes
+    from genforge.modalities.music.sources import abc_tunes
 
     root = tmp_path_factory.mktemp("music") / "songs"
     for label, name in FOLK.items():
@@ -137,8 +137,8 @@ def music_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def music_data(music_folder, tmp_path_factory):
-    from genforge.data.musicset import load_music
-    from genforge.modalities.music import MusicDataConfig
+    from genforge.modalities.music.modality import MusicDataConfig
+    from genforge.modalities.music.musicset import load_music
 
     _cache(tmp_path_factory)
     return load_music(MusicDataConfig(source=str(music_folder), bars=1))

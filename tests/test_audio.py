@@ -11,21 +11,21 @@ import torch
 from fastapi.testclient import TestClient
 
 import genforge
-from genforge.data.audio import load_audio, synthesize_digits
-from genforge.dsp import istft, log_mel, stft
 from genforge.errors import ConfigError, DataError
 from genforge.evaluate import metrics as M
 from genforge.modalities import MODALITIES
-from genforge.modalities.audio import AudioDataConfig
-from genforge.models import FAMILIES
-from genforge.models.spectrogram import Spectrogram
-from genforge.models.wavegan import (
+from genforge.modalities.audio.dsp import istft, log_mel, stft
+from genforge.modalities.audio.modality import AudioDataConfig
+from genforge.modalities.audio.sources import load_audio, synthesize_digits
+from genforge.modalities.audio.spectrogram import Spectrogram
+from genforge.modalities.audio.wavegan import (
     WaveDiscriminator,
     WaveGANConfig,
     WaveGenerator,
     phase_shuffle,
     smooth_upsampling,
 )
+from genforge.models import FAMILIES
 from genforge.report import write_report
 from genforge.serve.app import create_app
 from genforge.train import Trainer
@@ -238,7 +238,7 @@ def test_a_speech_recogniser_hears_the_digit_asked_for_in_real_clips_not_in_nois
     knows get no figure."""
     from types import SimpleNamespace as NS
 
-    from genforge.evaluate.speech import speech_agreement
+    from genforge.modalities.audio.speech import speech_agreement
 
     clips, labels = audio_data.tensor("train")[:60], audio_data.labels("train")[:60]
     ctx = NS(data=audio_data)
@@ -394,7 +394,7 @@ def test_unlabelled_audio_gets_a_contrastive_encoder_that_tells_noise_from_speec
 
 
 def test_real_convolution_stft_matches_torch_stft_and_inverts(audio_data):
-    from genforge.dsp import _dft_bases, _envelope, _istft_real, _stft_real, stft
+    from genforge.modalities.audio.dsp import _dft_bases, _envelope, _istft_real, _stft_real, stft
 
     x = AUD.to_model(audio_data.tensor("test")[:4])
     fwd, inv = _dft_bases(256)

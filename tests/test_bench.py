@@ -98,7 +98,7 @@ def test_subpixel_decomposition_computes_the_transposed_convolution(k, p, op, si
 
 
 def test_plain_video_gan_loop_and_genforge_step_do_the_same_mathematics():
-    from genforge.bench.video import CLIP, plain_videogan_step
+    from genforge.modalities.video.bench import CLIP, plain_videogan_step
 
     ref, batch = plain_videogan_step()
     ours, ours_batch = genforge_step("videogan", "default", shape=CLIP)

@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 import genforge
 from genforge.cli import app
-from genforge.data import load_data
 from genforge.errors import ConfigError, DataError
 from genforge.evaluate.features import get_extractor
-from genforge.evaluate.translation import translation_figures
-from genforge.modalities.image import ImageDataConfig
+from genforge.modalities.image.dataset import load_data
+from genforge.modalities.image.modality import ImageDataConfig
+from genforge.modalities.image.translation_metrics import translation_figures
 from genforge.run import build_model
 from genforge.sample import export
 from genforge.sample.translate import translate_files

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from genforge.data import builtin, data_report, format_report, load_data, to_float, to_uint8
 from genforge.errors import DataError
-from genforge.modalities.image import ImageDataConfig
+from genforge.modalities.image import builtin
+from genforge.modalities.image.dataset import load_data, to_float, to_uint8
+from genforge.modalities.image.modality import ImageDataConfig
+from genforge.modalities.image.report import data_report, format_report
 
 
 def write_idx(path, arr, gz=False):

@@ -96,8 +96,8 @@ def test_eval_json_shape_with_floors_and_intervals(tmp_path, cache, digits, extr
     assert saved["metrics"]["fid"]["floor"] < saved["metrics"]["fid"]["value"]
     # eval_samples redraws exactly the evaluated samples (the report's memorization pairs rely on it)
     import genforge
-    from genforge.data import to_float
     from genforge.evaluate import eval_samples
+    from genforge.modalities.image.dataset import to_float
 
     pair = saved["metrics"]["near_copy_share"]["closest"][0]
     fake = eval_samples(genforge.load(tmp_path), 200, saved["seed"])[0][pair["sample"]]
@@ -189,8 +189,8 @@ def test_cli_evaluate_prints_table_and_writes_eval_json(tmp_path, cache, extract
 
 
 def test_unlabelled_data_gets_a_contrastive_extractor(tmp_path, cache, digits):
-    from genforge.data import load_data
-    from genforge.modalities.image import ImageDataConfig
+    from genforge.modalities.image.dataset import load_data
+    from genforge.modalities.image.modality import ImageDataConfig
 
     np.save(tmp_path / "u.npy", digits.train[:400])  # no labels
     data = load_data(ImageDataConfig(source=str(tmp_path / "u.npy")))

@@ -2,12 +2,12 @@ import pytest
 import torch
 
 import genforge
-from genforge.data import load_data
 from genforge.errors import ConfigError
 from genforge.losses import GAN_LOSSES
 from genforge.losses.augment import diff_augment
 from genforge.losses.gan import gradient_penalty, r1_penalty
-from genforge.modalities.image import ImageDataConfig
+from genforge.modalities.image.dataset import load_data
+from genforge.modalities.image.modality import ImageDataConfig
 from genforge.models import FAMILIES
 from genforge.run import resolve_config
 from genforge.train import Trainer
@@ -267,7 +267,7 @@ def test_vae_residual_decoder_starts_as_the_plain_decoder_and_learns(tmp_path, d
 
 
 def test_vae_gmm_prior_draws_codes_where_the_training_codes_are(tmp_path, digits):
-    from genforge.data import to_float
+    from genforge.modalities.image.dataset import to_float
 
     tr = Trainer(
         tiny_config("vae", "model.prior=gmm", "model.prior_components=5", "train.steps=150"),

@@ -10,17 +10,18 @@ import numpy as np
 import pytest
 import torch
 
-from genforge.data.audio import load_audio
-from genforge.data.music import top_voice
-from genforge.data.musicset import HOLD, OFF, MelodyCodec, load_music, midi_melody
-from genforge.data.notes import INSTRUMENTS, VELOCITIES, load_instrument_notes
-from genforge.dsp import hz_to_midi, pitch_hz
 from genforge.errors import DataError
 from genforge.evaluate import evaluate_samples, get_extractor
 from genforge.modalities import MODALITIES
-from genforge.modalities.audio import AudioDataConfig
-from genforge.modalities.music import MusicDataConfig
-from genforge.music_io import RENDER_RATE, SOUNDFONT, midi_bytes, render
+from genforge.modalities.audio.dsp import hz_to_midi, pitch_hz
+from genforge.modalities.audio.modality import AudioDataConfig
+from genforge.modalities.audio.notes import INSTRUMENTS, VELOCITIES, load_instrument_notes
+from genforge.modalities.audio.sources import load_audio
+from genforge.modalities.audio.synth import SOUNDFONT
+from genforge.modalities.music.midi import RENDER_RATE, midi_bytes, render
+from genforge.modalities.music.modality import MusicDataConfig
+from genforge.modalities.music.musicset import HOLD, OFF, MelodyCodec, load_music, midi_melody
+from genforge.modalities.music.sources import top_voice
 from genforge.sample.sampling import interpolate_inputs
 
 from .conftest import tiny_config, trained
@@ -252,7 +253,7 @@ def test_the_server_answers_piano_rolls_midi_json_and_reconstructs_an_uploaded_m
 
 def test_the_encoder_reads_unpadded_melodies_as_packing_would():
     """Melodies are all one length: the encoder skips packing them, and must give what packing gives."""
-    from genforge.data.textset import PAD
+    from genforge.modalities.text.textset import PAD
     from genforge.run import build_model, resolve_config
 
     model = build_model(resolve_config("music-vae", sets=["model.bidirectional=true"]), (94, 33))
@@ -300,8 +301,8 @@ def test_the_conductor_decoder_steps_to_its_teacher_forced_likelihood(cell):
     bar line: both must give the same probabilities (3 bars of 4 events, then EOS)."""
     import torch.nn.functional as F
 
-    from genforge.models.conductor import ConductorDecoder
-    from genforge.models.sentence import shift_right
+    from genforge.modalities.music.conductor import ConductorDecoder
+    from genforge.modalities.text.sentence import shift_right
 
     torch.manual_seed(0)
     dec = ConductorDecoder(20, 8, 16, 5, length=13, segment=4, layers=2, cell=cell).eval()

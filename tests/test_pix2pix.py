@@ -12,9 +12,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from genforge.cli import app
-from genforge.data.corruption import Corruption, gaussian_blur, upscale
-from genforge.data.dataset import to_float
 from genforge.errors import ConfigError
+from genforge.modalities.image.corruption import Corruption, gaussian_blur, upscale
+from genforge.modalities.image.dataset import to_float
 from genforge.report import write_report
 from genforge.restore import Degradation, restore_with
 from genforge.run import resolve_config

@@ -96,9 +96,9 @@ def test_damaged_or_empty_arrays_are_named(tmp_path):
     import numpy as np
     import pytest
 
-    from genforge.data import load_data
     from genforge.errors import DataError
-    from genforge.modalities.image import ImageDataConfig
+    from genforge.modalities.image.dataset import load_data
+    from genforge.modalities.image.modality import ImageDataConfig
 
     buf = io.BytesIO()
     np.save(buf, np.zeros((4, 8, 8), np.uint8))
@@ -122,9 +122,9 @@ def test_damaged_or_empty_arrays_are_named(tmp_path):
 def test_an_idx_folder_without_images_is_named(tmp_path):
     import pytest
 
-    from genforge.data import load_data
     from genforge.errors import DataError
-    from genforge.modalities.image import ImageDataConfig
+    from genforge.modalities.image.dataset import load_data
+    from genforge.modalities.image.modality import ImageDataConfig
 
     (tmp_path / "train-images-idx3-ubyte").write_bytes(bytes([0, 0, 8, 3]) + (0).to_bytes(4, "big") + bytes(8))
     (tmp_path / "train-labels-idx1-ubyte").write_bytes(bytes([0, 0, 8, 1]) + (0).to_bytes(4, "big"))
@@ -135,9 +135,9 @@ def test_an_idx_folder_without_images_is_named(tmp_path):
 def test_text_with_no_samples_names_the_file(tmp_path):
     import pytest
 
-    from genforge.data.textset import load_text
     from genforge.errors import DataError
-    from genforge.modalities.text import TextDataConfig
+    from genforge.modalities.text.modality import TextDataConfig
+    from genforge.modalities.text.textset import load_text
 
     (tmp_path / "blank.txt").write_text("\n \n\x1b[31m\n")
     with pytest.raises(DataError, match="blank.txt"):
@@ -277,8 +277,9 @@ def test_edited_weights_or_training_state_are_refused_by_their_checksums(tmp_pat
 def test_an_image_over_the_pixel_limit_is_skipped_before_decoding(tmp_path, monkeypatch):
     from PIL import Image
 
-    from genforge.data import images, load_data
-    from genforge.modalities.image import ImageDataConfig
+    from genforge.modalities.image import folder as images
+    from genforge.modalities.image.dataset import load_data
+    from genforge.modalities.image.modality import ImageDataConfig
 
     for i in range(4):
         Image.new("L", (8, 8), 40 * i).save(tmp_path / f"small{i}.png")

@@ -9,8 +9,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from genforge.cli import app
-from genforge.data.dataset import to_float
 from genforge.errors import ConfigError, DataError
+from genforge.modalities.image.dataset import to_float
 from genforge.restore import Degradation, box_mask, restore
 from genforge.run import resolve_config
 

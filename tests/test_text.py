@@ -11,16 +11,16 @@ import torch.nn.functional as F
 from fastapi.testclient import TestClient
 
 import genforge
-from genforge.data.text import lexicon
-from genforge.data.textset import EOS, PAD, TOKENIZER_FILE, decode, load_text
 from genforge.errors import ConfigError, DataError
 from genforge.evaluate import evaluate_run, evaluate_samples, get_extractor
 from genforge.evaluate.sanity import conditions, sanity_table
-from genforge.evaluate.text_metrics import invented_share
-from genforge.modalities.text import TextDataConfig
+from genforge.modalities.text.lexicon import Lexicon
+from genforge.modalities.text.metrics import invented_share
+from genforge.modalities.text.modality import TextDataConfig
+from genforge.modalities.text.sentence import SentenceDecoder, generate
+from genforge.modalities.text.sources import lexicon
+from genforge.modalities.text.textset import EOS, PAD, TOKENIZER_FILE, decode, load_text
 from genforge.models import FAMILIES
-from genforge.models.lexicon import Lexicon
-from genforge.models.sentence import SentenceDecoder, generate
 from genforge.sample import export, interpolate_inputs, prior_samples, reconstructions, write_samples
 from genforge.sample.sampling import set_options
 from genforge.serve import create_app
@@ -310,7 +310,7 @@ def test_cli_inspects_and_samples_text(vae_run, text_folder, tmp_path):
 
 
 def test_decoder_nll_skips_padding_without_changing_the_numbers(text_data):
-    from genforge.models.sentence import SentenceDecoder, shift_right
+    from genforge.modalities.text.sentence import SentenceDecoder, shift_right
 
     torch.manual_seed(0)
     dec = SentenceDecoder(text_data.vocab_size, 16, 16, 4).eval()
@@ -429,7 +429,7 @@ def test_a_run_is_judged_on_its_samples_text_not_on_the_pieces_it_spelt_it_with(
 def test_an_adaptive_softmax_decoder_samples_from_the_distribution_it_is_trained_on(text_data, text_folder, tmp_path):
     """model.adaptive_softmax: the step's logits are a normalised distribution over every piece, the teacher-forced
     NLL is the sum of those same log-probabilities at the targets, and a tiny run learns."""
-    from genforge.models.sentence import SentenceDecoder, shift_right
+    from genforge.modalities.text.sentence import SentenceDecoder, shift_right
 
     torch.manual_seed(0)
     dec = SentenceDecoder(text_data.vocab_size, 16, 32, 0, adaptive=True).eval()

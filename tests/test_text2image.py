@@ -8,10 +8,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from sklearn.linear_model import LogisticRegression
 
-from genforge.bench.text2image import parse_caption
-from genforge.data import load_data
-from genforge.data.captions import attribute_words, caption, measure, thresholds
 from genforge.errors import ConfigError, DataError
+from genforge.modalities.image.bench_text2image import parse_caption
+from genforge.modalities.image.captions import attribute_words, caption, measure, thresholds
+from genforge.modalities.image.dataset import load_data
 from genforge.run import resolve_config
 from genforge.sample import prior_samples
 from genforge.serve import create_app

@@ -5,7 +5,7 @@ import optuna
 import pytest
 
 from genforge.errors import ConfigError
-from genforge.modalities.image import ImageDataConfig
+from genforge.modalities.image.modality import ImageDataConfig
 from genforge.tune import load_space, tune
 
 from .conftest import small_space

@@ -14,7 +14,7 @@ import optuna
 import pytest
 
 from genforge.errors import ConfigError
-from genforge.modalities.image import ImageDataConfig
+from genforge.modalities.image.modality import ImageDataConfig
 from genforge.tune import tune
 from genforge.tune.pgcluster import bindir, start, stop
 from genforge.tune.workers import counted_trials

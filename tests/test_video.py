@@ -9,13 +9,13 @@ from typer.testing import CliRunner
 
 import genforge
 from genforge.cli import app
-from genforge.data.video import load_video
-from genforge.data.video_validate import frame_change
 from genforge.errors import ConfigError, DataError
 from genforge.evaluate import evaluate_samples
 from genforge.evaluate.features import get_extractor
 from genforge.modalities import MODALITIES
-from genforge.modalities.video import VideoDataConfig
+from genforge.modalities.video.modality import VideoDataConfig
+from genforge.modalities.video.report import frame_change
+from genforge.modalities.video.sources import load_video
 from genforge.report import write_report
 from genforge.run import build_model
 from genforge.sample import animate, export, write_animation

@@ -9,11 +9,14 @@ from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
+import click
 import typer
 import yaml
 
-from .errors import ConfigError, GenforgeError
-from .video_io import MAX_FPS, MIN_FPS
+from .errors import ConfigError, GenforgeError, Interrupted
+from .limits import MAX_FPS, MIN_FPS
+from .modalities.manifest import manifests
+from .version import __version__
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Train GANs and VAEs on your own data, generate, export."
@@ -21,11 +24,31 @@ app = typer.Typer(
 data_app = typer.Typer(no_args_is_help=True, help="Look at a data set before training on it.")
 app.add_typer(data_app, name="data")
 
-
-DATA_HELP = (
-    "data source (default: the modality's own: digits for images, fortunes for text, spoken-digits for audio, "
-    "moving-digits for video, bach-chorales for music)"
+# Every list below comes from the modalities' manifests (no torch is imported to print help).
+_M = manifests().values()
+DATA_HELP = "data source (default: the modality's own: " + ", ".join(f"{m.default_data} for {m.name}" for m in _M) + ")"
+SOURCE_HELP = (
+    "a built-in set ("
+    + ", ".join(d for m in _M for d in m.data_sets)
+    + ") or a path: "
+    + "; ".join(f"{m.paths} ({m.name})" for m in _M)
 )
+FAMILY_HELP = "model family: " + "; ".join(f"{', '.join(m.families)} ({m.name})" for m in _M)
+MODALITY_HELP = f"{', '.join(m.name for m in _M)} (default: the one whose sources recognise SOURCE)"
+OUT_HELP = "; ".join(f"{m.name} runs: {m.outputs}" for m in _M)
+
+
+def _version(show: bool) -> None:
+    if show:
+        typer.echo(f"genforge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="print the version"),
+):
+    """Train GANs and VAEs on your own data, generate, export."""
 
 
 class Mode(str, Enum):
@@ -39,16 +62,8 @@ class Mode(str, Enum):
 
 @data_app.command("inspect")
 def data_inspect(
-    source: str = typer.Argument(
-        ...,
-        help="a built-in set (digits, fashion-mnist, fortunes, fortunes-zh, spoken-digits, instrument-notes, "
-        "moving-digits, moving-fashion, bach-chorales, folk-songs) or a path: image folder, IDX folder, .npz/.npy; "
-        ".txt file or folder, .csv, .jsonl; folder of WAV/FLAC/OGG files; folder of GIF/MP4/WebM files; folder of "
-        "MIDI/MusicXML/ABC files (--modality music)",
-    ),
-    modality: Optional[str] = typer.Option(
-        None, help="image, text, audio, video or music (default: the one whose sources recognise SOURCE)"
-    ),
+    source: str = typer.Argument(..., help=SOURCE_HELP),
+    modality: Optional[str] = typer.Option(None, help=MODALITY_HELP),
     set_: List[str] = typer.Option(
         [], "--set", help="data options, e.g. --set data.resolution=32 or data.max_tokens=64"
     ),
@@ -65,11 +80,7 @@ def data_inspect(
 
 @app.command()
 def train(
-    model: str = typer.Option(
-        "dcgan",
-        help="model family: dcgan, vae, pix2pix, text2image, cyclegan (images); text-vae, text-lm (text); wavegan, "
-        "specgan, specvae (audio); videogan, video-vae (video); music-vae, music-lm (music)",
-    ),
+    model: str = typer.Option("dcgan", help=FAMILY_HELP),
     preset: Optional[str] = typer.Option(None, help="named configuration of the family, e.g. article"),
     data: Optional[str] = typer.Option(None, help=DATA_HELP),
     out: Optional[Path] = typer.Option(None, help="run directory to create (default runs/<model>-<data>)"),
@@ -134,9 +145,7 @@ def _merge_all(base: dict, over: dict) -> dict:
 def sample(
     run: Path = typer.Argument(..., help="run directory"),
     n: int = typer.Option(64, "-n", help="number of samples"),
-    out: Optional[Path] = typer.Option(
-        None, help="image runs: .png grid (default), .npz or a folder; text runs: .txt (default) or .jsonl"
-    ),
+    out: Optional[Path] = typer.Option(None, help=OUT_HELP),
     seed: int = typer.Option(0, help="same seed, same samples"),
     mode: Mode = typer.Option(
         Mode.prior,
@@ -164,58 +173,22 @@ def sample(
     # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
     from .modalities import modality_of
     from .run import load
-    from .sample import (
-        animate,
-        class_index,
-        held_out,
-        interpolate,
-        interpolate_inputs,
-        manifold,
-        prior_samples,
-        reconstructions,
-        write_animation,
-        write_samples,
-    )
-
-    # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
+    from .sample import animate, class_index, write_animation, write_samples
+    from .sample.modes import draw
     from .sample.sampling import set_options
 
     m = load(run, device)
-    mod = modality_of(m)
     shortcuts = {"temperature": temperature, "top_p": top_p}
     set_options(m, [*set_, *(f"model.{k}={v}" for k, v in shortcuts.items() if v is not None)])
-    label, labels, nrow = class_index(m, class_), None, None
+    label = class_index(m, class_)
     if mode is Mode.animate:
         clips, labels, nrow = animate(m, n, frames, points, seed, label, fps)
         path = write_animation(m, clips, out or Path("walk.gif"), nrow, labels)
         typer.echo(f"wrote {len(clips)} looping walk(s) of {clips.frames.shape[1]} frames to {path}")
         return
-    out = out or Path(f"samples{mod.preview_suffix}")
-    if mode is Mode.prior:
-        samples, labels = prior_samples(m, n, seed, label=label, prompt=prompt)
-    elif mode is Mode.interpolate and between:
-        if len(between) != 2:
-            raise ConfigError(f"--between takes exactly two inputs, got {len(between)}")
-        inputs = []
-        for v in between:  # a file's bytes, or the text itself (a sentence)
-            try:
-                inputs.append(
-                    mod.from_upload(Path(v).read_bytes() if Path(v).is_file() else v.encode(), m.shape, m.codec)
-                )
-            except (ValueError, OSError) as e:
-                raise ConfigError(f"--between {v}: {e}") from None
-        a, b = inputs
-        samples, nrow = interpolate_inputs(m, a, b, n, label=label), n
-    elif mode is Mode.interpolate:
-        samples, nrow = interpolate(m, seed, seed_b, n, label=label), n
-    elif mode is Mode.reconstruct:
-        samples, nrow = reconstructions(m, n, seed), 16
-    elif mode is Mode.held_out:
-        samples, nrow = held_out(m, n, seed)[0], n
-    else:
-        samples = manifold(m, label=label)
-        nrow = int(round(len(samples) ** 0.5))
-    typer.echo(f"wrote {len(samples)} samples to {write_samples(m, samples, out, nrow, labels)}")
+    samples, labels, nrow = draw(m, mode.value, n, seed, seed_b, between, label, prompt)
+    path = write_samples(m, samples, out or Path(f"samples{modality_of(m).preview_suffix}"), nrow, labels)
+    typer.echo(f"wrote {len(samples)} samples to {path}")
 
 
 @app.command()
@@ -247,8 +220,7 @@ def evaluate(
     real: Optional[str] = typer.Option(None, help="with --fake: the real data source to compare with"),
     fake: Optional[Path] = typer.Option(
         None,
-        help="a samples file to evaluate instead of a run: .npz/.npy (images), .txt/.jsonl (text), "
-        ".npz or a folder of WAVs (audio)",
+        help="a samples file to evaluate instead of a run, as `genforge sample` writes it: " + OUT_HELP,
     ),
     out: Optional[Path] = typer.Option(None, help="where to write eval.json (with --fake)"),
     extractor: Optional[Path] = typer.Option(
@@ -291,7 +263,7 @@ def list_metrics():
 
 @app.command()
 def tune(
-    model: str = typer.Option("dcgan", help="model family"),
+    model: str = typer.Option("dcgan", help=FAMILY_HELP),
     data: Optional[str] = typer.Option(None, help=DATA_HELP),
     study: str = typer.Option(..., help="study name; the same name resumes it"),
     objective: Optional[str] = typer.Option(
@@ -387,8 +359,8 @@ def demo_cmd(
     """Good samples first: genforge's default DCGAN, then the article's DCGAN and VAE for comparison,
     grids, a report and a comparison page, within a time budget."""
     # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
-    from .data.builtin import FASHION_MNIST_DIR
     from .demo import demo
+    from .modalities.image.builtin import FASHION_MNIST_DIR
 
     demo(data or ("fashion-mnist" if FASHION_MNIST_DIR.is_dir() else "digits"), minutes, out)
 
@@ -508,15 +480,32 @@ def show_config(
         typer.echo(yaml.safe_dump(resolve_config(model, preset).model_dump(mode="json"), sort_keys=False))
 
 
-def main() -> None:
+@app.command("models")
+def list_models():
+    """Every model family: its modality, presets, abilities, and the preset a time budget picks."""
     # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
-    from .train import Interrupted
+    from .docs import families_table
 
+    typer.echo(families_table())
+
+
+def main() -> None:
+    """The console entry: exit status 0 done, 1 a failure, 2 a usage error (a bad key, value or argument),
+    130 stopped by Ctrl-C; a genforge error prints one line, never a traceback."""
     try:
-        app()
-    except Interrupted as e:
-        typer.echo(str(e), err=True)
+        code = app(standalone_mode=False)  # click returns the exit code of --help and --version
+    except click.exceptions.Exit as e:
+        code = e.exit_code
+    except click.ClickException as e:  # typer's own usage errors
+        e.show()
+        sys.exit(2)
+    except (Interrupted, click.exceptions.Abort, KeyboardInterrupt) as e:
+        typer.echo(str(e) or "stopped", err=True)
         sys.exit(130)
-    except GenforgeError as e:
+    except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)
+    except GenforgeError as e:
+        typer.echo(f"error: {e}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -64,3 +64,23 @@ def config_reference() -> str:
             out.append(f"- `{pname}`: {json.dumps(p, sort_keys=True)}")
         out.append("")
     return "\n".join(out)
+
+
+def families_table() -> str:
+    """`genforge models`: a line a family (modality, presets with the default first, abilities, and which
+    preset a time budget picks), then the modalities whose extra is not installed."""
+    # deferred: the manifests name the modalities whose libraries are missing (their families are not loaded)
+    from .modalities.manifest import manifests
+
+    lines = [f"{'family':<12} {'modality':<9} {'presets (default first)':<44} abilities; budget"]
+    for name in FAMILIES.names():
+        fam = FAMILIES.get(name)
+        presets = [fam.default_preset] + sorted(p for p in fam.presets if p != fam.default_preset)
+        budget = "; ".join(f"--minutes {m:g}+: {p}" for m, p in fam.budget_presets)
+        abilities = ", ".join(sorted(fam.abilities)) or "-"
+        budget = f"; {budget}" if budget else ""
+        lines.append(f"{name:<12} {fam.modality:<9} {', '.join(presets):<44} {abilities}{budget}")
+    for m in manifests().values():
+        if m.missing():
+            lines.append(f"{', '.join(m.families):<22} {m.name}: not installed ({m.install_hint()})")
+    return "\n".join(lines)

@@ -1,4 +1,9 @@
-"""Errors a user can act on. The CLI prints their message, never a traceback."""
+"""Errors a user can act on. The CLI prints their message, never a traceback, and exits with 2 for a usage
+error (ConfigError: a key, value or argument), 1 for any other failure, 130 after Ctrl-C (Interrupted)."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 
 class GenforgeError(Exception):
@@ -15,3 +20,11 @@ class DataError(GenforgeError):
 
 class RunError(GenforgeError):
     """A run directory is missing files or holds something unexpected."""
+
+
+class Interrupted(Exception):
+    """Training was stopped by Ctrl-C after a checkpoint was written."""
+
+    def __init__(self, run: Path, step: int):
+        super().__init__(f"stopped at step {step}; checkpoint written. Continue with: genforge train --resume {run}")
+        self.run, self.step = run, step

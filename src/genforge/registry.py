@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Callable, Generic, TypeVar
+from typing import Callable, Generic, Optional, TypeVar
 
 from .errors import ConfigError
 
@@ -17,9 +17,14 @@ def nearest(name: str, choices) -> str:
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str):
+    """Named objects of one kind. `provider(name)` is called before a name that is not registered yet is looked
+    up, and `provider(None)` before the names are listed: it imports the code that registers them (a modality's
+    folder, on first use), so that a registry is complete without importing every modality up front."""
+
+    def __init__(self, kind: str, provider: Optional[Callable[[Optional[str]], None]] = None):
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._provider = provider
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
@@ -31,19 +36,27 @@ class Registry(Generic[T]):
         return deco
 
     def get(self, name: str) -> T:
+        if name not in self._items and self._provider is not None:
+            self._provider(name)
         if name not in self._items:
             raise ConfigError(
-                f"unknown {self.kind} '{name}'{nearest(name, self._items)}; "
-                f"expected one of: {', '.join(sorted(self._items))}"
+                f"unknown {self.kind} '{name}'{nearest(name, self._items)}; expected one of: {', '.join(self.names())}"
             )
         return self._items[name]
 
+    def _complete(self) -> None:
+        if self._provider is not None:
+            self._provider(None)
+
     def names(self) -> list[str]:
+        self._complete()
         return sorted(self._items)
 
     def values(self) -> list[T]:
         """The registered objects in registration order."""
+        self._complete()
         return list(self._items.values())
 
     def __contains__(self, name: str) -> bool:
+        self._complete()
         return name in self._items

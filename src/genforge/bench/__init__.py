@@ -32,6 +32,7 @@ from typing import Optional
 import torch
 from torch.profiler import ProfilerActivity, profile
 
+from ..modalities.video.bench import video_table
 from ..models import FAMILIES
 from ..train.threads import ThreadTuner
 from . import tf_article
@@ -46,7 +47,6 @@ from .throughput import (
     plain_article_dcgan_step,
     plain_cyclegan_step,
 )
-from .video import video_table
 
 HEADER = (
     "| run | batch | images/s min | median | max | vs reference | GFLOP/image | GFLOP/s | of GEMM peak |\n"

@@ -8,9 +8,9 @@ import statistics
 import time
 from pathlib import Path
 
-from ..data import load_data
 from ..evaluate import evaluate_run, evaluate_samples, get_extractor
-from ..modalities.image import ImageDataConfig
+from ..modalities.image.dataset import load_data
+from ..modalities.image.modality import ImageDataConfig
 from ..run import read_config
 
 

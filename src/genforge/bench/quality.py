@@ -25,10 +25,10 @@ from typing import Optional
 
 import torch
 
-from ..data import load_data, to_float, to_uint8
 from ..evaluate import evaluate_samples, get_extractor
 from ..io import save_grid, write_json
-from ..modalities.image import ImageDataConfig
+from ..modalities.image.dataset import load_data, to_float, to_uint8
+from ..modalities.image.modality import ImageDataConfig
 from ..models.dcgan import DCGAN
 from ..run import build_model, resolve_config
 from .throughput import plain_article_dcgan_step, textbook_dcgan_step

@@ -24,11 +24,11 @@ import torch
 import torch.nn.functional as F
 from torchmetrics.functional.image import structural_similarity_index_measure
 
-from ..data.dataset import to_float, to_uint8
 from ..errors import ConfigError
 from ..evaluate import get_extractor
 from ..evaluate.metrics import fid
 from ..modalities import modality_of
+from ..modalities.image.dataset import to_float, to_uint8
 from ..restore import Degradation, box_mask, random_mask, restore_with
 from ..run import load
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from .. import tune as tuning
-from ..modalities.image import ImageDataConfig
+from ..modalities.image.modality import ImageDataConfig
 from ..tune.pgcluster import start, stop
 
 FMNIST = Path("/usr/share/datasets/fashion-mnist")

@@ -15,12 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.musicset import load_music
-from ..data.textset import BOS, PAD, load_text
 from ..errors import DataError
 from ..modalities import MODALITIES
-from ..modalities.music import MusicDataConfig
-from ..modalities.text import TextDataConfig
+from ..modalities.music.modality import MusicDataConfig
+from ..modalities.music.musicset import load_music
+from ..modalities.text.modality import TextDataConfig
+from ..modalities.text.textset import BOS, PAD, load_text
 from ..models import FAMILIES
 from ..run import build_model, resolve_config
 from .throughput import Step, measure

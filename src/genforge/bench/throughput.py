@@ -12,10 +12,10 @@ from typing import Callable, Optional
 import torch
 from torch import nn
 
-from ..data import to_float
 from ..modalities import MODALITIES
+from ..modalities.image.cyclegan import PatchDiscriminator, ResnetGenerator
+from ..modalities.image.dataset import to_float
 from ..models import FAMILIES
-from ..models.cyclegan import PatchDiscriminator, ResnetGenerator
 from ..run import build_model, resolve_config
 from ..train.threads import ThreadTuner
 

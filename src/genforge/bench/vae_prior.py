@@ -14,9 +14,9 @@ import argparse
 
 import torch
 
-from ..data.dataset import to_float, to_uint8
 from ..evaluate import evaluate_samples, get_extractor
 from ..modalities import modality_of
+from ..modalities.image.dataset import to_float, to_uint8
 from ..models.latent_prior import GaussianMixturePrior, posterior_draws
 from ..run import load
 

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..errors import DataError
+from ..modalities.manifest import owner, provide
 from ..registry import Registry, nearest
 
 
@@ -74,7 +75,7 @@ class Source:
     modality: str = "image"
 
 
-SOURCES: Registry[Source] = Registry("data source")
+SOURCES: Registry[Source] = Registry("data source", provide)
 
 
 def register_source(name: str, probe: Callable[[str], bool], help: str, modality: str = "image"):
@@ -93,6 +94,12 @@ def find_source(spec: str, modality: str = "image") -> Source:
     for src in sources:
         if src.probe(spec):
             return src
+    other = owner(spec)
+    if other is not None and other.name != modality and spec in other.data_sets:
+        raise DataError(
+            f"--data '{spec}' is a {other.name} data set, and this model family generates {modality}; "
+            f"{other.name} families: {', '.join(other.families)} (--model)"
+        )
     named = [s.name for s in sources if s.probe(s.name)]
     expected = "Expected one of: " + "; ".join(f"{s.name} ({s.help})" for s in sources)
     if Path(spec).exists():

@@ -6,11 +6,8 @@ from functools import partial
 
 import numpy as np
 
-from ..data.text import is_cjk, lexicon
 from . import metrics as M
-from .lm_perplexity import lm_perplexities
 from .registry import register_metric
-from .text_metrics import distinct_n, invented_share, self_bleu
 from .usefulness import usefulness
 
 FEATURES = ("features",)
@@ -109,15 +106,6 @@ def memorization(ctx, side) -> dict:
 
 
 @register_metric(
-    "sample_correlation",
-    modalities=("audio",),
-    help="mean |correlation| between pairs of sample waveforms: near 1 when a model repeats one sound",
-)
-def sample_correlation(ctx, side) -> dict:
-    return {"sample_correlation": M.pairwise_correlation(ctx.modality.to_model(side.stored).flatten(1), seed=ctx.seed)}
-
-
-@register_metric(
     "usefulness",
     needs=("labels",),
     better="higher",
@@ -126,54 +114,6 @@ def sample_correlation(ctx, side) -> dict:
 )
 def useful(ctx, side) -> dict:
     return {"usefulness": usefulness(side.stored, side.labels, ctx.data, steps=ctx.train_steps, seed=ctx.seed)}
-
-
-@register_metric(
-    "distinct",
-    modalities=("text",),
-    needs=("strings",),
-    better="higher",
-    figures=("distinct_1", "distinct_2"),
-    help="distinct unigrams / bigrams over all samples",
-)
-def distinct(ctx, side) -> dict:
-    return {f"distinct_{n}": distinct_n(side.strings, n) for n in (1, 2)}
-
-
-@register_metric(
-    "invented_words",
-    modalities=("text",),
-    needs=("strings",),
-    help="share of sample words no training text contains (invented or misspelt; CJK: unseen character pairs)",
-)
-def invented_words(ctx, side) -> dict:
-    if "lexicon" not in ctx.cache:  # the training text's words, once per evaluation (the floor reuses them)
-        train = ctx.modality.to_samples(ctx.data.tensor("train"), ctx.data.codec)
-        cjk = is_cjk(train)
-        ctx.cache["lexicon"] = (lexicon(train, cjk), cjk)
-    known, cjk = ctx.cache["lexicon"]
-    return {"invented_words": invented_share(side.strings, known, cjk, seed=ctx.seed)}
-
-
-@register_metric(
-    "self_bleu",
-    modalities=("text",),
-    needs=("strings",),
-    help="mean BLEU of each sample against the others (sacrebleu; lower = more diverse)",
-)
-def self_bleu_metric(ctx, side) -> dict:
-    return {"self_bleu": self_bleu(side.strings, seed=ctx.seed)}
-
-
-@register_metric(
-    "lm_perplexity",
-    modalities=("text",),
-    floor=False,
-    figures=("forward_ppl", "reverse_ppl"),
-    help="perplexity of samples under an LM of the data (forward) and of the data under an LM of the samples",
-)
-def lm_perplexity(ctx, side) -> dict:
-    return lm_perplexities(ctx.data, side.stored, ctx.train_steps, ctx.seed, ctx.floors)
 
 
 # Figures of held-out likelihood, computed by the family (Family.extra_figures).

@@ -21,11 +21,10 @@ from ..errors import ConfigError, RunError
 from ..io import write_json
 from ..modalities import MODALITIES, Modality, modality_of
 from ..run import load, read_status  # the run directory contract (shared utility)
-from . import catalog, music_metrics, pitch, speech, video_metrics  # noqa: F401  (registration)
+from . import catalog  # noqa: F401  (registration of the metrics every modality shares)
 from . import metrics as M
 from .features import Extractor, get_extractor, modality_for
 from .registry import METRICS, metrics_for
-from .translation import translation_figures
 
 SAMPLE_SEED_OFFSET = 1000  # evaluation samples use seed + 1000, apart from the seeds users pick for grids
 
@@ -246,8 +245,7 @@ def evaluate_run(
         result["metrics"] |= {k: v for k, v in figs.items() if k in likelihood}
     if "reconstruction_accuracy" in names and "reconstruct" in model.abilities and data.n_classes >= 2:
         result["metrics"] |= reconstruction_accuracy(model, data, ext, n_test_vae, seed)
-    if "translate" in model.abilities:
-        result["metrics"] |= translation_figures(model, data, ext, names, seed=seed)
+    result["metrics"] |= model.own_figures(data, ext, names, seed=seed)
     result["run"], result["seed"] = str(run), seed  # eval_samples(model, n_fake, seed) redraws them
     if write:
         write_json(Path(run) / "eval.json", result)

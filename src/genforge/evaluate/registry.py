@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Callable, Literal, Optional
 
 from ..modalities import MODALITIES
+from ..modalities.manifest import provide
 from ..registry import Registry
 
 
@@ -35,7 +36,7 @@ class Metric:
         return (self.modalities is None or modality in self.modalities) and modality not in self.except_for
 
 
-METRICS: Registry[Metric] = Registry("metric")
+METRICS: Registry[Metric] = Registry("metric", provide)
 
 
 def register_metric(

@@ -14,24 +14,29 @@ JSON summary per target; exits 1 on any failure. Needs the `test` extra (hypothe
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 import tempfile
 import time
 from typing import Callable, Optional
 
+from ..modalities.manifest import manifests
 from .cases import run_target
 from .config_cases import CONFIG_TARGETS
 from .data_cases import DATA_TARGETS
-from .music_cases import music_folder
 from .server import server_campaign
-from .video_cases import video_folder
 
 
 def targets() -> dict[str, Optional[Callable]]:
-    """Target name -> its case builder (None for the server, which schemathesis drives)."""
-    return (
-        DATA_TARGETS | {"video-folder": video_folder, "music-folder": music_folder} | CONFIG_TARGETS | {"server": None}
-    )
+    """Target name -> its case builder (None for the server, which schemathesis drives); a modality adds its own
+    targets in `modalities/<name>/fuzz_cases.py` (TARGETS), where its libraries are installed."""
+    own = {}
+    for m in manifests().values():
+        module = f"{__package__.rsplit('.', 1)[0]}.modalities.{m.name}.fuzz_cases"
+        if not m.missing() and importlib.util.find_spec(module) is not None:
+            own |= importlib.import_module(module).TARGETS
+    return DATA_TARGETS | own | CONFIG_TARGETS | {"server": None}
 
 
 def campaign(cases: int, only: tuple[str, ...] = (), seed: int = 0, log=print) -> dict:

@@ -1,20 +1,35 @@
-"""Modalities, one file each, registered in MODALITIES by name: the core asks them how to
-load, convert, write, preview, serve and embed their kind of data."""
+"""Modalities, one folder each (`modalities/<name>/`): the core asks them how to load, convert, write,
+preview, serve and embed their kind of data.
 
-from typing import Optional
+This package is light: importing it reads no modality's code, so the CLI can list names from the manifests
+(`manifest.py`). MODALITIES, Modality, modality_of and inspect_data are loaded when first used.
+"""
 
-from ..config import parse_set, validate
-from ..data.base import detect_modality
-from . import audio, image, music, text, video  # noqa: F401  (registration)
-from .base import MODALITIES, Modality, modality_of
+from .manifest import Manifest, MissingExtra, kind_of, load, load_available, manifests, owner, provide
 
-
-def inspect_data(source: str, modality: Optional[str] = None, sets=(), strict: bool = False) -> tuple[dict, str]:
-    """`genforge data inspect`: load `source` (with `data.*` --set items) and report on it: (JSON report, text)."""
-    mod = MODALITIES.get(modality or detect_modality(source))
-    fields = {"source": source, "strict": strict} | parse_set(list(sets)).get("data", {})
-    rep = mod.report(mod.load(validate(mod.DataConfig, fields)))
-    return rep, mod.format_report(rep)
+_HEAVY = {"MODALITIES": "base", "Modality": "base", "modality_of": "base", "inspect_data": "inspect"}
 
 
-__all__ = ["MODALITIES", "Modality", "modality_of", "inspect_data"]
+def __getattr__(name: str):
+    if name not in _HEAVY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # deferred: the registry and the contract import torch; the manifests above do not
+    from importlib import import_module
+
+    return getattr(import_module(f"{__name__}.{_HEAVY[name]}"), name)
+
+
+__all__ = [
+    "MODALITIES",
+    "Manifest",
+    "MissingExtra",
+    "Modality",
+    "inspect_data",
+    "kind_of",
+    "load",
+    "load_available",
+    "manifests",
+    "modality_of",
+    "owner",
+    "provide",
+]

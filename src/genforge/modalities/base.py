@@ -28,8 +28,9 @@ from torch import nn
 
 from ..config import BaseDataConfig
 from ..registry import Registry
+from .manifest import provide
 
-MODALITIES: Registry["Modality"] = Registry("modality")
+MODALITIES: Registry["Modality"] = Registry("modality", provide)
 
 
 def register_modality(cls: type["Modality"]) -> type["Modality"]:

@@ -28,9 +28,10 @@ from torch import nn
 
 from ..config import StrictModel
 from ..errors import ConfigError
+from ..modalities.manifest import provide
 from ..registry import Registry
 
-FAMILIES: Registry[type["Family"]] = Registry("model family")
+FAMILIES: Registry[type["Family"]] = Registry("model family", provide)
 
 
 def stages(resolution: int) -> tuple[int, int]:
@@ -309,6 +310,11 @@ class Family(nn.Module):
 
     def extra_figures(self, test: torch.Tensor, labels: Optional[torch.Tensor], k: int = 32, seed: int = 0) -> dict:
         """Families with `likelihood`: figures on held-out data (stored form), each {"value", ...}."""
+        return {}
+
+    def own_figures(self, data, extractor, names: list[str], seed: int = 0) -> dict:
+        """Figures only this family's ability gives (translation: per direction, beside baselines), for those of
+        `names` it registered; `data` is the run's data set, `extractor` the evaluation's. Default: none."""
         return {}
 
     def prior(

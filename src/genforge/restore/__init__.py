@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..data.images import EXTENSIONS
 from ..errors import ConfigError, DataError
 from ..modalities import modality_of
+from ..modalities.image.folder import EXTENSIONS
 from ..run import load
 from ..sample import class_index
 from .latent import check_restorable, restore

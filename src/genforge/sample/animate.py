@@ -17,7 +17,7 @@ import torch
 
 from ..errors import ConfigError
 from ..modalities import MODALITIES, modality_of
-from ..modalities.video import Videos
+from ..modalities.video.modality import Videos
 from ..models import Family
 from .sampling import need, slerp, to_samples
 

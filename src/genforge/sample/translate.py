@@ -13,9 +13,9 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ..data.images import EXTENSIONS
 from ..errors import ConfigError, DataError
 from ..modalities import modality_of
+from ..modalities.image.folder import EXTENSIONS
 from ..models import Family
 
 DIRECTIONS = {"a2b": 1, "b2a": 0}  # direction -> target domain (label)

@@ -8,13 +8,13 @@ import torch
 from fastapi import APIRouter, Depends, HTTPException, Query
 
 from ..errors import ConfigError
+from ..limits import MIN_FPS
 from ..modalities import MODALITIES, modality_of
 from ..modalities.base import class_labels
 from ..sample import animate as animate_walks
 from ..sample import interpolate as interpolate_samples
 from ..sample import interpolate_inputs, prior_samples
 from ..sample import traverse as traverse_samples
-from ..video_io import MIN_FPS
 from .common import (
     CLASS,
     FORMAT,

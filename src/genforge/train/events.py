@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
-from ..errors import RunError
+from ..errors import Interrupted, RunError
 
 
 class Hook(NamedTuple):
@@ -16,6 +16,7 @@ class Hook(NamedTuple):
 
 
 MAX_ROLLBACKS = 3
+__all__ = ["Diverged", "Hook", "Interrupted", "MAX_ROLLBACKS", "interrupt_now"]
 
 
 class Diverged(RunError):
@@ -27,14 +28,6 @@ class Diverged(RunError):
             "kept; lower train.lr (or try model.spectral_norm / model.loss=hinge for a GAN), or set "
             "train.on_nan=rollback, and train again"
         )
-
-
-class Interrupted(Exception):
-    """Training was stopped by Ctrl-C after a checkpoint was written."""
-
-    def __init__(self, run: Path, step: int):
-        super().__init__(f"stopped at step {step}; checkpoint written. Continue with: genforge train --resume {run}")
-        self.run, self.step = run, step
 
 
 def interrupt_now(signum, frame):

@@ -81,12 +81,32 @@ class Trainer:
         self.cfg, self.run, self.progress, self.log, self.hooks = cfg, Path(run), progress, log, hooks
         if not is_main_process():  # one voice: rank 0 logs and shows the bar
             self.progress, self.log = False, lambda s: None
-        t = cfg.train
+        self._check_out(resume)
+        self._place()
+        self.modality = modality_of(FAMILIES.get(cfg.family))
+        # a resumed run keeps the tokenizer (or other codec) it was trained with
+        self.data = data if data is not None else self.modality.load(cfg.data, self.run if resume else None)
+        self.report = self.modality.report(self.data)
+        self._build_model()
+        self.step, self.elapsed = 0, 0.0
+        self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
+        self.y = self.data.labels("train", self.device)
+        self.watch, self.x, self.y = watch_for(self.model, self.x, self.y, cfg.train, self.modality, self.data.codec)
+        self._start(resume)
+        self._plan_batches()
+        self._prepare_outputs()
+
+    def _check_out(self, resume: bool) -> None:
+        """A fresh run never writes over a trained model."""
         if not resume and (self.run / WEIGHTS).exists():
             raise RunError(
                 f"{self.run} already holds a trained model; pass --resume {self.run} to continue it, "
                 "or choose another --out"
             )
+
+    def _place(self) -> None:
+        """Threads, determinism, the device, and the process group under torchrun."""
+        t = self.cfg.train
         if isinstance(t.threads, int):
             torch.set_num_threads(t.threads)
         if t.deterministic:
@@ -99,13 +119,11 @@ class Trainer:
         # A measured thread count on the CPU; fixed when results must not depend on it.
         auto = t.threads == "auto" and self.device.type == "cpu" and not t.deterministic and not self.world.enabled
         self.threads = ThreadTuner() if auto else None
-        self.modality = modality_of(FAMILIES.get(cfg.family))
-        # a resumed run keeps the tokenizer (or other codec) it was trained with
-        self.data = data if data is not None else self.modality.load(cfg.data, self.run if resume else None)
-        self.report = self.modality.report(self.data)
 
-        torch.manual_seed(t.seed)  # weights init
-        self.model = build_model(cfg, self.data.shape, self.data.n_classes).to(self.device)
+    def _build_model(self) -> None:
+        """The family's networks from the seed, told what they need of the data, and their optimizers."""
+        torch.manual_seed(self.cfg.train.seed)  # weights init
+        self.model = build_model(self.cfg, self.data.shape, self.data.n_classes).to(self.device)
         self.model.codec = self.data.codec
         if self.model.conditional:  # sampling draws labels from the training class shares
             counts = torch.bincount(self.data.labels("train"), minlength=self.data.n_classes).float()
@@ -113,11 +131,10 @@ class Trainer:
         if "from_data" in self.model.abilities:  # its previews and evaluations map held-out items
             held_out = lambda: (self.data.tensor("test"), self.data.labels("test"))  # noqa: E731
             self.model.use_held_out(held_out, self.modality.to_model)
-        self.opts = self.model.configure_optimizers(t)
-        self.step, self.elapsed = 0, 0.0
-        self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
-        self.y = self.data.labels("train", self.device)
-        self.watch, self.x, self.y = watch_for(self.model, self.x, self.y, t, self.modality, self.data.codec)
+        self.opts = self.model.configure_optimizers(self.cfg.train)
+
+    def _start(self, resume: bool) -> None:
+        """The last checkpoint of a resumed run, or a fresh run's data-dependent set-up and noise seed."""
         if resume:
             self._restore()
         else:
@@ -125,11 +142,15 @@ class Trainer:
             torch.manual_seed(self._noise_seed(0))  # noise / dropout stream, independent of the init
         if is_main_process():
             self._trim_metrics()
+
+    def _plan_batches(self) -> None:
+        """Batch sizes (global and this process's), the batch order, the step budget and the watch's period."""
+        t = self.cfg.train
         self.batch = min(t.batch_size, len(self.x))  # the global batch: this process takes local_batch of it
         self.local_batch = local_batch(self.batch, self.world)
         self.steps_per_epoch = len(self.x) // self.batch
         if t.balance and self.y is None:
-            raise ConfigError(f"train.balance needs labelled data; {cfg.data.source} has no labels")
+            raise ConfigError(f"train.balance needs labelled data; {self.cfg.data.source} has no labels")
         self.batches = (
             Balanced(self.y, self.data.n_classes, self.batch, self.local_batch, self.world.rank, t.seed)
             if t.balance
@@ -137,7 +158,10 @@ class Trainer:
         )
         self.total = self._total_steps()
         self.watch_every = t.watch_every or (self.watch.every(self.steps_per_epoch) if self.watch else 0)
-        # a conditional model's grid has one class per column
+
+    def _prepare_outputs(self) -> None:
+        """The preview grid's classes (one class per column), trackers, and the DDP wrappers."""
+        t = self.cfg.train
         self.grid_y = None
         if self.model.conditional:
             self.grid_y = torch.arange(t.grid_size, device=self.device) % self.data.n_classes

@@ -1,0 +1,16 @@
+"""Audio: the modality, its sources (spoken digits, instrument notes, sound folders), signal processing,
+the audio families (wavegan, specgan, specvae) and the speech and pitch figures."""
+
+from ..manifest import Manifest
+
+MANIFEST = Manifest(
+    name="audio",
+    summary="short sounds (speech, notes)",
+    data_sets=("spoken-digits", "instrument-notes"),
+    families=("wavegan", "specgan", "specvae"),
+    paths="folder of WAV/FLAC/OGG files",
+    outputs=".wav (a clip a sample), .npz or a folder of WAVs",
+    extra="audio",
+    requires=("soundfile", "pocketsphinx"),
+    probe_order=10,
+)

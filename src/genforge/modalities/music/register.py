@@ -1,0 +1,3 @@
+"""Registers the music modality, its sources, families and metrics."""
+
+from . import metrics, modality, music_vae, sources  # noqa: F401

@@ -1,0 +1,16 @@
+"""Text: the modality, its sources (fortunes, text files and tables), tokenizer, figures and the sentence
+families (text-vae, text-lm)."""
+
+from ..manifest import Manifest
+
+MANIFEST = Manifest(
+    name="text",
+    summary="short texts (English, Chinese)",
+    data_sets=("fortunes", "fortunes-zh"),
+    families=("text-vae", "text-lm"),
+    paths=".txt file or folder, .csv, .jsonl",
+    outputs=".txt (default) or .jsonl",
+    extra="text",
+    requires=("sentencepiece", "sacrebleu"),
+    probe_order=30,
+)

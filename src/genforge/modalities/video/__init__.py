@@ -1,0 +1,16 @@
+"""Video: the modality (short clips), its sources (moving digits and garments, GIF/MP4/WebM folders), its
+families (videogan, video-vae) and the motion figures."""
+
+from ..manifest import Manifest
+
+MANIFEST = Manifest(
+    name="video",
+    summary="short clips",
+    data_sets=("moving-digits", "moving-fashion"),
+    families=("videogan", "video-vae"),
+    paths="folder of GIF/MP4/WebM files",
+    outputs=".gif (default), .webp, .mp4, .npz or a folder",
+    extra="video",
+    requires=("av",),
+    probe_order=40,
+)

@@ -1,0 +1,59 @@
+"""`genforge sample --mode ...`: what each mode draws from a model, as one function the CLI and tests call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+from ..errors import ConfigError
+from ..models import Family
+from .sampling import held_out, interpolate, interpolate_inputs, manifold, prior_samples, reconstructions
+
+MODES = ("prior", "interpolate", "reconstruct", "manifold", "held-out")
+
+
+def read_inputs(model: Family, between: Sequence[str]) -> list:
+    """The two `--between` inputs in stored form: a file's bytes, or the text itself (a sentence)."""
+    # deferred: the modality registry loads the model's modality (already loaded with the model)
+    from ..modalities import modality_of
+
+    if len(between) != 2:
+        raise ConfigError(f"--between takes exactly two inputs, got {len(between)}")
+    mod, inputs = modality_of(model), []
+    for v in between:
+        try:
+            inputs.append(
+                mod.from_upload(Path(v).read_bytes() if Path(v).is_file() else v.encode(), model.shape, model.codec)
+            )
+        except (ValueError, OSError) as e:
+            raise ConfigError(f"--between {v}: {e}") from None
+    return inputs
+
+
+def draw(
+    model: Family,
+    mode: str,
+    n: int,
+    seed: int = 0,
+    seed_b: int = 1,
+    between: Sequence[str] = (),
+    label: Optional[int] = None,
+    prompt: Optional[str] = None,
+):
+    """(samples, their labels or None, samples a row or None) of one sampling mode (MODES)."""
+    if mode == "prior":
+        samples, labels = prior_samples(model, n, seed, label=label, prompt=prompt)
+        return samples, labels, None
+    if mode == "interpolate" and between:
+        a, b = read_inputs(model, between)
+        return interpolate_inputs(model, a, b, n, label=label), None, n
+    if mode == "interpolate":
+        return interpolate(model, seed, seed_b, n, label=label), None, n
+    if mode == "reconstruct":
+        return reconstructions(model, n, seed), None, 16
+    if mode == "held-out":
+        return held_out(model, n, seed)[0], None, n
+    if mode == "manifold":
+        samples = manifold(model, label=label)
+        return samples, None, int(round(len(samples) ** 0.5))
+    raise ConfigError(f"unknown sampling mode '{mode}'; expected one of: {', '.join(MODES)}, animate")
