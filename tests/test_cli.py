@@ -42,9 +42,9 @@ def test_cli_errors_are_one_clear_line(tmp_path):
     r = gf("train", "--set", "train.lrr=1")
     assert r.returncode == 2 and "did you mean 'train.lr'" in r.stderr and "Traceback" not in r.stderr
     r = gf("data", "inspect", tmp_path / "missing")
-    assert r.returncode == 2 and "no such file or folder" in r.stderr
+    assert r.returncode == 1 and "no such file or folder" in r.stderr
     r = gf("sample", tmp_path)
-    assert r.returncode == 2 and "config.json is missing" in r.stderr
+    assert r.returncode == 1 and "config.json is missing" in r.stderr
 
 
 @pytest.mark.integration
@@ -74,3 +74,62 @@ def test_metrics_command_lists_the_registry_by_modality():
     assert rows["kid"] == rows["modified_is"] == "audio/image/music/text/video"
     assert rows["self_bleu"] == "text" and rows["nll_iw"] == "image/music/text/video" and rows["motion_gap"] == "video"
     assert rows["music_stats"] == "music" and rows["kl"] == "music/text"
+
+
+def exit_status(monkeypatch, capsys, *argv) -> tuple[int, str, str]:
+    """(exit status, stderr, stdout) of `genforge ARGV` run in this process through the console entry."""
+    from genforge.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["genforge", *map(str, argv)])
+    with pytest.raises(SystemExit) as e:
+        main()
+    out = capsys.readouterr()
+    return e.value.code, out.err, out.out
+
+
+def test_exit_status_says_done_failure_usage_or_stopped(monkeypatch, capsys, tmp_path):
+    assert exit_status(monkeypatch, capsys, "--version")[0] == 0
+    code, err, _ = exit_status(monkeypatch, capsys, "train", "--set", "train.lrr=1")
+    assert code == 2 and "did you mean 'train.lr'" in err  # a bad key: a usage error
+    assert exit_status(monkeypatch, capsys, "train", "--no-such-flag")[0] == 2  # click's own usage error
+    code, err, _ = exit_status(monkeypatch, capsys, "sample", tmp_path)
+    assert code == 1 and "config.json is missing" in err and "Traceback" not in err  # a runtime failure
+    code, err, _ = exit_status(monkeypatch, capsys, "train", "--data", "bach-chorales", "--steps", "1")
+    assert code == 1 and "bach-chorales' is a music data set" in err and "music-vae" in err
+
+    from genforge.errors import Interrupted
+
+    def stopped(*_, **__):
+        raise Interrupted(tmp_path, 7)
+
+    monkeypatch.setattr("genforge.report.write_report", stopped)
+    code, err, _ = exit_status(monkeypatch, capsys, "report", tmp_path)
+    assert code == 130 and "stopped at step 7" in err and "--resume" in err
+
+
+def test_version_is_the_package_version(monkeypatch, capsys):
+    from genforge import __version__
+
+    code, _, out = exit_status(monkeypatch, capsys, "--version")
+    assert code == 0 and out.strip() == f"genforge {__version__}"
+
+
+@pytest.mark.integration
+def test_help_lists_every_registered_name_without_importing_torch():
+    code = (
+        "import sys; sys.argv = ['genforge', 'train', '--help']\n"
+        "from genforge.cli import main\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+        "assert 'torch' not in sys.modules, 'help imported torch'\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={"COLUMNS": "400"} | dict(__import__("os").environ),
+    )
+    assert r.returncode == 0, r.stderr
+    from genforge.models import FAMILIES
+
+    for name in FAMILIES.names():  # the help's list is the registry's
+        assert name in r.stdout, name

@@ -128,7 +128,7 @@ def test_evaluate_any_samples_file(tmp_path, cache, digits, extractor):
 
 def test_bad_inputs_are_named(extractor, digits):
     with pytest.raises(ConfigError, match="unknown metric.*fdi"):
-        parse_metrics("fid,fdi")
+        parse_metrics("fid,fdi", "image")
     wrong = torch.zeros(20, 3, 8, 8, dtype=torch.uint8)
     with pytest.raises(ConfigError, match=r"\(3, 8, 8\).*\(1, 8, 8\)"):
         evaluate_samples(wrong, digits, extractor)

@@ -9,7 +9,6 @@ from enum import Enum
 from pathlib import Path
 from typing import List, Optional
 
-import click
 import typer
 import yaml
 
@@ -72,7 +71,7 @@ def data_inspect(
 ):
     """Counts, shapes, lengths, classes, unreadable inputs and duplicates of a data set."""
     # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
-    from .modalities import inspect_data
+    from .data.inspect import inspect_data
 
     rep, text = inspect_data(source, modality, set_, strict)
     typer.echo(json.dumps(rep, indent=2, ensure_ascii=False) if as_json else text)
@@ -493,15 +492,15 @@ def main() -> None:
     """The console entry: exit status 0 done, 1 a failure, 2 a usage error (a bad key, value or argument),
     130 stopped by Ctrl-C; a genforge error prints one line, never a traceback."""
     try:
-        code = app(standalone_mode=False)  # click returns the exit code of --help and --version
-    except click.exceptions.Exit as e:
+        code = app(standalone_mode=False)  # returns the exit status of --help and --version
+    except typer.Exit as e:
         code = e.exit_code
-    except click.ClickException as e:  # typer's own usage errors
-        e.show()
-        sys.exit(2)
-    except (Interrupted, click.exceptions.Abort, KeyboardInterrupt) as e:
+    except (Interrupted, typer.Abort, KeyboardInterrupt) as e:
         typer.echo(str(e) or "stopped", err=True)
         sys.exit(130)
+    except typer.TyperException as e:  # the command line's own usage errors (exit status 2) and file errors
+        e.show()
+        sys.exit(e.exit_code)
     except ConfigError as e:
         typer.echo(f"error: {e}", err=True)
         sys.exit(2)

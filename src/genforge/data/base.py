@@ -6,7 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import torch
@@ -53,6 +53,24 @@ class SplitData:
     summary: dict = field(default_factory=dict)
     train_ids: Optional[list[str]] = None
 
+    @classmethod
+    def build(cls, raw, parts: "Parts", prep: dict, hashed: Optional[list] = None, **fields) -> "SplitData":
+        """The one ending of every loader: the data set of a split `parts` of source `raw` (its name, class names,
+        problems and summary; `fields` replace any of them and add the subclass's own), fingerprinted from
+        `hashed` (default: train, train labels, test, test labels) and the preprocessing recipe `prep`."""
+        hashed = [parts.train, parts.train_labels, parts.test, parts.test_labels] if hashed is None else hashed
+        given = {"name": raw.name, "class_names": raw.class_names, "problems": raw.problems, "summary": raw.summary}
+        return cls(
+            **(given | fields),
+            train=parts.train,
+            test=parts.test,
+            train_labels=parts.train_labels,
+            test_labels=parts.test_labels,
+            split=parts.split,
+            fingerprint=fingerprint(hashed, prep | {"split": parts.split, "limit": getattr(parts, "limit", None)}),
+            train_ids=parts.train_ids,
+        )
+
     @property
     def n_classes(self) -> int:
         return len(self.class_names) if self.class_names else 0
@@ -72,13 +90,13 @@ class Source:
     probe: Callable[[str], bool]
     load: Callable  # (spec: str, cfg: the modality's DataConfig) -> the modality's raw data
     help: str
-    modality: str = "image"
+    modality: str
 
 
 SOURCES: Registry[Source] = Registry("data source", provide)
 
 
-def register_source(name: str, probe: Callable[[str], bool], help: str, modality: str = "image"):
+def register_source(name: str, probe: Callable[[str], bool], help: str, modality: str):
     """Decorator: register `load` as the source `name`; probes run in registration order."""
 
     def deco(load):
@@ -88,7 +106,7 @@ def register_source(name: str, probe: Callable[[str], bool], help: str, modality
     return deco
 
 
-def find_source(spec: str, modality: str = "image") -> Source:
+def find_source(spec: str, modality: str) -> Source:
     """The first source of `modality` whose probe accepts `spec`; an error lists them all."""
     sources = [s for s in SOURCES.values() if s.modality == modality]
     for src in sources:
@@ -135,6 +153,29 @@ def split_items(n: int, own_split: Optional[str], cfg, unit: str):
     if cfg.limit is not None:
         train = train[: cfg.limit] if isinstance(train, np.ndarray) else slice(cfg.limit)
     return train, test, split
+
+
+@dataclass
+class Parts:
+    """A source's items cut into a training and a test split (items: arrays or lists; labels, ids: or None)."""
+
+    train: Any
+    test: Any
+    train_labels: Optional[np.ndarray]
+    test_labels: Optional[np.ndarray]
+    train_ids: Optional[list[str]]
+    split: str  # how it was split
+    limit: Optional[int] = None  # the data.limit applied to the training items
+
+
+def split_source(items, labels, ids, cfg, unit: str, own_test=None, own_test_labels=None, own_split=None) -> Parts:
+    """The split of every item source: the source's own test split (`own_test`, described by `own_split`), or a
+    seeded one cut out of the items; then the first `data.limit` training items."""
+    tr, te, split = split_items(len(items), own_split if own_test is not None else None, cfg, unit)
+    test, test_labels = own_test, own_test_labels
+    if te is not None:  # no split of its own: the test items come out of the training items
+        test, test_labels = take(items, te), take(labels, te)
+    return Parts(take(items, tr), test, take(labels, tr), test_labels, take(ids, tr), split, cfg.limit)
 
 
 def subfolder_classes(rel: list[Path]) -> Optional[list[str]]:

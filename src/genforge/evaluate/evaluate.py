@@ -38,7 +38,7 @@ def eval_samples(model, n: int, seed: int = 0) -> tuple[torch.Tensor, Optional[t
     return mod.reread(mod.to_stored(x), model.codec), None if y is None else y.cpu()
 
 
-def parse_metrics(spec: Optional[str | Sequence[str]], modality: str = "image") -> tuple[str, ...]:
+def parse_metrics(spec: Optional[str | Sequence[str]], modality: str) -> tuple[str, ...]:
     """'fid,kid' -> ('fid', 'kid'); a figure's name stands for its metric ('recall' -> 'prdc',
     'distinct_2' -> 'distinct'); None -> every metric of the modality; unknown names are an error."""
     valid = metrics_for(modality)

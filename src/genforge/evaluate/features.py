@@ -56,7 +56,7 @@ class Extractor:
     head: Optional[nn.Module]
     fingerprint: str
     info: dict
-    modality: Modality = MODALITIES.get("image")
+    modality: Modality  # the modality of the items it embeds
 
     @torch.no_grad()
     def embed(self, items: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
@@ -174,7 +174,7 @@ def get_extractor(
     if path is not None:
         if not mod.takes_torchscript_extractor:
             raise RunError(f"--extractor takes a TorchScript image network; this is {mod.name} data")
-        return _torchscript(Path(path))
+        return _torchscript(Path(path), mod)
     if kind == "auto":
         kind = "classifier" if data.n_classes >= 2 and data.train_labels is not None else "contrastive"
     if kind == "classifier" and data.train_labels is None:
@@ -218,7 +218,7 @@ def get_extractor(
     return Extractor(kind, backbone, head, _weights_fingerprint(blob), info | {"cache": str(wpath)}, mod)
 
 
-def _torchscript(path: Path) -> Extractor:
+def _torchscript(path: Path, mod: Modality) -> Extractor:
     if not path.is_file():
         raise RunError(f"--extractor {path}: no such file (expected a TorchScript feature network)")
     blob = path.read_bytes()
@@ -226,4 +226,6 @@ def _torchscript(path: Path) -> Extractor:
         net = torch.jit.load(str(path), map_location="cpu").eval()
     except Exception as e:
         raise RunError(f"--extractor {path}: not a loadable TorchScript file ({e})") from None
-    return Extractor("torchscript", lambda x: net(x).flatten(1), None, _weights_fingerprint(blob), {"path": str(path)})
+    return Extractor(
+        "torchscript", lambda x: net(x).flatten(1), None, _weights_fingerprint(blob), {"path": str(path)}, mod
+    )

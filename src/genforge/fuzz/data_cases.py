@@ -17,7 +17,7 @@ import soundfile as sf
 from hypothesis import strategies as st
 from PIL import Image
 
-from ..modalities import inspect_data
+from ..data.inspect import inspect_data
 from .cases import Case
 
 MUTATIONS = ("none", "none", "none", "truncate", "flip", "empty", "garbage")

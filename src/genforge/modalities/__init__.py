@@ -2,12 +2,12 @@
 preview, serve and embed their kind of data.
 
 This package is light: importing it reads no modality's code, so the CLI can list names from the manifests
-(`manifest.py`). MODALITIES, Modality, modality_of and inspect_data are loaded when first used.
+(`manifest.py`). MODALITIES, Modality and modality_of are loaded when first used.
 """
 
 from .manifest import Manifest, MissingExtra, kind_of, load, load_available, manifests, owner, provide
 
-_HEAVY = {"MODALITIES": "base", "Modality": "base", "modality_of": "base", "inspect_data": "inspect"}
+_HEAVY = {"MODALITIES": "base", "Modality": "base", "modality_of": "base"}
 
 
 def __getattr__(name: str):
@@ -24,7 +24,6 @@ __all__ = [
     "Manifest",
     "MissingExtra",
     "Modality",
-    "inspect_data",
     "kind_of",
     "load",
     "load_available",

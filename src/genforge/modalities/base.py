@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ..config import BaseDataConfig
+from ..errors import DataError
 from ..registry import Registry
 from .manifest import provide
 
@@ -55,6 +56,7 @@ class Modality:
     preview_media: ClassVar[str]  # their media type, as the server sends them
     preview_count: ClassVar[int]  # samples a report or grid shows at once
     formats: ClassVar[tuple[str, ...]]  # the server's response formats, the default first
+    extensions: ClassVar[tuple[str, ...]] = ()  # the file suffixes `from_upload` reads (lower case)
     restorable: ClassVar[bool] = False  # whether `genforge restore` (inpainting, super-resolution) serves it
     # The server page's widget: a JS object literal with `what` (a phrase for the info line), `show(box, url,
     # role)` (fetch an answer and show it in the element `box`; role: generate, interpolate or a panel's),
@@ -134,6 +136,17 @@ class Modality:
     def response(self, samples, fmt: str, nrow: Optional[int] = None, labels=None):
         """The server's answer for samples, as a starlette Response."""
         raise NotImplementedError
+
+    def input_files(self, path: Path, what: str) -> list[Path]:
+        """The files of folder `path` with this modality's `extensions` (sorted), or the file `path` itself; none is
+        an error that names the path and the suffixes expected (`what`: the role of the path, e.g. --input)."""
+        path = Path(path)
+        if not path.exists():
+            raise DataError(f"{what} {path}: no such file or folder")
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in self.extensions) if path.is_dir() else [path]
+        if not files:
+            raise DataError(f"{what} {path}: no {self.unit} files in it (expected {', '.join(self.extensions)})")
+        return files
 
     def from_upload(self, body: bytes, shape, codec: Any = None) -> torch.Tensor:
         """An uploaded file's bytes -> stored form [1, ...] fitting a model of `shape`;

@@ -97,12 +97,13 @@ _loading: list[str] = []  # the modalities being imported now (their registratio
 
 def provide(name: Optional[str]) -> None:
     """What a registry calls before it looks a name up (None: before it lists its names): the modality that
-    declares the name is loaded (or says which extra it needs); otherwise every installed one is. A call made
-    while a modality's registrations are being imported does nothing: they list what is registered so far."""
-    if _loading:
-        return
+    declares the name is loaded (or says which extra it needs); otherwise every installed one is. While a
+    modality's registrations are being imported, a listing (or a name of that modality) sees what is registered
+    so far, and a name of another modality loads that one."""
     m = owner(name) if name is not None else None
-    _loading.append(name or "")
+    if _loading and (m is None or m.name in _loading):
+        return
+    _loading.append(m.name if m is not None else "")
     try:
         if m is None:
             load_available()

@@ -303,6 +303,10 @@ class Family(nn.Module):
         translations [N, C, H, W]."""
         raise NotImplementedError
 
+    def round_trip(self, x: torch.Tensor, target: int, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+        """Families with `translate`: images in model form -> (translated into domain `target`, translated back)."""
+        raise NotImplementedError
+
     def restore(self, observed: torch.Tensor, degradation, task: str) -> torch.Tensor:
         """Families with `paired`: observations in model form, their restore.Degradation and the task
         (inpaint, superres, deblur, denoise) -> restored images [N, C, H, W] in [-1, 1]."""

@@ -24,7 +24,6 @@ from PIL import Image
 
 from ..errors import ConfigError, DataError
 from ..modalities import modality_of
-from ..modalities.image.folder import EXTENSIONS
 from ..run import load
 from ..sample import class_index
 from .latent import check_restorable, restore
@@ -40,13 +39,6 @@ __all__ = [
     "box_mask",
     "random_mask",
 ]
-
-
-def image_files(path: Path) -> list[Path]:
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in EXTENSIONS) if path.is_dir() else [path]
-    if not files or not files[0].is_file():
-        raise DataError(f"{path}: no image files to restore (expected {', '.join(EXTENSIONS)})")
-    return files
 
 
 def read_image(source: Path | bytes, channels: int, size: tuple[int, int], name: str = "") -> tuple:
@@ -152,7 +144,7 @@ def restore_files(
     model = load(run)
     check_restorable(model)
     mod = modality_of(model)
-    files = image_files(Path(inputs))
+    files = mod.input_files(inputs, "--input")
     read = [read_image(f, model.shape[0], input_size(model, task, scale)) for f in files]
     stored = torch.cat([r[0] for r in read])
     known = None

@@ -15,7 +15,6 @@ from PIL import Image
 
 from ..errors import ConfigError, DataError
 from ..modalities import modality_of
-from ..modalities.image.folder import EXTENSIONS
 from ..models import Family
 
 DIRECTIONS = {"a2b": 1, "b2a": 0}  # direction -> target domain (label)
@@ -44,21 +43,11 @@ def read_upload(model: Family, body: bytes, name: str) -> torch.Tensor:
         raise DataError(f"{name}: not a readable image ({e})") from None
 
 
-@torch.no_grad()
-def round_trip(model: Family, x: torch.Tensor, target: int, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images [N, C, H, W] in model form -> (translated into domain `target`, translated back), in model form,
-    `batch` images at a time."""
-    y = torch.full((len(x),), target, device=model.device)
-    moved = torch.cat([model.translate(c, t) for c, t in zip(x.split(batch), y.split(batch))])
-    back = torch.cat([model.translate(c, 1 - t) for c, t in zip(moved.split(batch), y.split(batch))])
-    return moved, back
-
-
 def translate_stored(model: Family, stored: torch.Tensor, direction: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Stored images [N, C, H, W] -> (translations, translated back) in stored form."""
     check_translator(model)
     mod = modality_of(model)
-    moved, back = round_trip(model, mod.to_model(stored).to(model.device), target_domain(direction))
+    moved, back = model.round_trip(mod.to_model(stored).to(model.device), target_domain(direction))
     return mod.to_stored(moved).cpu(), mod.to_stored(back).cpu()
 
 
@@ -66,12 +55,7 @@ def translate_files(model: Family, inputs: Path, out: Path, direction: str = "a2
     """Translate every image file of `inputs` (a file or a folder) and write PNGs of the same names into `out`."""
     check_translator(model)
     target_domain(direction)
-    inputs = Path(inputs)
-    if not inputs.exists():
-        raise DataError(f"--input {inputs}: no such file or folder")
-    files = sorted(p for p in inputs.iterdir() if p.suffix.lower() in EXTENSIONS) if inputs.is_dir() else [inputs]
-    if not files:
-        raise DataError(f"--input {inputs}: no image files in it (expected {', '.join(EXTENSIONS)})")
+    files = modality_of(model).input_files(inputs, "--input")
     stored = torch.cat([read_upload(model, f.read_bytes(), str(f)) for f in files])
     moved, _ = translate_stored(model, stored, direction)
     out.mkdir(parents=True, exist_ok=True)

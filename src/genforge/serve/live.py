@@ -12,7 +12,8 @@ from typing import Optional
 
 from ..errors import GenforgeError
 from ..io import read_json
-from ..modalities import MODALITIES
+from ..modalities import modality_of
+from ..models import FAMILIES
 from ..report.runs import find_runs
 from ..run import CONFIG, WEIGHTS, load, read_status
 
@@ -26,7 +27,7 @@ class ServedRun:
         self.path, self.name = path, path.resolve().name
         raw = read_json(path / CONFIG)
         self.family, self.preset = raw.get("family"), raw.get("preset")
-        self.modality = MODALITIES.get(raw.get("dataset", {}).get("modality", "image"))
+        self.modality = modality_of(FAMILIES.get(self.family))
         self._model, self._mtime = None, None
 
     def model(self):

@@ -105,6 +105,7 @@ class AudioModality(Modality):
     preview_suffix = ".wav"
     preview_media = "audio/wav"
     formats = ("json", "wav")
+    extensions = EXTENSIONS
     preview_count = 10
 
     # The server page's widget (a JS object; the page's helpers $, esc, ok, fail, fetchOk, m, cls are in scope):

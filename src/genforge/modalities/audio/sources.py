@@ -23,7 +23,13 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from ...data.base import SplitData, find_source, fingerprint, register_source, split_items, subfolder_classes, take
+from ...data.base import (
+    SplitData,
+    find_source,
+    register_source,
+    split_source,
+    subfolder_classes,
+)
 from ...data.report import histogram
 from ...errors import DataError
 from ...io import atomic_write
@@ -277,28 +283,9 @@ def load_audio_folder(spec, cfg) -> RawAudio:
 
 def preprocess_audio(raw: RawAudio, cfg) -> AudioData:
     """Split (the source's own, or seeded), apply `limit`, convert to int16, fingerprint."""
-    own = None if raw.test is None else raw.own_split
-    tr, te, split = split_items(len(raw.clips), own, cfg, "clip")
-    test, test_labels = raw.test, raw.test_labels
-    if te is not None:  # no split of its own: the test clips come out of the training clips
-        test, test_labels = take(raw.clips, te), take(raw.labels, te)
-    clips, labels, ids = take(raw.clips, tr), take(raw.labels, tr), take(raw.ids, tr)
-    train, test = to_int16(clips), to_int16(test)
-    prep = {"rate": cfg.sample_rate, "seconds": cfg.seconds, "split": split, "limit": cfg.limit}
-    return AudioData(
-        name=raw.name,
-        train=train,
-        test=test,
-        train_labels=labels,
-        test_labels=test_labels,
-        class_names=raw.class_names,
-        split=split,
-        fingerprint=fingerprint([train, labels, test, test_labels], prep),
-        sample_rate=cfg.sample_rate,
-        problems=raw.problems,
-        summary=raw.summary,
-        train_ids=ids,
-    )
+    parts = split_source(raw.clips, raw.labels, raw.ids, cfg, "clip", raw.test, raw.test_labels, raw.own_split)
+    parts.train, parts.test = to_int16(parts.train), to_int16(parts.test)
+    return AudioData.build(raw, parts, {"rate": cfg.sample_rate, "seconds": cfg.seconds}, sample_rate=cfg.sample_rate)
 
 
 def load_audio(cfg) -> AudioData:

@@ -25,7 +25,9 @@ def _is_array_file(spec: str) -> bool:
 READ_ERRORS = (OSError, ValueError, zipfile.BadZipFile, EOFError, SyntaxError, tokenize.TokenError, MemoryError)
 
 
-@register_source("arrays", _is_array_file, "a .npz (keys images[, labels, test_images, test_labels]) or .npy file")
+@register_source(
+    "arrays", _is_array_file, "a .npz (keys images[, labels, test_images, test_labels]) or .npy file", modality="image"
+)
 def load_arrays(spec, cfg) -> RawData:
     path = Path(spec)
     try:

@@ -26,7 +26,9 @@ FASHION_MNIST_CLASSES = [
 ]
 
 
-@register_source("digits", lambda s: s == "digits", "scikit-learn's 1,797 real 8x8 digits, always available")
+@register_source(
+    "digits", lambda s: s == "digits", "scikit-learn's 1,797 real 8x8 digits, always available", modality="image"
+)
 def load_digits(spec, cfg) -> RawData:
     # deferred: scikit-learn is slow to import; only the digits source needs it
     from sklearn.datasets import load_digits as sk_digits
@@ -43,7 +45,9 @@ def load_digits(spec, cfg) -> RawData:
     )
 
 
-@register_source("fashion-mnist", lambda s: s == "fashion-mnist", f"the IDX files in {FASHION_MNIST_DIR}")
+@register_source(
+    "fashion-mnist", lambda s: s == "fashion-mnist", f"the IDX files in {FASHION_MNIST_DIR}", modality="image"
+)
 def load_fashion_mnist(spec, cfg) -> RawData:
     if not FASHION_MNIST_DIR.is_dir():
         raise DataError(

@@ -108,6 +108,7 @@ def caption(class_name: str, words: dict[str, int]) -> str:
     "fashion-mnist-captions",
     lambda s: s == "fashion-mnist-captions",
     "Fashion-MNIST captioned with its class and measured brightness and size ('a dark large ankle boot')",
+    modality="image",
 )
 def load_fashion_mnist_captions(spec, cfg) -> RawData:
     raw = load_fashion_mnist("fashion-mnist", cfg)

@@ -253,6 +253,15 @@ class CycleGAN(Family):
             out[where] = pool[torch.randint(len(pool), (int(where.sum()),), generator=generator)]
         return out.to(self.device)
 
+    @torch.no_grad()
+    def round_trip(self, x: torch.Tensor, target: int, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images [N, C, H, W] in model form -> (translated into domain `target`, translated back), in model form,
+        `batch` images at a time."""
+        y = torch.full((len(x),), target, device=self.device)
+        moved = torch.cat([self.translate(c, t) for c, t in zip(x.split(batch), y.split(batch))])
+        back = torch.cat([self.translate(c, 1 - t) for c, t in zip(moved.split(batch), y.split(batch))])
+        return moved, back
+
     def own_figures(self, data, extractor, names: list[str], seed: int = 0) -> dict:
         """The translation figures per direction, beside their floors and baselines (translation_metrics.py)."""
         return translation_figures(self, data, extractor, names, seed=seed)

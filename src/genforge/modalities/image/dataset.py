@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ...data.base import RawData, SplitData, find_source, fingerprint, split_items, take
+from ...data.base import RawData, SplitData, find_source, split_source
 from ...errors import DataError
 from .folder import convert_channels, resize_square, square_side
 from .unpaired import two_sources
@@ -52,31 +52,14 @@ def preprocess(raw: RawData, cfg) -> ImageData:
     size = square_side(cfg, {(w, h)}, fallback=min(h, w))  # non-square arrays are center-cropped to a square
     train = resize_square(convert_channels(raw.train, channels), size)
     test = None if raw.test is None else resize_square(convert_channels(raw.test, channels), size)
-    tr, te, split = split_items(len(train), None if test is None else "source", cfg, "image")
-    test_labels = raw.test_labels
-    if te is not None:  # no split of its own: the test items come out of the training items
-        test, test_labels = take(train, te), take(raw.train_labels, te)
-    train, train_labels, train_ids = take(train, tr), take(raw.train_labels, tr), take(raw.train_ids, tr)
-    prep = {"resolution": size, "channels": channels, "split": split, "limit": cfg.limit}
-    return ImageData(
-        name=raw.name,
-        train=train,
-        test=test,
-        train_labels=train_labels,
-        test_labels=test_labels,
-        class_names=raw.class_names,
-        split=split,
-        fingerprint=fingerprint([train, train_labels, test, test_labels], prep),
-        problems=raw.problems,
-        summary=raw.summary,
-        train_ids=train_ids,
-    )
+    parts = split_source(train, raw.train_labels, raw.train_ids, cfg, "image", test, raw.test_labels, "source")
+    return ImageData.build(raw, parts, {"resolution": size, "channels": channels})
 
 
 def load_data(cfg) -> ImageData:
     """Read `cfg.source` with the source that recognises it (and `cfg.target` as a second domain), then
     preprocess."""
-    raw = find_source(cfg.source).load(cfg.source, cfg)
+    raw = find_source(cfg.source, "image").load(cfg.source, cfg)
     if cfg.target is not None:
-        raw = two_sources(raw, find_source(cfg.target).load(cfg.target, cfg), cfg)
+        raw = two_sources(raw, find_source(cfg.target, "image").load(cfg.target, cfg), cfg)
     return preprocess(raw, cfg)

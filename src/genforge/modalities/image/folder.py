@@ -84,7 +84,12 @@ def resize_square(arr: np.ndarray, size: int) -> np.ndarray:
     return np.stack(out).reshape(len(arr), size, size, c)
 
 
-@register_source("image-folder", _is_image_folder, "a folder of PNG/JPEG/BMP/WebP images, class subfolders as labels")
+@register_source(
+    "image-folder",
+    _is_image_folder,
+    "a folder of PNG/JPEG/BMP/WebP images, class subfolders as labels",
+    modality="image",
+)
 def load_image_folder(spec, cfg) -> RawData:
     root = Path(spec)
     files = list_images(root)

@@ -77,6 +77,6 @@ def read_idx_folder(folder: Path) -> RawData:
     return out
 
 
-@register_source("idx-folder", _is_idx_folder, "a folder of MNIST-layout IDX files, gzipped or not")
+@register_source("idx-folder", _is_idx_folder, "a folder of MNIST-layout IDX files, gzipped or not", modality="image")
 def load_idx_folder(spec, cfg) -> RawData:
     return read_idx_folder(Path(spec))

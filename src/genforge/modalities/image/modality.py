@@ -22,7 +22,7 @@ from ...io import atomic_write, grid_png, img_tag, png_bytes, save_grid
 from ..base import Modality, random_rows, register_modality
 from .arrays import load_arrays
 from .dataset import load_data, to_float, to_uint8
-from .folder import square
+from .folder import EXTENSIONS, square
 from .report import data_report, format_report
 
 
@@ -101,6 +101,7 @@ class ImageModality(Modality):
     preview_suffix = ".png"
     preview_media = "image/png"
     formats = ("png", "json")
+    extensions = EXTENSIONS
     restorable = True
     takes_torchscript_extractor = True
     extractor_recipe = {}  # image extractors were cached before modalities existed: their keys stay as they were

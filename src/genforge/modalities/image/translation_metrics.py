@@ -25,7 +25,6 @@ import torch
 
 from ...evaluate import metrics as M
 from ...evaluate.registry import register_metric
-from ...sample.translate import round_trip
 from .. import modality_of
 
 DIRECTIONS = {"a2b": (0, 1), "b2a": (1, 0)}
@@ -76,7 +75,7 @@ def _direction(model, data, ext, names: Sequence[str], src: int, tgt: int, n: in
     inputs, real_tgt = test[test_y == src][:n], test[test_y == tgt]
     train_tgt = data.tensor("train")[data.labels("train") == tgt]
     x = mod.to_model(inputs).to(model.device)
-    moved, back = round_trip(model, x, tgt)
+    moved, back = model.round_trip(x, tgt)
     translated = mod.to_stored(moved).cpu()
     f_train, p_train = ext.embed(train_tgt)
     (f_in, p_in), (f_out, p_out), (f_real, p_real) = ext.embed(inputs), ext.embed(translated), ext.embed(real_tgt)

@@ -90,6 +90,7 @@ def two_sources(a: RawData, b: RawData, cfg) -> RawData:
     "unpaired-folder",
     lambda s: is_domain_layout(Path(s)),
     "a folder in CycleGAN's layout: trainA/, trainB/ (and testA/, testB/), two unpaired domains",
+    modality="image",
 )
 def load_unpaired_folder(spec, cfg) -> RawData:
     root = Path(spec)
@@ -130,4 +131,5 @@ register_source(
     lambda s: s in PAIRS,
     "two classes of real images as unpaired domains: "
     + ", ".join(f"{k} ({s}: {a} -> {b})" for k, (s, a, b) in PAIRS.items()),
+    modality="image",
 )(_load_pair)

@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ...data.base import SplitData, find_source, fingerprint, split_items
+from ...data.base import Parts, SplitData, find_source, split_items
 from ...errors import DataError
 from ..text.textset import EOS, PAD
 from .sources import Melody, RawMusic, midi_melodies
@@ -194,20 +194,9 @@ def preprocess_music(raw: RawMusic, cfg, codec: Optional[MelodyCodec] = None) ->
     train_y = np.array(train_y, np.int64) if names else None
     test_y = np.array(parts["test"][1], np.int64) if names else None
     summary = dict(raw.summary) | {"melodies": len(raw.melodies), "pieces": len(pieces), "dropped_windows": counts}
-    prep = {"split": split, "limit": cfg.limit, "bars": cfg.bars, "hop": cfg.hop, "transpose": list(cfg.transpose)}
-    return MusicData(
-        name=raw.name,
-        train=train,
-        test=test,
-        train_labels=train_y,
-        test_labels=test_y,
-        class_names=names,
-        split=split,
-        fingerprint=fingerprint([train, test, train_y, test_y], prep),
-        problems=raw.problems,
-        summary=summary,
-        codec=codec,
-    )
+    prep = {"bars": cfg.bars, "hop": cfg.hop, "transpose": list(cfg.transpose)}
+    parts = Parts(train, test, train_y, test_y, None, split, cfg.limit)
+    return MusicData.build(raw, parts, prep, [train, test, train_y, test_y], summary=summary, codec=codec)
 
 
 def load_music(cfg, run: Optional[Path] = None) -> MusicData:

@@ -23,7 +23,7 @@ import numpy as np
 import sentencepiece as spm
 import torch
 
-from ...data.base import SplitData, find_source, fingerprint, split_items, take
+from ...data.base import Parts, SplitData, find_source, split_items, take
 from ...errors import DataError
 from ...io import atomic_write
 from .sources import RawText
@@ -163,28 +163,13 @@ def preprocess_text(raw: RawText, cfg, tokenizer_bytes: Optional[bytes] = None) 
             train_labels, test_labels = remap[train_labels], remap[test_labels[keep]]
             class_names = [class_names[i] for i in present]
     summary["cleaned"] = dict(raw.cleaned)
-    prep = {
-        "split": split,
-        "limit": cfg.limit,
-        "max_tokens": cfg.max_tokens,
-        "tokenizer": cfg.tokenizer,
-        "vocab_size": cfg.vocab_size,
-    }
-    return TextData(
-        name=raw.name,
-        train=train,
-        test=test,
-        train_text=train_text,
-        test_text=test_text,
-        train_labels=train_labels,
-        test_labels=test_labels,
-        class_names=class_names,
-        split=split,
-        fingerprint=fingerprint([train, test, train_labels, np.frombuffer(blob, np.uint8)], prep),
-        tokenizer_bytes=blob,
-        problems=raw.problems,
-        summary=summary,
-    )
+    prep = {"max_tokens": cfg.max_tokens, "tokenizer": cfg.tokenizer, "vocab_size": cfg.vocab_size}
+    parts = Parts(train, test, train_labels, test_labels, None, split, cfg.limit)
+    hashed = [train, test, train_labels, np.frombuffer(blob, np.uint8)]
+    return TextData.build(
+        raw, parts, prep, hashed, class_names=class_names, summary=summary, train_text=train_text,
+        test_text=test_text, tokenizer_bytes=blob,
+    )  # fmt: skip
 
 
 def load_text(cfg, run: Optional[Path] = None) -> TextData:

@@ -116,6 +116,7 @@ class VideoModality(Modality):
     preview_suffix = ".gif"
     preview_media = "image/gif"
     formats = ("gif", "mp4", "json")
+    extensions = EXTENSIONS
     preview_count = 16
 
     # The server page's widget (a JS object; the page's helpers $, esc, ok, fail, fetchOk, m, cls are in scope):

@@ -28,12 +28,10 @@ import torch
 from ...data.base import (
     SplitData,
     find_source,
-    fingerprint,
     register_source,
     seeded_split,
-    split_items,
+    split_source,
     subfolder_classes,
-    take,
 )
 from ...errors import DataError
 from ..image.builtin import load_digits, load_fashion_mnist
@@ -279,28 +277,12 @@ def preprocess_video(raw: RawVideo, cfg) -> VideoData:
         n, t, h, w, c = clips.shape
         return convert_channels(clips.reshape(n * t, h, w, c), channels).reshape(n, t, h, w, channels)
 
-    clips = convert(raw.clips)
-    tr, te, split = split_items(len(clips), raw.split, cfg, "clip")
-    test, test_labels = (None, None) if raw.test is None else (convert(raw.test), raw.test_labels)
-    if te is not None:
-        test, test_labels = take(clips, te), take(raw.labels, te)
-    train, labels, ids = take(clips, tr), take(raw.labels, tr), take(raw.ids, tr)
-    prep = {"fps": cfg.fps, "frames": cfg.frames, "resolution": cfg.resolution, "channels": channels, "split": split}
-    prep |= {"limit": cfg.limit, "items": cfg.items}
-    return VideoData(
-        name=raw.name,
-        train=np.ascontiguousarray(train),
-        test=np.ascontiguousarray(test),
-        train_labels=labels,
-        test_labels=test_labels,
-        class_names=raw.class_names,
-        split=split,
-        fingerprint=fingerprint([train, labels, test, test_labels], prep),
-        fps=cfg.fps,
-        problems=raw.problems,
-        summary=raw.summary,
-        train_ids=ids,
-    )
+    own_test = None if raw.test is None else convert(raw.test)
+    parts = split_source(convert(raw.clips), raw.labels, raw.ids, cfg, "clip", own_test, raw.test_labels, raw.split)
+    prep = {"fps": cfg.fps, "frames": cfg.frames, "resolution": cfg.resolution, "channels": channels}
+    data = VideoData.build(raw, parts, prep | {"items": cfg.items}, fps=cfg.fps)
+    data.train, data.test = np.ascontiguousarray(data.train), np.ascontiguousarray(data.test)
+    return data
 
 
 def load_video(cfg) -> VideoData:

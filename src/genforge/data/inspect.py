@@ -3,8 +3,8 @@
 from typing import Optional
 
 from ..config import parse_set, validate
-from ..data.base import detect_modality
-from .base import MODALITIES
+from ..modalities.base import MODALITIES
+from .base import detect_modality
 
 
 def inspect_data(source: str, modality: Optional[str] = None, sets=(), strict: bool = False) -> tuple[dict, str]:
