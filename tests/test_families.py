@@ -8,8 +8,10 @@ import pytest
 import torch
 
 import genforge
-from genforge.modalities import MODALITIES, modality_of
+from genforge.config import validate
+from genforge.modalities import MODALITIES, manifests, modality_of
 from genforge.models import FAMILIES
+from genforge.models.abilities import MIXINS
 from genforge.models.base import ABILITIES
 from genforge.run import build_model, resolve_config
 from genforge.sample import export
@@ -34,7 +36,13 @@ def data_for(request):
     }
     sets["translate"] = lambda: (get("ones_sevens"), "ones2sevens")  # two domains
     pick = lambda fam: "translate" if "translate" in fam.abilities else fam.modality  # noqa: E731
-    return lambda family: sets[pick(FAMILIES.get(family))]()
+    return lambda family: sets.get(pick(FAMILIES.get(family)), lambda: default_data(FAMILIES.get(family)))()
+
+
+def default_data(family) -> tuple:
+    """A modality without a fixture of its own above: the first 256 items of its default data set."""
+    mod, source = modality_of(family), manifests()[family.modality].default_data
+    return mod.load(validate(mod.DataConfig, {"source": source, "limit": 256})), source
 
 
 def quiet():
@@ -47,6 +55,13 @@ def test_every_family_is_registered_with_a_known_modality():
         fam = FAMILIES.get(name)
         assert fam.modality in MODALITIES.names() and fam.abilities <= ABILITIES, name
         assert fam.default_preset in fam.presets and fam.tiny, name
+
+
+def test_a_family_declares_an_ability_exactly_when_it_has_its_methods():
+    for name in ALL:
+        fam = FAMILIES.get(name)
+        for mixin in MIXINS:
+            assert (mixin.ability in fam.abilities) == issubclass(fam, mixin), (name, mixin.ability)
 
 
 @pytest.mark.parametrize("family", ALL)

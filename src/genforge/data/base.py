@@ -117,6 +117,7 @@ def find_source(spec: str, modality: str) -> Source:
         raise DataError(
             f"--data '{spec}' is a {other.name} data set, and this model family generates {modality}; "
             f"{other.name} families: {', '.join(other.families)} (--model)"
+            + (f"; first: {other.install_hint()}" if other.missing() else "")
         )
     named = [s.name for s in sources if s.probe(s.name)]
     expected = "Expected one of: " + "; ".join(f"{s.name} ({s.help})" for s in sources)

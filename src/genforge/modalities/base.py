@@ -19,6 +19,7 @@ Three forms of data travel through the core:
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 from typing import Any, ClassVar, Optional
@@ -58,11 +59,15 @@ class Modality:
     formats: ClassVar[tuple[str, ...]]  # the server's response formats, the default first
     extensions: ClassVar[tuple[str, ...]] = ()  # the file suffixes `from_upload` reads (lower case)
     restorable: ClassVar[bool] = False  # whether `genforge restore` (inpainting, super-resolution) serves it
-    # The server page's widget: a JS object literal with `what` (a phrase for the info line), `show(box, url,
-    # role)` (fetch an answer and show it in the element `box`; role: generate, interpolate or a panel's),
-    # `preview(box, response)` (a training preview), and optionally `controls` (HTML), `query()` (their query
-    # string), `panels(info)` (HTML of extra panels for a model) and `bind(info)` (wire them up).
-    widget: ClassVar[str]
+
+    @property
+    def widget(self) -> str:
+        """The server page's widget, `widget.js` in the modality's folder: a JS object literal with `what` (a phrase
+        for the info line), `show(box, url, role)` (fetch an answer and show it in the element `box`; role:
+        generate, interpolate or a panel's), `preview(box, response)` (a training preview), and optionally
+        `controls` (HTML), `query()` (their query string), `panels(info)` (HTML of extra panels for a model) and
+        `bind(info)` (wire them up). The page's helpers $, esc, ok, fail, fetchOk, m and cls are in scope."""
+        return (Path(inspect.getfile(type(self))).parent / "widget.js").read_text()
 
     # -- data
     def load(self, cfg: BaseDataConfig, run: Optional[Path] = None):

@@ -4,17 +4,12 @@ A family is an nn.Module holding all its networks. It declares its modality
 (what its inputs and outputs are: see `modalities/`) and its abilities; the core
 asks those and never probes attributes. The trainer only calls
 `configure_optimizers`, `train_step` and, on several processes, `distribute`; sampling and export only call `prior`,
-`decode` and `exportable`; evaluation calls `extra_figures` for families with
-the `likelihood` ability.
+`decode` and `exportable`; evaluation calls `own_figures`.
 
-Abilities: `reconstruct` (encode an input and decode it back), `likelihood`
-(bounds on log p(x) of held-out data), `traverse` (a latent space worth walking
-one dimension at a time), `interpolate` (a latent space to walk between two
-samples), `conditional` (can be trained on class labels), `critic` (a trained
-judge of realism: a GAN's discriminator, used by restoration), `prompt` (samples from a free-text
-prompt: `prompt_condition`), `paired` (maps a damaged input to its clean image: `restore`), `translate`
-(maps images of one domain to the other: `translate`), `from_data` (generates from held-out items of its
-data, which it is given with `use_held_out`, and shows what it makes of them with `held_out_rows`).
+Abilities: `interpolate` (a latent space to walk between two samples), `traverse` (one worth walking one dimension
+at a time) and `conditional` (can be trained on class labels) need no method of their own; the others are the
+mixins of `abilities.py` (reconstruct, likelihood, critic, prompt, from_data, paired, translate), which a family
+inherits exactly when it declares the ability (the family tests check both agree).
 """
 
 from __future__ import annotations
@@ -213,11 +208,6 @@ class Family(nn.Module):
         in buffers); `train` is the training split in stored form, `to_model` converts a chunk of it,
         `class_names` names the labels. Default: nothing."""
 
-    def held_out_loss(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Likelihood families: the mean loss (nats per item) of items not trained on, a model-form batch x; the
-        overfitting watch (train/watch.py) follows it on a validation slice."""
-        raise NotImplementedError(f"{self.name} has no held-out loss (only likelihood families do)")
-
     def finish_training(
         self,
         train: torch.Tensor,
@@ -251,71 +241,6 @@ class Family(nn.Module):
             return (z, torch.arange(2) % self.n_classes), ["z", "y"], ["images"], [0, 0]
         return (z,), ["z"], ["images"], [0]
 
-    def reconstruct(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Families with `reconstruct`: model inputs -> reconstructions from the posterior mean."""
-        raise NotImplementedError
-
-    def critic(self, x: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Families with `critic`: realism logits [N] of model-form inputs x (higher = taken for real)."""
-        raise NotImplementedError
-
-    def prompt_condition(self, prompt: str, n: int) -> torch.Tensor:
-        """Families with `prompt`: the condition `decode` takes for n samples of a free-text prompt."""
-        raise ConfigError(f"{self.name} takes no text prompt (train a text2image model on captioned images)")
-
-    # Families with `from_data`: how a user gives it inputs of their own, for the error without held-out data
-    own_inputs: ClassVar[str] = ""
-
-    def use_held_out(
-        self,
-        read: Callable[[], tuple[torch.Tensor, Optional[torch.Tensor]]],
-        to_model: Callable[[torch.Tensor], torch.Tensor],
-    ) -> None:
-        """Families with `from_data`: how to read the held-out split (stored form, and its labels or None) they
-        generate from; it is read when first needed, so mapping given images never loads the data set."""
-        self._read_held_out = lambda: (lambda x, y: (to_model(x), y))(*read())
-
-    def held_out_data(self) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """Families with `from_data`: (held-out items in model form, their labels or None), read once."""
-        if getattr(self, "_held_out", None) is None:
-            read = getattr(self, "_read_held_out", None)
-            if read is None:
-                raise ConfigError(
-                    f"a {self.name} model generates from held-out items of its data, which only a run directory "
-                    f"provides; {self.own_inputs}"
-                )
-            self._held_out = read()  # a data set that is gone raises here, naming it
-        return self._held_out
-
-    def held_out_rows(
-        self, n: int, generator: Optional[torch.Generator] = None
-    ) -> tuple[str, list[tuple[str, torch.Tensor]]]:
-        """Families with `from_data`: (a caption, [(row name, model-form items [n, ...])]) showing n held-out
-        items drawn with `generator` and what the model makes of them (the report shows the rows)."""
-        raise NotImplementedError
-
-    def pairs(self, n: int, generator: Optional[torch.Generator] = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Families with `paired`: (inputs, clean images) of n damaged held-out items drawn with `generator`."""
-        raise NotImplementedError
-
-    def translate(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Families with `translate`: images [N, C, H, W] in model form and their target domains y [N] ->
-        translations [N, C, H, W]."""
-        raise NotImplementedError
-
-    def round_trip(self, x: torch.Tensor, target: int, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-        """Families with `translate`: images in model form -> (translated into domain `target`, translated back)."""
-        raise NotImplementedError
-
-    def restore(self, observed: torch.Tensor, degradation, task: str) -> torch.Tensor:
-        """Families with `paired`: observations in model form, their restore.Degradation and the task
-        (inpaint, superres, deblur, denoise) -> restored images [N, C, H, W] in [-1, 1]."""
-        raise NotImplementedError
-
-    def extra_figures(self, test: torch.Tensor, labels: Optional[torch.Tensor], k: int = 32, seed: int = 0) -> dict:
-        """Families with `likelihood`: figures on held-out data (stored form), each {"value", ...}."""
-        return {}
-
     def own_figures(self, data, extractor, names: list[str], seed: int = 0) -> dict:
         """Figures only this family's ability gives (translation: per direction, beside baselines), for those of
         `names` it registered; `data` is the run's data set, `extractor` the evaluation's. Default: none."""
@@ -346,6 +271,8 @@ class Family(nn.Module):
         A conditional model samples class `label`, or the training class mix when it is None; a model with
         `prompt` samples a free-text prompt (no labels then)."""
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        if prompt is not None and "prompt" not in self.abilities:
+            raise ConfigError(f"{self.name} takes no text prompt (train a text2image model on captioned images)")
         y = self.labels(n, gen, label) if prompt is None else self.prompt_condition(prompt, n)
         z = self.prior(n, gen, y if prompt is None else None)
         return self.decode_batches(z, y, batch_size, gen), (y if prompt is None else None)

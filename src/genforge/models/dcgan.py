@@ -35,6 +35,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from ..losses import GAN_LOSSES
 from ..losses.augment import POLICIES, check_policies, diff_augment
 from ..losses.gan import gradient_penalty, r1_penalty
+from .abilities import Critic
 from .base import FAMILIES, ConditionalConfig, Family, append_class, init_weights, stages
 
 
@@ -245,7 +246,7 @@ class Discriminator(ProjectionCritic):
 
 
 @FAMILIES.register("dcgan")
-class DCGAN(Family):
+class DCGAN(Critic, Family):
     name = "dcgan"
     Config = DCGANConfig
     abilities = frozenset({"interpolate", "conditional", "critic"})

@@ -32,6 +32,7 @@ from torch import nn
 
 from ..losses import elbo
 from ..losses.vae import decoder_mean
+from .abilities import Likelihood, Reconstructs
 from .base import FAMILIES, ConditionalConfig, Family, append_class, init_weights, stages
 from .latent_prior import FittedPrior, PriorOptions, mixture_for
 from .vae_figures import vae_figures
@@ -146,7 +147,7 @@ class _Image(nn.Module):
 
 
 @FAMILIES.register("vae")
-class VAE(FittedPrior, Family):
+class VAE(Reconstructs, Likelihood, FittedPrior, Family):
     name = "vae"
     Config = VAEConfig
     abilities = frozenset({"reconstruct", "likelihood", "traverse", "interpolate", "conditional"})

@@ -15,6 +15,7 @@ from torch import nn
 
 from ...config import StrictModel
 from ...errors import ConfigError
+from ...models.abilities import Reconstructs
 from ...models.base import FAMILIES, Family
 from ...models.dcgan import DCGAN, DCGANConfig
 from ...models.vae import VAE, VAEConfig
@@ -147,9 +148,6 @@ class SpectrogramFamily(Family):
         """Waveforms [B, 1, T] -> the image family's posterior (mu, logvar) of their spectrograms."""
         return self.inner.encode(self.spec(x), y)
 
-    def reconstruct(self, x, y=None):
-        return self.spec.invert(self.inner.reconstruct(self.spec(x), y), self.cfg.griffin_lim_iters)
-
 
 @FAMILIES.register("specgan")
 class SpecGAN(SpectrogramFamily):
@@ -190,7 +188,7 @@ class SpecGAN(SpectrogramFamily):
 
 
 @FAMILIES.register("specvae")
-class SpecVAE(SpectrogramFamily):
+class SpecVAE(Reconstructs, SpectrogramFamily):
     name = "specvae"
     Config = SpecVAEConfig
     image_family = VAE
@@ -211,3 +209,6 @@ class SpecVAE(SpectrogramFamily):
             "train": {"lr": 1e-3, "betas": [0.9, 0.999], "batch_size": 32},
         },
     }
+
+    def reconstruct(self, x, y=None):
+        return self.spec.invert(self.inner.reconstruct(self.spec(x), y), self.cfg.griffin_lim_iters)

@@ -30,6 +30,7 @@ from torch import nn
 
 from ...config import StrictModel
 from ...errors import ConfigError
+from ...models.abilities import FromData, Translates
 from ...models.base import FAMILIES, Family, init_weights, stages
 from .translation_metrics import translation_figures
 
@@ -156,7 +157,7 @@ def _ls(scores: torch.Tensor, target: float) -> torch.Tensor:
 
 
 @FAMILIES.register("cyclegan")
-class CycleGAN(Family):
+class CycleGAN(FromData, Translates, Family):
     name = "cyclegan"
     Config = CycleGANConfig
     abilities = frozenset({"translate", "from_data"})
@@ -252,15 +253,6 @@ class CycleGAN(Family):
             where, pool = labels == d, x[domain != d]
             out[where] = pool[torch.randint(len(pool), (int(where.sum()),), generator=generator)]
         return out.to(self.device)
-
-    @torch.no_grad()
-    def round_trip(self, x: torch.Tensor, target: int, batch: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images [N, C, H, W] in model form -> (translated into domain `target`, translated back), in model form,
-        `batch` images at a time."""
-        y = torch.full((len(x),), target, device=self.device)
-        moved = torch.cat([self.translate(c, t) for c, t in zip(x.split(batch), y.split(batch))])
-        back = torch.cat([self.translate(c, 1 - t) for c, t in zip(moved.split(batch), y.split(batch))])
-        return moved, back
 
     def own_figures(self, data, extractor, names: list[str], seed: int = 0) -> dict:
         """The translation figures per direction, beside their floors and baselines (translation_metrics.py)."""

@@ -29,6 +29,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from ...config import StrictModel
 from ...errors import ConfigError
 from ...losses import GAN_LOSSES
+from ...models.abilities import FromData, Paired
 from ...models.base import FAMILIES, Family, init_weights, stages
 from ...models.vae import ResBlock
 from .corruption import Corruption, upscale
@@ -115,7 +116,7 @@ class PatchDiscriminator(nn.Module):
 
 
 @FAMILIES.register("pix2pix")
-class Pix2Pix(Family):
+class Pix2Pix(FromData, Paired, Family):
     name = "pix2pix"
     Config = Pix2PixConfig
     abilities = frozenset({"paired", "from_data"})

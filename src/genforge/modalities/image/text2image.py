@@ -23,6 +23,7 @@ from pydantic import Field, field_validator
 from torch import nn
 
 from ...errors import ConfigError
+from ...models.abilities import Prompted
 from ...models.base import FAMILIES
 from ...models.dcgan import DCGAN, DCGANConfig, Discriminator, Generator
 
@@ -112,7 +113,7 @@ class TextDiscriminator(Captioned):
 
 
 @FAMILIES.register("text2image")
-class Text2Image(DCGAN):
+class Text2Image(Prompted, DCGAN):
     name = "text2image"
     Config = Text2ImageConfig
     abilities = frozenset({"conditional", "prompt", "critic"})

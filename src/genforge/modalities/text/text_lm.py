@@ -12,6 +12,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
+from ...models.abilities import Likelihood
 from ...models.base import FAMILIES, Family
 from .figures import text_figures
 from .lexicon import Lexicon, SpellsKnownWords
@@ -24,7 +25,7 @@ class TextLMConfig(TextSamplingConfig):
 
 
 @FAMILIES.register("text-lm")
-class TextLM(SpellsKnownWords, Family):
+class TextLM(Likelihood, SpellsKnownWords, Family):
     name = "text-lm"
     Config = TextLMConfig
     modality = "text"

@@ -27,6 +27,7 @@ from pydantic import Field
 from torch import nn
 
 from ...losses.vae import kl_per_dim
+from ...models.abilities import Likelihood, Reconstructs
 from ...models.base import FAMILIES, ConditionalConfig, Family, append_class
 from ...models.latent_prior import FittedPrior, PriorOptions, mixture_for
 from .figures import text_figures
@@ -104,7 +105,7 @@ class Encoder(nn.Module):
 
 
 @FAMILIES.register("text-vae")
-class TextVAE(SpellsKnownWords, FittedPrior, Family):
+class TextVAE(Reconstructs, Likelihood, SpellsKnownWords, FittedPrior, Family):
     name = "text-vae"
     Config = TextVAEConfig
     modality = "text"
