@@ -72,8 +72,12 @@ def _scenario(cfg, dataset: dict, data_report: Optional[dict], data, mod) -> str
         if counts:
             out.append(table(["class", f"train {mod.units}"], [[k, v] for k, v in counts.items()]))
         d = data_report.get("duplicates")  # a modality's report may leave out duplicates (only shared keys are owed)
-        dup = f"; {d['groups']} group(s) of identical {mod.units} ({d['train_test_overlap']} across train/test)"
-        out.append(f"<p>Validation: {len(data_report['problems'])} unreadable input(s) skipped{dup if d else ''}.</p>")
+        dup = (
+            f"; {d['groups']} group(s) of identical {mod.units} ({d['train_test_overlap']} across train/test)"
+            if d
+            else ""
+        )
+        out.append(f"<p>Validation: {len(data_report['problems'])} unreadable input(s) skipped{dup}.</p>")
         if data_report["problems"]:
             out.append(
                 table(["skipped input", "reason"], [[p["path"], p["reason"]] for p in data_report["problems"][:20]])
