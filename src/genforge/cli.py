@@ -33,7 +33,7 @@ SOURCE_HELP = (
     + "; ".join(f"{m.paths} ({m.name})" for m in _M)
 )
 FAMILY_HELP = "model family: " + "; ".join(f"{', '.join(m.families)} ({m.name})" for m in _M)
-MODALITY_HELP = f"{', '.join(m.name for m in _M)} (default: the one whose sources recognise SOURCE)"
+MODALITY_HELP = ", ".join(f"{m.name} ({m.summary})" for m in _M) + " (default: the one whose sources recognise SOURCE)"
 OUT_HELP = "; ".join(f"{m.name} runs: {m.outputs}" for m in _M)
 
 

@@ -67,7 +67,7 @@ class SplitData:
             train_labels=parts.train_labels,
             test_labels=parts.test_labels,
             split=parts.split,
-            fingerprint=fingerprint(hashed, prep | {"split": parts.split, "limit": getattr(parts, "limit", None)}),
+            fingerprint=fingerprint(hashed, prep | {"split": parts.split, "limit": parts.limit}),
             train_ids=parts.train_ids,
         )
 

@@ -5,7 +5,7 @@ This package is light: importing it reads no modality's code, so the CLI can lis
 (`manifest.py`). MODALITIES, Modality and modality_of are loaded when first used.
 """
 
-from .manifest import Manifest, MissingExtra, kind_of, load, load_available, manifests, owner, provide
+from .manifest import Manifest, MissingExtra, load, load_available, manifests, owner, provide
 
 _HEAVY = {"MODALITIES": "base", "Modality": "base", "modality_of": "base"}
 
@@ -24,7 +24,6 @@ __all__ = [
     "Manifest",
     "MissingExtra",
     "Modality",
-    "kind_of",
     "load",
     "load_available",
     "manifests",

@@ -111,12 +111,3 @@ def provide(name: Optional[str]) -> None:
             load(m.name, f"'{name}' ({m.name})")
     finally:
         _loading.pop()
-
-
-def kind_of(name: str) -> str:
-    """'a music data set', 'a text model family', ... for a name some manifest declares ('' when none does)."""
-    m = owner(name)
-    if m is None:
-        return ""
-    kind = "modality" if name == m.name else "data set" if name in m.data_sets else "model family"
-    return f"a {m.name} {kind}" if kind != "modality" else "a modality"

@@ -5,7 +5,7 @@ from ..manifest import Manifest
 
 MANIFEST = Manifest(
     name="audio",
-    summary="short sounds (speech, notes)",
+    summary="short sounds: speech, notes",
     data_sets=("spoken-digits", "instrument-notes"),
     families=("wavegan", "specgan", "specvae"),
     paths="folder of WAV/FLAC/OGG files",

@@ -5,7 +5,7 @@ from ..manifest import Manifest
 
 MANIFEST = Manifest(
     name="text",
-    summary="short texts (English, Chinese)",
+    summary="short texts, English or Chinese",
     data_sets=("fortunes", "fortunes-zh"),
     families=("text-vae", "text-lm"),
     paths=".txt file or folder, .csv, .jsonl",
