@@ -1,6 +1,6 @@
 """CycleGAN: translation between two unpaired image domains (Zhu et al. 2017).
 
-It trains on images of two domains labelled 0 (A) and 1 (B) (`data/unpaired.py`: CycleGAN's folder layout,
+It trains on images of two domains labelled 0 (A) and 1 (B) (`unpaired.py`: CycleGAN's folder layout,
 `data.target`, or a built-in pair of classes); each batch is split by domain.
 
     G_AB, G_BA (ResNet generators): [C, H, W] -> reflect-pad, conv 7x7 -> IN -> ReLU [w, H, W]

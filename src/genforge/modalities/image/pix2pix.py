@@ -1,7 +1,7 @@
 """pix2pix: a restoration model trained on the user's own images (Isola et al. 2017; SRGAN's L1 + adversarial).
 
 The trainer hands it clean images; `model.corruption` damages each batch on the fly (a box or random pixels
-missing, downscaling, blur or noise: see `data/corruption.py`) and the model learns to undo it:
+missing, downscaling, blur or noise: see `modalities/image/corruption.py`) and the model learns to undo it:
 
     G (U-Net): input [C + 1, H, W] = damaged image + known-pixel mask
         -> conv 3x3 [w, H, W] -> n x (conv 3x3 s2 -> BN -> LeakyReLU)  [w * 2**n, H / 2**n, W / 2**n]

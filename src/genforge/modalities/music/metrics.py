@@ -1,4 +1,4 @@
-"""Musical statistics of sampled melodies against real ones (data/music_stats.py computes them).
+"""Musical statistics of sampled melodies against real ones (stats.py computes them).
 
 - `pitch_class_tv`, `interval_tv`: total variation distance of the duration-weighted pitch-class histogram
   and of the successive-interval histogram (-12..12 semitones), all samples against all real melodies;

@@ -1,4 +1,4 @@
-"""Music: melodies as event ids [N, L] stored (MusicVAE's encoding, data/musicset.py); users get notes
+"""Music: melodies as event ids [N, L] stored (MusicVAE's encoding, musicset.py); users get notes
 (int32 [n, 3]: start step, end step, MIDI pitch, on a 16th grid), written as MIDI, rendered WAV, piano rolls."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """MusicVAE (Roberts et al. 2018) for melodies, and its decoder alone as the likelihood baseline.
 
-Melodies are event sequences (data/musicset.py) and a 2-bar MusicVAE is a sentence VAE over them: a
+Melodies are event sequences (musicset.py) and a 2-bar MusicVAE is a sentence VAE over them: a
 bidirectional recurrent encoder, a Gaussian latent, an autoregressive decoder fed z at every step, the KL
 held back by free bits and a beta below 1. The networks are the sentence VAE's (text_vae.py), LSTMs as in
 the paper or GRUs (`model.cell`); `model.conductor` swaps in the hierarchical decoder of the paper's 16-bar

@@ -1,7 +1,7 @@
 """The pieces text families share: a recurrent (GRU or LSTM) sentence decoder fed a condition at every step,
 its teacher-forced likelihood, autoregressive sampling (greedy, temperature, top-p) and the exported step.
 
-Token ids follow data/textset.py: PAD 0, UNK 1, BOS 2, EOS 3; a stored row is the
+Token ids follow textset.py: PAD 0, UNK 1, BOS 2, EOS 3; a stored row is the
 pieces, then EOS, then PAD. The decoder reads [BOS, x_0, ..., x_{L-2}] and
 predicts x; PAD positions carry no loss (and cost no softmax).
 """
