@@ -182,7 +182,7 @@ def test_instrument_notes_hold_out_unheard_pairs_and_sound_at_their_pitch(tmp_pa
 def test_interpolation_endpoints_decode_to_the_two_melodies(music_folder, tmp_path, monkeypatch):
     monkeypatch.setenv("GENFORGE_CACHE", str(tmp_path))
     data = load_music(MusicDataConfig(source=str(music_folder), bars=1, limit=8))
-    sets = ["train.steps=500", "model.hidden=64", "model.latent_dim=16", "model.beta=0.02", "model.kl_anneal=none"]
+    sets = ["train.steps=900", "model.hidden=64", "model.latent_dim=16", "model.beta=0.02", "model.kl_anneal=none"]
     sets += ["model.word_dropout=0", "model.dropout=0", "model.free_bits=0", "train.lr=6e-3"]
     _, model = trained(tiny_config("music-vae", *sets, source=str(music_folder)), tmp_path / "r", data)
     a, b = data.tensor("train")[:1], data.tensor("train")[3:4]
