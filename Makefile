@@ -59,7 +59,8 @@ postgres: setup postgres-server
 	$(PY) -m genforge.tune.pgcluster start --dir /tmp/genforge-pg --port 55432
 
 # About 10 minutes after set-up, on a quiet or a busy machine alike (the budget is wall-clock):
-# genforge's default DCGAN first, then the article's DCGAN and VAE, grids, a report, a comparison.
+# the family --model auto picks first (the VAE default on Fashion-MNIST), then the article's DCGAN and VAE, grids,
+# a report, a comparison.
 demo: setup
 	rm -rf runs/demo
 	$(GF) demo --data $(DEMO_DATA) --minutes 10 --out runs/demo

@@ -94,7 +94,9 @@ def test_exit_status_says_done_failure_usage_or_stopped(monkeypatch, capsys, tmp
     assert exit_status(monkeypatch, capsys, "train", "--no-such-flag")[0] == 2  # click's own usage error
     code, err, _ = exit_status(monkeypatch, capsys, "sample", tmp_path)
     assert code == 1 and "config.json is missing" in err and "Traceback" not in err  # a runtime failure
-    code, err, _ = exit_status(monkeypatch, capsys, "train", "--data", "bach-chorales", "--steps", "1")
+    code, err, _ = exit_status(
+        monkeypatch, capsys, "train", "--model", "dcgan", "--data", "bach-chorales", "--steps", "1"
+    )
     assert code == 1 and "bach-chorales' is a music data set" in err and "music-vae" in err
 
     from genforge.errors import Interrupted
@@ -133,3 +135,26 @@ def test_help_lists_every_registered_name_without_importing_torch():
 
     for name in FAMILIES.names():  # the help's list is the registry's
         assert name in r.stdout, name
+
+
+def test_model_auto_follows_the_data_and_records_why(monkeypatch, capsys, tmp_path):
+    from PIL import Image
+
+    from genforge.modalities import manifests
+    from genforge.models import FAMILIES
+    from genforge.run import auto_family, read_config
+
+    assert auto_family("bach-chorales", 10)[0] == "music-lm" and auto_family("spoken-digits", 10)[0] == "specgan"
+    (tmp_path / "pics").mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(tmp_path / "pics" / f"{i}.png")
+    assert auto_family(None, 5)[0] == auto_family(str(tmp_path / "pics"), 5)[0] == "vae"  # a folder of images
+    for m in manifests().values():  # every pick is a family of its own modality
+        assert {f for _, f, _ in m.picks} <= set(m.families) and m.picks[0][0] == 0, m.name
+        assert all(FAMILIES.get(f).modality == m.name for _, f, _ in m.picks)
+    code, _, out = exit_status(
+        monkeypatch, capsys, "train", "--data", "digits", "--steps", "2", "--out", tmp_path / "r"
+    )
+    assert code == 0 and "--model auto: vae for image data" in out
+    cfg, _ = read_config(tmp_path / "r")
+    assert cfg.family == "vae" and cfg.preset == "default" and cfg.picked.startswith("vae for image data: at 5")

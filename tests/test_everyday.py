@@ -148,13 +148,14 @@ def test_live_page_shows_a_training_run_grow(tmp_path, digits):
 
 @pytest.mark.integration
 def test_demo_keeps_its_budget_and_says_what_to_open(tmp_path):
-    from genforge.demo import PLAN, demo
+    from genforge.demo import demo, plan
 
     lines = []
     res = demo("digits", minutes=0.4, out=tmp_path, log=lines.append)
-    assert lines[0].startswith("demo plan (0.4 min on digits): dcgan-default 0.2 min")
-    assert [n for n, *_ in PLAN] == ["dcgan-default", "dcgan-article", "vae-article"]  # the best default first
-    trained = sum(res["parts"][n][0] for n, *_ in PLAN) / 60
+    assert lines[0].startswith("demo plan (0.4 min on digits): vae-default 0.2 min")
+    runs = plan("digits", 0.4)  # the measured best for images at this budget first, then the article's models
+    assert [n for n, *_ in runs] == ["vae-default", "dcgan-article", "vae-article"]
+    trained = sum(res["parts"][n][0] for n, *_ in runs) / 60
     assert trained < 0.4 * 0.85 + 0.1  # each run stops at its share (plus one step and its checkpoint)
     assert all(os.path.isfile(f) for f in res["files"]) and any(f.endswith("compare.html") for f in res["files"])
     assert "planned 0.4 min, took" in "\n".join(lines) and "open:" in "\n".join(lines)

@@ -33,6 +33,7 @@ SOURCE_HELP = (
     + "; ".join(f"{m.paths} ({m.name})" for m in _M)
 )
 FAMILY_HELP = "model family: " + "; ".join(f"{', '.join(m.families)} ({m.name})" for m in _M)
+AUTO_HELP = f"{FAMILY_HELP}; auto: the family measured best for the data's modality and the budget (`genforge models`)"
 MODALITY_HELP = ", ".join(f"{m.name} ({m.summary})" for m in _M) + " (default: the one whose sources recognise SOURCE)"
 OUT_HELP = "; ".join(f"{m.name} runs: {m.outputs}" for m in _M)
 
@@ -79,7 +80,7 @@ def data_inspect(
 
 @app.command()
 def train(
-    model: str = typer.Option("dcgan", help=FAMILY_HELP),
+    model: str = typer.Option("auto", help=AUTO_HELP),
     preset: Optional[str] = typer.Option(None, help="named configuration of the family, e.g. article"),
     data: Optional[str] = typer.Option(None, help=DATA_HELP),
     out: Optional[Path] = typer.Option(None, help="run directory to create (default runs/<model>-<data>)"),
@@ -97,7 +98,8 @@ def train(
 ):
     """Train a model; Ctrl-C writes a checkpoint that --resume continues."""
     # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
-    from .run import read_config, resolve_config
+    from .config import load_yaml, parse_set
+    from .run import auto_family, read_config, resolve_config
     from .train import train as run_train
 
     budget = {k: v for k, v in {"steps": steps, "epochs": epochs, "minutes": minutes}.items() if v is not None}
@@ -111,6 +113,12 @@ def train(
         cfg = resolve_config(saved.family, saved.preset, None, set_, _merge_all(base, overrides))
         run = resume
     else:
+        if model == "auto":  # the data named by --data, a --set item or the config file decides
+            named = data or parse_set(list(set_)).get("data", {}).get("source")
+            named = named or ((load_yaml(config).get("data") or {}).get("source") if config else None)
+            model, why = auto_family(named, minutes)
+            overrides["picked"] = why
+            typer.echo(f"--model auto: {why}")
         cfg = resolve_config(model, preset, config, set_, overrides, log=typer.echo)
         run = out or Path("runs") / f"{cfg.family}-{Path(cfg.data.source).name}"
     # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
@@ -355,7 +363,7 @@ def demo_cmd(
     minutes: float = typer.Option(10.0, help="wall-clock budget of the whole demo"),
     out: Path = typer.Option(Path("runs/demo"), help="folder of the demo's runs"),
 ):
-    """Good samples first: genforge's default DCGAN, then the article's DCGAN and VAE for comparison,
+    """Good samples first: the family `--model auto` picks, then the article's DCGAN and VAE for comparison,
     grids, a report and a comparison page, within a time budget."""
     # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
     from .demo import demo

@@ -112,6 +112,7 @@ class TrainConfig(StrictModel):
 class RunConfigBase(StrictModel):
     family: str
     preset: str
+    picked: Optional[str] = Field(None, description="why `--model auto` picked the family (None: it was named)")
     data: BaseDataConfig = BaseDataConfig()
     train: TrainConfig = TrainConfig()
 

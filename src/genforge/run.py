@@ -23,9 +23,11 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from .config import RunConfigBase, config_hash, deep_merge, load_yaml, parse_set, validate
+from .data.base import detect_modality
 from .errors import ConfigError, RunError
 from .io import CONFIG, STATE, STATUS, WEIGHTS, atomic_write, read_json, write_json
 from .modalities import modality_of
+from .modalities.manifest import manifests, owner
 from .models import FAMILIES, Family
 from .version import __version__
 
@@ -67,6 +69,16 @@ def resolve_config(
     for layer in layers:
         merged = deep_merge(merged, layer)
     return validate(run_config_class(fam), merged)
+
+
+def auto_family(source: Optional[str], minutes: Optional[float]) -> tuple[str, str]:
+    """`--model auto`: (family, why). The data's modality is the one whose manifest names the data set, else the
+    one whose sources read the path (with no data: the first modality, whose default data set a run then
+    trains on); the family is the one its manifest measured best at a budget of `minutes`."""
+    manifest = next(iter(manifests().values())) if source is None else owner(source)
+    manifest = manifest or manifests()[detect_modality(source)]
+    family, why = manifest.pick(minutes)
+    return family, f"{family} for {manifest.name} data: {why}"
 
 
 def run_config_class(family: type[Family]) -> type[RunConfigBase]:

@@ -38,6 +38,9 @@ class Manifest:
     extra: Optional[str] = None  # the pip extra that installs its libraries (None: the core's)
     requires: tuple[str, ...] = ()  # the import names that extra brings
     probe_order: int = 50  # sources of lower orders are asked first which one reads a path
+    # `--model auto`: (budget in minutes from which it applies, family, why) ascending, each the family measured
+    # best for this modality from that budget on (the family then picks its preset for the budget)
+    picks: tuple[tuple[float, str, str], ...] = ()
 
     @property
     def default_data(self) -> str:
@@ -49,6 +52,14 @@ class Manifest:
 
     def install_hint(self) -> str:
         return f"pip install 'genforge[{self.extra}]'"
+
+    def pick(self, minutes: Optional[float]) -> tuple[str, str]:
+        """(family, why) measured best for this modality at a budget of `minutes` (None: no time budget)."""
+        family, why = self.picks[0][1:]
+        for start, fam, reason in self.picks:
+            if minutes is not None and minutes >= start:
+                family, why = fam, reason
+        return family, why
 
 
 @cache
