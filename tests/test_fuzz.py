@@ -3,7 +3,7 @@ named skip or a one-paragraph error naming the file, key or value; never a trace
 
 import pytest
 
-from genforge.fuzz import campaign, targets
+from genforge.fuzz.campaign import campaign, targets
 
 pytestmark = pytest.mark.integration  # every test here starts processes
 

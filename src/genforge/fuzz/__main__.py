@@ -1,9 +1,15 @@
 import argparse
+import importlib.util
 import json
 import sys
 
+from . import REQUIRES
 from . import __doc__ as doc
-from . import campaign, targets
+
+if missing := [m for m in REQUIRES if importlib.util.find_spec(m) is None]:
+    sys.exit(f"error: the fuzz campaigns need {', '.join(missing)}: pip install 'genforge[fuzz]'")
+
+from .campaign import campaign, targets  # noqa: E402  (after the check: it imports hypothesis)
 
 
 def main(argv=None) -> None:
