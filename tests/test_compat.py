@@ -54,3 +54,13 @@ def test_old_runs_evaluate_report_and_serve(old_runs):
     assert png.status_code == 200 and png.content[:4] == b"\x89PNG"
     text = client.get("/api/text-lm/generate", params={"n": 3, "format": "json"})
     assert text.status_code == 200, text.text
+
+
+def test_old_runs_find_their_data_unchanged(old_runs):
+    """The data a run was trained on still fingerprints as it did (the loaders' shared ending kept the recipe)."""
+    from genforge.modalities import modality_of
+
+    for name in ("dcgan", "text-lm"):
+        model = genforge.load(old_runs / name)
+        data = modality_of(model).load(model.run_config.data, old_runs / name)
+        assert data.fingerprint == model.dataset_info["fingerprint"], name
