@@ -93,14 +93,11 @@ def load(modality: str, why: str = "") -> None:
 
 
 @cache
-def load_available() -> tuple[str, ...]:
-    """Import every modality whose libraries are installed; the names of those loaded."""
-    loaded = []
+def load_available() -> None:
+    """Import every modality whose libraries are installed (once)."""
     for m in manifests().values():
         if not m.missing():
             load(m.name)
-            loaded.append(m.name)
-    return tuple(loaded)
 
 
 _loading: list[str] = []  # the modalities being imported now (their registrations may list a registry)

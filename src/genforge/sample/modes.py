@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from ..errors import ConfigError
+from ..modalities import modality_of
 from ..models import Family
 from .sampling import held_out, interpolate, interpolate_inputs, manifold, prior_samples, reconstructions
 
@@ -14,9 +15,6 @@ MODES = ("prior", "interpolate", "reconstruct", "manifold", "held-out")
 
 def read_inputs(model: Family, between: Sequence[str]) -> list:
     """The two `--between` inputs in stored form: a file's bytes, or the text itself (a sentence)."""
-    # deferred: the modality registry loads the model's modality (already loaded with the model)
-    from ..modalities import modality_of
-
     if len(between) != 2:
         raise ConfigError(f"--between takes exactly two inputs, got {len(between)}")
     mod, inputs = modality_of(model), []

@@ -1,7 +1,7 @@
 """Registers the image modality, its sources (in probe order), families and metrics."""
 
 from ... import models  # noqa: F401  (the shared families dcgan and vae generate images)
-from . import (  # noqa: F401  # noqa: F401
+from . import (  # noqa: F401
     arrays,
     builtin,
     captions,
