@@ -1,3 +1,3 @@
 """Registers the video modality, its sources, families and metrics."""
 
-from . import metrics, modality, sources, video_vae, videogan  # noqa: F401
+from . import image_motion, metrics, modality, sources, video_vae, videogan  # noqa: F401
