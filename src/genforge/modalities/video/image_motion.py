@@ -1,30 +1,35 @@
 """image-motion: a good image model first, motion after (after MoCoGAN-HD, Tian et al. 2021, and MoCoGAN's split
 of content and motion, Tulyakov et al. 2018).
 
-A clip is one image and a path. The image model (genforge's DCGAN or VAE, with its own presets, training step and
-sampling prior) learns the clips' frames as still images; a motion generator learns how the content moves, and
-moves the image along it:
+A clip is one picture, a place to start and a path. The image model (genforge's DCGAN or VAE, with its own
+presets, training step and sampling prior) learns the clips' frames as still pictures, each moved so that its
+centre of brightness is in the middle (`centre`: the item alone, wherever it was, a far easier picture to learn
+than an item anywhere in the frame); a clip starts where one of the training clips starts, and a motion generator
+learns the path from there:
 
-    z = [content (image model's latent), motion [dm]]
-    frame0 = image_model(content)                                    [B, C, H, W] in [-1, 1]
-    c0     = frame0's centre of brightness                           [B, 2] in [-1, 1]
-    path   = GRU(motion, c0): offsets d_t, d_0 = 0, |d_t - d_t-1| bounded       [B, T, 2]
-    clip_t = frame0 shifted by d_t (bilinear; what comes in at an edge is black)  [B, C, T, H, W]
+    z = [content (image model's latent), motion code [dm]]
+    picture = image_model(content)                                   [B, C, H, W] in [-1, 1], centred
+    start   = a training clip's first centre, picked by code[0]'s normal quantile      [B, 2] in [-1, 1]
+    path    = GRU(code, start): offsets d_0 = 0, d_t = d_t-1 + a bounded step           [B, T, 2]
+    clip_t  = picture moved to start + d_t, in whole pixels; black comes in at the edges [B, C, T, H, W]
 
 The motion generator is trained adversarially against a 3-D convolutional video critic (the video GAN's
 discriminator) on real clips' first frames: real clips against their first frame moved along a generated path,
-so the critic judges the motion alone and the image model's early, poor frames do not slow it. Both parts train
-in every step (the image model on `image_frames` frames of each clip), so any time budget is shared between
-them without a schedule.
+so the critic judges the motion alone and the image model's early, poor pictures do not slow it. Both parts
+train in every step (the image model on `image_frames` frames of each clip), so any time budget is shared
+between them without a schedule. The starting places are the data's own (kept when training starts), not
+learnt: a placement learnt against the critic put items across the edges, gave the critic an easy win and never
+recovered (measured: the motion loss only grew).
 
 One rigid layer: this suits clips whose content moves over a plain background (the moving sets, a product on a
 turntable's backdrop, a sprite); clips with two independent items or a moving camera over a scene want the
-one-stream `videogan`. The path knows where the item starts (its centre of brightness), so it learns to turn at
-the edges.
+one-stream `videogan` (or `centre=false`, which keeps the frames as they are and moves the whole scene from where
+the image model drew it). The path knows where the content is, so it learns to turn at the edges.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Literal, Optional
 
 import torch
@@ -55,6 +60,11 @@ class ImageMotionConfig(ConditionalConfig):
     )
     motion_lr: float = Field(4e-4, gt=0, description="Adam lr of the motion generator and the video critic")
     critic_width: float = Field(0.25, gt=0, description="the video critic's width (of VGAN's channels)")
+    centre: bool = Field(
+        True,
+        description="the image model learns each frame moved so that its centre of brightness is in the middle (the "
+        "item alone, wherever it was) and a clip starts where a training clip starts; false: frames as they are",
+    )
     whole_pixels: bool = Field(
         True, description="move by whole pixels (a fraction of a pixel blurs the picture; real clips' items are sharp)"
     )
@@ -108,38 +118,55 @@ def shift(frames: torch.Tensor, offsets: torch.Tensor, whole_pixels: bool = Fals
     return (moved - 1).view(b, t, c, h, w).transpose(1, 2)
 
 
+def centred(frames: torch.Tensor, whole_pixels: bool) -> torch.Tensor:
+    """frames [B, C, H, W] moved so that each one's centre of brightness is in the middle."""
+    return shift(frames, -centre_of_brightness(frames).unsqueeze(1), whole_pixels)[:, :, 0]
+
+
 class MotionGenerator(nn.Module):
-    """(motion code [B, dm], start [B, 2]) -> offsets [B, T, 2], the first zero. A GRU cell steps through the
-    frames seeing the code and where the item is now, so a path can turn at an edge."""
+    """(motion code [B, dm], where the picture's content starts [B, 2]) -> offsets [B, T, 2], the first zero. A GRU
+    cell steps through the frames seeing the code and where the content is now, so a path can turn at an edge."""
 
     def __init__(self, cfg: ImageMotionConfig, frames: int):
         super().__init__()
         self.frames, self.max_step = frames, cfg.max_step
-        self.start = nn.Linear(cfg.motion_dim + 2, cfg.motion_hidden)
+        self.h0 = nn.Linear(cfg.motion_dim + 2, cfg.motion_hidden)
         self.cell = nn.GRUCell(cfg.motion_dim + 2, cfg.motion_hidden)
         self.step = nn.Linear(cfg.motion_hidden, 2)
 
-    def forward(self, motion: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
-        h = torch.tanh(self.start(torch.cat([motion, start], 1)))  # [B, hidden]
-        offset = torch.zeros_like(start)  # [B, 2]
+    def forward(self, motion: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        h = torch.tanh(self.h0(torch.cat([motion, where], 1)))  # [B, hidden]
+        offset = torch.zeros_like(where)  # [B, 2]
         path = [offset]
         for _ in range(self.frames - 1):
-            h = self.cell(torch.cat([motion, start + offset], 1), h)
+            h = self.cell(torch.cat([motion, where + offset], 1), h)
             offset = offset + self.max_step * torch.tanh(self.step(h))
             path.append(offset)
         return torch.stack(path, 1)  # [B, T, 2]
 
 
 class Animator(nn.Module):
-    """The exported generator: (z [N, D + dm], y [N] or None) -> clips [N, C, T, H, W] in [-1, 1]."""
+    """The exported generator: (z [N, D + dm], y [N] or None) -> clips [N, C, T, H, W] in [-1, 1]. With `starts`
+    (centred pictures) the motion code's first value picks where the picture starts, among the training clips'
+    starting places: its normal quantile indexes them, so a clip is a function of z."""
 
-    def __init__(self, image: nn.Module, motion: MotionGenerator, cfg: ImageMotionConfig):
+    def __init__(self, image: nn.Module, motion: MotionGenerator, cfg: ImageMotionConfig, starts: torch.Tensor):
         super().__init__()
         self.image, self.motion, self.dm, self.whole_pixels = image, motion, cfg.motion_dim, cfg.whole_pixels
+        self.centre = cfg.centre
+        self.register_buffer("starts", starts)  # [S, 2] the training clips' first centres, sorted by x
 
     def forward(self, z: torch.Tensor, y: Optional[torch.Tensor] = None) -> torch.Tensor:
-        frame = self.image(z[:, : -self.dm], y)  # [N, C, H, W]
-        return shift(frame, self.motion(z[:, -self.dm :], centre_of_brightness(frame)), self.whole_pixels)
+        picture = self.image(z[:, : -self.dm], y)  # [N, C, H, W]
+        code = z[:, -self.dm :]  # [N, dm]
+        here = centre_of_brightness(picture)  # [N, 2]
+        start = here
+        if self.centre:
+            q = 0.5 * (1 + torch.erf(code[:, 0] / math.sqrt(2)))  # [N] in (0, 1): uniform for a N(0, 1) code
+            pick = (q * self.starts.shape[0]).long().clamp(0, self.starts.shape[0] - 1)
+            start = self.starts[pick]
+        path = self.motion(code, start)  # [N, T, 2], the first zero
+        return shift(picture, path + (start - here).unsqueeze(1), self.whole_pixels)
 
 
 @FAMILIES.register("image-motion")
@@ -177,6 +204,7 @@ class ImageMotion(Family):
         image_family = FAMILIES.get(cfg.image_family)
         self.image = image_family(cfg.image_config(), (c, h, w), n_classes)
         self.motion = MotionGenerator(cfg, t)
+        self.register_buffer("starts", torch.zeros(4096, 2))  # where training clips start (`fit_data`)
         critic_cfg = VideoGANConfig(width=cfg.critic_width, kernel=3, dropout=0.0, d_norm="batch")
         self.critic = VideoDiscriminator(critic_cfg, self.shape)
         self.loss = GAN_LOSSES[cfg.loss]
@@ -209,11 +237,13 @@ class ImageMotion(Family):
         pick = torch.randint(t, (b, k), device=x.device)  # [B, k] frame indices
         frames = x.transpose(1, 2)[torch.arange(b, device=x.device)[:, None], pick].flatten(0, 1)  # [B * k, C, H, W]
         y_frames = None if y is None or not self.conditional else y.repeat_interleave(k)
-        losses = self.image.train_step(frames, y_frames, opts)
+        losses = self.image.train_step(
+            centred(frames, self.cfg.whole_pixels) if self.cfg.centre else frames, y_frames, opts
+        )
         return {**losses, **self._motion_step(x, opts)}
 
     def _motion_step(self, x, opts) -> dict[str, torch.Tensor]:
-        first = x[:, :, 0]  # [B, C, H, W]
+        first = x[:, :, 0]  # [B, C, H, W] where the real clip starts
         motion = torch.randn(len(x), self.cfg.motion_dim, device=x.device)
         path = self.through("motion")(motion, centre_of_brightness(first))  # [B, T, 2]
         moved = shift(first, path, self.cfg.whole_pixels)  # [B, C, T, H, W]
@@ -240,5 +270,13 @@ class ImageMotion(Family):
         motion = torch.randn(n, self.cfg.motion_dim, generator=generator).to(content.device)
         return torch.cat([content, motion], 1)
 
+    def fit_data(self, train, to_model, class_names=None) -> None:
+        """Keep where (up to 4,096 of) the training clips' items start: sampled pictures start at one of them."""
+        pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
+        pick = pick[torch.arange(len(self.starts)) % len(pick)]  # a small data set's starts repeat
+        first = to_model(train[pick][:, :1]).to(self.starts.device)[:, :, 0]  # [S, C, H, W]
+        where = centre_of_brightness(first)
+        self.starts.copy_(where[where[:, 0].argsort()])  # by x: nearby codes start nearby
+
     def exportable(self):
-        return Animator(self.image.exportable(), self.motion, self.cfg)
+        return Animator(self.image.exportable(), self.motion, self.cfg, self.starts)
