@@ -58,8 +58,8 @@ def test_the_motion_gan_learns_the_datas_speed(video_data):
     torch.manual_seed(0)
     cfg = tiny_config("image-motion")
     model = build_model(cfg, video_data.shape)
-    torch.nn.init.zeros_(model.motion.step.weight)
-    torch.nn.init.zeros_(model.motion.step.bias)
+    torch.nn.init.zeros_(model.motion.first.weight)
+    torch.nn.init.zeros_(model.motion.first.bias)
     opts = model.configure_optimizers(cfg.train)
     x = VIDEO_MOD.to_model(video_data.tensor("train"))
     real_speed = frame_change(video_data.train).mean()
@@ -72,7 +72,7 @@ def test_the_motion_gan_learns_the_datas_speed(video_data):
             moved = VIDEO_MOD.to_stored(shift(first, path, True)).numpy()
         return float(frame_change(moved).mean() / real_speed)
 
-    assert speed() == 0  # (its untrained path's steps zeroed: a still picture)
+    assert speed() == 0  # (its first velocity zeroed: an untrained path holds the picture still)
     for _ in range(100):
         model._motion_step(x[torch.randint(len(x), (32,))], opts)
     assert 0.5 < speed() < 1.5

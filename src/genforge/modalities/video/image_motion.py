@@ -58,6 +58,9 @@ class ImageMotionConfig(ConditionalConfig):
     max_step: float = Field(
         0.3, gt=0, le=2, description="the largest move a frame, in half frame sides (0.3 of 32 px: 4.8 px)"
     )
+    turn: float = Field(
+        0.25, gt=0, le=2, description="the largest change of velocity a frame, a share of max_step (besides a bounce)"
+    )
     motion_lr: float = Field(4e-4, gt=0, description="Adam lr of the motion generator and the video critic")
     critic_width: float = Field(0.25, gt=0, description="the video critic's width (of VGAN's channels)")
     centre: bool = Field(
@@ -124,24 +127,41 @@ def centred(frames: torch.Tensor, whole_pixels: bool) -> torch.Tensor:
 
 
 class MotionGenerator(nn.Module):
-    """(motion code [B, dm], where the picture's content starts [B, 2]) -> offsets [B, T, 2], the first zero. A GRU
-    cell steps through the frames seeing the code and where the content is now, so a path can turn at an edge."""
+    """(motion code [B, dm], where the picture's content starts [B, 2]) -> offsets [B, T, 2], the first zero.
+
+    A path with inertia: a first velocity from the code, then at each frame a GRU cell, seeing the code and where
+    the content is now, keeps each axis' velocity, turns it round (a bounce) or changes it a little:
+
+        v_1 = max_step * tanh(W h_0)
+        v_t = v_t-1 * tanh(k_t) + max_step * turn * tanh(a_t),   [k_t, a_t] = heads(GRU(...))
+        d_t = d_t-1 + v_t
+
+    Free steps (d_t = d_t-1 + max_step * tanh(.)) learnt the data's mean speed but not a steady one: clips sped
+    up and slowed down within themselves (measured: motion gap 0.54 against the one-stream GAN's 0.28). The keep
+    head starts at tanh(3) = 0.995, so an untrained path already holds its speed."""
 
     def __init__(self, cfg: ImageMotionConfig, frames: int):
         super().__init__()
-        self.frames, self.max_step = frames, cfg.max_step
+        self.frames, self.max_step, self.turn = frames, cfg.max_step, cfg.turn
         self.h0 = nn.Linear(cfg.motion_dim + 2, cfg.motion_hidden)
-        self.cell = nn.GRUCell(cfg.motion_dim + 2, cfg.motion_hidden)
-        self.step = nn.Linear(cfg.motion_hidden, 2)
+        self.first = nn.Linear(cfg.motion_hidden, 2)
+        self.cell = nn.GRUCell(cfg.motion_dim + 4, cfg.motion_hidden)
+        self.step = nn.Linear(cfg.motion_hidden, 4)  # per axis: keep k (x, y), change a (x, y)
+        nn.init.zeros_(self.step.weight)
+        with torch.no_grad():
+            self.step.bias.copy_(torch.tensor([3.0, 3.0, 0.0, 0.0]))
 
     def forward(self, motion: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
         h = torch.tanh(self.h0(torch.cat([motion, where], 1)))  # [B, hidden]
+        velocity = self.max_step * torch.tanh(self.first(h))  # [B, 2]
         offset = torch.zeros_like(where)  # [B, 2]
         path = [offset]
         for _ in range(self.frames - 1):
-            h = self.cell(torch.cat([motion, where + offset], 1), h)
-            offset = offset + self.max_step * torch.tanh(self.step(h))
+            offset = offset + velocity
             path.append(offset)
+            h = self.cell(torch.cat([motion, where + offset, velocity / self.max_step], 1), h)
+            keep, change = self.step(h).chunk(2, 1)  # [B, 2] each
+            velocity = velocity * torch.tanh(keep) + self.max_step * self.turn * torch.tanh(change)
         return torch.stack(path, 1)  # [B, T, 2]
 
 
