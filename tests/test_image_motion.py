@@ -52,6 +52,19 @@ def test_a_clip_is_a_picture_started_where_a_training_clip_starts_and_moved(vide
     assert frame_change(VIDEO_MOD.to_stored(clips).numpy()).mean() > 0  # and it moves
 
 
+def test_a_path_keeps_its_speed_and_turns_round_at_the_edge_of_the_datas_range(video_data):
+    model = build_model(tiny_config("image-motion"), video_data.shape)
+    model.fit_data(video_data.tensor("train"), VIDEO_MOD.to_model)
+    lo, hi = model.motion.bounds
+    with torch.no_grad():  # an untrained path: a first velocity, then kept (tanh(3) a frame)
+        model.motion.first.bias.copy_(torch.tensor([3.0, 0.0]))  # fast to the right
+        path = model.motion(torch.zeros(1, model.cfg.motion_dim), model.starts[:1])[0]  # [T, 2]
+    x = model.starts[0, 0] + path[:, 0]
+    assert (x <= hi[0] + 1e-6).all() and (x >= lo[0] - 1e-6).all()
+    steps = x.diff()
+    assert steps[0] > 0 and (steps < 0).any()  # it went right and came back
+
+
 def test_the_motion_gan_learns_the_datas_speed(video_data):
     """Only the motion half trains here: real first frames moved along generated paths, against real clips, from
     a motion generator that starts by holding every picture still."""

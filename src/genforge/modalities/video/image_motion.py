@@ -130,15 +130,19 @@ class MotionGenerator(nn.Module):
     """(motion code [B, dm], where the picture's content starts [B, 2]) -> offsets [B, T, 2], the first zero.
 
     A path with inertia: a first velocity from the code, then at each frame a GRU cell, seeing the code and where
-    the content is now, keeps each axis' velocity, turns it round (a bounce) or changes it a little:
+    the content is now, keeps each axis' velocity, turns it round or changes it a little; a centre that would
+    leave the range the training clips' centres keep to is reflected back into it (a bounce):
 
         v_1 = max_step * tanh(W h_0)
-        v_t = v_t-1 * tanh(k_t) + max_step * turn * tanh(a_t),   [k_t, a_t] = heads(GRU(...))
+        v_t = max_step * tanh((v_t-1 * tanh(k_t) + max_step * turn * tanh(a_t)) / max_step),
+        [k_t, a_t] = heads(GRU(code, where the content is, v_t-1))
         d_t = d_t-1 + v_t
 
     Free steps (d_t = d_t-1 + max_step * tanh(.)) learnt the data's mean speed but not a steady one: clips sped
-    up and slowed down within themselves (measured: motion gap 0.54 against the one-stream GAN's 0.28). The keep
-    head starts at tanh(3) = 0.995, so an untrained path already holds its speed."""
+    up and slowed down within themselves (measured: motion gap 0.54 against the one-stream GAN's 0.28); with
+    inertia and no bounce the items ran out of the frame before the GRU learnt to turn them, where no gradient
+    reaches them, and the critic won for good (measured). The keep head starts at tanh(3) = 0.995, so an
+    untrained path already holds its speed."""
 
     def __init__(self, cfg: ImageMotionConfig, frames: int):
         super().__init__()
@@ -150,18 +154,29 @@ class MotionGenerator(nn.Module):
         nn.init.zeros_(self.step.weight)
         with torch.no_grad():
             self.step.bias.copy_(torch.tensor([3.0, 3.0, 0.0, 0.0]))
+        # the range (lo, hi) per axis that content centres keep to: the frame until `fit_data` sets the data's
+        self.register_buffer("bounds", torch.tensor([[-1.0, -1.0], [1.0, 1.0]]))
 
     def forward(self, motion: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
         h = torch.tanh(self.h0(torch.cat([motion, where], 1)))  # [B, hidden]
         velocity = self.max_step * torch.tanh(self.first(h))  # [B, 2]
         offset = torch.zeros_like(where)  # [B, 2]
         path = [offset]
+        lo, hi = self.bounds  # [2] each
         for _ in range(self.frames - 1):
-            offset = offset + velocity
+            # a centre that would leave the range the data's centres keep to is reflected back and turns round
+            pos = where + offset + velocity
+            out = (pos > hi) | (pos < lo)
+            pos = torch.where(pos > hi, 2 * hi - pos, torch.where(pos < lo, 2 * lo - pos, pos))
+            velocity = torch.where(out, -velocity, velocity)
+            offset = pos - where
             path.append(offset)
             h = self.cell(torch.cat([motion, where + offset, velocity / self.max_step], 1), h)
             keep, change = self.step(h).chunk(2, 1)  # [B, 2] each
-            velocity = velocity * torch.tanh(keep) + self.max_step * self.turn * torch.tanh(change)
+            # bounded by max_step through a tanh: unbounded, velocities grew until the items left the frame (where
+            # no gradient reaches them) and the critic won for good (measured)
+            kept = velocity * torch.tanh(keep) + self.max_step * self.turn * torch.tanh(change)
+            velocity = self.max_step * torch.tanh(kept / self.max_step)
         return torch.stack(path, 1)  # [B, T, 2]
 
 
@@ -297,6 +312,7 @@ class ImageMotion(Family):
         first = to_model(train[pick][:, :1]).to(self.starts.device)[:, :, 0]  # [S, C, H, W]
         where = centre_of_brightness(first)
         self.starts.copy_(where[where[:, 0].argsort()])  # by x: nearby codes start nearby
+        self.motion.bounds.copy_(torch.stack([where.amin(0), where.amax(0)]))
 
     def exportable(self):
         return Animator(self.image.exportable(), self.motion, self.cfg, self.starts)
