@@ -14,7 +14,8 @@ from .models import FAMILIES
 def _table(section: str, cls: type[BaseModel]) -> list[str]:
     rows = ["| key | default | meaning |", "|---|---|---|"]
     for name, f in cls.model_fields.items():
-        default = json.dumps(f.default) if f.default is not None else "null"
+        value = f.get_default(call_default_factory=True)  # a factory's value, e.g. a dict of nested keys
+        default = json.dumps(value) if value is not None else "null"
         rows.append(f"| `{section}.{name}` | `{default}` | {f.description or ''} |")
     return rows
 
