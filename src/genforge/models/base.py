@@ -203,10 +203,12 @@ class Family(nn.Module):
         train: torch.Tensor,
         to_model: Callable[[torch.Tensor], torch.Tensor],
         class_names: Optional[list[str]] = None,
+        labels: Optional[torch.Tensor] = None,
     ) -> None:
         """Data-dependent set-up before a fresh run's first step (normalisation statistics, a caption table kept
         in buffers); `train` is the training split in stored form, `to_model` converts a chunk of it,
-        `class_names` names the labels. Default: nothing."""
+        `class_names` names the labels, `labels` [N] are the items' classes (None if unlabelled). Default:
+        nothing."""
 
     def finish_training(
         self,

@@ -138,7 +138,7 @@ class Trainer:
         if resume:
             self._restore()
         else:
-            self.model.fit_data(self.x, self.modality.to_model, self.data.class_names)
+            self.model.fit_data(self.x, self.modality.to_model, self.data.class_names, self.y)
             torch.manual_seed(self._noise_seed(0))  # noise / dropout stream, independent of the init
         if is_main_process():
             self._trim_metrics()

@@ -114,7 +114,7 @@ class SpectrogramFamily(Family):
         self.layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.inner.to(memory_format=self.layout)  # a 4-D weight's strides; the values are the same
 
-    def fit_data(self, train, to_model, class_names=None) -> None:
+    def fit_data(self, train, to_model, class_names=None, labels=None) -> None:
         self.spec.fit(train, to_model)
 
     def finish_training(self, train, labels, to_model) -> None:

@@ -146,7 +146,7 @@ class Text2Image(Prompted, DCGAN):
         if cfg.ema is not None:
             self.G_ema.load_state_dict(self.G.state_dict())
 
-    def fit_data(self, train, to_model, class_names: Optional[list[str]] = None) -> None:
+    def fit_data(self, train, to_model, class_names: Optional[list[str]] = None, labels=None) -> None:
         """Keep the captions (the data's class names) as bytes in both networks."""
         if not class_names:
             raise ConfigError(

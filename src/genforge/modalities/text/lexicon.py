@@ -133,7 +133,7 @@ class SpellsKnownWords:
 
     spells_words = True
 
-    def fit_data(self, train, to_model, class_names=None) -> None:
+    def fit_data(self, train, to_model, class_names=None, labels=None) -> None:
         if self.spells_words and self.codec is not None:  # a family built alone (no tokenizer) learns none
             self.lexicon.fit(self.codec, train)
 

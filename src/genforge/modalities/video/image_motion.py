@@ -305,7 +305,7 @@ class ImageMotion(Family):
         motion = torch.randn(n, self.cfg.motion_dim, generator=generator).to(content.device)
         return torch.cat([content, motion], 1)
 
-    def fit_data(self, train, to_model, class_names=None) -> None:
+    def fit_data(self, train, to_model, class_names=None, labels=None) -> None:
         """Keep where (up to 4,096 of) the training clips' items start: sampled pictures start at one of them."""
         pick = torch.randperm(len(train), generator=torch.Generator().manual_seed(0))
         pick = pick[torch.arange(len(self.starts)) % len(pick)]  # a small data set's starts repeat
