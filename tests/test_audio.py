@@ -321,7 +321,7 @@ def test_sample_cli_writes_wavs_and_npz(specgan_run, tmp_path):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("family", ["wavegan", "specgan"])
+@pytest.mark.parametrize("family", ["wavegan", "specgan", "ddsp"])
 def test_onnx_export_computes_what_pytorch_computes(family, audio_data, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     from genforge.sample import export

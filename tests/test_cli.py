@@ -145,13 +145,15 @@ def test_model_auto_follows_the_data_and_records_why(monkeypatch, capsys, tmp_pa
     from genforge.run import auto_family, read_config
 
     assert auto_family("bach-chorales", 10)[0] == "music-lm" and auto_family("spoken-digits", 10)[0] == "specgan"
+    assert auto_family("instrument-notes", 10)[0] == "ddsp"  # a data set's own pick before its modality's
     (tmp_path / "pics").mkdir()
     for i in range(3):
         Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(tmp_path / "pics" / f"{i}.png")
     assert auto_family(None, 5)[0] == auto_family(str(tmp_path / "pics"), 5)[0] == "vae"  # a folder of images
     for m in manifests().values():  # every pick is a family of its own modality
-        assert {f for _, f, _ in m.picks} <= set(m.families) and m.picks[0][0] == 0, m.name
-        assert all(FAMILIES.get(f).modality == m.name for _, f, _ in m.picks)
+        assert {f for _, f, _ in m.picks + m.data_picks} <= set(m.families) and m.picks[0][0] == 0, m.name
+        assert all(FAMILIES.get(f).modality == m.name for _, f, _ in m.picks + m.data_picks)
+        assert {d for d, _, _ in m.data_picks} <= set(m.data_sets), m.name
     code, _, out = exit_status(
         monkeypatch, capsys, "train", "--data", "digits", "--steps", "2", "--out", tmp_path / "r"
     )

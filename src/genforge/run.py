@@ -74,10 +74,11 @@ def resolve_config(
 def auto_family(source: Optional[str], minutes: Optional[float]) -> tuple[str, str]:
     """`--model auto`: (family, why). The data's modality is the one whose manifest names the data set, else the
     one whose sources read the path (with no data: the first modality, whose default data set a run then
-    trains on); the family is the one its manifest measured best at a budget of `minutes`."""
+    trains on); the family is the one its manifest measured best for that data set or modality at a budget of
+    `minutes`."""
     manifest = next(iter(manifests().values())) if source is None else owner(source)
     manifest = manifest or manifests()[detect_modality(source)]
-    family, why = manifest.pick(minutes)
+    family, why = manifest.pick(minutes, source)
     return family, f"{family} for {manifest.name} data: {why}"
 
 

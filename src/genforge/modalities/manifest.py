@@ -41,6 +41,8 @@ class Manifest:
     # `--model auto`: (budget in minutes from which it applies, family, why) ascending, each the family measured
     # best for this modality from that budget on (the family then picks its preset for the budget)
     picks: tuple[tuple[float, str, str], ...] = ()
+    # built-in data sets whose measured best family is not the modality's: data set -> (family, why)
+    data_picks: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def default_data(self) -> str:
@@ -53,8 +55,12 @@ class Manifest:
     def install_hint(self) -> str:
         return f"pip install 'genforge[{self.extra}]'"
 
-    def pick(self, minutes: Optional[float]) -> tuple[str, str]:
-        """(family, why) measured best for this modality at a budget of `minutes` (None: no time budget)."""
+    def pick(self, minutes: Optional[float], source: Optional[str] = None) -> tuple[str, str]:
+        """(family, why) measured best for the data set `source` (its own pick) or else for this modality, at a
+        budget of `minutes` (None: no time budget)."""
+        for data_set, fam, reason in self.data_picks:
+            if source == data_set:
+                return fam, reason
         family, why = self.picks[0][1:]
         for start, fam, reason in self.picks:
             if minutes is not None and minutes >= start:

@@ -195,20 +195,27 @@ def pad_to(x: torch.Tensor, length: int) -> torch.Tensor:
     return x[..., :length] if t >= length else F.pad(x, (0, length - t))
 
 
+PITCH_FRAME = 2048  # samples of the frame a clip's pitch is read from
+
+
+def loudest_frames(clips: np.ndarray, w: int = PITCH_FRAME) -> np.ndarray:
+    """Clips [N, T] -> [N, 2w] float64: from the start of each clip's loudest w-sample frame (w / 4 apart),
+    2w samples (zero-padded), so lags up to w compare w samples with w samples."""
+    x = np.asarray(clips, np.float64).reshape(len(clips), -1)
+    if x.shape[1] < 2 * w:
+        x = np.pad(x, ((0, 0), (0, 2 * w - x.shape[1])))
+    starts = np.arange(0, x.shape[1] - 2 * w + 1, w // 4)
+    energy = np.stack([(x[:, s : s + w] ** 2).sum(1) for s in starts], 1)  # [N, frames]
+    return np.stack([x[i, s : s + 2 * w] for i, s in enumerate(starts[energy.argmax(1)])])
+
+
 def pitch_hz(clips: np.ndarray, rate: int, fmin: float = 40.0, fmax: float = 2000.0, threshold: float = 0.15):
     """YIN (de Cheveigne & Kawahara 2002) on the loudest 2,048-sample frame of each clip [N, T] -> the
     fundamental in Hz [N] (NaN where the frame is silent). The difference function comes from FFT
     autocorrelations; the first lag whose cumulative-mean-normalised difference dips under `threshold`
     (else the smallest) is refined by parabolic interpolation."""
-    w = 2048
-    x = np.asarray(clips, np.float64).reshape(len(clips), -1)
-    if x.shape[1] < 2 * w:
-        x = np.pad(x, ((0, 0), (0, 2 * w - x.shape[1])))
-    hop = w // 4
-    starts = np.arange(0, x.shape[1] - 2 * w + 1, hop)
-    energy = np.stack([(x[:, s : s + w] ** 2).sum(1) for s in starts], 1)  # [N, frames]
-    s0 = starts[energy.argmax(1)]
-    frames = np.stack([x[i, s : s + 2 * w] for i, s in enumerate(s0)])  # [N, 2w]: lags up to w
+    w = PITCH_FRAME
+    frames = loudest_frames(clips, w)  # [N, 2w]: lags up to w
     lag_max = min(w - 1, int(rate / fmin))
     lag_min = max(2, int(rate / fmax))
     n_fft = 1 << int(np.ceil(np.log2(3 * w)))
@@ -219,7 +226,7 @@ def pitch_hz(clips: np.ndarray, rate: int, fmin: float = 40.0, fmax: float = 200
     lags = np.arange(lag_max + 1)
     d = sq[:, w : w + 1] + (sq[:, lags + w] - sq[:, lags]) - 2 * r  # sum_t (x[t] - x[t + lag])^2
     cmnd = d[:, 1:] * np.arange(1, lag_max + 1) / np.maximum(np.cumsum(d[:, 1:], 1), 1e-12)  # lags 1..
-    out = np.full(len(x), np.nan)
+    out = np.full(len(frames), np.nan)
     for i, c in enumerate(cmnd):
         if sq[i, w] < 1e-6:  # a silent frame has no pitch
             continue

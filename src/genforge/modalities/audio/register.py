@@ -1,3 +1,3 @@
 """Registers the audio modality, its sources, families and metrics."""
 
-from . import metrics, modality, notes, pitch, sources, spectrogram, speech, wavegan  # noqa: F401
+from . import ddsp, harmonicity, metrics, modality, notes, pitch, sources, spectrogram, speech, wavegan  # noqa: F401

@@ -45,6 +45,7 @@ from torch import nn
 from ...losses.augment import CLIP_POLICIES, check_policies
 from ...models.base import FAMILIES, append_class
 from ...models.dcgan import DCGAN, DCGANConfig, Discriminator, d_norm
+from .ddsp import DDSPConfig, NoteSynth
 from .dsp import istft, pad_to, square_hop, square_magnitude
 
 BASE = 16  # length of G's first feature map
@@ -63,11 +64,12 @@ class WaveGANConfig(DCGANConfig):
     spectrogram_critic: bool = Field(
         False, description="D also judges the clip's log-magnitude spectrogram with a 2-D conv branch (3x3 kernels)"
     )
-    generator: Literal["transposed", "istft"] = Field(
+    generator: Literal["transposed", "istft", "ddsp"] = Field(
         "transposed",
-        description="G's last layers: the paper's transposed convs up to the sample rate, or upsampling to STFT "
+        description="G's last layers: the paper's transposed convs up to the sample rate, upsampling to STFT "
         "frames and an inverse STFT of predicted magnitudes and phases (Vocos's head; its own variance-keeping "
-        "init, model.init sets D's)",
+        "init, model.init sets D's), or the controls of DDSP's harmonic-plus-noise synthesiser at the class's "
+        "pitch (the ddsp family's decoder, 8d channels)",
     )
 
     @field_validator("augment")
@@ -107,6 +109,8 @@ def smooth_upsampling(conv: nn.ConvTranspose1d) -> None:
 
 def wave_generator(cfg: WaveGANConfig, shape: tuple[int, int], n_classes: int = 0) -> nn.Module:
     """G of the configured kind (`generator`)."""
+    if cfg.generator == "ddsp":
+        return NoteSynth(DDSPConfig(latent_dim=cfg.latent_dim, channels=8 * _dim(cfg)), shape[-1], n_classes)
     return (WaveGenerator if cfg.generator == "transposed" else IstftGenerator)(cfg, shape, n_classes)
 
 
@@ -291,11 +295,37 @@ class WaveGAN(DCGAN):
             },
             "train": {"lr": 2e-4, "betas": [0.5, 0.9], "batch_size": 32},
         },
+        # Pitch-conditioned notes, GANSynth's task on DDSP's synthesiser (docs/music.md): the default's critic
+        # (waveform and spectrogram branches, projection of the pitch) judging the clips G's controls play.
+        "notes": {
+            "model": {
+                "width": 0.25,
+                "kernel": 25,
+                "loss": "hinge",
+                "spectral_norm": True,
+                "ema": 0.99,
+                "init": "torch",
+                "spectrogram_critic": True,
+                "mode_seeking": 1.0,
+                "generator": "ddsp",
+                "conditional": True,
+            },
+            "train": {"lr": 2e-4, "betas": [0.5, 0.9], "batch_size": 32},
+        },
     }
     default_preset = "default"
 
     def __init__(self, cfg: WaveGANConfig, shape, n_classes: int = 0):
         super().__init__(cfg, shape, n_classes)
         self.G.start()  # each generator's own start, after DCGAN's init
-        if cfg.ema is not None:  # the EMA copy starts where G starts
+        self._copy_to_ema()
+
+    def _copy_to_ema(self) -> None:
+        if self.cfg.ema is not None:  # the EMA copy starts where G starts
             self.G_ema.load_state_dict(self.G.state_dict())
+
+    def fit_data(self, train, to_model, class_names=None, labels=None) -> None:
+        """The DDSP generator's class fundamentals (the other generators need nothing of the data)."""
+        if self.cfg.generator == "ddsp":
+            self.G.fit_data(train, to_model, class_names, labels if self.conditional else None)
+            self._copy_to_ema()
