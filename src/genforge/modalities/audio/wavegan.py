@@ -249,6 +249,22 @@ class WaveDiscriminator(nn.Module):
         return logit if self.embed is None else logit + (self.embed(y) * h).sum(1)
 
 
+# the `default` preset, which `notes` plays through DDSP's synthesiser
+DEFAULT_MODEL = {
+    "width": 0.25,
+    "kernel": 25,
+    "loss": "hinge",
+    "spectral_norm": True,
+    "ema": 0.99,
+    "init": "torch",
+    "smooth_init": True,
+    "spectrogram_critic": True,
+    "mode_seeking": 1.0,
+    "generator": "istft",
+}
+DEFAULT_TRAIN = {"lr": 2e-4, "betas": [0.5, 0.9], "batch_size": 32}
+
+
 @FAMILIES.register("wavegan")
 class WaveGAN(DCGAN):
     """DCGAN's training step (losses, GP, R1, n_critic, TTUR, EMA) on 1-D waveform networks."""
@@ -280,38 +296,10 @@ class WaveGAN(DCGAN):
         # one D step, an EMA generator, Adam 2e-4 (0.5, 0.9), batch 32; against the collapse to one sound, the
         # spectrogram branch in D, MSGAN's term and G's inverse-STFT head (smooth_init serves the transposed G
         # of `--set model.generator=transposed`); measured one by one: docs/audio.md.
-        "default": {
-            "model": {
-                "width": 0.25,
-                "kernel": 25,
-                "loss": "hinge",
-                "spectral_norm": True,
-                "ema": 0.99,
-                "init": "torch",
-                "smooth_init": True,
-                "spectrogram_critic": True,
-                "mode_seeking": 1.0,
-                "generator": "istft",
-            },
-            "train": {"lr": 2e-4, "betas": [0.5, 0.9], "batch_size": 32},
-        },
+        "default": {"model": DEFAULT_MODEL, "train": DEFAULT_TRAIN},
         # Pitch-conditioned notes, GANSynth's task on DDSP's synthesiser (docs/music.md): the default's critic
         # (waveform and spectrogram branches, projection of the pitch) judging the clips G's controls play.
-        "notes": {
-            "model": {
-                "width": 0.25,
-                "kernel": 25,
-                "loss": "hinge",
-                "spectral_norm": True,
-                "ema": 0.99,
-                "init": "torch",
-                "spectrogram_critic": True,
-                "mode_seeking": 1.0,
-                "generator": "ddsp",
-                "conditional": True,
-            },
-            "train": {"lr": 2e-4, "betas": [0.5, 0.9], "batch_size": 32},
-        },
+        "notes": {"model": {**DEFAULT_MODEL, "generator": "ddsp", "conditional": True}, "train": DEFAULT_TRAIN},
     }
     default_preset = "default"
 
