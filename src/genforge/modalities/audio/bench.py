@@ -6,6 +6,8 @@ trainer holds them):
   one critic update (and a generator update every fifth), in both loops.
 - `--family specgan`: SpecGAN's `default` step with its pictures and weights channels-last (the default)
   against the same step in PyTorch's default (contiguous) layout.
+- `--family ddsp`: the ddsp `default` step with its harmonic sum as one matrix product a clip (the family's)
+  against the same step summing B x H x T sines of amplitudes upsampled to the sample rate (DDSP's way).
 
     python -m genforge.modalities.audio.bench [--family wavegan] [--width 1.0] [--repeats 3] [--seconds 20]
 """
@@ -13,6 +15,7 @@ trainer holds them):
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 
 import torch
@@ -20,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...bench.throughput import Step, genforge_step, measure
+from ...run import build_model, resolve_config
 from .modality import AudioDataConfig
 from .sources import load_audio
 
@@ -92,9 +96,38 @@ def plain_wavegan_step(d: int) -> tuple[Step, int]:
     return step, BATCH
 
 
+def plain_harmonic(synth):
+    """DDSP's harmonic sum for `synth`: amplitudes [B, H, frames] linear between frames up to the sample rate,
+    times a sine per harmonic and sample, summed: [B, 1, T]."""
+
+    def harmonic(amps, freqs):
+        n = torch.arange(synth.length, dtype=amps.dtype, device=amps.device)  # [T]
+        j = torch.div(n, synth.hop, rounding_mode="floor").long()  # each sample's frame
+        nxt = torch.cat([amps[..., 1:], amps[..., -1:]], -1)
+        up = amps[..., j] + (nxt[..., j] - amps[..., j]) * (n - j * synth.hop) / synth.hop  # [B, H, T]
+        return (up * torch.sin(2 * math.pi * torch.frac(freqs[..., None] * n))).sum(1, keepdim=True)
+
+    return harmonic
+
+
+def ddsp_step(plain: bool) -> tuple[Step, int]:
+    """The ddsp `default` step on ten pitch classes; `plain`: with DDSP's sum of sines in place of the family's."""
+    cfg = resolve_config("ddsp", "default")
+    model = build_model(cfg, (1, 16000), 10)
+    synth = model.notes.synth
+    if plain:
+        synth.harmonic = plain_harmonic(synth)
+    opts = model.configure_optimizers(cfg.train)
+
+    def step(x):
+        model.train_step(x.float().div(32768.0), torch.arange(len(x)) % 10, opts)
+
+    return step, cfg.train.batch_size
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--family", choices=["wavegan", "specgan"], default="wavegan")
+    ap.add_argument("--family", choices=["wavegan", "specgan", "ddsp"], default="wavegan")
     ap.add_argument("--width", type=float, default=None, help="model width (default: wavegan 1.0, specgan's preset)")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=20.0, help="length of each timed window")
@@ -109,6 +142,9 @@ def main(argv=None) -> None:
             "plain PyTorch WaveGAN (paper's step)": plain_wavegan_step(d),
             "genforge wavegan `paper`": genforge_step("wavegan", "paper", (f"model.width={width}",), (1, 16000)),
         }
+    elif args.family == "ddsp":
+        print(f"{len(x)} spoken-digits clips as ten pitch classes; ddsp `default`, {threads} threads\n")
+        rows = {"ddsp `default`, a sine a harmonic and sample": ddsp_step(True), "ddsp `default`": ddsp_step(False)}
     else:
         sets = () if args.width is None else (f"model.width={args.width}",)
         print(f"{len(x)} spoken-digits clips; SpecGAN `default`, {threads} threads\n")
