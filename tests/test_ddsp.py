@@ -107,3 +107,13 @@ def test_a_wavegan_on_the_synthesisers_controls_plays_the_pitch_asked_for_and_tr
     assert all(torch.isfinite(v) for v in losses.values())
     clips = model.decode(torch.randn(5, cfg.model.latent_dim), torch.arange(5)).detach()
     assert harmonic_share(clips, np.arange(60, 65)).min() > 0.9
+
+
+def test_the_timbre_mixture_is_one_for_every_pitch():
+    x, y = tones(per_class=12)
+    model = tiny_model(prior="gmm")
+    model.fit_data(x, AUDIO_MOD.to_model, NAMES, y)
+    model.finish_training(x, y, AUDIO_MOD.to_model)
+    assert model.gmm.weights.shape[0] == 1  # not a mixture a class: held-out pairs are timbres at new pitches
+    draw = lambda label: model.prior(8, torch.Generator().manual_seed(0), torch.full((8,), label))  # noqa: E731
+    assert torch.equal(draw(0), draw(3)) and not torch.equal(draw(0), model.prior(8, torch.Generator()))

@@ -17,6 +17,7 @@ KL is analytic: 0.5 * sum(mu^2 + exp(logvar) - 1 - logvar).
 from __future__ import annotations
 
 import math
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -51,6 +52,16 @@ def reconstruction_nll(x01: torch.Tensor, logits: torch.Tensor, kind: str, sigma
 def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, 1)) per latent dimension [B, D]."""
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
+def warmed_beta(beta: float, warmup: int, steps_done: Optional[torch.Tensor]) -> float:
+    """The KL weight of this step: `beta` ramped linearly over `warmup` steps (0: no ramp, and no `steps_done`);
+    advances the step-count buffer `steps_done` (a buffer, so that a resumed run continues the ramp)."""
+    if not warmup:
+        return beta
+    weight = beta * min(1.0, (steps_done.item() + 1) / warmup)
+    steps_done += 1
+    return weight
 
 
 def elbo(

@@ -14,7 +14,7 @@ Fitted by scikit-learn's EM; sampled in torch, seeded.
 from __future__ import annotations
 
 import warnings
-from typing import Literal, Optional
+from typing import ClassVar, Literal, Optional
 
 import torch
 from pydantic import Field
@@ -93,22 +93,27 @@ class FittedPrior:
     __init__; the family's `encode` gives the codes."""
 
     gmm: Optional[GaussianMixturePrior]
+    # a conditional family's codes fitted one mixture a class (they hold the class too); False: one mixture for
+    # every class, for a family whose class is given to the decoder apart from the code (ddsp: the pitch), so
+    # that a code seen with one class can be drawn with any (`mixture_for(..., classes=0)` then)
+    prior_by_class: ClassVar[bool] = True
 
     def finish_training(self, train, labels, to_model) -> None:
         """prior=gmm: fit the mixture(s) to draws from the training items' posteriors (`posterior_draws`)."""
         if self.gmm is None:
             return
         codes, code_labels, draws = posterior_draws(self, train, labels if self.conditional else None, to_model)
-        self.gmm.fit(codes, code_labels, draws=draws)
+        self.gmm.fit(codes, code_labels if self.prior_by_class else None, draws=draws)
 
     def prior(self, n, generator=None, labels=None):
-        """prior=gmm, once fitted: codes from the mixture (of each label's class when conditional); else N(0, I).
-        A gmm run samples N(0, I) with --set model.prior=normal."""
+        """prior=gmm, once fitted: codes from the mixture (of each label's class when conditional and
+        `prior_by_class`); else N(0, I). A gmm run samples N(0, I) with --set model.prior=normal."""
         if self.cfg.prior == "gmm" and self.gmm is None:  # asked for at sampling time (--set model.prior=gmm)
             raise ConfigError("model.prior=gmm: this run has no fitted mixture (train it with model.prior=gmm)")
         fitted = self.gmm is not None and bool(self.gmm.fitted) and self.cfg.prior == "gmm"
-        if fitted and (labels is not None or not self.conditional):
-            return self.gmm.sample(n, generator, labels).to(self.device)
+        by_class = self.conditional and self.prior_by_class
+        if fitted and (labels is not None or not by_class):
+            return self.gmm.sample(n, generator, labels if by_class else None).to(self.device)
         return super().prior(n, generator, labels)
 
 

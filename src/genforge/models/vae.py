@@ -31,7 +31,7 @@ from pydantic import Field
 from torch import nn
 
 from ..losses import elbo
-from ..losses.vae import decoder_mean
+from ..losses.vae import decoder_mean, warmed_beta
 from .abilities import Likelihood, Reconstructs
 from .base import FAMILIES, ConditionalConfig, Family, append_class, init_weights, stages
 from .latent_prior import FittedPrior, PriorOptions, mixture_for
@@ -241,10 +241,7 @@ class VAE(Reconstructs, Likelihood, FittedPrior, Family):
 
     def train_step(self, x, y: Optional[torch.Tensor], opts):
         c = self.cfg
-        beta = c.beta
-        if c.kl_warmup:
-            beta = c.beta * min(1.0, (self.steps_done.item() + 1) / c.kl_warmup)
-            self.steps_done += 1
+        beta = warmed_beta(c.beta, c.kl_warmup, self.steps_done if c.kl_warmup else None)
         loss, recon, kl = self.through()("losses", x, y if self.conditional else None, beta, c.free_bits)
         opts["vae"].zero_grad(set_to_none=True)
         loss.backward()

@@ -34,9 +34,10 @@ from pydantic import Field
 from torch import nn
 
 from ...errors import ConfigError, DataError
+from ...losses.vae import kl_per_dim, warmed_beta
 from ...models.abilities import Reconstructs
 from ...models.base import FAMILIES, ConditionalConfig, Family
-from ...models.latent_prior import PriorOptions, mixture_for, posterior_draws
+from ...models.latent_prior import FittedPrior, PriorOptions, mixture_for
 from ...models.vae import Encoder
 from .dsp import istft, pitch_hz
 from .notes import note_pitch
@@ -252,12 +253,13 @@ def spectral_loss(x: torch.Tensor, target: torch.Tensor, scales: tuple[int, ...]
 
 
 @FAMILIES.register("ddsp")
-class DDSP(Reconstructs, Family):
+class DDSP(Reconstructs, FittedPrior, Family):
     name = "ddsp"
     Config = DDSPConfig
     modality = "audio"
     abilities = frozenset({"reconstruct", "interpolate", "traverse", "conditional"})
     optimizer = "ddsp"
+    prior_by_class = False  # the timbre mixture serves every pitch: the held-out pairs are timbres at new pitches
     tiny = (
         "model.latent_dim=4",
         "model.hidden=16",
@@ -293,25 +295,12 @@ class DDSP(Reconstructs, Family):
         self.notes = NoteSynth(cfg, shape[-1], self.cond_classes)
         if cfg.kl_warmup:
             self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
-        self.gmm = mixture_for(cfg, cfg.latent_dim, 0)  # one mixture for every pitch: timbre is shared
+        self.gmm = mixture_for(cfg, cfg.latent_dim, 0)  # one mixture for every pitch (prior_by_class)
 
     def fit_data(self, train, to_model, class_names=None, labels=None) -> None:
         """The encoder's spectrogram statistics and the classes' fundamentals."""
         self.spec.fit(train, to_model)
         self.notes.fit_data(train, to_model, class_names, labels if self.conditional else None)
-
-    def finish_training(self, train, labels, to_model) -> None:
-        """prior=gmm: one mixture fitted to draws from every training note's posterior, whatever its pitch."""
-        if self.gmm is not None:
-            codes, _, draws = posterior_draws(self, train, labels if self.conditional else None, to_model)
-            self.gmm.fit(codes, None, draws=draws)
-
-    def prior(self, n, generator=None, labels=None):
-        if self.cfg.prior == "gmm" and self.gmm is None:
-            raise ConfigError("model.prior=gmm: this run has no fitted mixture (train it with model.prior=gmm)")
-        if self.gmm is not None and bool(self.gmm.fitted) and self.cfg.prior == "gmm":
-            return self.gmm.sample(n, generator).to(self.device)
-        return super().prior(n, generator, labels)
 
     def encode(self, x, y=None):
         """Waveforms [B, 1, T] (pitch classes y [B] if conditional) -> (mu, logvar), each [B, D]."""
@@ -323,15 +312,12 @@ class DDSP(Reconstructs, Family):
         mu, logvar = self.encode(x, y)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
         spectral = spectral_loss(self.notes(z, y), x, self.cfg.scales)
-        kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+        kl = kl_per_dim(mu, logvar).sum(1).mean()
         return spectral + (self.cfg.beta if beta is None else beta) * kl, spectral, kl
 
     def train_step(self, x, y, opts):
         c = self.cfg
-        beta = c.beta
-        if c.kl_warmup:
-            beta = c.beta * min(1.0, (self.steps_done.item() + 1) / c.kl_warmup)
-            self.steps_done += 1
+        beta = warmed_beta(c.beta, c.kl_warmup, self.steps_done if c.kl_warmup else None)
         loss, spectral, kl = self.through()("losses", x, y if self.conditional else None, beta)
         opts[self.optimizer].zero_grad(set_to_none=True)
         loss.backward()
