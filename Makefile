@@ -19,14 +19,14 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # Debian's packages of real data: Fashion-MNIST (images), the English and Chinese fortunes (text),
-# espeak-ng, which speaks the spoken-digits audio set, and FluidSynth with the General MIDI soundfont, which
-# plays melodies.
+# espeak-ng, which speaks the spoken-digits audio set, FluidSynth with the General MIDI soundfont, which
+# plays melodies, and Chromaprint, which fingerprints generated clips.
 FORTUNES := /usr/share/games/fortunes
 SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
-DEB_DATA := dataset-fashion-mnist fortunes fortunes-zh espeak-ng fluidsynth fluid-soundfont-gm
+DEB_DATA := dataset-fashion-mnist fortunes fortunes-zh espeak-ng fluidsynth fluid-soundfont-gm libchromaprint-tools
 data:
 	@if [ -d $(FMNIST) ] && [ -f $(FORTUNES)/love ] && [ -f $(FORTUNES)/tang300 ] && command -v espeak-ng >/dev/null \
-	  && command -v fluidsynth >/dev/null && [ -f $(SOUNDFONT) ]; then \
+	  && command -v fluidsynth >/dev/null && [ -f $(SOUNDFONT) ] && command -v fpcalc >/dev/null; then \
 	  echo "data: $(FMNIST), $(FORTUNES), espeak-ng, fluidsynth"; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y -q $(DEB_DATA) >/dev/null 2>&1 || \

@@ -54,10 +54,12 @@ def test_models_and_page(client):
 
 
 def test_generate_png_and_json_are_seeded(client):
-    a = client.get("/api/dcgan-run/generate", params={"n": 4, "seed": 3})
-    assert png(a).size[0] > 8
-    assert a.content == client.get("/api/dcgan-run/generate", params={"n": 4, "seed": 3}).content
-    assert a.content != client.get("/api/dcgan-run/generate", params={"n": 4, "seed": 4}).content
+    def pixels(seed: int) -> np.ndarray:  # each answer's signed manifest is its own: compare the pictures
+        return np.asarray(png(client.get("/api/dcgan-run/generate", params={"n": 4, "seed": seed})))
+
+    a = pixels(3)
+    assert a.shape[1] > 8
+    assert np.array_equal(a, pixels(3)) and not np.array_equal(a, pixels(4))
     js = client.get("/api/vae-run/generate", params={"n": 3, "format": "json"}).json()
     assert len(js["images"]) == 3 and Image.open(io.BytesIO(base64.b64decode(js["images"][0]))).size == (8, 8)
 

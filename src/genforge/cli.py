@@ -174,12 +174,21 @@ def sample(
     temperature: Optional[float] = typer.Option(None, help="text: sampling temperature (0 = greedy)"),
     top_p: Optional[float] = typer.Option(None, help="text: nucleus sampling mass"),
     set_: List[str] = typer.Option([], "--set", help="sampling options of the model, e.g. --set model.temperature=0.8"),
+    allow_copies: bool = typer.Option(
+        False, "--allow-copies", help="keep near copies of training items (by default they are drawn again)"
+    ),
+    no_text_filter: bool = typer.Option(
+        False, "--no-text-filter", help="text: keep what the offensive-language screen flags (default: redrawn)"
+    ),
+    block_list: Optional[Path] = typer.Option(None, help="text: a file of words to hold back, one a line"),
     device: str = typer.Option("cpu", help="cpu or cuda"),
 ):
-    """Generate from a trained run; a .npz or .jsonl of a conditional model carries the labels."""
+    """Generate from a trained run; a .npz or .jsonl of a conditional model carries the labels. Every file is
+    signed (C2PA) and fingerprinted in RUN/generations.jsonl; `genforge verify` reads both."""
     # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
     from .modalities import modality_of
     from .run import load
+    from .safety.guard import guard_note
     from .sample import animate, class_index, write_animation, write_samples
     from .sample.modes import draw
     from .sample.sampling import set_options
@@ -193,9 +202,29 @@ def sample(
         path = write_animation(m, clips, out or Path("walk.gif"), nrow, labels)
         typer.echo(f"wrote {len(clips)} looping walk(s) of {clips.frames.shape[1]} frames to {path}")
         return
-    samples, labels, nrow = draw(m, mode.value, n, seed, seed_b, between, label, prompt)
-    path = write_samples(m, samples, out or Path(f"samples{modality_of(m).preview_suffix}"), nrow, labels)
-    typer.echo(f"wrote {len(samples)} samples to {path}")
+    guards = {"allow_copies": allow_copies, "screen": not no_text_filter, "block_list": block_list}
+    samples, labels, nrow, info = draw(m, mode.value, n, seed, seed_b, between, label, prompt, guards)
+    path = write_samples(m, samples, out or Path(f"samples{modality_of(m).preview_suffix}"), nrow, labels, **info)
+    typer.echo(f"wrote {len(samples)} samples to {path}{guard_note(info.get('guards'))}")
+
+
+@app.command()
+def verify(
+    files: List[Path] = typer.Argument(..., help="files to check (images, clips, audio, MIDI, text)"),
+    runs: Path = typer.Option(Path("runs"), help="folder of runs whose generation logs are searched"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object a file instead of a line"),
+):
+    """For each file: whether it carries a valid genforge manifest (C2PA, embedded or FILE.c2pa) and which run's
+    generation log holds it, by robust fingerprints that survive re-encoding and resizing. Exit 1 when a file
+    is neither signed nor found in a log."""
+    # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
+    from .safety.verify import verify as do_verify
+
+    verdicts = do_verify(files, runs)
+    for v in verdicts:
+        typer.echo(json.dumps(v.as_dict()) if as_json else v.line())
+    if any(v.manifest != "valid" and not v.recognised for v in verdicts):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -239,9 +268,11 @@ def evaluate(
     ),
     seed: int = typer.Option(0, help="seed of sampling, subsets and bootstrap"),
 ):
-    """Fidelity, diversity, memorization (and VAE likelihood) figures, each beside its real-data floor."""
+    """Fidelity, diversity, memorization (and VAE likelihood) figures, each beside its real-data floor; a run's
+    model card (RUN/README.md) is refreshed with them."""
     # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
     from .evaluate import evaluate_files, evaluate_run, format_eval
+    from .safety.card import write_card
 
     ext = str(extractor) if extractor else None
     if fake is not None:
@@ -251,6 +282,7 @@ def evaluate(
     elif run is not None:
         result = evaluate_run(run, samples, metrics, ext, iwae_k, seed=seed, extractor_steps=extractor_steps)
         out = run / "eval.json"
+        write_card(run)  # the model card's evaluation and memorization audit, refreshed
     else:
         raise ConfigError("give a run directory, or --real SOURCE --fake samples.npz")
     typer.echo(format_eval(result))

@@ -91,16 +91,18 @@ class Source:
     load: Callable  # (spec: str, cfg: the modality's DataConfig) -> the modality's raw data
     help: str
     modality: str
+    licence: Optional[str] = None  # a built-in data set's licence, recorded in data.json and the model card
 
 
 SOURCES: Registry[Source] = Registry("data source", provide)
 
 
-def register_source(name: str, probe: Callable[[str], bool], help: str, modality: str):
-    """Decorator: register `load` as the source `name`; probes run in registration order."""
+def register_source(name: str, probe: Callable[[str], bool], help: str, modality: str, licence: Optional[str] = None):
+    """Decorator: register `load` as the source `name` (a built-in set states its `licence`); probes run in
+    registration order."""
 
     def deco(load):
-        SOURCES.register(name)(Source(name, probe, load, help, modality))
+        SOURCES.register(name)(Source(name, probe, load, help, modality, licence))
         return load
 
     return deco

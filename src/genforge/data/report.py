@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from typing import Optional
 
 import numpy as np
 
@@ -47,7 +48,16 @@ def shared_report(data) -> dict:
         },
         "problems": [{"path": p, "reason": r} for p, r in data.problems],
         "source": data.summary,
+        # a set derived from a built-in one (moving digits, class pairs) names it as its origin
+        "licence": licence_of(data.name) or licence_of(str(data.summary.get("origin", ""))),
     }
+
+
+def licence_of(name: str) -> Optional[str]:
+    """The licence a built-in data set states; None for a user's files (their licence is theirs to know)."""
+    from .base import SOURCES  # deferred: base imports this module's helpers
+
+    return SOURCES.get(name).licence if name in SOURCES else None
 
 
 def duplicate_report(data) -> dict:

@@ -59,6 +59,8 @@ class Modality:
     formats: ClassVar[tuple[str, ...]]  # the server's response formats, the default first
     extensions: ClassVar[tuple[str, ...]] = ()  # the file suffixes `from_upload` reads (lower case)
     restorable: ClassVar[bool] = False  # whether `genforge restore` (inpainting, super-resolution) serves it
+    # the `--out` of `write` that gives one item a file or a line (a folder: "") for the generation log
+    item_files: ClassVar[str] = ""
 
     @property
     def widget(self) -> str:
@@ -183,6 +185,12 @@ class Modality:
     def memo_vectors(self, stored: torch.Tensor, codec: Any = None) -> torch.Tensor:
         """Vectors [N, d] whose L2 distance says how close two items are, for near-copy detection."""
         raise NotImplementedError
+
+    # -- safety
+    def screen(self, samples, block_list: Optional[Path] = None) -> list[str]:
+        """Why each sample (user form) must not be published, "" where it may: the sampling guard redraws the
+        others (text: offensive language). Default: every sample passes."""
+        return [""] * len(samples)
 
 
 def modality_of(family) -> Modality:

@@ -117,6 +117,10 @@ class Family(nn.Module):
     # what turns the model's stored outputs into samples (a tokenizer), set by the trainer and by `run.load`;
     # None for a model built alone
     codec: Any = None
+    # the run directory a model was loaded from, its config and its data's summary (`run.load`); None alone
+    run_dir: Any = None
+    run_config: Any = None
+    dataset_info: Optional[dict] = None
 
     @classmethod
     def preset_for_budget(cls, minutes: Optional[float]) -> str:

@@ -25,6 +25,7 @@ from PIL import Image
 from ..errors import ConfigError, DataError
 from ..modalities import modality_of
 from ..run import load
+from ..safety.publish import publish
 from ..sample import class_index
 from .latent import check_restorable, restore
 from .masks import Degradation, box_mask, check, random_mask, read_mask
@@ -167,4 +168,5 @@ def restore_files(
     for f, img in zip(files, mod.to_samples(restored)):
         written.append(out / f"{f.stem}.png")
         Image.fromarray(img[..., 0] if model.shape[0] == 1 else img).save(written[-1])
+    publish(model, written, mode=f"restore {task}", seed=seed)
     return written

@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..modalities import MODALITIES, modality_of
 from ..modalities.video.modality import Videos
 from ..models import Family
+from ..safety.publish import publish, snapshot, written_files
 from .sampling import need, slerp, to_samples
 
 
@@ -71,6 +72,10 @@ def animate(
 
 
 def write_animation(model: Family, clips: Videos, out: str | Path, nrow=None, labels=None) -> Path:
-    """Walks of `animate` as one animated grid (.gif, .webp, .mp4), .npz or a folder of GIFs."""
+    """Walks of `animate` as one animated grid (.gif, .webp, .mp4), .npz or a folder of GIFs, signed and logged
+    as `write_samples` does."""
     names = (model.dataset_info or {}).get("class_names")
-    return MODALITIES.get("video").write(clips, out, labels, nrow, names)
+    before = snapshot(out)
+    path = MODALITIES.get("video").write(clips, out, labels, nrow, names)
+    publish(model, written_files(path, before), mode="animate")
+    return path

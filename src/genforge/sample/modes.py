@@ -8,7 +8,8 @@ from typing import Optional, Sequence
 from ..errors import ConfigError
 from ..modalities import modality_of
 from ..models import Family
-from .sampling import held_out, interpolate, interpolate_inputs, manifold, prior_samples, reconstructions
+from ..safety.guard import guarded_samples
+from .sampling import held_out, interpolate, interpolate_inputs, manifold, reconstructions
 
 MODES = ("prior", "interpolate", "reconstruct", "manifold", "held-out")
 
@@ -37,21 +38,24 @@ def draw(
     between: Sequence[str] = (),
     label: Optional[int] = None,
     prompt: Optional[str] = None,
+    guards: Optional[dict] = None,
 ):
-    """(samples, their labels or None, samples a row or None) of one sampling mode (MODES)."""
+    """(samples, their labels or None, samples a row or None, what the file's manifest adds) of one sampling
+    mode (MODES). Prior samples pass the guards (`guards`: guarded_samples' allow_copies, screen, block_list)."""
+    info = {"mode": mode, "seed": seed}
     if mode == "prior":
-        samples, labels = prior_samples(model, n, seed, label=label, prompt=prompt)
-        return samples, labels, None
+        samples, labels, report = guarded_samples(model, n, seed, label, prompt, **(guards or {}))
+        return samples, labels, None, {**info, "guards": report.as_dict()}
     if mode == "interpolate" and between:
         a, b = read_inputs(model, between)
-        return interpolate_inputs(model, a, b, n, label=label), None, n
+        return interpolate_inputs(model, a, b, n, label=label), None, n, info
     if mode == "interpolate":
-        return interpolate(model, seed, seed_b, n, label=label), None, n
+        return interpolate(model, seed, seed_b, n, label=label), None, n, info
     if mode == "reconstruct":
-        return reconstructions(model, n, seed), None, 16
+        return reconstructions(model, n, seed), None, 16, info
     if mode == "held-out":
-        return held_out(model, n, seed)[0], None, n
+        return held_out(model, n, seed)[0], None, n, info
     if mode == "manifold":
         samples = manifold(model, label=label)
-        return samples, None, int(round(len(samples) ** 0.5))
+        return samples, None, int(round(len(samples) ** 0.5)), info
     raise ConfigError(f"unknown sampling mode '{mode}'; expected one of: {', '.join(MODES)}, animate")

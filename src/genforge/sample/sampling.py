@@ -21,6 +21,7 @@ from ..config import parse_set
 from ..errors import ConfigError
 from ..modalities import modality_of
 from ..models import Family
+from ..safety.publish import publish, snapshot, written_files
 
 
 def to_samples(model: Family, out: torch.Tensor):
@@ -200,7 +201,17 @@ def manifold(model: Family, side: int = 20, label: Optional[int] = None) -> np.n
 
 
 def write_samples(
-    model: Family, samples, out: str | Path, nrow: Optional[int] = None, labels: Optional[np.ndarray] = None
+    model: Family,
+    samples,
+    out: str | Path,
+    nrow: Optional[int] = None,
+    labels: Optional[np.ndarray] = None,
+    **provenance,
 ) -> Path:
-    """Store samples of `model` at `out` in the format its modality picks from the suffix."""
-    return modality_of(model).write(samples, out, labels, nrow, (model.dataset_info or {}).get("class_names"))
+    """Store samples of `model` at `out` in the format its modality picks from the suffix, each file signed
+    (C2PA) and fingerprinted in the run's generation log; `provenance` (seed, mode, the guards' counts) goes
+    into both."""
+    before = snapshot(out)
+    path = modality_of(model).write(samples, out, labels, nrow, (model.dataset_info or {}).get("class_names"))
+    publish(model, written_files(path, before), samples, **provenance)
+    return path

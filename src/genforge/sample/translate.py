@@ -16,6 +16,7 @@ from PIL import Image
 from ..errors import ConfigError, DataError
 from ..modalities import modality_of
 from ..models import Family
+from ..safety.publish import publish
 
 DIRECTIONS = {"a2b": 1, "b2a": 0}  # direction -> target domain (label)
 
@@ -63,4 +64,5 @@ def translate_files(model: Family, inputs: Path, out: Path, direction: str = "a2
     for f, img in zip(files, modality_of(model).to_samples(moved)):
         written.append(out / f"{f.stem}.png")
         Image.fromarray(img[..., 0] if model.shape[0] == 1 else img).save(written[-1])
+    publish(model, written, mode=f"translate {direction}")
     return written

@@ -3,6 +3,7 @@ checks and answers every endpoint gives the same way."""
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 from typing import Optional
 
@@ -10,6 +11,8 @@ from fastapi import HTTPException, Query, Request
 
 from ..errors import ConfigError, RunError
 from ..modalities import MODALITIES, modality_of
+from ..safety.provenance import EMBEDS
+from ..safety.publish import publish_bytes
 from ..sample import class_index
 from ..sample.sampling import set_options
 from .live import ServedRun, watch
@@ -81,14 +84,27 @@ def label_of(m, cls: Optional[str]):
         raise HTTPException(422, str(e)) from None
 
 
-def respond(m, samples, fmt: Optional[str], nrow: Optional[int] = None, labels=None):
-    """The model's modality's answer in format `fmt` (its first format by default); 422 for a format it lacks."""
+def respond(m, samples, fmt: Optional[str], nrow: Optional[int] = None, labels=None, **provenance):
+    """The model's modality's answer in format `fmt` (its first format by default), signed where it is one file
+    of a type C2PA embeds in; 422 for a format it lacks."""
     mod = modality_of(m)
     if fmt is not None and fmt not in mod.formats:
         raise HTTPException(
             422, f"format '{fmt}' is not served for {mod.name} models; expected {', '.join(mod.formats)}"
         )
-    return mod.response(samples, fmt or mod.formats[0], nrow, labels)
+    return signed(m, mod.response(samples, fmt or mod.formats[0], nrow, labels), **provenance)
+
+
+def signed(m, response, **provenance):
+    """A binary answer (a PNG, WAV, GIF, MP4) with a signed C2PA manifest and its fingerprint in the run's
+    generation log, as `genforge sample` writes files; other answers (JSON, text) pass unchanged."""
+    suffix = mimetypes.guess_extension((response.media_type or "").split(";")[0].strip()) or ""
+    suffix = {".jpe": ".jpg"}.get(suffix, suffix)
+    if suffix not in EMBEDS:
+        return response
+    response.body = publish_bytes(m, bytes(response.body), suffix, mode="served", **provenance)
+    response.headers["content-length"] = str(len(response.body))
+    return response
 
 
 def set_temperature(m, t: Optional[float]) -> None:

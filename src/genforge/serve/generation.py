@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 import torch
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from ..errors import ConfigError
+from ..errors import ConfigError, GenforgeError
 from ..limits import MIN_FPS
 from ..modalities import MODALITIES, modality_of
 from ..modalities.base import class_labels
+from ..safety.guard import guarded_samples
 from ..sample import animate as animate_walks
 from ..sample import interpolate as interpolate_samples
-from ..sample import interpolate_inputs, prior_samples
+from ..sample import interpolate_inputs
 from ..sample import traverse as traverse_samples
 from .common import (
     CLASS,
@@ -30,6 +32,7 @@ from .common import (
     respond,
     served,
     set_temperature,
+    signed,
 )
 
 router = APIRouter(prefix="/api/{name}", tags=["generation"])
@@ -44,17 +47,27 @@ def generate(
     format: str | None = FORMAT,
     temperature_: float | None = TEMPERATURE,
     prompt: str | None = PROMPT,
+    allow_copies: bool = Query(False, description="keep near copies of training items (default: drawn again)"),
+    text_filter: bool = Query(True, description="text: hold back what the offensive-language screen flags"),
     runs: Served = Depends(served),
 ):
     """n samples for a seed, in the model's modality's format (a PNG grid or base64 PNGs for images, JSON or
-    plain text for text, JSON of base64 WAVs or one WAV for audio); text-to-image models draw a prompt."""
+    plain text for text, JSON of base64 WAVs or one WAV for audio); text-to-image models draw a prompt. Near
+    copies of training items and screened text are drawn again, as `genforge sample` does (header
+    X-Genforge-Guards: what the guards did)."""
     m = runs.model(name)
     set_temperature(m, temperature_)
     try:
-        samples, labels = prior_samples(m, n, seed, label=label_of(m, cls), prompt=prompt)
+        samples, labels, report = guarded_samples(m, n, seed, label_of(m, cls), prompt, allow_copies, text_filter)
     except ConfigError as e:
         raise HTTPException(422, str(e)) from None
-    return respond(m, samples, format, labels=class_labels(labels, m.dataset_info.get("class_names")))
+    except GenforgeError as e:  # the copy guard cannot find the training data
+        raise HTTPException(409, str(e)) from None
+    guards = report.as_dict()
+    names = class_labels(labels, m.dataset_info.get("class_names"))
+    answer = respond(m, samples, format, labels=names, seed=seed, guards=guards)
+    answer.headers["X-Genforge-Guards"] = json.dumps(guards, separators=(",", ":"))
+    return answer
 
 
 @router.get("/interpolate")
@@ -140,4 +153,4 @@ def animate(
         clips, _, nrow = animate_walks(m, walks, frames, points, seed, label_of(m, cls), fps)
     except ConfigError as e:
         raise HTTPException(422, str(e)) from None
-    return MODALITIES.get("video").response(clips, format, nrow)
+    return signed(m, MODALITIES.get("video").response(clips, format, nrow), seed=seed, mode="animate")

@@ -43,6 +43,7 @@ from ..run import (
     save_weights,
     write_status,
 )
+from ..safety.card import write_card
 from .batches import Balanced, Shuffled
 from .distributed import (
     any_rank,
@@ -276,6 +277,7 @@ class Trainer:
             "n_classes": self.data.n_classes,
             "class_names": self.data.class_names,
             "fingerprint": self.data.fingerprint,
+            "licence": self.report.get("licence"),
             "n_train": len(self.data.train),
             "n_test": len(self.data.test),
             "split": self.data.split,
@@ -432,6 +434,8 @@ class Trainer:
             extra |= {"processes": self.world.size, "ranks_agree": ranks_agree(self.model, self.world)}
             self.log(f"weights identical on all {self.world.size} processes: {extra['ranks_agree']}")
         self._status("finished", **extra)
+        if is_main_process():
+            write_card(self.run)
         return self.step
 
     def _loop(self, bar) -> None:

@@ -97,6 +97,7 @@ def render_notes(pitches: list[int], rate: int, seconds: float, test_fraction: f
     "single notes of 11 General MIDI instruments x pitches (data.pitches) x 3 velocities, rendered by FluidSynth "
     "(built once, cached), labelled by pitch, held-out instrument-pitch pairs",
     modality="audio",
+    licence="made offline by genforge with FluidSynth and the FluidR3_GM soundfont (MIT)",
 )
 def load_instrument_notes(spec, cfg) -> RawAudio:
     lo, hi = cfg.pitches

@@ -155,6 +155,7 @@ def cache_root() -> Path:
     lambda s: s == "spoken-digits",
     "the words zero..nine by 120 espeak-ng speakers (built once, cached), split by speaker",
     modality="audio",
+    licence="made offline by genforge with espeak-ng (GPL-3.0-or-later), a speech synthesiser",
 )
 def load_spoken_digits(spec, cfg) -> RawAudio:
     length = int(round(cfg.seconds * cfg.sample_rate))

@@ -27,7 +27,11 @@ FASHION_MNIST_CLASSES = [
 
 
 @register_source(
-    "digits", lambda s: s == "digits", "scikit-learn's 1,797 real 8x8 digits, always available", modality="image"
+    "digits",
+    lambda s: s == "digits",
+    "scikit-learn's 1,797 real 8x8 digits, always available",
+    modality="image",
+    licence="CC-BY-4.0 (UCI ML hand-written digits, E. Alpaydin and C. Kaynak; shipped by scikit-learn)",
 )
 def load_digits(spec, cfg) -> RawData:
     # deferred: scikit-learn is slow to import; only the digits source needs it
@@ -46,7 +50,11 @@ def load_digits(spec, cfg) -> RawData:
 
 
 @register_source(
-    "fashion-mnist", lambda s: s == "fashion-mnist", f"the IDX files in {FASHION_MNIST_DIR}", modality="image"
+    "fashion-mnist",
+    lambda s: s == "fashion-mnist",
+    f"the IDX files in {FASHION_MNIST_DIR}",
+    modality="image",
+    licence="MIT (Zalando Research; Debian's dataset-fashion-mnist)",
 )
 def load_fashion_mnist(spec, cfg) -> RawData:
     if not FASHION_MNIST_DIR.is_dir():

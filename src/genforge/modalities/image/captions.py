@@ -109,6 +109,7 @@ def caption(class_name: str, words: dict[str, int]) -> str:
     lambda s: s == "fashion-mnist-captions",
     "Fashion-MNIST captioned with its class and measured brightness and size ('a dark large ankle boot')",
     modality="image",
+    licence="MIT (Fashion-MNIST, Zalando Research; captions made by genforge)",
 )
 def load_fashion_mnist_captions(spec, cfg) -> RawData:
     raw = load_fashion_mnist("fashion-mnist", cfg)

@@ -123,7 +123,9 @@ def _load_pair(spec: str, cfg) -> RawData:
         k = raw.class_names.index(c)
         test = None if raw.test is None else raw.test[raw.test_labels == k]
         sides.append(RawData(name=c, train=raw.train[raw.train_labels == k], test=test))
-    return two_domains(*sides, cfg, tuple(classes), (f"{spec}: {classes[0]}", f"{spec}: {classes[1]}"), spec)
+    pair = two_domains(*sides, cfg, tuple(classes), (f"{spec}: {classes[0]}", f"{spec}: {classes[1]}"), spec)
+    pair.summary["origin"] = source
+    return pair
 
 
 register_source(

@@ -212,6 +212,7 @@ def parse_all(items: list, name: str, recipe: dict, cfg, class_names: Optional[l
     lambda s: s == "bach-chorales",
     "J. S. Bach's chorales from music21's corpus, each voice a melody labelled soprano/alto/tenor/bass",
     modality="music",
+    licence="public domain (J. S. Bach), from music21's corpus (BSD-3-Clause)",
 )
 def load_bach(spec, cfg) -> RawMusic:
     # deferred: music21 takes about 1.5 s to import; only the corpus sources need it
@@ -228,6 +229,7 @@ def load_bach(spec, cfg) -> RawMusic:
     lambda s: s == "folk-songs",
     "the Essen folk songs from music21's corpus (`data.collections`, e.g. han1 han2 altdeu10), labelled by collection",
     modality="music",
+    licence="the Essen Folksong Collection, from music21's corpus (BSD-3-Clause); see its corpus notes",
 )
 def load_folk(spec, cfg) -> RawMusic:
     # deferred: music21 takes about 1.5 s to import; only the corpus sources need it

@@ -94,6 +94,7 @@ class TextModality(Modality):
     preview_media = "text/plain; charset=utf-8"
     formats = ("json", "txt")
     preview_count = 16
+    item_files = ".txt"
 
     def load(self, cfg, run=None):
         return load_text(cfg, run)
@@ -225,6 +226,11 @@ class TextModality(Modality):
         """Token dropout: each piece (not EOS/PAD) becomes UNK with probability 0.25 * strength."""
         drop = (torch.rand(x.shape, generator=gen) < 0.25 * strength).to(x.device) & (x > EOS)
         return x.masked_fill(drop, UNK)
+
+    def screen(self, samples, block_list=None):
+        from .screen import screen_texts  # deferred: the classifier loads in a second; only sampling needs it
+
+        return screen_texts(list(samples), block_list)
 
     def memo_vectors(self, stored, codec=None):
         """Unit vectors of hashed character 3-gram counts: L2 distance is a monotone map of cosine similarity."""

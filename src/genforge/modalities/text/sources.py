@@ -162,6 +162,7 @@ def _fortune_files(zh: bool) -> dict[str, list[Path]]:
     lambda s: s == "fortunes",
     f"Debian's English fortunes in {FORTUNES_DIR}, the category as label",
     modality="text",
+    licence="BSD-style and public-domain texts (Debian's fortunes; /usr/share/doc/fortunes/copyright)",
 )
 def load_fortunes(spec, cfg) -> RawText:
     return from_files("fortunes", _fortune_files(zh=False), "%", cfg.strict)
@@ -172,6 +173,7 @@ def load_fortunes(spec, cfg) -> RawText:
     lambda s: s == "fortunes-zh",
     f"Debian's Chinese fortunes ({', '.join(ZH_FILES)} in {FORTUNES_DIR}), the file as label",
     modality="text",
+    licence="GPL-3.0-or-later (Debian's fortunes-zh)",
 )
 def load_fortunes_zh(spec, cfg) -> RawText:
     return from_files("fortunes-zh", _fortune_files(zh=True), "%", cfg.strict)

@@ -1,0 +1,255 @@
+"""Robust fingerprints of generated items, by well-kept libraries: they survive re-encoding, resizing, a little
+cropping or trimming, where a file's metadata (its C2PA manifest) does not.
+
+kind    files                            fingerprint (library)                       distance in [0, 1]
+image   .png .jpg .jpeg .bmp .tif .tiff  256-bit perceptual hashes (imagehash.phash)  Hamming / 256, nearest
+                                         of the image and of its centre crops        pair of crops
+frames  .gif .webp .mp4 .mov .webm       a 64-bit phash a frame (imagehash)           mean over frames of the
+                                                                                      nearest frame's Hamming / 64
+audio   .wav .flac .ogg .mp3             Chromaprint (pyacoustid + libchromaprint)   bit error rate, best of
+                                                                                      a few frames of shift
+text    .txt .jsonl (one item a line)    MinHash of character 4-grams (datasketch)   1 - estimated Jaccard
+notes   .mid .midi                       the melody's pitch intervals                1 - Jaccard of interval
+                                                                                      trigrams (any key)
+
+Chromaprint needs about three seconds of sound: a shorter clip is repeated to FINGERPRINT_SECONDS first,
+the same rule for generated and queried clips. Each kind's THRESHOLD is what docs/safety.md measures.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import imagehash
+import numpy as np
+from PIL import Image, ImageSequence
+
+from ..errors import DataError
+
+FINGERPRINT_SECONDS = 5.0
+MINHASH_PERMS = 64
+SHINGLE = 4
+MAX_SHIFT = 4  # Chromaprint frames (~0.12 s each) a trimmed clip may be shifted by
+CROPS = (0.03, 0.06)  # an image is also hashed with this share of each side cropped
+
+
+def _phash(img, size: int) -> str:
+    return str(imagehash.phash(img.convert("L"), hash_size=size))
+
+
+def _bits(hexes: list[str]) -> np.ndarray:
+    """Hex hashes -> bits [N, 4 * len]."""
+    return np.unpackbits(np.array([list(bytes.fromhex(h)) for h in hexes], dtype=np.uint8), axis=1)
+
+
+# ---------------------------------------------------------------- images
+
+
+def _crops(im) -> list:
+    """The image and its centre cropped by CROPS of each side: a copy cropped about that much still matches."""
+    w, h = im.size
+    out = [im]
+    for f in CROPS:
+        dx, dy = max(1, round(w * f)), max(1, round(h * f))
+        out.append(im.crop((dx, dy, w - dx, h - dy)))
+    return out
+
+
+def image_items(path: Path) -> list:
+    with Image.open(path) as im:
+        return [[_phash(c, 16) for c in _crops(im.convert("RGB"))]]
+
+
+def image_distance(a: list[str], b: list[str]) -> float:
+    """The smallest Hamming share between any crop of one and any crop of the other."""
+    return float(_hash_distances(a, _hash_table([b]))[0])
+
+
+# ---------------------------------------------------------------- frames
+
+
+def _frames(path: Path) -> list:
+    if path.suffix.lower() in (".mp4", ".mov", ".webm"):
+        import av  # deferred: the video extra's; only MP4 and MOV files need it
+
+        with av.open(str(path)) as box:
+            return [f.to_image() for f in box.decode(video=0)]
+    with Image.open(path) as im:
+        return [f.convert("RGB") for f in ImageSequence.Iterator(im)]
+
+
+def frames_items(path: Path) -> list:
+    return [[_phash(f, 8) for f in _frames(path)]]
+
+
+def frames_distance(a: list[str], b: list[str]) -> float:
+    x, y = _bits(a), _bits(b)
+    d = (x[:, None, :] != y[None, :, :]).mean(-1)  # [Fa, Fb]
+    return float(d.min(1).mean())
+
+
+# ---------------------------------------------------------------- audio
+
+
+def chromaprint(wave: np.ndarray, sr: int) -> list[int]:
+    """The raw Chromaprint of a mono clip (float in [-1, 1]), repeated to FINGERPRINT_SECONDS if shorter."""
+    try:
+        import chromaprint as cp  # deferred: the audio extra's (pyacoustid), over Debian's libchromaprint
+    except (ImportError, OSError) as e:
+        raise DataError(
+            f"audio fingerprints need Chromaprint ({e}): pip install pyacoustid; apt-get install libchromaprint1"
+        ) from None
+    reps = max(1, int(np.ceil(FINGERPRINT_SECONDS * sr / max(len(wave), 1))))
+    pcm = np.clip(np.tile(wave, reps) * 32767, -32768, 32767).astype("<i2")
+    fp = cp.Fingerprinter()
+    fp.start(sr, 1)
+    fp.feed(pcm.tobytes())
+    return [int(v) for v in cp.decode_fingerprint(fp.finish())[0]]
+
+
+def audio_items(path: Path) -> list:
+    import soundfile as sf  # deferred: the audio extra's; only audio files need it
+
+    wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    return [chromaprint(wave.mean(1), sr)]
+
+
+def audio_distance(a: list[int], b: list[int]) -> float:
+    x, y = np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
+    best = 1.0
+    for s in range(-MAX_SHIFT, MAX_SHIFT + 1):
+        u, v = (x[s:], y) if s >= 0 else (x, y[-s:])
+        n = min(len(u), len(v))
+        if n >= 4:
+            best = min(best, float(np.unpackbits((u[:n] ^ v[:n]).view(np.uint8)).mean()))
+    return best
+
+
+# ---------------------------------------------------------------- text
+
+
+def minhash(text: str) -> list[int]:
+    """MinHash of a text's character 4-grams, case and runs of white space folded."""
+    from datasketch import MinHash  # deferred: it imports scipy.integrate (most of a second); only text needs it
+
+    t = " ".join(text.lower().split())
+    m = MinHash(num_perm=MINHASH_PERMS, seed=1)
+    m.update_batch([t[i : i + SHINGLE].encode() for i in range(max(1, len(t) - SHINGLE + 1))])
+    return [int(v) for v in m.hashvalues]
+
+
+def text_lines(path: Path) -> list[str]:
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    if path.suffix.lower() == ".jsonl":
+        lines = [str(json.loads(line).get("text", "")) for line in lines if line.strip()]
+    return [line for line in lines if line.strip()]
+
+
+def text_items(path: Path) -> list:
+    return [minhash(t) for t in text_lines(path)]
+
+
+def text_distance(a: list[int], b: list[int]) -> float:
+    return float((np.asarray(a) != np.asarray(b)).mean())
+
+
+# ---------------------------------------------------------------- notes
+
+
+def notes_items(path: Path) -> list:
+    import pretty_midi  # deferred: the music extra's; only MIDI files need it
+
+    pm = pretty_midi.PrettyMIDI(io.BytesIO(path.read_bytes()))
+    notes = sorted((n.start, n.pitch) for i in pm.instruments if not i.is_drum for n in i.notes)
+    pitches = [p for _, p in notes]
+    return [[b - a for a, b in zip(pitches, pitches[1:])]]
+
+
+def notes_distance(a: list[int], b: list[int]) -> float:
+    """1 - Jaccard of interval trigrams; melodies of under three intervals match only if equal (and not empty)."""
+    if min(len(a), len(b)) < 3:
+        return 0.0 if a and list(a) == list(b) else 1.0
+    x, y = ({tuple(v[i : i + 3]) for i in range(len(v) - 2)} for v in (a, b))
+    return 1.0 - len(x & y) / len(x | y)
+
+
+def _hash_table(fps: list) -> np.ndarray:
+    """Image fingerprints (a hash per crop) -> bits [N, crops, 256]."""
+    return np.stack([_bits(f) for f in fps])
+
+
+def _hash_distances(fp, table: np.ndarray) -> np.ndarray:
+    q = _bits(fp)  # [crops, 256]
+    return (table[:, None, :, :] != q[None, :, None, :]).mean(-1).min((1, 2))
+
+
+def _value_table(fps: list) -> np.ndarray:
+    return np.asarray(fps, dtype=np.uint64).reshape(len(fps), MINHASH_PERMS)
+
+
+def _value_distances(fp, table: np.ndarray) -> np.ndarray:
+    return (table != np.asarray(fp, dtype=np.uint64)).mean(1)
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    suffixes: tuple[str, ...]
+    items: Callable[[Path], list]  # a file -> the fingerprints of the items in it
+    distance: Callable[[object, object], float]
+    threshold: float  # at or below: the same item
+    table: Optional[Callable[[list], np.ndarray]] = None  # many fingerprints as one array, where they fit one
+    distances: Optional[Callable[[object, np.ndarray], np.ndarray]] = None  # one fingerprint against a table
+
+    def index(self, fps: list):
+        """What `nearest` searches: a table of the fingerprints, or the list itself."""
+        return self.table(fps) if self.table and fps else fps
+
+    def nearest(self, fp, index) -> tuple[int, float]:
+        """(position, distance) of the fingerprint of `index` nearest to `fp`; (-1, 1.0) in an empty one."""
+        if len(index) == 0:
+            return -1, 1.0
+        d = self.distances(fp, index) if self.distances else np.array([self.distance(fp, x) for x in index])
+        i = int(np.argmin(d))
+        return i, float(d[i])
+
+
+KINDS = {
+    k.name: k
+    for k in (
+        Kind(
+            "image",
+            (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"),
+            image_items,
+            image_distance,
+            0.1,
+            _hash_table,
+            _hash_distances,
+        ),
+        Kind("frames", (".gif", ".webp", ".mp4", ".mov", ".webm"), frames_items, frames_distance, 0.1),
+        Kind("audio", (".wav", ".flac", ".ogg", ".mp3"), audio_items, audio_distance, 0.15),
+        Kind("text", (".txt", ".jsonl"), text_items, text_distance, 0.5, _value_table, _value_distances),
+        Kind("notes", (".mid", ".midi"), notes_items, notes_distance, 0.34),
+    )
+}
+
+
+def kind_of(path: Path) -> Kind | None:
+    """The fingerprint kind of a file, by its suffix; None where genforge fingerprints no such file."""
+    return next((k for k in KINDS.values() if path.suffix.lower() in k.suffixes), None)
+
+
+def file_items(path: Path) -> tuple[Kind, list]:
+    """(kind, the fingerprints of the items of a file); a file that cannot be read is a DataError naming it."""
+    kind = kind_of(path)
+    if kind is None:
+        suffixes = sorted(s for k in KINDS.values() for s in k.suffixes)
+        raise DataError(f"{path}: no fingerprint for this file type (expected one of {', '.join(suffixes)})")
+    try:
+        return kind, kind.items(path)
+    except Exception as e:  # any reader's failure on a damaged file: name the file and the reason
+        raise DataError(f"{path}: could not be read as {kind.name} ({type(e).__name__}: {e})") from None
