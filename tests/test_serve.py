@@ -1,6 +1,7 @@
 import base64
 import contextlib
 import io
+import json
 import os
 import shutil
 import socket
@@ -62,6 +63,19 @@ def test_generate_png_and_json_are_seeded(client):
     assert np.array_equal(a, pixels(3)) and not np.array_equal(a, pixels(4))
     js = client.get("/api/vae-run/generate", params={"n": 3, "format": "json"}).json()
     assert len(js["images"]) == 3 and Image.open(io.BytesIO(base64.b64decode(js["images"][0]))).size == (8, 8)
+
+
+def test_answers_are_signed_guarded_and_verified_by_the_server(client):
+
+    a = client.get("/api/dcgan-run/generate", params={"n": 4, "seed": 3})
+    assert json.loads(a.headers["X-Genforge-Guards"])["guards"] == ["copies", "screen"]
+    v = client.post("/api/verify", params={"filename": "answer.png"}, content=a.content).json()
+    assert v["manifest"] == "valid" and v["manifest_run"].endswith("dcgan-run") and v["recognised"]
+    assert client.post("/api/verify", params={"filename": "x.exe"}, content=b"1").status_code == 422
+    plain = io.BytesIO()
+    png(a).save(plain, format="PNG")  # the picture alone, without its manifest
+    v = client.post("/api/verify", params={"filename": "plain.png"}, content=plain.getvalue()).json()
+    assert v["manifest"] == "none" and v["recognised"] and v["runs"][0].endswith("dcgan-run")
 
 
 def test_interpolate_and_traverse(client):

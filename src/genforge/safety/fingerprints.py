@@ -35,10 +35,17 @@ MINHASH_PERMS = 64
 SHINGLE = 4
 MAX_SHIFT = 4  # Chromaprint frames (~0.12 s each) a trimmed clip may be shifted by
 CROPS = (0.03, 0.06)  # an image is also hashed with this share of each side cropped
+NORMALISE = 64  # the side every picture is resampled to before its perceptual hash (phash's own working size)
 
 
 def _phash(img, size: int) -> str:
     return str(imagehash.phash(img.convert("L"), hash_size=size))
+
+
+def _normalised(img):
+    """A picture resampled to NORMALISE x NORMALISE (bicubic) before hashing: a small sample and a resized copy
+    of it then pass through the same resampling, which keeps their hashes' high bits alike."""
+    return img.convert("L").resize((NORMALISE, NORMALISE), Image.BICUBIC)
 
 
 def _bits(hexes: list[str]) -> np.ndarray:
@@ -61,7 +68,7 @@ def _crops(im) -> list:
 
 def image_items(path: Path) -> list:
     with Image.open(path) as im:
-        return [[_phash(c, 16) for c in _crops(im.convert("RGB"))]]
+        return [[_phash(_normalised(c), 16) for c in _crops(im.convert("RGB"))]]
 
 
 def image_distance(a: list[str], b: list[str]) -> float:
@@ -221,21 +228,14 @@ class Kind:
 KINDS = {
     k.name: k
     for k in (
-        Kind(
-            "image",
-            (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"),
-            image_items,
-            image_distance,
-            0.1,
-            _hash_table,
-            _hash_distances,
-        ),
+        Kind("image", (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"), image_items, image_distance, 0.15,
+             _hash_table, _hash_distances),
         Kind("frames", (".gif", ".webp", ".mp4", ".mov", ".webm"), frames_items, frames_distance, 0.1),
         Kind("audio", (".wav", ".flac", ".ogg", ".mp3"), audio_items, audio_distance, 0.15),
         Kind("text", (".txt", ".jsonl"), text_items, text_distance, 0.5, _value_table, _value_distances),
         Kind("notes", (".mid", ".midi"), notes_items, notes_distance, 0.34),
     )
-}
+}  # fmt: skip
 
 
 def kind_of(path: Path) -> Kind | None:

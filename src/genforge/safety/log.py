@@ -35,7 +35,10 @@ def runs_under(root: Path) -> list[Path]:
 
 
 def read_log(run: Path) -> list[dict]:
-    """A run's log rows; a torn last line (a process killed mid-write) is skipped."""
+    """A run's log rows (none before its first generated file); a torn line (a process killed mid-write) is
+    skipped."""
+    if not (run / LOG).is_file():
+        return []
     rows = []
     for line in (run / LOG).read_text(encoding="utf-8", errors="replace").splitlines():
         try:
