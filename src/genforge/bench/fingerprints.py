@@ -54,6 +54,9 @@ IMAGE: dict[str, Transform] = {
     "resized x2 (bicubic)": lambda s, d: _image(s, d, lambda im: im.resize((im.width * 2, im.height * 2), 3)),
     "resized x0.75": lambda s, d: _image(s, d, lambda im: im.resize((im.width * 3 // 4, im.height * 3 // 4), 3)),
     "cropped 5% a side": lambda s, d: _image(s, d, lambda im: _crop(im, 0.05)),
+    "cropped 10% off the left and top": lambda s, d: _image(
+        s, d, lambda im: im.crop((round(im.width * 0.1), round(im.height * 0.1), im.width, im.height))
+    ),
     "noise (sd 4 of 255)": lambda s, d: _image(s, d, lambda im: _noise(im, 4.0)),
 }
 
@@ -129,10 +132,19 @@ def _stretch(pm, f: float):
             n.start, n.end = n.start * f, n.end * f
 
 
+def _drop_last(pm):
+    notes = [n for inst in pm.instruments for n in inst.notes]
+    if len(notes) > 4:
+        last = max(notes, key=lambda n: n.start)
+        for inst in pm.instruments:
+            inst.notes = [n for n in inst.notes if n is not last]
+
+
 NOTES: dict[str, Transform] = {
     "rewritten (metadata gone)": lambda s, d: _midi(s, d, lambda pm: None),
     "transposed up a tone": lambda s, d: _midi(s, d, lambda pm: _transpose(pm, 2)),
     "25% slower": lambda s, d: _midi(s, d, lambda pm: _stretch(pm, 1.25)),
+    "last note dropped": lambda s, d: _midi(s, d, _drop_last),
 }
 
 

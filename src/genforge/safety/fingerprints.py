@@ -6,14 +6,16 @@ image   .png .jpg .jpeg .bmp .tif .tiff  256-bit perceptual hashes (imagehash.ph
                                          of the image and of its centre crops        pair of crops
 frames  .gif .webp .mp4 .mov .webm       a 64-bit phash a frame (imagehash)           mean over frames of the
                                                                                       nearest frame's Hamming / 64
-audio   .wav .flac .ogg .mp3             Chromaprint (pyacoustid + libchromaprint)   bit error rate, best of
-                                                                                      a few frames of shift
+audio   .wav .flac .ogg .mp3             Chromaprints (pyacoustid + libchromaprint)  bit error rate, best
+                                         of the clip and of its start trimmed         pair of trims and shift
 text    .txt .jsonl (one item a line)    MinHash of character 4-grams (datasketch)   1 - estimated Jaccard
-notes   .mid .midi                       the melody's pitch intervals                1 - Jaccard of interval
-                                                                                      trigrams (any key)
+notes   .mid .midi                       the melody's pitch intervals and onset      1 - Jaccard of token
+                                         ratios                                       trigrams (any key, tempo)
 
 Chromaprint needs about three seconds of sound: a shorter clip is repeated to FINGERPRINT_SECONDS first,
-the same rule for generated and queried clips. Each kind's THRESHOLD is what docs/safety.md measures.
+the same rule for generated and queried clips (a one-second clip then holds about four distinct frames, which
+is what limits how far a short clip can be changed and still be told from other recordings of the same word).
+Each kind's threshold is what `python -m genforge.bench.fingerprints` measures (docs/safety.md).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ FINGERPRINT_SECONDS = 5.0
 MINHASH_PERMS = 64
 SHINGLE = 4
 MAX_SHIFT = 4  # Chromaprint frames (~0.12 s each) a trimmed clip may be shifted by
+TRIMS = (0.0, 0.04, 0.08, 0.12)  # seconds cut from a clip's start, each hashed
 CROPS = (0.03, 0.06)  # an image is also hashed with this share of each side cropped
 NORMALISE = 64  # the side every picture is resampled to before its perceptual hash (phash's own working size)
 
@@ -122,18 +125,44 @@ def audio_items(path: Path) -> list:
     import soundfile as sf  # deferred: the audio extra's; only audio files need it
 
     wave, sr = sf.read(str(path), dtype="float32", always_2d=True)
-    return [chromaprint(wave.mean(1), sr)]
+    wave = wave.mean(1)
+    # a short clip is repeated, so a trimmed copy repeats at another period: its start is also hashed trimmed
+    return [[chromaprint(wave[int(t * sr) :], sr) for t in TRIMS]]
 
 
-def audio_distance(a: list[int], b: list[int]) -> float:
-    x, y = np.asarray(a, dtype=np.uint32), np.asarray(b, dtype=np.uint32)
-    best = 1.0
+def _audio_table(fps: list) -> tuple[np.ndarray, np.ndarray]:
+    """Clips' fingerprints (a Chromaprint per trim) -> (frames uint32 [N, trims, L] zero-padded, lengths [N, trims])."""
+    width = max(len(f) for item in fps for f in item)
+    table = np.zeros((len(fps), len(TRIMS), width), dtype=np.uint32)
+    lengths = np.zeros((len(fps), len(TRIMS)), dtype=np.int64)
+    for i, item in enumerate(fps):
+        for j, f in enumerate(item):
+            table[i, j, : len(f)], lengths[i, j] = f, len(f)
+    return table, lengths
+
+
+def _audio_distances(fp, index) -> np.ndarray:
+    """The bit error rate of a clip against each logged clip: the best pair of trims and shift (MAX_SHIFT frames
+    either way) over at least 4 overlapping frames; 1.0 where none overlaps that much."""
+    table, lt = index
+    q, lq = _audio_table([fp])
+    q, lq = q[0], lq[0]  # [trims, Lq], [trims]
+    best = np.ones(table.shape[:2] + q.shape[:1])  # [N, trims, trims]
     for s in range(-MAX_SHIFT, MAX_SHIFT + 1):
-        u, v = (x[s:], y) if s >= 0 else (x, y[-s:])
-        n = min(len(u), len(v))
-        if n >= 4:
-            best = min(best, float(np.unpackbits((u[:n] ^ v[:n]).view(np.uint8)).mean()))
-    return best
+        t, u = (table[..., s:], q) if s >= 0 else (table, q[:, -s:])
+        m = min(t.shape[-1], u.shape[-1])
+        pos = np.arange(m)
+        valid = (pos < (lt - max(s, 0))[..., None])[:, :, None, :] & (pos < (lq - max(-s, 0))[:, None])[None, None]
+        xor = t[:, :, None, :m] ^ u[None, None, :, :m]  # [N, trims, trims, m]
+        bits = np.unpackbits(xor.view(np.uint8).reshape(*xor.shape, 4), axis=-1).sum(-1)
+        n = valid.sum(-1)
+        ber = np.where(n >= 4, (bits * valid).sum(-1) / (32.0 * np.maximum(n, 1)), 1.0)
+        best = np.minimum(best, ber)
+    return best.min((1, 2))
+
+
+def audio_distance(a: list, b: list) -> float:
+    return float(_audio_distances(a, _audio_table([b]))[0])
 
 
 # ---------------------------------------------------------------- text
@@ -168,18 +197,25 @@ def text_distance(a: list[int], b: list[int]) -> float:
 
 
 def notes_items(path: Path) -> list:
+    """One melody's tokens: (pitch interval, inter-onset ratio in half octaves of time) from its third note on,
+    which neither a transposition nor a change of tempo alters."""
     import pretty_midi  # deferred: the music extra's; only MIDI files need it
 
     pm = pretty_midi.PrettyMIDI(io.BytesIO(path.read_bytes()))
     notes = sorted((n.start, n.pitch) for i in pm.instruments if not i.is_drum for n in i.notes)
-    pitches = [p for _, p in notes]
-    return [[b - a for a, b in zip(pitches, pitches[1:])]]
+    tokens = []
+    for (t0, _), (t1, p1), (t2, p2) in zip(notes, notes[1:], notes[2:]):
+        a, b = t2 - t1, t1 - t0
+        ratio = int(np.round(2 * np.log2(a / b))) if a > 0 and b > 0 else 99  # 99: a chord (no time between)
+        tokens.append([p2 - p1, ratio])
+    return [tokens]
 
 
-def notes_distance(a: list[int], b: list[int]) -> float:
-    """1 - Jaccard of interval trigrams; melodies of under three intervals match only if equal (and not empty)."""
+def notes_distance(a: list, b: list) -> float:
+    """1 - Jaccard of token trigrams; melodies of under three tokens match only if equal (and not empty)."""
+    a, b = [tuple(t) for t in a], [tuple(t) for t in b]
     if min(len(a), len(b)) < 3:
-        return 0.0 if a and list(a) == list(b) else 1.0
+        return 0.0 if a and a == b else 1.0
     x, y = ({tuple(v[i : i + 3]) for i in range(len(v) - 2)} for v in (a, b))
     return 1.0 - len(x & y) / len(x | y)
 
@@ -213,12 +249,14 @@ class Kind:
     distances: Optional[Callable[[object, np.ndarray], np.ndarray]] = None  # one fingerprint against a table
 
     def index(self, fps: list):
-        """What `nearest` searches: a table of the fingerprints, or the list itself."""
-        return self.table(fps) if self.table and fps else fps
+        """What `nearest` searches: a table of the fingerprints (None where there are none), or the list itself."""
+        if self.table is None:
+            return fps
+        return self.table(fps) if fps else None
 
     def nearest(self, fp, index) -> tuple[int, float]:
         """(position, distance) of the fingerprint of `index` nearest to `fp`; (-1, 1.0) in an empty one."""
-        if len(index) == 0:
+        if index is None or len(index) == 0:
             return -1, 1.0
         d = self.distances(fp, index) if self.distances else np.array([self.distance(fp, x) for x in index])
         i = int(np.argmin(d))
@@ -231,9 +269,10 @@ KINDS = {
         Kind("image", (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"), image_items, image_distance, 0.15,
              _hash_table, _hash_distances),
         Kind("frames", (".gif", ".webp", ".mp4", ".mov", ".webm"), frames_items, frames_distance, 0.1),
-        Kind("audio", (".wav", ".flac", ".ogg", ".mp3"), audio_items, audio_distance, 0.15),
+        Kind("audio", (".wav", ".flac", ".ogg", ".mp3"), audio_items, audio_distance, 0.055, _audio_table,
+             _audio_distances),
         Kind("text", (".txt", ".jsonl"), text_items, text_distance, 0.5, _value_table, _value_distances),
-        Kind("notes", (".mid", ".midi"), notes_items, notes_distance, 0.34),
+        Kind("notes", (".mid", ".midi"), notes_items, notes_distance, 0.25),
     )
 }  # fmt: skip
 

@@ -9,6 +9,8 @@ their nearest training item (on half the test split, as `genforge evaluate` cali
 
 from __future__ import annotations
 
+import contextlib
+import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -18,9 +20,11 @@ import torch
 
 from ..errors import GenforgeError
 from ..evaluate.metrics import near_copy_threshold, nearest_distances
+from ..io import write_json
 from ..modalities import modality_of
 
 REDRAWS = 5
+FLOOR = "copy_floor.json"
 SEED_STRIDE = 1_000_003  # round r draws from seed + r * SEED_STRIDE: reproducible, apart from users' seeds
 
 
@@ -76,9 +80,25 @@ def copy_guard(model) -> CopyGuard:
                 f"trained on {fingerprint}); the copy guard needs the training data: restore it, or --allow-copies"
             )
         train = mod.memo_vectors(data.tensor("train"), data.codec)
-        test = mod.memo_vectors(data.tensor("test")[0::2], data.codec)
-        _GUARDS[key] = CopyGuard(train, near_copy_threshold(test, train))
+        _GUARDS[key] = CopyGuard(train, _threshold(model.run_dir, fingerprint, lambda: near_copy_threshold(
+            mod.memo_vectors(data.tensor("test")[0::2], data.codec), train)))  # fmt: skip
     return _GUARDS[key]
+
+
+def _threshold(run: Path, fingerprint: str, measure) -> float:
+    """The held-out floor of a run's data, measured once and kept in RUN/copy_floor.json with the data's
+    fingerprint (held-out items against every training item: seconds on a large set)."""
+    path = Path(run) / FLOOR
+    try:
+        kept = json.loads(path.read_text())
+        if kept.get("fingerprint") == fingerprint:
+            return float(kept["threshold"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    value = measure()
+    with contextlib.suppress(OSError):  # a read-only run still samples; it measures again next time
+        write_json(path, {"fingerprint": fingerprint, "threshold": value, "quantile": 0.01})
+    return value
 
 
 def guarded_samples(
