@@ -12,6 +12,7 @@ import torch
 import yaml
 from PIL import Image
 
+from genforge.bench.fingerprints import TRANSFORMS
 from genforge.errors import ConfigError
 from genforge.modalities import modality_of
 from genforge.run import load
@@ -99,7 +100,12 @@ def test_each_modality_writes_files_verify_attributes_to_their_run(
     assert all(v.manifest == "valid" and v.manifest_run == str(model.run_dir) for v in verdicts)
     assert all(v.recognised for v in verdicts)
     rows = [json.loads(line) for line in (model.run_dir / LOG).read_text().splitlines()]
-    assert {r["kind"] for r in rows} == {file_items(files[0])[0].name} and all(r["seed"] == 1 for r in rows)
+    kind = file_items(files[0])[0].name
+    assert {r["kind"] for r in rows} == {kind} and all(r["seed"] == 1 for r in rows)
+    (tmp_path / "stripped").mkdir()
+    stripped = next(iter(TRANSFORMS[kind].values()))(files[0], tmp_path / "stripped")  # re-saved, no metadata
+    again = verify([stripped], model.run_dir.parent)[0]
+    assert again.manifest == "none" and again.recognised
 
 
 def test_a_wav_keeps_its_note_and_matches_after_resampling_and_trimming(audio_data, tmp_path_factory, tmp_path):

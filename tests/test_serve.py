@@ -197,3 +197,18 @@ def test_browser_shows_text_for_a_text_model(text_data, text_folder, tmp_path):
         page.wait_for_function(f"document.getElementById('texts').innerText !== {first!r}")
         page.click("#between")
         page.wait_for_function("document.querySelectorAll('#path li').length === 7")
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+def test_the_page_verifies_an_uploaded_file(runs, client, tmp_path):
+    answer = client.get("/api/dcgan-run/generate", params={"n": 2, "seed": 9})
+    (tmp_path / "mine.png").write_bytes(answer.content)
+    with browser_on(create_app([runs["dcgan"], runs["vae"]])) as (page, url):
+        page.goto(url)
+        page.set_input_files("#verify_file", str(tmp_path / "mine.png"))
+        page.wait_for_function("document.getElementById('verify_out').textContent.includes('generation log')")
+        line = page.text_content("#verify_out")
+    assert "mine.png: signed by genforge" in line and "dcgan-run" in line

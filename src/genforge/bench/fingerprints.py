@@ -4,14 +4,16 @@ its data, which must not match.
 
     python -m genforge.bench.fingerprints runs/fm-dcgan --n 200 --real 1000
 
-prints a Markdown table (transformation -> match rate) and the false matches among the real items: the
-figures of docs/safety.md. Each sample is written one a file (text: one a line, each line its own file).
+prints a Markdown table (transformation -> match rate) and the false matches among the real items, and with
+`--costs --n 1000` the seconds each step of `genforge sample` takes: the figures of docs/safety.md. Each
+sample is written one a file (text: one a line, each line its own file).
 """
 
 from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -166,7 +168,9 @@ def _frames(src: Path, dst: Path, fn, suffix: str = ".gif") -> Path:
 
 FRAMES: dict[str, Transform] = {
     "metadata stripped (GIF re-saved)": lambda s, d: _frames(s, d, lambda f: f),
-    "MP4 (H.264)": lambda s, d: _frames(s, d, lambda f: [x.resize((x.width * 2, x.height * 2)) for x in f], ".mp4"),
+    "MP4 (H.264), resized x2": lambda s, d: _frames(
+        s, d, lambda f: [x.resize((x.width * 2, x.height * 2)) for x in f], ".mp4"
+    ),
     "resized x2": lambda s, d: _frames(s, d, lambda f: [x.resize((x.width * 2, x.height * 2), 3) for x in f]),
     "first 2 frames trimmed": lambda s, d: _frames(s, d, lambda f: f[2:] if len(f) > 3 else f),
 }
@@ -220,6 +224,34 @@ def measure(run: Path, n: int = 200, n_real: int = 1000, seed: int = 0) -> dict:
     return {"kind": kind, "rows": rows, "false_matches": false, "n": len(gen), "n_real": len(real_files)}
 
 
+def costs(run: Path, n: int = 1000, suffix: str = ".npz") -> str:
+    """A Markdown row of seconds for n samples of a run: the draw (after a warm-up draw), the guards (with the
+    copy floor kept, and measured afresh), a plain write, and `write_samples` (write, sign, fingerprint, log)."""
+    from ..safety import guard
+
+    model = load(run)
+    mod = modality_of(model)
+
+    def seconds(fn) -> tuple[object, float]:
+        t = time.perf_counter()
+        out = fn()
+        return out, time.perf_counter() - t
+
+    guarded_samples(model, n, 0, allow_copies=True, screen=False)
+    _, draw = seconds(lambda: guarded_samples(model, n, 0, allow_copies=True, screen=False))
+    (Path(run) / guard.FLOOR).unlink(missing_ok=True)
+    guard._GUARDS.clear()
+    _, first = seconds(lambda: guarded_samples(model, n, 0))
+    guard._GUARDS.clear()
+    (samples, labels, report), kept = seconds(lambda: guarded_samples(model, n, 0))
+    suffix = mod.item_files or suffix
+    with tempfile.TemporaryDirectory() as tmp:
+        _, plain = seconds(lambda: mod.write(samples, Path(tmp) / f"plain{suffix}"))
+        _, published = seconds(lambda: write_samples(model, samples, Path(tmp) / f"out{suffix}", labels=labels))
+    return (f"| {Path(run).name} ({suffix}) | {draw:.1f} | {kept - draw:.1f} ({first - draw:.1f}) | {plain:.1f} | "
+            f"{published:.1f} | {report.copies_redrawn} + {report.screened_redrawn} |")  # fmt: skip
+
+
 def table(result: dict, run: str) -> str:
     """The Markdown rows of one run's measurement."""
     k = KINDS[result["kind"]]
@@ -235,7 +267,14 @@ def main(argv=None) -> None:
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--n", type=int, default=200, help="samples a run")
     ap.add_argument("--real", type=int, default=1000, help="real items checked for false matches")
+    ap.add_argument("--costs", action="store_true", help="instead: seconds of sampling n items, each step apart")
     args = ap.parse_args(argv)
+    if args.costs:
+        print("| run | draw | guards (first call) | write | write, sign, fingerprint | redrawn (copies + screened) |")
+        print("|---|---|---|---|---|---|")
+        for run in args.runs:
+            print(costs(run, args.n), flush=True)
+        return
     print("| run | transformation | match rate |\n|---|---|---|")
     for run in args.runs:
         print(table(measure(run, args.n, args.real), run.name), flush=True)
