@@ -1,5 +1,6 @@
 """The text screen of the sampling guard: generated text that an offensive-language classifier flags, or that
-holds an entry of a block list, is held back.
+holds an entry of a block list, is held back. `python -m genforge.modalities.text.screen fortunes fortunes-zh`
+prints the screen's real-data floor: the share of held-out real texts it flags.
 
 English: alt-profanity-check's linear classifier (trained on labelled offensive tweets and comments), flagged at
 a probability of PROFANITY_AT (the library's own `predict` cut). It reads English only: Chinese and other
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from ...errors import ConfigError
+from .textset import decode, load_text
 
 PROFANITY_AT = 0.5
 DEFAULT_BLOCK_LIST = Path(__file__).with_name("blocklist.txt")
@@ -50,3 +52,23 @@ def screen_texts(texts: list[str], block_list: Optional[Path] = None) -> list[st
         else:
             reasons.append("offensive (classifier)" if p >= PROFANITY_AT else "")
     return reasons
+
+
+def floor_row(source: str) -> str:
+    """A Markdown row: how many held-out real texts of a data set the screen flags (its real-data floor)."""
+    from .modality import TextDataConfig  # deferred: the modality imports this module when it screens
+
+    data = load_text(TextDataConfig(source=source))
+    texts = decode(data.codec, data.tensor("test"))
+    reasons = screen_texts(texts)
+    by_classifier = sum(r.startswith("offensive") for r in reasons)
+    by_list = sum(r.startswith("block list") for r in reasons)
+    return f"| {source} | {len(texts):,} | {by_classifier} ({by_classifier / len(texts):.1%}) | {by_list} |"
+
+
+if __name__ == "__main__":
+    import sys
+
+    print("| data | held-out texts | flagged by the classifier | by the block list |\n|---|---|---|---|")
+    for name in sys.argv[1:] or ["fortunes", "fortunes-zh"]:
+        print(floor_row(name), flush=True)
