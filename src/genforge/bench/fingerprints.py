@@ -24,6 +24,7 @@ from scipy.signal import resample_poly
 
 from ..modalities import modality_of
 from ..run import load
+from ..safety import guard
 from ..safety.fingerprints import KINDS, file_items, kind_of, text_lines
 from ..safety.guard import guarded_samples
 from ..safety.log import LogIndex
@@ -227,8 +228,6 @@ def measure(run: Path, n: int = 200, n_real: int = 1000, seed: int = 0) -> dict:
 def costs(run: Path, n: int = 1000, suffix: str = ".npz") -> str:
     """A Markdown row of seconds for n samples of a run: the draw (after a warm-up draw), the guards (with the
     copy floor kept, and measured afresh), a plain write, and `write_samples` (write, sign, fingerprint, log)."""
-    from ..safety import guard
-
     model = load(run)
     mod = modality_of(model)
 

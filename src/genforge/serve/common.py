@@ -102,7 +102,7 @@ def signed(m, response, **provenance):
     suffix = {".jpe": ".jpg"}.get(suffix, suffix)
     if suffix not in EMBEDS:
         return response
-    response.body = publish_bytes(m, bytes(response.body), suffix, mode="served", **provenance)
+    response.body = publish_bytes(m, bytes(response.body), suffix, **{"mode": "served", **provenance})
     response.headers["content-length"] = str(len(response.body))
     return response
 

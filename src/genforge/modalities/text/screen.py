@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Optional
 
 from ...errors import ConfigError
+from .. import MODALITIES
 from .textset import decode, load_text
 
 PROFANITY_AT = 0.5
@@ -56,9 +57,7 @@ def screen_texts(texts: list[str], block_list: Optional[Path] = None) -> list[st
 
 def floor_row(source: str) -> str:
     """A Markdown row: how many held-out real texts of a data set the screen flags (its real-data floor)."""
-    from .modality import TextDataConfig  # deferred: the modality imports this module when it screens
-
-    data = load_text(TextDataConfig(source=source))
+    data = load_text(MODALITIES.get("text").DataConfig(source=source))
     texts = decode(data.codec, data.tensor("test"))
     reasons = screen_texts(texts)
     by_classifier = sum(r.startswith("offensive") for r in reasons)
