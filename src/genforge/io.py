@@ -68,31 +68,39 @@ def read_json(path: str | Path):
         raise RunError(f"{path}: not a valid JSON file ({e})") from None
 
 
-def read_metrics(path: str | Path) -> list[dict]:
-    """The records of a metrics.jsonl (every value a number); a line that is not one (cut off by a kill,
-    damaged) is left out."""
+def read_jsonl(path: str | Path) -> list[dict]:
+    """The JSON objects of a .jsonl file genforge appends to (none if it is missing); a line that is not one
+    (cut off by a kill, damaged) is left out."""
     path = Path(path)
     if not path.is_file():
         return []
-    out, number = [], (int, float)
+    out = []
     for line in path.read_bytes().decode("utf-8", errors="replace").splitlines():
         try:
             rec = json.loads(line)
         except ValueError:
             continue
-        if isinstance(rec, dict) and all(isinstance(v, number) and not isinstance(v, bool) for v in rec.values()):
+        if isinstance(rec, dict):
             out.append(rec)
     return out
 
 
-def append_jsonl(path: str | Path, obj) -> None:
-    """Append one JSON line (a line cut short by a kill or a full disk is skipped by its readers)."""
-    line = json.dumps(obj) + "\n"
+def read_metrics(path: str | Path) -> list[dict]:
+    """The records of a metrics.jsonl (every value a number); a line that is not one (cut off by a kill,
+    damaged) is left out."""
+    number = (int, float)
+    return [r for r in read_jsonl(path) if all(isinstance(v, number) and not isinstance(v, bool) for v in r.values())]
+
+
+def append_jsonl(path: str | Path, *objs) -> None:
+    """Append JSON lines, one an object, in one write (a line cut short by a kill or a full disk is skipped by
+    its readers)."""
+    lines = "".join(json.dumps(obj) + "\n" for obj in objs)
     try:
         with open(path, "a") as f:
-            f.write(line)
+            f.write(lines)
     except OSError as e:
-        _raise_if_full(e, Path(path), len(line), "the lines before it are intact")
+        _raise_if_full(e, Path(path), len(lines), "the lines before it are intact")
         raise
 
 

@@ -9,12 +9,12 @@ Written when training ends and refreshed by `genforge evaluate`; built from the 
 from __future__ import annotations
 
 import inspect
-import json
 from pathlib import Path
 
 import yaml
 
-from ..io import CONFIG, STATUS, atomic_write
+from ..errors import RunError
+from ..io import CONFIG, STATUS, atomic_write, read_json, read_metrics
 from ..models import FAMILIES
 from ..version import __version__
 from .log import LOG
@@ -23,25 +23,16 @@ CARD = "README.md"
 
 
 def _read(path: Path):
+    """A JSON file of the run, or None where it is missing or damaged (the card says what it lacks)."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return read_json(path)
+    except RunError:
         return None
 
 
 def _last_metrics(run: Path) -> dict:
-    try:
-        lines = (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return {}
-    for line in reversed(lines):
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue
-        if "elapsed_s" in rec:
-            return rec
-    return {}
+    """The last training record with the elapsed time (empty before the first)."""
+    return next((r for r in reversed(read_metrics(run / "metrics.jsonl")) if "elapsed_s" in r), {})
 
 
 def _command(cfg: dict, run: Path) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import GenforgeError
-from ..evaluate.metrics import near_copy_threshold, nearest_distances
+from ..evaluate.metrics import held_out_threshold, nearest_distances
 from ..io import write_json
 from ..modalities import modality_of
 
@@ -79,9 +79,13 @@ def copy_guard(model) -> CopyGuard:
                 f"{model.run_dir}: its data ({cfg.source}) changed since training (fingerprint {data.fingerprint}, "
                 f"trained on {fingerprint}); the copy guard needs the training data: restore it, or --allow-copies"
             )
-        train = mod.memo_vectors(data.tensor("train"), data.codec)
-        _GUARDS[key] = CopyGuard(train, _threshold(model.run_dir, fingerprint, lambda: near_copy_threshold(
-            mod.memo_vectors(data.tensor("test")[0::2], data.codec), train)))  # fmt: skip
+
+        def memo(stored: torch.Tensor) -> torch.Tensor:
+            return mod.memo_vectors(stored, data.codec)
+
+        train = memo(data.tensor("train"))
+        floor = _threshold(model.run_dir, fingerprint, lambda: held_out_threshold(memo, data.tensor("test"), train))
+        _GUARDS[key] = CopyGuard(train, floor)
     return _GUARDS[key]
 
 
@@ -125,10 +129,10 @@ def guarded_samples(
 
     stored, labels = draw(n, seed)
     for rnd in range(REDRAWS + 1):
-        bad = torch.zeros(len(stored), dtype=torch.bool)
-        if guard is not None:
-            copy = guard.copies(mod.memo_vectors(stored, model.codec))
-            bad |= copy
+        if guard is None:
+            bad = torch.zeros(len(stored), dtype=torch.bool)
+        else:
+            bad = guard.copies(mod.memo_vectors(stored, model.codec))
         reasons = mod.screen(mod.to_samples(stored, model.codec), block_list) if screen else [""] * len(stored)
         screened = torch.tensor([bool(r) for r in reasons], dtype=torch.bool)
         if not bad.any() and not screened.any():

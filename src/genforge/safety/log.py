@@ -6,24 +6,21 @@ the generation's seed and mode}. `genforge verify` searches the logs of every ru
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
+from ..io import append_jsonl, read_jsonl
 from .fingerprints import KINDS
 
 LOG = "generations.jsonl"
 
 
-def append(run: Path, rows: Iterable[dict]) -> int:
-    """Append log rows to RUN/generations.jsonl (appends of one process's lines are whole); returns how many."""
+def append(run: Path, rows: Iterable[dict]) -> None:
+    """Append log rows, stamped with the time, to RUN/generations.jsonl in one write."""
     stamp = round(time.time(), 3)
-    lines = [json.dumps({"time": stamp, **r}, separators=(",", ":")) + "\n" for r in rows]
-    with open(run / LOG, "a", encoding="utf-8") as f:
-        f.write("".join(lines))
-    return len(lines)
+    append_jsonl(run / LOG, *({"time": stamp, **r} for r in rows))
 
 
 def runs_under(root: Path) -> list[Path]:
@@ -35,17 +32,8 @@ def runs_under(root: Path) -> list[Path]:
 
 
 def read_log(run: Path) -> list[dict]:
-    """A run's log rows (none before its first generated file); a torn line (a process killed mid-write) is
-    skipped."""
-    if not (run / LOG).is_file():
-        return []
-    rows = []
-    for line in (run / LOG).read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
+    """A run's log rows (none before its first generated file; a torn line is skipped)."""
+    return read_jsonl(run / LOG)
 
 
 @dataclass
@@ -60,7 +48,6 @@ class LogIndex:
     """The generation logs of some runs, read once and indexed by fingerprint kind for `best_match`."""
 
     def __init__(self, runs: list[Path]):
-        self.runs = runs
         self._by_kind: dict[str, list[tuple[Path, list[dict], object]]] = {}
         self._rows = {run: read_log(run) for run in runs}
 

@@ -51,6 +51,11 @@ def written_files(out: Path, before: dict) -> list[Path]:
     return [p for p, sig in snapshot(out).items() if before.get(p) != sig]
 
 
+def _log_fields(info: dict) -> dict:
+    """What a log row keeps of the generation's details: its seed and mode."""
+    return {k: info[k] for k in ("seed", "mode") if info.get(k) is not None}
+
+
 def _file_rows(files: list[Path], extra: dict) -> list[dict]:
     rows = []
     for f in files:
@@ -86,7 +91,7 @@ def publish(model, files: list[Path], samples=None, **extra) -> dict:
         sign_file(f, info)
     if model.run_dir is None:  # no run, no generation log to keep
         return info
-    log_extra = {k: info[k] for k in ("seed", "mode") if k in info}
+    log_extra = _log_fields(info)
     rows = _file_rows(files, log_extra)
     if samples is not None and not (len(files) > 1 and len(rows) == len(files)):  # not a folder of items already
         rows += sample_rows(model, samples, log_extra)
@@ -104,6 +109,6 @@ def publish_bytes(model, body: bytes, suffix: str, **extra) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"answer{suffix}"
         path.write_bytes(signed)
-        rows = _file_rows([path], {k: v for k, v in extra.items() if k in ("seed", "mode")})
+        rows = _file_rows([path], _log_fields(extra))
     append(Path(model.run_dir), [{**r, "file": "(served)"} for r in rows])
     return signed

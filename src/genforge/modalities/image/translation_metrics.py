@@ -87,7 +87,7 @@ def _direction(model, data, ext, names: Sequence[str], src: int, tgt: int, n: in
     # content's yardstick: each input against a random held-out image of the target domain
     pick = torch.randint(len(real_tgt), (len(inputs),), generator=torch.Generator().manual_seed(seed))
     base_f, base_px = _distance(f_in, f_real[pick], False), _distance(px_in, mod.memo_vectors(real_tgt[pick]), True)
-    threshold = M.near_copy_threshold(mod.memo_vectors(real_tgt[0::2]), px_train)
+    threshold = M.held_out_threshold(mod.memo_vectors, real_tgt, px_train)
     figures = {  # (stored items, features, class probabilities) -> the figure
         "fid": lambda s, f, p: M.fid(f_train, f, draws=2, seed=seed)["value"],
         "domain_agreement": lambda s, f, p: None if p is None else (p.argmax(1) == tgt).double().mean().item(),
