@@ -23,10 +23,12 @@ $(STAMP): pyproject.toml
 # plays melodies, and Chromaprint, which fingerprints generated clips.
 FORTUNES := /usr/share/games/fortunes
 SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
-DEB_DATA := dataset-fashion-mnist fortunes fortunes-zh espeak-ng fluidsynth fluid-soundfont-gm libchromaprint-tools
+DEB_DATA := dataset-fashion-mnist fortunes fortunes-zh espeak-ng fluidsynth fluid-soundfont-gm libchromaprint-tools \
+	sweethome3d-furniture
 data:
 	@if [ -d $(FMNIST) ] && [ -f $(FORTUNES)/love ] && [ -f $(FORTUNES)/tang300 ] && command -v espeak-ng >/dev/null \
-	  && command -v fluidsynth >/dev/null && [ -f $(SOUNDFONT) ] && command -v fpcalc >/dev/null; then \
+	  && command -v fluidsynth >/dev/null && [ -f $(SOUNDFONT) ] && command -v fpcalc >/dev/null \
+	  && [ -d /usr/share/sweethome3d/furniture ]; then \
 	  echo "data: $(FMNIST), $(FORTUNES), espeak-ng, fluidsynth"; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y -q $(DEB_DATA) >/dev/null 2>&1 || \

@@ -29,6 +29,7 @@ TEXT_MODULES = {
 }
 AUDIO = {"clips": 150, "sample_rate": 8000, "seconds": 0.5}  # spoken digits for tests: 0.5 s at 8 kHz
 VIDEO = {"clips": 160, "resolution": 16, "frames": 8}  # moving digits for tests: 8 frames of 16 x 16
+SHAPES = {"shapes": 200, "resolution": 16}  # primitive shapes for tests: 200 grids of 16^3
 FOLK = {"han": "han1", "deutsch": "altdeu10"}  # real folk songs for tests: 50 tunes of each of two collections
 # small data of each modality for the tiny configs
 DATA_SETS = {
@@ -37,6 +38,7 @@ DATA_SETS = {
     "audio": [f"data.{k}={v}" for k, v in AUDIO.items()],
     "video": [f"data.{k}={v}" for k, v in VIDEO.items()],
     "music": ["data.bars=1"],
+    "shapes": [f"data.{k}={v}" for k, v in SHAPES.items()],
 }
 
 
@@ -117,6 +119,17 @@ def video_data():
     from genforge.modalities.video.sources import load_video
 
     return load_video(VideoDataConfig(**VIDEO))
+
+
+@pytest.fixture(scope="session")
+def shapes_data(tmp_path_factory):
+    """200 primitive shapes of 16^3 voxels (and 20 held out), made into a temporary cache."""
+    pytest.importorskip("trimesh", reason="the shapes extra: pip install 'genforge[shapes]'")
+    from genforge.modalities.shapes.modality import ShapesDataConfig
+    from genforge.modalities.shapes.sources import load_shapes
+
+    _cache(tmp_path_factory)
+    return load_shapes(ShapesDataConfig(**SHAPES))
 
 
 @pytest.fixture(scope="session")

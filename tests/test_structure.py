@@ -213,14 +213,17 @@ def test_pyproject_has_an_extra_for_every_modality_and_one_version():
     meta = tomllib.loads((ROOT.parents[1] / "pyproject.toml").read_text())["project"]
     extras = meta["optional-dependencies"]
 
+    imports = {"scikit_image": "skimage"}  # distributions whose import name is not theirs
+
     def resolved(extra: str) -> set[str]:
-        """The distributions an extra installs, following genforge[...] references."""
+        """The import names of the distributions an extra installs, following genforge[...] references."""
         out = set()
         for req in extras[extra]:
             if req.startswith("genforge["):
                 out |= {d for e in req[9:].split("]")[0].split(",") for d in resolved(e)}
             else:
-                out.add(re.split(r"[<>=\[ ;]", req)[0].lower().replace("-", "_"))
+                name = re.split(r"[<>=\[ ;]", req)[0].lower().replace("-", "_")
+                out.add(imports.get(name, name))
         return out
 
     for m in manifests().values():

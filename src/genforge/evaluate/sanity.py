@@ -11,7 +11,9 @@ noise or low-pass filtering at growing strength, Griffin-Lim phase, one class, t
 clips returned as samples. Video: held-out clips (the floor), the first frame frozen, frames in a random
 order, blur and noise on every frame, one class, training clips returned as samples. Music: held-out melodies
 (the floor), their pitches shuffled (rhythm kept), random pitches in the data's range, one melody repeated,
-melodies two octaves up, one class, training melodies returned as samples. A trustworthy metric orders
+melodies two octaves up, one class, training melodies returned as samples. Shapes: held-out shapes (the
+floor), voxels flipped at random, shapes eroded or dilated by a voxel, one shape repeated, one class, shapes
+turned on their side, training shapes returned as samples. A trustworthy metric orders
 them as expected; tests assert these orders. The columns are every registered
 metric of the data's modality that needs no model.
 """
