@@ -121,17 +121,18 @@ def textbook_dcgan_nets(width: int = 64) -> tuple[nn.Module, nn.Module]:
     return G, D
 
 
-def textbook_dcgan_step() -> tuple[Step, int]:
-    """A step of the textbook DCGAN recipe as a user writes it from the tutorial: Adam 2e-4, betas (0.5, 0.999),
-    batch 128, BCE; D on real and detached fakes, then G on the same fakes through the updated D."""
-    G, D = textbook_dcgan_nets()
-    opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
+def plain_gan_step(G: nn.Module, D: nn.Module, noise: Callable[[int], torch.Tensor], lr: float, betas, to_model=None):
+    """A GAN step as a user writes it from the tutorials: two Adams, BCE on logits; D on real and detached fakes,
+    then G on the same fakes through the updated D. `noise(b)` draws G's input for a batch of b; `to_model` turns
+    the stored batch into D's input (default: as it is)."""
+    opt_g = torch.optim.Adam(G.parameters(), lr, betas=tuple(betas))
+    opt_d = torch.optim.Adam(D.parameters(), lr, betas=tuple(betas))
     bce = nn.BCEWithLogitsLoss()
 
     def step(x):
-        fake = G(torch.randn(x.shape[0], 100, 1, 1))
-        real_out, fake_out = D(x), D(fake.detach())
+        real = x if to_model is None else to_model(x)
+        fake = G(noise(real.shape[0]))
+        real_out, fake_out = D(real), D(fake.detach())
         loss_d = bce(real_out, torch.ones_like(real_out)) + bce(fake_out, torch.zeros_like(fake_out))
         opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
@@ -142,6 +143,14 @@ def textbook_dcgan_step() -> tuple[Step, int]:
         loss_g.backward()
         opt_g.step()
 
+    return step
+
+
+def textbook_dcgan_step() -> tuple[Step, int]:
+    """A step of the textbook DCGAN recipe as a user writes it from the tutorial: Adam 2e-4, betas (0.5, 0.999),
+    batch 128, BCE; D on real and detached fakes, then G on the same fakes through the updated D."""
+    G, D = textbook_dcgan_nets()
+    step = plain_gan_step(G, D, lambda b: torch.randn(b, 100, 1, 1), 2e-4, (0.5, 0.999))
     step.generator = nn.Sequential(nn.Unflatten(1, (100, 1, 1)), G)  # z [B, 100] in, as the article's
     return step, 128
 

@@ -12,11 +12,10 @@ import argparse
 import statistics
 
 import torch
-import torch.nn.functional as F
 
 from ...bench import Table
 from ...bench.flops import gemm_peak
-from ...bench.throughput import Step, genforge_step
+from ...bench.throughput import Step, genforge_step, plain_gan_step
 from ...run import resolve_config
 from .. import MODALITIES
 from .voxel_gan import VoxelDiscriminator, VoxelGenerator
@@ -32,26 +31,9 @@ def plain_voxel_gan_step() -> tuple[Step, int]:
     """A step of the voxel GAN written plainly, with the `default` preset's networks and batch."""
     cfg = resolve_config("voxel-gan", "default")
     G, D = VoxelGenerator(cfg.model, GRID), VoxelDiscriminator(cfg.model, GRID)
-    opt_g = torch.optim.Adam(G.parameters(), cfg.train.lr, betas=tuple(cfg.train.betas))
-    opt_d = torch.optim.Adam(D.parameters(), cfg.train.lr, betas=tuple(cfg.train.betas))
+    noise = lambda b: torch.randn(b, cfg.model.latent_dim)  # noqa: E731
     to_model = MODALITIES.get("shapes").to_model
-
-    def step(x):
-        real = to_model(x)
-        fake = G(torch.randn(len(real), cfg.model.latent_dim))
-        real_logits, fake_logits = D(real), D(fake.detach())
-        loss_d = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-        loss_d = loss_d + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        logits = D(fake)
-        loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-
-    return step, cfg.train.batch_size
+    return plain_gan_step(G, D, noise, cfg.train.lr, cfg.train.betas, to_model), cfg.train.batch_size
 
 
 def table(table_class, args, peak: float) -> None:

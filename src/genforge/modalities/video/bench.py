@@ -8,9 +8,8 @@ with BCE on logits, D on real and fake batches, then G, two Adams; no EMA, no tr
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
-from ...bench.throughput import Step, genforge_step
+from ...bench.throughput import Step, genforge_step, plain_gan_step
 from ...run import resolve_config
 from .. import MODALITIES
 from .videogan import VideoDiscriminator, VideoGenerator
@@ -26,26 +25,9 @@ def plain_videogan_step() -> tuple[Step, int]:
     """A step of the video GAN written plainly, with the `default` preset's networks and batch."""
     cfg = resolve_config("videogan", "default")
     G, D = VideoGenerator(cfg.model, CLIP), VideoDiscriminator(cfg.model, CLIP)
-    opt_g = torch.optim.Adam(G.parameters(), cfg.train.lr, betas=tuple(cfg.train.betas))
-    opt_d = torch.optim.Adam(D.parameters(), cfg.train.lr, betas=tuple(cfg.train.betas))
+    noise = lambda b: torch.randn(b, cfg.model.latent_dim)  # noqa: E731
     to_model = MODALITIES.get("video").to_model
-
-    def step(x):
-        real = to_model(x)
-        fake = G(torch.randn(len(real), cfg.model.latent_dim))
-        real_logits, fake_logits = D(real), D(fake.detach())
-        loss_d = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-        loss_d = loss_d + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-        logits = D(fake)
-        loss_g = F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-
-    return step, cfg.train.batch_size
+    return plain_gan_step(G, D, noise, cfg.train.lr, cfg.train.betas, to_model), cfg.train.batch_size
 
 
 def video_table(table_class, args, peak: float) -> None:
