@@ -5,7 +5,7 @@ literature, and the overlap of each shape with its nearest training shape.
   et al. 2019, PointFlow): POINTS points sampled uniformly on the surface of each shape's mesh (marching cubes at
   occupancy one half), in grid units over the grid's side. Between two clouds, the Chamfer distance: the mean
   squared distance of each point to the other cloud's nearest, both ways, summed. Samples are compared with a
-  reference of as many training shapes (at most SETS of each):
+  reference of as many training shapes (as many as the held-out split has, at most SETS, on every side):
   `mmd_cd` (minimum matching distance: each reference shape's nearest sample, averaged: fidelity),
   `cov_cd` (coverage: the share of reference shapes that are some sample's nearest: diversity), and
   `nna_cd` (1-nearest-neighbour accuracy of telling samples from reference shapes by their nearest neighbour in
@@ -70,7 +70,9 @@ def _figures(ctx, side) -> dict:
     """The three figures of one side, computed once and shared by the three metrics."""
     key = ("pointcloud", hashlib.blake2b(side.stored.numpy().tobytes(), digest_size=16).digest())
     if key not in ctx.cache:
-        n = min(len(side.stored), SETS)
+        # one count for the samples, their floor (as many held-out shapes) and the reference: coverage and
+        # 1-NNA depend on how many shapes each side has
+        n = min(len(side.stored), len(ctx.data.test), SETS)
         if "pointcloud_ref" not in ctx.cache:
             ctx.cache["pointcloud_ref"] = point_clouds(ctx.subset(ctx.data.tensor("train"), n, 7), ctx.seed)
         ref = ctx.cache["pointcloud_ref"]
