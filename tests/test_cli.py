@@ -70,9 +70,10 @@ def test_config_reference_in_docs_is_current():
 def test_metrics_command_lists_the_registry_by_modality():
     r = gf("metrics")
     rows = {line.split()[0]: line.split()[1] for line in r.stdout.splitlines()}
-    assert r.returncode == 0 and rows["fid"] == "image" and rows["fd"] == "audio/music/text/video"
-    assert rows["kid"] == rows["modified_is"] == "audio/image/music/text/video"
-    assert rows["self_bleu"] == "text" and rows["nll_iw"] == "image/music/text/video" and rows["motion_gap"] == "video"
+    assert r.returncode == 0 and rows["fid"] == "image" and rows["fd"] == "audio/music/shapes/text/video"
+    assert rows["kid"] == rows["modified_is"] == "audio/image/music/shapes/text/video"
+    assert rows["self_bleu"] == "text" and rows["nll_iw"] == "image/music/shapes/text/video"
+    assert rows["motion_gap"] == "video" and rows["mmd_cd"] == "shapes"
     assert rows["music_stats"] == "music" and rows["kl"] == "music/text"
 
 

@@ -118,14 +118,22 @@ def useful(ctx, side) -> dict:
 
 # Figures of held-out likelihood, computed by the family (Family.extra_figures).
 for _name, _mods, _help in [
-    ("nll_iw", ("image", "text", "video", "music"), "importance-weighted NLL bound on held-out data (exact for an LM)"),
-    ("elbo", ("image", "video"), "evidence lower bound on held-out images (clips)"),
-    ("bits_per_dim", ("image", "video"), "NLL bound in bits per pixel"),
-    ("reconstruction_mse", ("image", "video"), "mean squared error of reconstructions"),
+    (
+        "nll_iw",
+        ("image", "text", "video", "music", "shapes"),
+        "importance-weighted NLL bound on held-out data (exact for an LM)",
+    ),
+    ("elbo", ("image", "video", "shapes"), "evidence lower bound on held-out images (clips, shapes)"),
+    ("bits_per_dim", ("image", "video", "shapes"), "NLL bound in bits per pixel (voxel)"),
+    ("reconstruction_mse", ("image", "video", "shapes"), "mean squared error of reconstructions"),
     ("perplexity", ("text", "music"), "exp(NLL per token) on held-out text"),
     ("kl", ("text", "music"), "KL(q(z|x) || p(z)) per held-out sentence"),
     ("mutual_info", ("text", "music"), "mutual information between sentences and latents"),
-    ("active_units", ("image", "text", "video", "music"), "latent dimensions whose posterior mean varies (Cov > 0.01)"),
+    (
+        "active_units",
+        ("image", "text", "video", "music", "shapes"),
+        "latent dimensions whose posterior mean varies (Cov > 0.01)",
+    ),
 ]:
     register_metric(
         _name,
@@ -140,7 +148,7 @@ for _name, _mods, _help in [
 # Computed from the model by evaluate_run (models with the `reconstruct` ability, labelled data).
 register_metric(
     "reconstruction_accuracy",
-    modalities=("image", "video"),
+    modalities=("image", "video", "shapes"),
     needs=("reconstruct",),
     better="higher",
     help="share of held-out images whose reconstruction the data's classifier labels correctly "

@@ -217,7 +217,11 @@ def _is_table(spec: str) -> bool:
 def _rows(path: Path, raw: RawText, strict: bool) -> list[tuple[int, dict]]:
     lines = read_lines(path, raw.problems, strict)
     if path.suffix.lower() == ".csv":
-        return list(enumerate(csv.DictReader(lines), 2))
+        reader = csv.DictReader(lines)
+        try:
+            return list(enumerate(reader, 2))
+        except csv.Error as e:  # a carriage return inside an unquoted field, a NUL byte
+            raise DataError(f"{path}:{reader.line_num}: not a CSV row Python's csv module reads ({e})") from None
     rows = []
     for i, line in enumerate(lines, 1):
         if not line.strip():
