@@ -94,15 +94,18 @@ _register("cov_cd", "higher", "coverage (Chamfer): share of training shapes that
 _register("nna_cd", "lower", "1-NN accuracy (Chamfer) of telling samples from training shapes; 0.5 is ideal")
 
 
-def nearest_iou(stored: torch.Tensor, train: torch.Tensor) -> np.ndarray:
-    """Each grid's IoU of filled voxels (at least one half) with its nearest training grid: [N]."""
-    flat = lambda x: (x.flatten(1) >= 128).float()  # noqa: E731
-    t = flat(train)
-    t_count = t.sum(1)
+def filled(stored: torch.Tensor) -> torch.Tensor:
+    """Grids uint8 [N, 1, R, R, R] -> their filled voxels (at least one half) as float [N, R^3], for `nearest_iou`."""
+    return (stored.flatten(1) >= 128).float()
+
+
+def nearest_iou(stored: torch.Tensor, train_filled: torch.Tensor) -> np.ndarray:
+    """Each grid's IoU of filled voxels with its nearest training grid (`filled` of the training grids): [N]."""
+    t_count = train_filled.sum(1)
     best = []
     for part in stored.split(256):
-        a = flat(part)
-        inter = a @ t.T  # [n, M]
+        a = filled(part)
+        inter = a @ train_filled.T  # [n, M]
         union = a.sum(1, keepdim=True) + t_count - inter
         best.append((inter / union.clamp(min=1)).max(1).values)
     return torch.cat(best).numpy()
@@ -114,9 +117,11 @@ def nearest_iou(stored: torch.Tensor, train: torch.Tensor) -> np.ndarray:
     help="mean IoU with the nearest training shape, and the share above 99% of held-out shapes' (near copies)",
 )
 def nearest_iou_metric(ctx, side) -> dict:
-    train = ctx.data.tensor("train")
-    if "iou_threshold" not in ctx.cache:  # calibrated on held-out shapes: the model never saw them
+    if "iou_threshold" not in ctx.cache:  # once an evaluation: the samples, the floor and the calibration share them
+        train = ctx.cache["train_filled"] = filled(ctx.data.tensor("train"))
+        # calibrated on held-out shapes: the model never saw them
         ctx.cache["iou_threshold"] = float(np.quantile(nearest_iou(ctx.data.tensor("test"), train), 0.99))
+    train = ctx.cache["train_filled"]
     iou = nearest_iou(side.stored, train)
     share = float((iou > ctx.cache["iou_threshold"]).mean())
     return {"nearest_iou": {"value": float(iou.mean()), "copy_share": share, "threshold": ctx.cache["iou_threshold"]}}

@@ -80,7 +80,9 @@ def as_grids(stored: np.ndarray) -> torch.Tensor:
 def renders(stored: np.ndarray, yaw: float = YAW, size: int = SIZE) -> np.ndarray:
     """uint8 grids [N, R, R, R] -> their pictures uint8 [N, size, size, 3], in chunks (memory: size^3 a grid)."""
     grids = as_grids(stored)
-    return np.concatenate([render(part, yaw, size=size) for part in grids.split(64)]) if len(grids) else grids
+    if not len(grids):
+        return np.zeros((0, size, size, 3), np.uint8)
+    return np.concatenate([render(part, yaw, size=size) for part in grids.split(64)])
 
 
 def grid_picture(stored: np.ndarray, nrow: Optional[int] = None, size: int = SIZE):
