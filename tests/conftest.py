@@ -30,6 +30,7 @@ TEXT_MODULES = {
 AUDIO = {"clips": 150, "sample_rate": 8000, "seconds": 0.5}  # spoken digits for tests: 0.5 s at 8 kHz
 VIDEO = {"clips": 160, "resolution": 16, "frames": 8}  # moving digits for tests: 8 frames of 16 x 16
 SHAPES = {"shapes": 200, "resolution": 16}  # primitive shapes for tests: 200 grids of 16^3
+DIALOG_PAIRS = 300  # the first 300 training pairs of the English ChatterBot conversations
 FOLK = {"han": "han1", "deutsch": "altdeu10"}  # real folk songs for tests: 50 tunes of each of two collections
 # small data of each modality for the tiny configs
 DATA_SETS = {
@@ -39,6 +40,7 @@ DATA_SETS = {
     "video": [f"data.{k}={v}" for k, v in VIDEO.items()],
     "music": ["data.bars=1"],
     "shapes": [f"data.{k}={v}" for k, v in SHAPES.items()],
+    "dialog": [f"data.limit={DIALOG_PAIRS}"],
 }
 
 
@@ -119,6 +121,16 @@ def video_data():
     from genforge.modalities.video.sources import load_video
 
     return load_video(VideoDataConfig(**VIDEO))
+
+
+@pytest.fixture(scope="session")
+def dialog_data(tmp_path_factory):
+    """The English ChatterBot conversations, 300 training pairs (all the held-out ones)."""
+    pytest.importorskip("chatterbot_corpus", reason="the dialog extra: pip install 'genforge[dialog]'")
+    from genforge.modalities.dialog.pairset import DialogDataConfig, load_dialog
+
+    _cache(tmp_path_factory)
+    return load_dialog(DialogDataConfig(limit=DIALOG_PAIRS))
 
 
 @pytest.fixture(scope="session")

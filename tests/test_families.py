@@ -34,6 +34,7 @@ def data_for(request):
         "video": lambda: (get("video_data"), "moving-digits"),
         "music": lambda: (get("music_data"), str(get("music_folder"))),
         "shapes": lambda: (get("shapes_data"), "primitive-shapes"),
+        "dialog": lambda: (get("dialog_data"), "conversations"),
     }
     sets["translate"] = lambda: (get("ones_sevens"), "ones2sevens")  # two domains
     pick = lambda fam: "translate" if "translate" in fam.abilities else fam.modality  # noqa: E731

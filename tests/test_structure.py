@@ -213,7 +213,7 @@ def test_pyproject_has_an_extra_for_every_modality_and_one_version():
     meta = tomllib.loads((ROOT.parents[1] / "pyproject.toml").read_text())["project"]
     extras = meta["optional-dependencies"]
 
-    imports = {"scikit_image": "skimage"}  # distributions whose import name is not theirs
+    imports = {"scikit_image": "skimage", "pyyaml": "yaml"}  # distributions whose import name is not theirs
 
     def resolved(extra: str) -> set[str]:
         """The import names of the distributions an extra installs, following genforge[...] references."""

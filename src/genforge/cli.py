@@ -151,9 +151,12 @@ def _merge_all(base: dict, over: dict) -> dict:
 @app.command()
 def sample(
     run: Path = typer.Argument(..., help="run directory"),
-    n: int = typer.Option(64, "-n", help="number of samples"),
+    n: Optional[int] = typer.Option(None, "-n", help="number of samples (64); with --input, answers a question (1)"),
     out: Optional[Path] = typer.Option(None, help=OUT_HELP),
     seed: int = typer.Option(0, help="same seed, same samples"),
+    input_: Optional[Path] = typer.Option(
+        None, "--input", help="dialog models: a file of questions, one a line, each answered -n times"
+    ),
     mode: Mode = typer.Option(
         Mode.prior,
         help="prior | interpolate (seed -> seed_b, or --between A --between B) | reconstruct | manifold (2-D latent)"
@@ -197,6 +200,16 @@ def sample(
     shortcuts = {"temperature": temperature, "top_p": top_p}
     set_options(m, [*set_, *(f"model.{k}={v}" for k, v in shortcuts.items() if v is not None)])
     label = class_index(m, class_)
+    if input_ is not None:
+        from .sample.answers import answer_pairs, read_questions  # deferred: as above; dialog runs alone need it
+
+        asked = read_questions(input_)
+        samples, labels, report, _ = answer_pairs(m, asked, n or 1, seed, label, allow_copies, not no_text_filter)
+        info = {"seed": seed, "mode": "answer", "guards": report.as_dict()}
+        path = write_samples(m, samples, out or Path("answers.jsonl"), None, labels, **info)
+        typer.echo(f"wrote {len(samples)} answers to {path}{guard_note(info['guards'])}")
+        return
+    n = 64 if n is None else n
     if mode is Mode.animate:
         clips, labels, nrow = animate(m, n, frames, points, seed, label, fps)
         path = write_animation(m, clips, out or Path("walk.gif"), nrow, labels)
@@ -206,6 +219,44 @@ def sample(
     samples, labels, nrow, info = draw(m, mode.value, n, seed, seed_b, between, label, prompt, guards)
     path = write_samples(m, samples, out or Path(f"samples{modality_of(m).preview_suffix}"), nrow, labels, **info)
     typer.echo(f"wrote {len(samples)} samples to {path}{guard_note(info.get('guards'))}")
+
+
+@app.command()
+def answer(
+    run: Path = typer.Argument(..., help="run directory of a dialog model (dialog-cvae, dialog-gan)"),
+    questions: List[str] = typer.Argument(..., help="one or more questions"),
+    n: int = typer.Option(5, "-n", help="answers a question"),
+    seed: int = typer.Option(0, help="same seed, same answers"),
+    class_: Optional[str] = typer.Option(
+        None, "--class", help="conditional models: the category (persona) to answer as"
+    ),
+    temperature: Optional[float] = typer.Option(None, help="sampling temperature (0 = greedy)"),
+    top_p: Optional[float] = typer.Option(None, help="nucleus sampling mass"),
+    as_json: bool = typer.Option(False, "--json", help='{"question": ..., "answers": [...]} a line'),
+    allow_copies: bool = typer.Option(
+        False, "--allow-copies", help="keep near copies of training answers (by default they are drawn again)"
+    ),
+    no_text_filter: bool = typer.Option(
+        False, "--no-text-filter", help="keep what the offensive-language screen flags (default: drawn again)"
+    ),
+    device: str = typer.Option("cpu", help="cpu or cuda"),
+):
+    """Answer questions with a trained dialog model: n different answers each."""
+    # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
+    from .run import load
+    from .sample import class_index
+    from .sample.answers import answers
+    from .sample.sampling import set_options
+
+    m = load(run, device)
+    shortcuts = {"temperature": temperature, "top_p": top_p}
+    set_options(m, [f"model.{k}={v}" for k, v in shortcuts.items() if v is not None])
+    guards = {"allow_copies": allow_copies, "screen": not no_text_filter}
+    for row in answers(m, questions, n, seed, class_index(m, class_), **guards):
+        if as_json:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+        else:
+            typer.echo(f"Q: {row['question']}" + "".join(f"\n  {i + 1}. {a}" for i, a in enumerate(row["answers"])))
 
 
 @app.command()

@@ -120,14 +120,14 @@ def useful(ctx, side) -> dict:
 for _name, _mods, _help in [
     (
         "nll_iw",
-        ("image", "text", "video", "music", "shapes"),
+        ("image", "text", "video", "music", "shapes", "dialog"),
         "importance-weighted NLL bound on held-out data (exact for an LM)",
     ),
     ("elbo", ("image", "video", "shapes"), "evidence lower bound on held-out images (clips, shapes)"),
     ("bits_per_dim", ("image", "video", "shapes"), "NLL bound in bits per pixel (voxel)"),
     ("reconstruction_mse", ("image", "video", "shapes"), "mean squared error of reconstructions"),
-    ("perplexity", ("text", "music"), "exp(NLL per token) on held-out text"),
-    ("kl", ("text", "music"), "KL(q(z|x) || p(z)) per held-out sentence"),
+    ("perplexity", ("text", "music", "dialog"), "exp(NLL per token) on held-out text (answers)"),
+    ("kl", ("text", "music", "dialog"), "KL(q(z|x) || p(z)) per held-out sentence (answer: || p(z|question))"),
     ("mutual_info", ("text", "music"), "mutual information between sentences and latents"),
     (
         "active_units",

@@ -13,7 +13,9 @@ order, blur and noise on every frame, one class, training clips returned as samp
 (the floor), their pitches shuffled (rhythm kept), random pitches in the data's range, one melody repeated,
 melodies two octaves up, one class, training melodies returned as samples. Shapes: held-out shapes (the
 floor), voxels flipped at random, shapes eroded or dilated by a voxel, one shape repeated, one class, shapes
-turned on their side, training shapes returned as samples. A trustworthy metric orders
+turned on their side, training shapes returned as samples. Dialog: held-out pairs (the floor), the answer of
+the nearest training question (the retrieval baseline), answers moved to other questions, one generic answer
+for all, the question echoed, training pairs. A trustworthy metric orders
 them as expected; tests assert these orders. The columns are every registered
 metric of the data's modality that needs no model.
 """

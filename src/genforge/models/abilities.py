@@ -60,6 +60,23 @@ class Prompted:
         raise NotImplementedError
 
 
+class Answers:
+    """`answer`: writes answers to questions given as text (dialog)."""
+
+    ability: ClassVar[str] = "answer"
+
+    def answer(
+        self,
+        questions: torch.Tensor,
+        n: int,
+        y: Optional[torch.Tensor] = None,
+        generator: Optional[torch.Generator] = None,
+    ) -> torch.Tensor:
+        """Questions in model form [Q, ...] (and their classes y [Q] if conditional) -> n answers each, as pairs in
+        model form [Q * n, ...], a question's answers side by side."""
+        raise NotImplementedError
+
+
 class FromData:
     """`from_data`: generates from held-out items of its data, which it is given with `use_held_out`, and shows
     what it makes of them with `held_out_rows`."""
@@ -130,4 +147,4 @@ class Translates:
         return moved, back
 
 
-MIXINS = (Reconstructs, Likelihood, Critic, Prompted, FromData, Paired, Translates)
+MIXINS = (Reconstructs, Likelihood, Critic, Prompted, Answers, FromData, Paired, Translates)

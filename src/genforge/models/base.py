@@ -8,7 +8,7 @@ asks those and never probes attributes. The trainer only calls
 
 Abilities: `interpolate` (a latent space to walk between two samples), `traverse` (one worth walking one dimension
 at a time) and `conditional` (can be trained on class labels) need no method of their own; the others are the
-mixins of `abilities.py` (reconstruct, likelihood, critic, prompt, from_data, paired, translate), which a family
+mixins of `abilities.py` (reconstruct, likelihood, critic, prompt, answer, from_data, paired, translate), which a family
 inherits exactly when it declares the ability (the family tests check both agree).
 """
 
@@ -89,6 +89,7 @@ ABILITIES = frozenset(
         "critic",
         "paired",
         "prompt",
+        "answer",
         "translate",
         "from_data",
     }

@@ -179,9 +179,11 @@ def minhash(text: str) -> list[int]:
 
 
 def text_lines(path: Path) -> list[str]:
+    """The generated texts of a file: its lines, or the `text` (a dialog file's `answer`) of each JSON line."""
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     if path.suffix.lower() == ".jsonl":
-        lines = [str(json.loads(line).get("text", "")) for line in lines if line.strip()]
+        rows = [json.loads(line) for line in lines if line.strip()]
+        lines = [str(r.get("text", r.get("answer", ""))) for r in rows]
     return [line for line in lines if line.strip()]
 
 

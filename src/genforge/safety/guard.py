@@ -13,7 +13,7 @@ import contextlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import numpy as np
 import torch
@@ -117,17 +117,38 @@ def guarded_samples(
 ) -> tuple[object, Optional[np.ndarray], GuardReport]:
     """(n samples in the user form, their labels or None, the guards' report): prior samples with near copies
     (unless `allow_copies`) and screened items (unless not `screen`) drawn again, REDRAWS rounds at most."""
+
+    def draw(idx: torch.Tensor, s: int):
+        x, y = model.sample_with_labels(len(idx), seed=s, label=label, prompt=prompt)
+        return x, y
+
+    return guarded(model, draw, n, seed, allow_copies, screen, block_list)[:3]
+
+
+def guarded(
+    model,
+    draw: Callable[[torch.Tensor, int], tuple[torch.Tensor, Optional[torch.Tensor]]],
+    n: int,
+    seed: int = 0,
+    allow_copies: bool = False,
+    screen: bool = True,
+    block_list: Optional[Path] = None,
+) -> tuple[object, Optional[np.ndarray], GuardReport, torch.Tensor]:
+    """The guards round any way of drawing: `draw(positions, seed)` returns (model outputs, labels or None) for
+    the items at `positions` [k] of the n (the answers to their questions; prior samples ignore which); near
+    copies and screened items are drawn again with new seeds, REDRAWS rounds at most, then left out. Returns
+    (samples, labels, report, the positions of the n the samples hold)."""
     mod = modality_of(model)
     report = GuardReport(guards=[g for g, on in (("copies", not allow_copies), ("screen", screen)) if on])
     guard = None if allow_copies else copy_guard(model)
     report.copy_threshold = None if guard is None else round(guard.threshold, 6)
 
-    def draw(k: int, s: int):
-        x, y = model.sample_with_labels(k, seed=s, label=label, prompt=prompt)
-        stored = mod.reread(mod.to_stored(x), model.codec)
-        return stored, None if y is None else y.cpu()
+    def stored_of(idx: torch.Tensor, s: int):
+        x, y = draw(idx, s)
+        return mod.reread(mod.to_stored(x), model.codec), None if y is None else y.cpu()
 
-    stored, labels = draw(n, seed)
+    stored, labels = stored_of(torch.arange(n), seed)
+    kept = torch.arange(n)
     for rnd in range(REDRAWS + 1):
         if guard is None:
             bad = torch.zeros(len(stored), dtype=torch.bool)
@@ -140,7 +161,7 @@ def guarded_samples(
         if rnd == REDRAWS:  # still refused: leave them out
             keep = ~(bad | screened)
             report.left_out = int((~keep).sum())
-            stored, labels = stored[keep], None if labels is None else labels[keep]
+            stored, labels, kept = stored[keep], None if labels is None else labels[keep], kept[keep]
             break
         report.copies_redrawn += int(bad.sum())
         report.screened_redrawn += int((screened & ~bad).sum())
@@ -148,13 +169,13 @@ def guarded_samples(
             if r:
                 report.reasons[r] = report.reasons.get(r, 0) + 1
         idx = torch.nonzero(bad | screened).flatten()
-        new, new_labels = draw(len(idx), seed + (rnd + 1) * SEED_STRIDE)
+        new, new_labels = stored_of(idx, seed + (rnd + 1) * SEED_STRIDE)
         stored, new = _same_width(stored, new)
         stored[idx] = new
         if labels is not None:
             labels = labels.clone()
             labels[idx] = new_labels
-    return mod.to_samples(stored, model.codec), None if labels is None else labels.numpy(), report
+    return mod.to_samples(stored, model.codec), None if labels is None else labels.numpy(), report, kept
 
 
 def _same_width(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -7,6 +7,7 @@ from typing import Literal
 
 import torch
 from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, Field
 
 from ..errors import ConfigError, GenforgeError
 from ..limits import MIN_FPS
@@ -17,6 +18,8 @@ from ..sample import animate as animate_walks
 from ..sample import interpolate as interpolate_samples
 from ..sample import interpolate_inputs
 from ..sample import traverse as traverse_samples
+from ..sample.answers import answers
+from ..sample.sampling import set_options
 from .common import (
     CLASS,
     FORMAT,
@@ -36,6 +39,33 @@ from .common import (
 )
 
 router = APIRouter(prefix="/api/{name}", tags=["generation"])
+
+
+class Question(BaseModel):
+    """A question for a dialog model, and how to answer it."""
+
+    question: str = Field(..., min_length=1, max_length=MAX_TEXT)
+    n: int = Field(5, ge=1, le=MAX_N, description="answers")
+    seed: int = Field(0, ge=0, le=2**31 - 1)
+    cls: str | None = Field(None, alias="class", description="the category (persona) of a conditional model")
+    temperature: float | None = Field(None, ge=0)
+    top_p: float | None = Field(None, gt=0, le=1)
+    allow_copies: bool = Field(False, description="keep near copies of training answers (default: drawn again)")
+    text_filter: bool = Field(True, description="hold back what the offensive-language screen flags")
+
+
+@router.post("/answer")
+def answer(name: str, body: Question, runs: Served = Depends(served)):
+    """Dialog models: n answers to a question, {"question": ..., "answers": [...]}."""
+    m = runs.model(name)
+    need(m, name, "answer", "a dialog model (dialog-cvae, dialog-gan)")
+    shortcuts = {"temperature": body.temperature, "top_p": body.top_p}
+    try:
+        set_options(m, [f"model.{k}={v}" for k, v in shortcuts.items() if v is not None])
+        guards = {"allow_copies": body.allow_copies, "screen": body.text_filter}
+        return answers(m, [body.question], body.n, body.seed, label_of(m, body.cls), **guards)[0]
+    except GenforgeError as e:  # a question with no words, a class the model lacks
+        raise HTTPException(422, str(e)) from None
 
 
 @router.get("/generate")

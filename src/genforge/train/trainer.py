@@ -378,7 +378,8 @@ class Trainer:
         self._write_header()
         self.log(self.modality.format_report(self.report))
         if self.report["problems"] and not self.cfg.data.strict:
-            self.log(f"note: {len(self.report['problems'])} file(s) skipped (see {self.run / 'data.json'})")
+            n = len(self.report["problems"])
+            self.log(f"note: {n} input(s) skipped: files, lines or pairs (see {self.run / 'data.json'})")
         if self.step == 0:
             self.save_samples()
         self.model.train()

@@ -161,10 +161,11 @@ class CopyWatch(Watch):
 
 def watch_for(model, x: torch.Tensor, y: Optional[torch.Tensor], t, modality, codec):
     """(watch or None, training x, training y): the family's watch with its validation slice taken out of the
-    training items, unless train.watch_patience is 0, the family maps data (no samples of its own to copy with),
-    or the data are too few for a slice (or, for the near-copy watch, too many to be memorised)."""
+    training items, unless train.watch_patience is 0, the family maps data with no likelihood (no samples of its
+    own to copy with), or the data are too few for a slice (or, for the near-copy watch, too many to be
+    memorised)."""
     sampling = "likelihood" not in model.abilities
-    if not t.watch_patience or "from_data" in model.abilities or (sampling and len(x) > MAX_COPY_ITEMS):
+    if not t.watch_patience or (sampling and ("from_data" in model.abilities or len(x) > MAX_COPY_ITEMS)):
         return None, x, y
     keep, val = validation_split(len(x), t.validation, t.seed)
     if len(val) < 4:

@@ -57,7 +57,7 @@ def invented_share(texts: list[str], known: set[str], cjk: bool, draws: int = 20
 
 @register_metric(
     "distinct",
-    modalities=("text",),
+    modalities=("text", "dialog"),
     needs=("strings",),
     better="higher",
     figures=("distinct_1", "distinct_2"),
@@ -69,7 +69,7 @@ def distinct(ctx, side) -> dict:
 
 @register_metric(
     "invented_words",
-    modalities=("text",),
+    modalities=("text", "dialog"),
     needs=("strings",),
     help="share of sample words no training text contains (invented or misspelt; CJK: unseen character pairs)",
 )
@@ -84,7 +84,7 @@ def invented_words(ctx, side) -> dict:
 
 @register_metric(
     "self_bleu",
-    modalities=("text",),
+    modalities=("text", "dialog"),
     needs=("strings",),
     help="mean BLEU of each sample against the others (sacrebleu; lower = more diverse)",
 )

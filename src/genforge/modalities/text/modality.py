@@ -83,6 +83,18 @@ class TextBackbone(nn.Module):
         return self.out(torch.cat([mx, mean], 1))  # [B, 128]
 
 
+def trigram_vectors(texts: list[str]) -> torch.Tensor:
+    """Unit vectors [N, 4096] of hashed character 3-gram counts: L2 distance is a monotone map of cosine
+    similarity (near-copy vectors of text)."""
+    # deferred: scikit-learn is slow to import; only near-copy vectors of text need it
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    vec = HashingVectorizer(
+        analyzer="char", ngram_range=(3, 3), n_features=MEMO_FEATURES, alternate_sign=False, norm="l2"
+    )
+    return torch.from_numpy(vec.transform(texts).toarray().astype(np.float32))
+
+
 @register_modality
 class TextModality(Modality):
     name = "text"
@@ -233,15 +245,7 @@ class TextModality(Modality):
         return screen_texts(list(samples), block_list)
 
     def memo_vectors(self, stored, codec=None):
-        """Unit vectors of hashed character 3-gram counts: L2 distance is a monotone map of cosine similarity."""
-        # deferred: scikit-learn is slow to import; only near-copy vectors of text need it
-        from sklearn.feature_extraction.text import HashingVectorizer
-
-        texts = self.to_samples(stored, codec)
-        vec = HashingVectorizer(
-            analyzer="char", ngram_range=(3, 3), n_features=MEMO_FEATURES, alternate_sign=False, norm="l2"
-        )
-        return torch.from_numpy(vec.transform(texts).toarray().astype(np.float32))
+        return trigram_vectors(self.to_samples(stored, codec))
 
     def sanity_conditions(self, data, n: int, seed: int = 0) -> dict[str, torch.Tensor]:
         """name -> token-id 'samples' [n', L] with a known fault; words are characters in Chinese."""
