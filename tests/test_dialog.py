@@ -83,8 +83,8 @@ def test_conversations_are_split_whole_and_repeats_dropped(dialog_data):
     from genforge.modalities.dialog.sources import load_conversations
 
     raw = load_conversations("conversations", DialogDataConfig())
-    keep, repeats = dedupe(raw)
-    assert repeats > 1000  # the tech-support file repeats its 10 pairs about 105 times each
+    keep, repeats, repeated = dedupe(raw)
+    assert repeats > 1000 and repeated >= 10  # the tech-support file repeats its 10 pairs about 105 times each
     train, test, split = conversation_split(raw, keep, DialogDataConfig(test_fraction=0.3))
     conv = torch.tensor(raw.conversations)
     assert "by conversation" in split and len(test) > 100
@@ -184,3 +184,11 @@ def test_the_page_chat_panel_answers(cvae_run):
         page.fill("#answers_n", "3")
         page.click("#ask")
         page.wait_for_function("document.querySelectorAll('#answers li').length === 3")
+
+
+@pytest.mark.integration
+def test_the_report_shows_questions_beside_their_answers(cvae_run):
+    from genforge.report import write_report
+
+    page = write_report(cvae_run).read_text()
+    assert page.count("<th>question</th><th>answer</th>") >= 2  # the held-out rows and the samples

@@ -17,9 +17,10 @@ MANIFEST = Manifest(
     picks=(
         (
             0.0,
-            "dialog-cvae",
-            "at 10 CPU-minutes on the English conversations its answers match their questions more often than "
-            "dialog-gan's (docs/answers.md)",
+            "dialog-gan",
+            "at 10 CPU-minutes it copies training answers no more often than held-out answers do (dialog-cvae: "
+            "1.6x as often), and what sampling gives, copies drawn again, fits its question as often or more, in "
+            "English and Chinese (docs/answers.md)",
         ),
     ),
 )

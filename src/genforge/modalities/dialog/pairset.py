@@ -8,18 +8,18 @@ named (a truncated answer teaches the model to stop mid-way).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
-import torch
 from pydantic import Field
 
 from ...config import BaseDataConfig
-from ...data.base import Parts, SplitData, find_source, seeded_split
+from ...data.base import Parts, find_source, seeded_split
 from ...errors import DataError
-from ..text.textset import TOKENIZER_FILE, encode, load_tokenizer, train_tokenizer
+from ..text.textset import TOKENIZER_FILE, Tokenized, encode, load_tokenizer, train_tokenizer
 from .sources import RawPairs
 
 
@@ -42,38 +42,29 @@ class DialogDataConfig(BaseDataConfig):
 
 
 @dataclass(kw_only=True)
-class DialogData(SplitData):
+class DialogData(Tokenized):
     """A preprocessed pair set: token arrays int64 [N, 2, L], the texts, the tokenizer."""
 
     train_pairs: list[tuple[str, str]]
     test_pairs: list[tuple[str, str]]
-    tokenizer_bytes: bytes
 
     modality = "dialog"
-
-    def __post_init__(self):
-        self.codec = load_tokenizer(self.tokenizer_bytes)
-
-    @property
-    def vocab_size(self) -> int:
-        return self.codec.get_piece_size()
 
     @property
     def shape(self) -> tuple[int, int, int]:
         """(2 sides, tokens per side, vocabulary) is what models see; stored rows are [2, L]."""
         return 2, self.train.shape[2], self.vocab_size
 
-    def tensor(self, split: str = "train", device="cpu") -> torch.Tensor:
-        return torch.from_numpy(self.train if split == "train" else self.test).to(device)
 
-
-def dedupe(raw: RawPairs) -> tuple[np.ndarray, int]:
-    """(indices of the first of each distinct (question, answer, category), repeats dropped)."""
+def dedupe(raw: RawPairs) -> tuple[np.ndarray, int, int]:
+    """(indices of the first of each distinct (question, answer, category), repeats dropped, pairs repeated)."""
     seen: dict = {}
+    count: Counter = Counter()
     for i, key in enumerate(zip(raw.questions, raw.answers, raw.categories)):
         seen.setdefault(key, i)
+        count[key] += 1
     keep = np.array(sorted(seen.values()), dtype=np.int64)
-    return keep, len(raw.questions) - len(keep)
+    return keep, len(raw.questions) - len(keep), sum(c > 1 for c in count.values())
 
 
 def conversation_split(raw: RawPairs, keep: np.ndarray, cfg) -> tuple[np.ndarray, np.ndarray, str]:
@@ -95,7 +86,7 @@ def encode_pairs(tok, questions: list[str], answers: list[str], max_tokens: int)
 
 def preprocess_dialog(raw: RawPairs, cfg, tokenizer_bytes: Optional[bytes] = None) -> DialogData:
     """Dedupe, split by conversation, limit, tokenize (training the tokenizer unless given), drop long pairs."""
-    keep, repeats = dedupe(raw) if cfg.dedupe else (np.arange(len(raw.questions)), 0)
+    keep, repeats, repeated = dedupe(raw) if cfg.dedupe else (np.arange(len(raw.questions)), 0, 0)
     tr, te, split = conversation_split(raw, keep, cfg)
     if cfg.limit is not None:
         tr = tr[: cfg.limit]
@@ -121,6 +112,7 @@ def preprocess_dialog(raw: RawPairs, cfg, tokenizer_bytes: Optional[bytes] = Non
     summary = raw.summary | {
         "cleaned": dict(raw.cleaned),
         "repeated_pairs_dropped": repeats,
+        "repeated_pair_groups": repeated,
         "dropped_too_long": too_long,
         "test_questions_in_train": int(sum(q in train_q for q in pick(te, raw.questions))),
     }

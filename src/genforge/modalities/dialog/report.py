@@ -14,8 +14,11 @@ def dialog_report(data) -> dict:
         tokens = np.concatenate([(data.train[:, s] > 0).sum(1), (data.test[:, s] > 0).sum(1)]) - 1  # EOS excluded
         out[f"{side}_tokens"] = {"median": float(np.median(tokens)), "max": int(tokens.max()),
                                  "hist": histogram(tokens, digits=1)}  # fmt: skip
-    train_q = {q for q, _ in data.train_pairs}
+    train_q, train_pairs = {q for q, _ in data.train_pairs}, set(data.train_pairs)
     out["duplicates"] = {
+        # the keys every report has: groups of identical pairs (each kept once) and pairs on both sides
+        "groups": data.summary.get("repeated_pair_groups", 0),
+        "train_test_overlap": sum(p in train_pairs for p in data.test_pairs),
         "repeated_pairs_dropped": data.summary.get("repeated_pairs_dropped", 0),
         "test_questions_in_train": sum(q in train_q for q, _ in data.test_pairs),
         "distinct_train_questions": len(train_q),
@@ -36,8 +39,9 @@ def format_dialog_report(rep: dict) -> str:
         f"vocabulary   {rep['vocab_size']} pieces (one tokenizer for both sides)",
         f"cleaned      {cl.get('empty_sides', 0)} pair(s) with an empty side skipped; "
         f"{rep['source'].get('dropped_too_long', 0)} over data.max_tokens dropped",
-        f"duplicates   {d['repeated_pairs_dropped']} exact repeat(s) of a pair dropped; {d['test_questions_in_train']} "
-        f"test question(s) also asked in training; {d['distinct_train_questions']} distinct training questions",
+        f"duplicates   {d['groups']} pair(s) repeated, {d['repeated_pairs_dropped']} repeat(s) dropped; "
+        f"{d['train_test_overlap']} test pair(s) and {d['test_questions_in_train']} test question(s) also in "
+        f"training; {d['distinct_train_questions']} distinct training questions",
     ]
     lines += format_classes(rep["class_counts"]["train"])
     lines += format_problems(rep["problems"], "skipped input(s)")

@@ -19,7 +19,7 @@ from typing import Optional
 
 from ...data.base import register_source
 from ...errors import DataError
-from ..text.sources import clean, read_lines
+from ..text.sources import clean, table_rows
 
 YAML_SUFFIXES = (".yml", ".yaml")
 
@@ -191,31 +191,6 @@ def _is_pair_table(spec: str) -> bool:
     return {"question", "answer"} <= {c.strip().lower() for c in _header(path)}
 
 
-def table_rows(path: Path, raw: RawPairs) -> list[tuple[int, dict]]:
-    """(line number, row) of a CSV or JSONL file; a line that is not a JSON object is named and skipped."""
-    lines = read_lines(path, raw.problems, raw.strict)
-    if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(lines)
-        try:
-            return [(reader.line_num, {k.strip().lower(): v for k, v in row.items() if k}) for row in reader]
-        except csv.Error as e:
-            raise DataError(f"{path}:{reader.line_num}: not a CSV row Python's csv module reads ({e})") from None
-    rows = []
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raw.skip(f"{path}:{i}", f"not a JSON object ({e.msg})")
-            continue
-        if not isinstance(obj, dict):
-            raw.skip(f"{path}:{i}", f"expected a JSON object, got {type(obj).__name__}")
-            continue
-        rows.append((i, {str(k).lower(): v for k, v in obj.items()}))
-    return rows
-
-
 @register_source(
     "dialog-table",
     _is_pair_table,
@@ -225,7 +200,9 @@ def table_rows(path: Path, raw: RawPairs) -> list[tuple[int, dict]]:
 def load_pair_table(spec, cfg) -> RawPairs:
     path = Path(spec)
     raw = RawPairs(name=path.stem, strict=cfg.strict)
-    for conversation, (line, row) in enumerate(table_rows(path, raw)):
+    rows = [(line, {str(k).strip().lower(): v for k, v in row.items() if k}) for line, row in
+            table_rows(path, raw.problems, raw.strict)]  # fmt: skip
+    for conversation, (line, row) in enumerate(rows):
         category = row.get("category")
         raw.add(row.get("question"), row.get("answer"), "" if category is None else str(category), conversation,
                 f"{path}:{line}")  # fmt: skip

@@ -214,12 +214,14 @@ def _is_table(spec: str) -> bool:
     return spec.lower().endswith((".csv", ".jsonl")) and Path(spec).is_file()
 
 
-def _rows(path: Path, raw: RawText, strict: bool) -> list[tuple[int, dict]]:
-    lines = read_lines(path, raw.problems, strict)
+def table_rows(path: Path, problems: list, strict: bool) -> list[tuple[int, dict]]:
+    """(line number, row) of a CSV file's rows or a JSONL file's objects; a line that is not a JSON object is
+    named in `problems` and skipped, or raised with `strict`."""
+    lines = read_lines(path, problems, strict)
     if path.suffix.lower() == ".csv":
         reader = csv.DictReader(lines)
         try:
-            return list(enumerate(reader, 2))
+            return [(reader.line_num, row) for row in reader]
         except csv.Error as e:  # a carriage return inside an unquoted field, a NUL byte
             raise DataError(f"{path}:{reader.line_num}: not a CSV row Python's csv module reads ({e})") from None
     rows = []
@@ -228,15 +230,15 @@ def _rows(path: Path, raw: RawText, strict: bool) -> list[tuple[int, dict]]:
             continue
         try:
             obj = json.loads(line)
+            why = None if isinstance(obj, dict) else f"expected a JSON object, got {type(obj).__name__}"
         except json.JSONDecodeError as e:
-            if strict:
-                raise DataError(f"{path}:{i}: not a JSON object ({e.msg})") from None
-            raw.problems.append((f"{path}:{i}", f"not a JSON object ({e.msg})"))
-            continue
-        if isinstance(obj, dict):
+            why = f"not a JSON object ({e.msg})"
+        if why is None:
             rows.append((i, obj))
+        elif strict:
+            raise DataError(f"{path}:{i}: {why}; fix the line or drop --set data.strict=true to skip such lines")
         else:
-            raw.problems.append((f"{path}:{i}", f"expected a JSON object, got {type(obj).__name__}"))
+            problems.append((f"{path}:{i}", why))
     return rows
 
 
@@ -246,7 +248,7 @@ def _rows(path: Path, raw: RawText, strict: bool) -> list[tuple[int, dict]]:
 def load_text_table(spec, cfg) -> RawText:
     path = Path(spec)
     raw = RawText(name=path.stem, texts=[])
-    rows = _rows(path, raw, cfg.strict)
+    rows = table_rows(path, raw.problems, cfg.strict)
     if rows and cfg.text_column not in rows[0][1]:
         raise DataError(
             f"{path}: no column '{cfg.text_column}' (found {', '.join(map(str, rows[0][1]))}); "

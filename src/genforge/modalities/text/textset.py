@@ -104,14 +104,10 @@ def decode(tok, ids: torch.Tensor | np.ndarray) -> list[str]:
 
 
 @dataclass(kw_only=True)
-class TextData(SplitData):
-    """A preprocessed text data set: token arrays int64 [N, L], the texts they came from, the tokenizer."""
+class Tokenized(SplitData):
+    """A data set of token ids with its SentencePiece tokenizer (the codec), kept as the model file's bytes."""
 
-    train_text: list[str]
-    test_text: list[str]
     tokenizer_bytes: bytes
-
-    modality = "text"
 
     def __post_init__(self):
         self.codec = load_tokenizer(self.tokenizer_bytes)
@@ -120,13 +116,23 @@ class TextData(SplitData):
     def vocab_size(self) -> int:
         return self.codec.get_piece_size()
 
+    def tensor(self, split: str = "train", device="cpu") -> torch.Tensor:
+        return torch.from_numpy(self.train if split == "train" else self.test).to(device)
+
+
+@dataclass(kw_only=True)
+class TextData(Tokenized):
+    """A preprocessed text data set: token arrays int64 [N, L], the texts they came from, the tokenizer."""
+
+    train_text: list[str]
+    test_text: list[str]
+
+    modality = "text"
+
     @property
     def shape(self) -> tuple[int, int]:
         """(vocabulary, tokens per sample): the one-hot layout models see."""
         return self.vocab_size, self.train.shape[1]
-
-    def tensor(self, split: str = "train", device="cpu") -> torch.Tensor:
-        return torch.from_numpy(self.train if split == "train" else self.test).to(device)
 
 
 def preprocess_text(raw: RawText, cfg, tokenizer_bytes: Optional[bytes] = None) -> TextData:
