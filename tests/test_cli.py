@@ -70,11 +70,11 @@ def test_config_reference_in_docs_is_current():
 def test_metrics_command_lists_the_registry_by_modality():
     r = gf("metrics")
     rows = {line.split()[0]: line.split()[1] for line in r.stdout.splitlines()}
-    assert r.returncode == 0 and rows["fid"] == "image" and rows["fd"] == "audio/music/shapes/text/video"
-    assert rows["kid"] == rows["modified_is"] == "audio/image/music/shapes/text/video"
-    assert rows["self_bleu"] == "text" and rows["nll_iw"] == "image/music/shapes/text/video"
-    assert rows["motion_gap"] == "video" and rows["mmd_cd"] == "shapes"
-    assert rows["music_stats"] == "music" and rows["kl"] == "music/text"
+    assert r.returncode == 0 and rows["fid"] == "image" and rows["fd"] == "audio/dialog/music/shapes/text/video"
+    assert rows["kid"] == rows["modified_is"] == "audio/dialog/image/music/shapes/text/video"
+    assert rows["self_bleu"] == "dialog/text" and rows["nll_iw"] == "dialog/image/music/shapes/text/video"
+    assert rows["motion_gap"] == "video" and rows["mmd_cd"] == "shapes" and rows["relevance"] == "dialog"
+    assert rows["music_stats"] == "music" and rows["kl"] == "dialog/music/text"
 
 
 def exit_status(monkeypatch, capsys, *argv) -> tuple[int, str, str]:
