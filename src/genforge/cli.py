@@ -197,8 +197,7 @@ def sample(
     from .sample.sampling import set_options
 
     m = load(run, device)
-    shortcuts = {"temperature": temperature, "top_p": top_p}
-    set_options(m, [*set_, *(f"model.{k}={v}" for k, v in shortcuts.items() if v is not None)])
+    set_options(m, set_, temperature=temperature, top_p=top_p)
     label = class_index(m, class_)
     if input_ is not None:
         from .sample.answers import answer_pairs, read_questions  # deferred: as above; dialog runs alone need it
@@ -249,8 +248,7 @@ def answer(
     from .sample.sampling import set_options
 
     m = load(run, device)
-    shortcuts = {"temperature": temperature, "top_p": top_p}
-    set_options(m, [f"model.{k}={v}" for k, v in shortcuts.items() if v is not None])
+    set_options(m, [], temperature=temperature, top_p=top_p)
     guards = {"allow_copies": allow_copies, "screen": not no_text_filter}
     for row in answers(m, questions, n, seed, class_index(m, class_), **guards):
         if as_json:

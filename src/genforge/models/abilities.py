@@ -66,14 +66,10 @@ class Answers:
     ability: ClassVar[str] = "answer"
 
     def answer(
-        self,
-        questions: torch.Tensor,
-        n: int,
-        y: Optional[torch.Tensor] = None,
-        generator: Optional[torch.Generator] = None,
+        self, questions: torch.Tensor, y: Optional[torch.Tensor] = None, generator: Optional[torch.Generator] = None
     ) -> torch.Tensor:
-        """Questions in model form [Q, ...] (and their classes y [Q] if conditional) -> n answers each, as pairs in
-        model form [Q * n, ...], a question's answers side by side."""
+        """Questions in model form [Q, ...] (and their classes y [Q] if conditional) -> an answer each, as pairs in
+        model form [Q, ...] (ask a question k times for k answers)."""
         raise NotImplementedError
 
 

@@ -118,9 +118,8 @@ def guarded_samples(
     """(n samples in the user form, their labels or None, the guards' report): prior samples with near copies
     (unless `allow_copies`) and screened items (unless not `screen`) drawn again, REDRAWS rounds at most."""
 
-    def draw(idx: torch.Tensor, s: int):
-        x, y = model.sample_with_labels(len(idx), seed=s, label=label, prompt=prompt)
-        return x, y
+    def draw(idx: torch.Tensor, s: int):  # prior samples: which of the n are redrawn does not matter
+        return model.sample_with_labels(len(idx), seed=s, label=label, prompt=prompt)
 
     return guarded(model, draw, n, seed, allow_copies, screen, block_list)[:3]
 

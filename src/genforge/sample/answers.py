@@ -43,7 +43,7 @@ def answer_pairs(
 
     def draw(idx: torch.Tensor, s: int):
         gen = torch.Generator().manual_seed(s)
-        return model.eval().answer(q[idx], 1, None if y is None else y[idx], gen), None if y is None else y[idx]
+        return model.eval().answer(q[idx], None if y is None else y[idx], gen), None if y is None else y[idx]
 
     samples, labels, report, kept = guarded(model, draw, len(q), seed, allow_copies, screen)
     return samples, labels, report, kept // n

@@ -36,9 +36,11 @@ def need(model: Family, ability: str, what: str) -> None:
         raise ConfigError(f"{what} needs a model that can {ability}; this run is a {model.name}")
 
 
-def set_options(model: Family, sets: list[str]) -> None:
+def set_options(model: Family, sets: list[str], **shortcuts) -> None:
     """Apply `model.KEY=VALUE` items to a loaded model's config (sampling options such as
-    model.temperature); each is validated and an error names the key."""
+    model.temperature); each is validated and an error names the key. `shortcuts` (temperature=0.8, top_p=None)
+    are such items too, those that are None left out."""
+    sets = [*sets, *(f"model.{k}={v}" for k, v in shortcuts.items() if v is not None)]
     for key, value in parse_set(sets).get("model", {}).items():
         if key not in type(model.cfg).model_fields:
             raise ConfigError(f"--set model.{key}: {model.name} has no such option")

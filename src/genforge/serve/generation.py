@@ -59,9 +59,8 @@ def answer(name: str, body: Question, runs: Served = Depends(served)):
     """Dialog models: n answers to a question, {"question": ..., "answers": [...]}."""
     m = runs.model(name)
     need(m, name, "answer", "a dialog model (dialog-cvae, dialog-gan)")
-    shortcuts = {"temperature": body.temperature, "top_p": body.top_p}
     try:
-        set_options(m, [f"model.{k}={v}" for k, v in shortcuts.items() if v is not None])
+        set_options(m, [], temperature=body.temperature, top_p=body.top_p)
         guards = {"allow_copies": body.allow_copies, "screen": body.text_filter}
         return answers(m, [body.question], body.n, body.seed, label_of(m, body.cls), **guards)[0]
     except GenforgeError as e:  # a question with no words, a class the model lacks

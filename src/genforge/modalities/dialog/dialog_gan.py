@@ -97,33 +97,33 @@ class DialogGAN(DialogFamily):
         z_q = self.codes(c, self.answer_code(a))
         return self.touched(self.decoder.nll(a, torch.cat([z_q, c], 1), self.cfg.word_dropout).mean())
 
-    def critic_loss(self, q, a, y):
-        """WGAN-GP: posterior codes are real, prior codes fake (encoders and generators held fixed)."""
+    def critic_loss(self, c, r):
+        """WGAN-GP on contexts c and answer codes r: posterior codes are real, prior codes fake (encoders and
+        generators held fixed)."""
         with torch.no_grad():
-            c = self.context(q, y)
-            real = torch.cat([self.codes(c, self.answer_code(a)), c], 1)
+            real = torch.cat([self.codes(c, r), c], 1)
             fake = torch.cat([self.codes(c), c], 1)
         gap = self.critic(fake).mean() - self.critic(real).mean()
         return self.touched(gap + self.cfg.gp_weight * self.penalty(real, fake))
 
-    def generator_loss(self, q, a, y):
+    def generator_loss(self, c, r):
         """The prior's codes and the posterior's moved to meet each other: the critic's difference, minimised."""
-        with torch.no_grad():
-            c, r = self.context(q, y), self.answer_code(a)
         real = self.critic(torch.cat([self.codes(c, r), c], 1)).mean()
         return self.touched(real - self.critic(torch.cat([self.codes(c), c], 1)).mean())
 
+    def phase(self, method: str, opt, *args) -> torch.Tensor:
+        """One phase of a step: the loss `method` computes through the (distributed) family, one step of `opt`."""
+        loss = self.through()(method, *args)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.detach()
+
     def train_step(self, x, y, opts):
-        args = (x[:, 0], x[:, 1], y if self.conditional else None)
-        out = {}
-        for name, method, opt in (
-            ("recon", "ae_loss", "ae"),
-            ("loss_d", "critic_loss", "d"),
-            ("gap", "generator_loss", "g"),
-        ):
-            loss = self.through()(method, *args)
-            opts[opt].zero_grad(set_to_none=True)
-            loss.backward()
-            opts[opt].step()
-            out[name] = loss.detach()
-        return {"loss": out["recon"]} | out
+        q, a, y = x[:, 0], x[:, 1], y if self.conditional else None
+        recon = self.phase("ae_loss", opts["ae"], q, a, y)
+        with torch.no_grad():  # the encoders after the autoencoder's step, fixed for the GAN's two phases
+            c, r = self.context(q, y), self.answer_code(a)
+        loss_d = self.phase("critic_loss", opts["d"], c, r)
+        gap = self.phase("generator_loss", opts["g"], c, r)
+        return {"loss": recon, "recon": recon, "loss_d": loss_d, "gap": gap}

@@ -88,8 +88,11 @@ class DialogFamily(Answers, FromData, SpellsKnownWords, Family):
         return torch.randn(like.shape, generator=generator).to(like.device)
 
     def touched(self, loss: torch.Tensor) -> torch.Tensor:
-        """`loss` with every weight in its graph at weight 0: under DistributedDataParallel (the whole family one
-        unit) every backward must give every weight a gradient, and a phase or preset may use only some."""
+        """`loss` with every weight in its graph at weight 0 when training on several processes: under
+        DistributedDataParallel (the whole family one unit) every backward must give every weight a gradient, and
+        a phase or preset may use only some. On one process, `loss` itself."""
+        if not self.__dict__.get("_wrapped"):
+            return loss
         return loss + 0.0 * sum(p.sum() for p in self.parameters())
 
     def fit_data(self, train, to_model, class_names=None, labels=None) -> None:
@@ -120,9 +123,8 @@ class DialogFamily(Answers, FromData, SpellsKnownWords, Family):
         a = generate(self.decoder, cond, len(z), self.length, t, self.cfg.top_p, generator, z.device, self.spelling())
         return torch.stack([z, a], 1)
 
-    def answer(self, questions, n, y=None, generator=None):
-        q = questions.to(self.device).repeat_interleave(n, 0)
-        return self.decode_batches(q, None if y is None else y.to(self.device).repeat_interleave(n, 0), 512, generator)
+    def answer(self, questions, y=None, generator=None):
+        return self.decode_batches(questions.to(self.device), None if y is None else y.to(self.device), 512, generator)
 
     def held_out_rows(self, n, generator=None):
         y = self.labels(n, generator)

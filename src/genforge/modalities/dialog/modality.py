@@ -15,11 +15,13 @@ from torch import nn
 from ...errors import DataError, RunError
 from ...io import atomic_write
 from ..base import Modality, register_modality
-from ..text.modality import TextBackbone, TextModality, trigram_vectors
+from ..text.modality import TextBackbone, TextModality, escape_line, trigram_vectors, unescape_line
 from ..text.sources import clean
-from ..text.textset import EOS, UNK, decode, encode
+from ..text.textset import decode, encode
 from .pairset import DialogData, DialogDataConfig, load_dialog
 from .report import dialog_report, format_dialog_report
+
+SIDES = ("question", "answer")  # the rows of a stored pair
 
 
 class Exchange(str):
@@ -42,13 +44,13 @@ def exchanges(codec, stored: torch.Tensor) -> list[Exchange]:
     return [Exchange(a, q) for q, a in zip(questions, answers)]
 
 
-def encode_questions(codec, questions: list[str], length: int) -> torch.Tensor:
-    """Questions -> ids [N, length] (cleaned as the data is; cut to the model's length); an empty one is an error
-    naming it."""
-    texts = [clean(q, Counter()) for q in questions]
+def encode_texts(codec, texts: list[str], length: int, what: str = "question") -> torch.Tensor:
+    """Questions (or answers: `what`) -> ids [N, length] (cleaned as the data is; cut to the model's length); an
+    empty one is an error naming it."""
+    texts = [clean(t, Counter()) for t in texts]
     for i, t in enumerate(texts):
         if not t:
-            raise DataError(f"question {i + 1} is empty: expected some words")
+            raise DataError(f"{what} {i + 1} is empty: expected some words")
     return torch.from_numpy(encode(codec, texts, length - 1, cut=True)[0])
 
 
@@ -111,9 +113,8 @@ class DialogModality(Modality):
         """`.jsonl`: {"question", "answer", "category"} objects; `.txt`: question TAB answer, a line."""
         out = Path(out)
         names = None if labels is None else [class_names[int(i)] if class_names else int(i) for i in labels]
-        flat = lambda s: s.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")  # noqa: E731
-        if out.suffix.lower() == ".txt":
-            body = "".join(f"{flat(s.question)}\t{flat(s)}\n" for s in samples)
+        if out.suffix.lower() == ".txt":  # cleaned text holds no tab: it parts the two sides
+            body = "".join(f"{escape_line(s.question)}\t{escape_line(s)}\n" for s in samples)
         elif out.suffix.lower() == ".jsonl":
             body = "".join(
                 json.dumps({"question": s.question, "answer": str(s)} | ({"category": names[i]} if names else {}),
@@ -137,7 +138,7 @@ class DialogModality(Modality):
                 if rows and data.class_names and all("category" in r for r in rows):
                     labels = torch.tensor([data.class_names.index(str(r["category"])) for r in rows])
             else:
-                pairs = [tuple(x.split("\t", 1)) for x in lines]
+                pairs = [tuple(unescape_line(side) for side in x.split("\t", 1)) for x in lines]
                 if any(len(p) != 2 for p in pairs):
                     raise ValueError("a line without a tab between question and answer")
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
@@ -145,7 +146,7 @@ class DialogModality(Modality):
                 f"{path}: expected JSON objects with 'question' and 'answer' a line, or question<TAB>answer lines ({e})"
             ) from None
         length = data.train.shape[2]
-        sides = [encode_questions(data.codec, [p[s] for p in pairs], length) for s in (0, 1)]
+        sides = [encode_texts(data.codec, [p[s] for p in pairs], length, what) for s, what in enumerate(SIDES)]
         return torch.stack(sides, 1), labels
 
     def preview(self, samples, nrow=None, labels=None) -> bytes:
@@ -176,20 +177,13 @@ class DialogModality(Modality):
 
     def from_upload(self, body: bytes, shape, codec=None) -> torch.Tensor:
         """A question's bytes -> ids [1, L]."""
-        return encode_questions(codec, [body.decode("utf-8")], shape[1])
+        return encode_texts(codec, [body.decode("utf-8")], shape[1])
 
     def backbone(self, data) -> nn.Module:
         return PairBackbone(data.vocab_size)
 
-    def augment(self, x, strength, gen):
-        """Token dropout on both sides: each piece becomes UNK with probability 0.25 * strength."""
-        drop = (torch.rand(x.shape, generator=gen) < 0.25 * strength).to(x.device) & (x > EOS)
-        return x.masked_fill(drop, UNK)
-
-    def screen(self, samples, block_list=None):
-        from ..text.screen import screen_texts  # deferred: the classifier loads in a second; only sampling needs it
-
-        return screen_texts([str(s) for s in samples], block_list)
+    augment = TextModality.augment  # token dropout, on both sides
+    screen = TextModality.screen  # of the answers: a sample is its answer's string
 
     def memo_vectors(self, stored, codec=None):
         """The answers' hashed character 3-grams (the text modality's near-copy vectors)."""
@@ -205,7 +199,7 @@ class DialogModality(Modality):
         shuffled = torch.stack([real[:, 0], real[torch.roll(torch.arange(len(real)), 1), 1]], 1)
         answers = [a for _, a in data.train_pairs]
         generic = Counter(answers).most_common(1)[0][0]
-        one = encode_questions(data.codec, [generic], test.shape[2])[0]
+        one = encode_texts(data.codec, [generic], test.shape[2], "answer")[0]
         train = data.tensor("train")
         # retrieval: the answer to the training question nearest each question (character 3-gram cosine)
         near = trigram_vectors(decode(data.codec, real[:, 0])) @ trigram_vectors([q for q, _ in data.train_pairs]).T

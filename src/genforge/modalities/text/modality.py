@@ -83,6 +83,16 @@ class TextBackbone(nn.Module):
         return self.out(torch.cat([mx, mean], 1))  # [B, 128]
 
 
+def escape_line(text: str) -> str:
+    """A sample as one line of a .txt file: backslashes doubled, newlines written as backslash-n."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def unescape_line(line: str) -> str:
+    """What `escape_line` wrote, undone: backslash-n is a newline inside a sample, two backslashes one."""
+    return re.sub(r"\\(\\|n)", lambda m: "\n" if m.group(1) == "n" else "\\", line)
+
+
 def trigram_vectors(texts: list[str]) -> torch.Tensor:
     """Unit vectors [N, 4096] of hashed character 3-gram counts: L2 distance is a monotone map of cosine
     similarity (near-copy vectors of text)."""
@@ -148,7 +158,7 @@ class TextModality(Modality):
         out = Path(out)
         names = None if labels is None else [class_names[int(i)] if class_names else int(i) for i in labels]
         if out.suffix.lower() == ".txt":
-            body = "".join(s.replace("\\", "\\\\").replace("\n", "\\n") + "\n" for s in samples)
+            body = "".join(escape_line(s) + "\n" for s in samples)
         elif out.suffix.lower() == ".jsonl":
             body = "".join(
                 json.dumps({"text": s} | ({"label": names[i]} if names else {}), ensure_ascii=False) + "\n"
@@ -180,8 +190,7 @@ class TextModality(Modality):
                 except ValueError:
                     raise DataError(f"{path}: labels must be class names ({', '.join(names)}) or indices") from None
         else:
-            # undo the escapes `write` adds: backslash-n is a newline inside a sample, two backslashes one
-            texts = [re.sub(r"\\(\\|n)", lambda m: "\n" if m.group(1) == "n" else "\\", x) for x in lines if x.strip()]
+            texts = [unescape_line(x) for x in lines if x.strip()]  # undo the escapes `write` adds
         texts = [clean(t, Counter()) for t in texts]  # as the data sources clean theirs
         return torch.from_numpy(encode(data.codec, texts, data.train.shape[1] - 1, cut=True)[0]), labels
 
