@@ -20,15 +20,19 @@ $(STAMP): pyproject.toml
 
 # Debian's packages of real data: Fashion-MNIST (images), the English and Chinese fortunes (text),
 # espeak-ng, which speaks the spoken-digits audio set, FluidSynth with the General MIDI soundfont, which
-# plays melodies, and Chromaprint, which fingerprints generated clips.
+# plays melodies, Chromaprint, which fingerprints generated clips, and the Festival voices and Asterisk's recorded
+# prompts of the voice-digits set.
 FORTUNES := /usr/share/games/fortunes
 SOUNDFONT := /usr/share/sounds/sf2/FluidR3_GM.sf2
+VOICES := festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts asterisk-core-sounds-en-wav \
+	asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav asterisk-core-sounds-it-wav asterisk-core-sounds-ru-wav
 DEB_DATA := dataset-fashion-mnist fortunes fortunes-zh espeak-ng fluidsynth fluid-soundfont-gm libchromaprint-tools \
-	sweethome3d-furniture
+	sweethome3d-furniture $(VOICES)
 data:
 	@if [ -d $(FMNIST) ] && [ -f $(FORTUNES)/love ] && [ -f $(FORTUNES)/tang300 ] && command -v espeak-ng >/dev/null \
 	  && command -v fluidsynth >/dev/null && [ -f $(SOUNDFONT) ] && command -v fpcalc >/dev/null \
-	  && [ -d /usr/share/sweethome3d/furniture ]; then \
+	  && [ -d /usr/share/sweethome3d/furniture ] && command -v text2wave >/dev/null \
+	  && [ -d /usr/share/asterisk/sounds/ru_RU_f_IvrvoiceRU ]; then \
 	  echo "data: $(FMNIST), $(FORTUNES), espeak-ng, fluidsynth"; \
 	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
 	  apt-get install -y -q $(DEB_DATA) >/dev/null 2>&1 || \

@@ -174,6 +174,12 @@ def sample(
         None, "--class", help="conditional models: class name or index (default: the data's class mix)"
     ),
     prompt: Optional[str] = typer.Option(None, help="text-to-image models: what to draw, e.g. 'a dark ankle boot'"),
+    voice: List[str] = typer.Option(
+        [],
+        help="voice models: 'new' (a voice no training speaker has), a training speaker's name; twice with "
+        "--mode interpolate",
+    ),
+    voice_from: List[Path] = typer.Option([], help="voice models: the voice of these recordings (a few seconds)"),
     temperature: Optional[float] = typer.Option(None, help="text: sampling temperature (0 = greedy)"),
     top_p: Optional[float] = typer.Option(None, help="text: nucleus sampling mass"),
     set_: List[str] = typer.Option([], "--set", help="sampling options of the model, e.g. --set model.temperature=0.8"),
@@ -199,14 +205,13 @@ def sample(
     m = load(run, device)
     set_options(m, set_, temperature=temperature, top_p=top_p)
     label = class_index(m, class_)
-    if input_ is not None:
-        from .sample.answers import answer_pairs, read_questions  # deferred: as above; dialog runs alone need it
-
-        asked = read_questions(input_)
-        samples, labels, report, _ = answer_pairs(m, asked, n or 1, seed, label, allow_copies, not no_text_filter)
-        info = {"seed": seed, "mode": "answer", "guards": report.as_dict()}
-        path = write_samples(m, samples, out or Path("answers.jsonl"), None, labels, **info)
-        typer.echo(f"wrote {len(samples)} answers to {path}{guard_note(info['guards'])}")
+    if input_ is not None or voice or voice_from:
+        screen = not no_text_filter
+        samples, labels, info, default, what = _given(
+            m, input_, voice, voice_from, n, seed, label, mode, allow_copies, screen
+        )
+        path = write_samples(m, samples, out or default, None, labels, **info)
+        typer.echo(f"wrote {len(samples)} {what} to {path}{guard_note(info['guards'])}")
         return
     n = 64 if n is None else n
     if mode is Mode.animate:
@@ -218,6 +223,53 @@ def sample(
     samples, labels, nrow, info = draw(m, mode.value, n, seed, seed_b, between, label, prompt, guards)
     path = write_samples(m, samples, out or Path(f"samples{modality_of(m).preview_suffix}"), nrow, labels, **info)
     typer.echo(f"wrote {len(samples)} samples to {path}{guard_note(info.get('guards'))}")
+
+
+def _given(m, input_, voice, voice_from, n, seed, label, mode, allow_copies: bool, screen: bool):
+    """`sample`'s draws from what a user gives: answers to a file of questions (dialog models) or clips in the voices
+    asked for (voice models). Returns (samples, labels, provenance, the default --out, what they are)."""
+    if input_ is not None:
+        from .sample.answers import answer_pairs, read_questions  # deferred: as above; dialog runs alone need it
+
+        samples, labels, report, _ = answer_pairs(m, read_questions(input_), n or 1, seed, label, allow_copies, screen)
+        return (
+            samples,
+            labels,
+            {"seed": seed, "mode": "answer", "guards": report.as_dict()},
+            Path("answers.jsonl"),
+            "answers",
+        )
+    from .sample.voices import file_blobs, voice_samples  # deferred: as above; voice runs alone need it
+
+    blobs = file_blobs(voice_from, "--voice-from")
+    samples, labels, report = voice_samples(
+        m, 64 if n is None else n, seed, label, voice, blobs, mode.value, allow_copies
+    )
+    return (
+        samples,
+        labels,
+        {"seed": seed, "mode": f"voice {mode.value}", "guards": report.as_dict()},
+        Path("voices"),
+        "clips",
+    )
+
+
+@app.command()
+def convert(
+    run: Path = typer.Argument(..., help="run directory of a voice model (voice-vae)"),
+    input_: Path = typer.Option(..., "--input", help="an audio file or a folder of them"),
+    out: Path = typer.Option(..., help="a .wav for one input, else a folder (a WAV of each input's name)"),
+    voice: Optional[str] = typer.Option(None, help="a training speaker's name"),
+    voice_from: List[Path] = typer.Option([], help="recordings of the voice to speak in (a few seconds)"),
+    device: str = typer.Option("cpu", help="cpu or cuda"),
+):
+    """Say what the input clips say in another voice."""
+    # deferred: each command imports only what it runs (the CLI starts in a fraction of a second)
+    from .run import load
+    from .sample.voices import convert_file
+
+    written = convert_file(load(run, device), input_, out, voice, voice_from)
+    typer.echo(f"wrote {len(written)} converted clip(s): {written[0] if len(written) == 1 else out}")
 
 
 @app.command()

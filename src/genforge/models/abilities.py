@@ -73,6 +73,39 @@ class Answers:
         raise NotImplementedError
 
 
+class Voices:
+    """`voice`: keeps who speaks apart from what is said: voices taken from clips, drawn new, or named, and
+    clips converted to another voice (voice-vae)."""
+
+    ability: ClassVar[str] = "voice"
+
+    def voice_names(self) -> list[str]:
+        """The training speakers, whose voices `named_voice` gives."""
+        raise NotImplementedError
+
+    def named_voice(self, name: str) -> torch.Tensor:
+        """A training speaker's voice [Ds]; an unknown name is an error that lists them."""
+        raise NotImplementedError
+
+    def new_voices(self, n: int, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """n voices [n, Ds] that no training speaker has."""
+        raise NotImplementedError
+
+    def voice_of(self, x: torch.Tensor) -> torch.Tensor:
+        """Clips [N, ...] (model form) of one speaker -> their voice [Ds]."""
+        raise NotImplementedError
+
+    def speak(
+        self, voices: torch.Tensor, y: Optional[torch.Tensor], generator: Optional[torch.Generator] = None
+    ) -> torch.Tensor:
+        """Voices [N, Ds] saying the classes y [N] -> clips [N, ...] (model form)."""
+        raise NotImplementedError
+
+    def convert(self, x: torch.Tensor, voices: torch.Tensor) -> torch.Tensor:
+        """Clips [N, ...] (model form) -> what they say, in voices [N, Ds]."""
+        raise NotImplementedError
+
+
 class FromData:
     """`from_data`: generates from held-out items of its data, which it is given with `use_held_out`, and shows
     what it makes of them with `held_out_rows`."""
@@ -143,4 +176,4 @@ class Translates:
         return moved, back
 
 
-MIXINS = (Reconstructs, Likelihood, Critic, Prompted, Answers, FromData, Paired, Translates)
+MIXINS = (Reconstructs, Likelihood, Critic, Prompted, Answers, Voices, FromData, Paired, Translates)

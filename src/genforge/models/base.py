@@ -203,6 +203,12 @@ class Family(nn.Module):
         wrapped = self.__dict__.get("_wrapped", {})
         return wrapped[name] if name in wrapped else (getattr(self, name) if name else self)
 
+    def training_labels(self, data, device) -> Optional[torch.Tensor]:
+        """What train_step gets as y with each batch of the training split `data` holds: its classes [N] (None if
+        unlabelled) by default; a family that learns from more of each item's labels (voice-vae: the speaker too)
+        gives [N, k]."""
+        return data.labels("train", device)
+
     def fit_data(
         self,
         train: torch.Tensor,

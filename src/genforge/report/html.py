@@ -5,7 +5,7 @@ from disk with no server and no network. Sections appear as the run has the
 material for them: scenario (data, validation, config), training (curves,
 previews over time), samples, quality (eval.json with floors and intervals,
 per-class shares, memorization pairs) and, for families with a latent space,
-reconstructions, traversals, interpolation paths and the 2-D manifold. How
+reconstructions, traversals, interpolation paths and the 2-D manifold; voice models add their voices. How
 samples look (grids, text tables) is the modality's; what is shown is asked of
 the family's abilities.
 """
@@ -32,6 +32,7 @@ from ..modalities import modality_of  # noqa: E402
 from ..modalities.base import class_labels  # noqa: E402
 from ..run import load  # noqa: E402
 from ..sample import held_out, interpolate, interpolate_inputs, manifold, prior_samples, reconstructions, traverse  # noqa: E402
+from .voices import voices_section  # noqa: E402
 
 MAX_ROWS = 20  # class rows a report shows (captioned data sets have hundreds of "classes")
 CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222;padding:0 1em}
@@ -252,16 +253,21 @@ def write_report(run: str | Path, out: Optional[str | Path] = None) -> Path:
     if "from_data" in model.abilities and data is not None:
         final += _held_out_rows(model, mod)
     latent = _latent(model, data, mod)
+    voices = voices_section(model, data, mod) if "voice" in model.abilities else ""
     body = [
         f"<h1>genforge run: {html.escape(run.name)}</h1>",
         f"<p class='muted'>{html.escape(str(run))}</p>",
         "<p><a href='#scenario'>scenario</a> · <a href='#training'>training</a> · <a href='#samples'>samples</a> · "
-        "<a href='#quality'>quality</a>" + (" · <a href='#latent'>latent space</a>" if latent else "") + "</p>",
+        "<a href='#quality'>quality</a>"
+        + (" · <a href='#latent'>latent space</a>" if latent else "")
+        + (" · <a href='#voices'>voices</a>" if voices else "")
+        + "</p>",
         _scenario(cfg, dataset, data_report, data, mod),
         _training(run, mod),
         f"<h2 id='samples'>Samples</h2>{final}",
         _quality(run, model, data, mod),
         latent,
+        voices,
     ]
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>genforge {html.escape(run.name)}</title>"

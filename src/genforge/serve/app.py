@@ -8,7 +8,7 @@ images; JSON or plain text for text; JSON of WAVs or one WAV for audio); endpoin
 that need an ability (traverse, reconstruct) ask the family for it.
 
 The endpoints are routers by concern: generation, uploads and restoration, runs
-and the live view, verification, and the page.
+and the live view, verification, voices, and the page.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from . import generation, page, runs, uploads, verify
+from . import generation, page, runs, uploads, verify, voices
 from .common import Served
 
 
@@ -27,7 +27,7 @@ def create_app(run_dirs: list[str | Path]) -> FastAPI:
     served = Served(run_dirs)
     app = FastAPI(title="genforge", description="Generate from trained genforge models; watch runs train.")
     app.state.served = served
-    for module in (page, runs, generation, uploads, verify):
+    for module in (page, runs, generation, uploads, verify, voices):
         app.include_router(module.router)
     return app
 

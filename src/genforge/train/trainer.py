@@ -91,7 +91,7 @@ class Trainer:
         self._build_model()
         self.step, self.elapsed = 0, 0.0
         self.x = self.data.tensor("train", self.device)  # stored form: uint8 [N, C, H, W] images, [N, L] token ids
-        self.y = self.data.labels("train", self.device)
+        self.y = self.model.training_labels(self.data, self.device)
         self.watch, self.x, self.y = watch_for(self.model, self.x, self.y, cfg.train, self.modality, self.data.codec)
         self._start(resume)
         self._plan_batches()

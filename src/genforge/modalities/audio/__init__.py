@@ -1,13 +1,14 @@
 """Audio: the modality, its sources (spoken digits, instrument notes, sound folders), signal processing,
-the audio families (wavegan, specgan, specvae, ddsp) and the speech, pitch and harmonicity figures."""
+the audio families (wavegan, specgan, specvae, ddsp, voice-vae), voices (speakers, a verifier, conversion) and
+the speech, pitch and harmonicity figures."""
 
 from ..manifest import Manifest
 
 MANIFEST = Manifest(
     name="audio",
     summary="short sounds: speech, notes",
-    data_sets=("spoken-digits", "instrument-notes"),
-    families=("wavegan", "specgan", "specvae", "ddsp"),
+    data_sets=("spoken-digits", "instrument-notes", "voice-digits"),
+    families=("wavegan", "specgan", "specvae", "ddsp", "voice-vae"),
     paths="folder of WAV/FLAC/OGG files",
     outputs=".wav (a clip a sample), .npz or a folder of WAVs",
     extra="audio",

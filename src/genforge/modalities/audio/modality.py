@@ -7,6 +7,7 @@ import html
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import soundfile as sf
@@ -20,20 +21,27 @@ from ...io import CONFIG, atomic_write, fig_png, img_tag, read_json
 from ..base import Modality, file_tag, random_rows, register_modality
 from .dsp import griffin_lim, log_mel, read_audio, resample, spectrogram_png, square_hop, stft, wav_bytes
 from .report import audio_report, format_audio_report
-from .sources import EXTENSIONS, fit_clip, load_audio, read_clip, to_int16
+from .sources import EXTENSIONS, SILENT_PEAK, fit_clip, load_audio, read_clip, to_int16
 
 
 class AudioDataConfig(BaseDataConfig):
     """Audio data: every clip resampled, mixed to mono, leading silence trimmed, cropped or padded."""
 
     source: str = Field(
-        "spoken-digits", description="`spoken-digits`, `instrument-notes`, or a path: a folder of WAV/FLAC/OGG files"
+        "spoken-digits",
+        description="`spoken-digits`, `instrument-notes`, `voice-digits`, or a path: a folder of WAV/FLAC/OGG files "
+        "(<speaker>/<word>/ subfolders: voices) or a CSV of file, speaker, text",
     )
     sample_rate: int = Field(16000, ge=1000, le=96000, description="every clip is resampled to this rate (Hz)")
     seconds: float = Field(1.0, gt=0, le=30, description="clip length: longer clips are cropped, shorter padded")
     max_seconds: float = Field(60.0, gt=0, description="files longer than this are skipped as far too long")
     clips: int = Field(3000, ge=20, le=100_000, description="spoken-digits: clips to synthesise (cached)")
     pitches: tuple[int, int] = Field((48, 84), description="instrument-notes: the lowest and highest MIDI pitch")
+    split_by: Literal["speaker", "utterance"] = Field(
+        "speaker",
+        description="voice sources (spoken-digits, voice-digits, voice-folder, voice-table): test clips of speakers "
+        "training never hears, or unseen clips of the training speakers",
+    )
 
 
 FEATURE_DIM = 128
@@ -237,6 +245,8 @@ class AudioModality(Modality):
             x, _ = read_audio(io.BytesIO(body), int(codec))
         except RuntimeError as e:
             raise ValueError(f"not an audio file soundfile reads ({str(e).splitlines()[0][:100]})") from None
+        if not len(x) or float(np.abs(x).max()) < SILENT_PEAK:
+            raise ValueError("silent (peak below -60 dBFS): nothing to hear in it")
         return _to_stored(fit_clip(x, int(codec), shape[-1])[None])
 
     def backbone(self, data) -> nn.Module:

@@ -1,3 +1,17 @@
 """Registers the audio modality, its sources, families and metrics."""
 
-from . import ddsp, harmonicity, metrics, modality, notes, pitch, sources, spectrogram, speech, wavegan  # noqa: F401
+from . import (  # noqa: F401
+    ddsp,
+    harmonicity,
+    metrics,
+    modality,
+    notes,
+    pitch,
+    sources,
+    spectrogram,
+    speech,
+    voice_metrics,
+    voice_vae,
+    voices,
+    wavegan,
+)

@@ -59,13 +59,17 @@ class RawAudio:
     summary: dict = field(default_factory=dict)
     ids: Optional[list[str]] = None
     test_ids: Optional[list[str]] = None
+    speaker_of: Optional[Callable[[str], str]] = None  # a clip's speaker from its id, for sources that know it
 
 
 @dataclass(kw_only=True)
 class AudioData(SplitData):
-    """A preprocessed audio data set: int16 clips [N, T] at `sample_rate`."""
+    """A preprocessed audio data set: int16 clips [N, T] at `sample_rate`; the speaker of each clip where the
+    source names it (voices)."""
 
     sample_rate: int
+    train_speakers: Optional[list[str]] = None
+    test_speakers: Optional[list[str]] = None
     modality = "audio"
 
     @property
@@ -131,7 +135,7 @@ def synthesize_digits(n: int, rate: int, length: int, test_fraction: float, seed
     clips = np.stack([fit_clip(read_audio(io.BytesIO(w), rate)[0], rate, length) for w in wavs]).astype(np.float32)
     labels = np.array([i % 10 for i in range(n)], dtype=np.int64)
     is_test = np.array([j[1] in test_speakers for j in jobs])
-    names = [f"{w}/{v}/s{s}/p{p}" for w, v, s, p in jobs]  # word/speaker/speed/pitch
+    names = [f"{v}/{w}/s{s}/p{p}" for w, v, s, p in jobs]  # speaker/word/speed/pitch: a voice source's ids
     return RawAudio(
         name="spoken-digits",
         clips=clips[~is_test],
@@ -166,17 +170,24 @@ def load_spoken_digits(spec, cfg) -> RawAudio:
         "test": cfg.test_fraction,
         "seed": cfg.split_seed,
     }
-    return cached_raw_audio(
+    raw = cached_raw_audio(
         "spoken-digits",
         recipe,
         lambda: synthesize_digits(cfg.clips, cfg.sample_rate, length, cfg.test_fraction, cfg.split_seed),
     )
+    raw.speaker_of = first_part
+    return raw
+
+
+def first_part(clip_id: str) -> str:
+    """The speaker of a voice source's clip: the first part of its id (speaker/word/...)."""
+    return clip_id.split("/", 1)[0]
 
 
 def cached_raw_audio(name: str, recipe: dict, build: Callable[[], RawAudio]) -> RawAudio:
     """A synthesised source's clips (with its own split) from the cache, an int16 .npz keyed by `recipe`;
     `build()` makes them the first time."""
-    key = hashlib.sha256(json.dumps(recipe | {"format": 3}, sort_keys=True).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps(recipe | {"format": 4}, sort_keys=True).encode()).hexdigest()[:16]
     path = cache_root() / f"{name}-{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
@@ -212,9 +223,15 @@ def cached_raw_audio(name: str, recipe: dict, build: Callable[[], RawAudio]) -> 
 # ---------------------------------------------------------------- folders of audio files
 
 
+def two_deep(root: Path) -> bool:
+    """Whether a folder's audio files all sit two folders deep (<speaker>/<word>/file: a voice folder)."""
+    files = [f.relative_to(root) for f in root.rglob("*") if f.suffix.lower() in EXTENSIONS]
+    return bool(files) and all(len(f.parts) == 3 for f in files)
+
+
 def _is_audio_folder(spec: str) -> bool:
     p = Path(spec)
-    return p.is_dir() and any(f.suffix.lower() in EXTENSIONS for f in p.rglob("*"))
+    return p.is_dir() and any(f.suffix.lower() in EXTENSIONS for f in p.rglob("*")) and not two_deep(p)
 
 
 def read_clip(path: Path, rate: int, length: int, max_seconds: float):
@@ -238,20 +255,13 @@ def read_clip(path: Path, rate: int, length: int, max_seconds: float):
     return fit_clip(x, rate, length), info
 
 
-@register_source(
-    "audio-folder",
-    _is_audio_folder,
-    "a folder of WAV/FLAC/OGG files, first-level subfolders as labels",
-    modality="audio",
-)
-def load_audio_folder(spec, cfg) -> RawAudio:
-    root = Path(spec)
-    files = sorted(f for f in root.rglob("*") if f.suffix.lower() in EXTENSIONS)
-    rel = [f.relative_to(root) for f in files]
-    names = subfolder_classes(rel)
+def read_files(files: list[Path], cfg) -> tuple[list[np.ndarray], list[int], list[tuple[str, str]], list]:
+    """Each file -> a clip at the data's rate and length (`read_clip`); an unusable one is named with the reason
+    and skipped (data.strict: an error). Returns (clips, the positions of the files read, problems, their
+    soundfile infos)."""
     length = int(round(cfg.seconds * cfg.sample_rate))
-    clips, labels, ids, problems, rates, durations = [], [], [], [], {}, []
-    for f, r in zip(files, rel):
+    clips, kept, problems, infos = [], [], [], []
+    for k, f in enumerate(files):
         try:
             clip, info = read_clip(f, cfg.sample_rate, length, cfg.max_seconds)
         except DataError as e:
@@ -259,12 +269,30 @@ def load_audio_folder(spec, cfg) -> RawAudio:
                 raise DataError(f"{f}: {e}; fix or remove it, or drop --set data.strict=true to skip it") from None
             problems.append((str(f), str(e)))
             continue
-        rates[str(info.samplerate)] = rates.get(str(info.samplerate), 0) + 1
-        durations.append(info.duration)
         clips.append(clip)
-        ids.append(str(r))
-        if names is not None:
-            labels.append(names.index(r.parts[0]))
+        kept.append(k)
+        infos.append(info)
+    return clips, kept, problems, infos
+
+
+@register_source(
+    "audio-folder",
+    _is_audio_folder,
+    "a folder of WAV/FLAC/OGG files, first-level subfolders as labels (two levels: voice-folder)",
+    modality="audio",
+)
+def load_audio_folder(spec, cfg) -> RawAudio:
+    root = Path(spec)
+    files = sorted(f for f in root.rglob("*") if f.suffix.lower() in EXTENSIONS)
+    rel = [f.relative_to(root) for f in files]
+    names = subfolder_classes(rel)
+    clips, kept, problems, infos = read_files(files, cfg)
+    rates: dict[str, int] = {}
+    for info in infos:
+        rates[str(info.samplerate)] = rates.get(str(info.samplerate), 0) + 1
+    ids = [str(rel[k]) for k in kept]
+    labels = [names.index(rel[k].parts[0]) for k in kept] if names is not None else []
+    durations = [info.duration for info in infos]
     if not clips:
         detail = f"; the first problem: {problems[0][0]}: {problems[0][1]}" if problems else ""
         raise DataError(f"{root}: no usable audio files among {len(files)}{detail}")
@@ -283,12 +311,53 @@ def load_audio_folder(spec, cfg) -> RawAudio:
 
 
 def preprocess_audio(raw: RawAudio, cfg) -> AudioData:
-    """Split (the source's own, or seeded), apply `limit`, convert to int16, fingerprint."""
+    """Split (the source's own, or seeded), apply `limit`, convert to int16, fingerprint; the speakers of a voice
+    source's clips."""
     parts = split_source(raw.clips, raw.labels, raw.ids, cfg, "clip", raw.test, raw.test_labels, raw.own_split)
     parts.train, parts.test = to_int16(parts.train), to_int16(parts.test)
-    return AudioData.build(raw, parts, {"rate": cfg.sample_rate, "seconds": cfg.seconds}, sample_rate=cfg.sample_rate)
+    who = {}
+    if raw.speaker_of is not None and raw.test_ids is not None:
+        who = {"train_speakers": [raw.speaker_of(i) for i in parts.train_ids],
+               "test_speakers": [raw.speaker_of(i) for i in raw.test_ids]}  # fmt: skip
+    prep = {"rate": cfg.sample_rate, "seconds": cfg.seconds}
+    return AudioData.build(raw, parts, prep, sample_rate=cfg.sample_rate, **who)
 
 
 def load_audio(cfg) -> AudioData:
-    """Read `cfg.source` with the audio source that recognises it, then preprocess."""
-    return preprocess_audio(find_source(cfg.source, "audio").load(cfg.source, cfg), cfg)
+    """Read `cfg.source` with the audio source that recognises it, split a voice source by data.split_by, then
+    preprocess."""
+    raw = find_source(cfg.source, "audio").load(cfg.source, cfg)
+    return preprocess_audio(raw if raw.speaker_of is None else split_voices(raw, cfg), cfg)
+
+
+def split_voices(raw: RawAudio, cfg) -> RawAudio:
+    """`raw` (whose ids start with their speaker) split by speaker (unseen voices) or by utterance (seen voices,
+    unseen clips), seeded by data.split_seed; a source's own speaker split (spoken-digits) is kept."""
+    if cfg.split_by == "speaker" and raw.test is not None:
+        return raw
+    clips = raw.clips if raw.test is None else np.concatenate([raw.clips, raw.test])
+    labels = raw.labels if raw.test is None or raw.labels is None else np.concatenate([raw.labels, raw.test_labels])
+    ids = list(raw.ids) + list(raw.test_ids or [])
+    speakers = np.array([first_part(i) for i in ids])
+    names = sorted(set(speakers))
+    rng = np.random.default_rng(cfg.split_seed)
+    if cfg.split_by == "speaker":
+        if len(names) < 2:
+            raise DataError(f"{raw.name}: one speaker ({names[0]}); a split by speaker needs two or more")
+        order = rng.permutation(names)
+        n_test = min(len(names) - 1, max(1, int(round(len(names) * cfg.test_fraction))))
+        is_test = np.isin(speakers, order[:n_test])
+        how = f"by speaker: {n_test} of {len(names)} speakers held out ({', '.join(sorted(order[:n_test]))})"
+    else:
+        is_test = np.zeros(len(ids), bool)
+        for s in names:  # each speaker keeps at least one clip for training
+            mine = rng.permutation(np.flatnonzero(speakers == s))
+            is_test[mine[: min(len(mine) - 1, int(round(len(mine) * cfg.test_fraction)))]] = True
+        how = f"by utterance: held-out clips of the {len(names)} training speakers"
+    pick = lambda a, m: None if a is None else a[m]  # noqa: E731
+    raw.clips, raw.test = clips[~is_test], clips[is_test]
+    raw.labels, raw.test_labels = pick(labels, ~is_test), pick(labels, is_test)
+    raw.ids = [i for i, t in zip(ids, is_test) if not t]
+    raw.test_ids = [i for i, t in zip(ids, is_test) if t]
+    raw.own_split, raw.speaker_of = how, first_part
+    return raw
