@@ -43,7 +43,7 @@ def test_spoken_digits_are_labelled_one_second_clips_split_by_speaker(audio_data
     assert audio_data.class_names[7] == "seven" and audio_data.n_classes == 10
     assert audio_data.train.shape[1] == AUDIO["sample_rate"] * AUDIO["seconds"] and audio_data.train.dtype == np.int16
     raw = synthesize_digits(60, 8000, 4000, 0.2, seed=1)
-    speaker = lambda name: name.split("/")[1]  # noqa: E731  (word/speaker/speed/pitch)
+    speaker = lambda name: name.split("/")[0]  # noqa: E731  (speaker/word/speed/pitch)
     assert raw.test_ids and not {speaker(n) for n in raw.test_ids} & {speaker(n) for n in raw.ids}
     # every clip starts with speech (leading silence trimmed) and is not silent
     x = AUD.to_model(audio_data.tensor("train"))

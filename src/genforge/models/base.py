@@ -90,6 +90,7 @@ ABILITIES = frozenset(
         "paired",
         "prompt",
         "answer",
+        "voice",
         "translate",
         "from_data",
     }

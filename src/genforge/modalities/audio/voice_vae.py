@@ -158,7 +158,9 @@ class VoiceVAE(Voices, Reconstructs, Family):
     Config = VoiceVAEConfig
     modality = "audio"
     abilities = frozenset({"voice", "reconstruct", "conditional"})
-    tiny = ("model.channels=16", "model.blocks=1", "model.n_fft=128", "model.griffin_lim_iters=4")
+    # (the adversary on: the family suite then holds its path to exact resumes and exports too)
+    tiny = ("model.channels=16", "model.blocks=1", "model.n_fft=128", "model.griffin_lim_iters=4",
+            "model.content_adversary=1")  # fmt: skip
     search_space = {
         "train.lr": {"type": "float", "low": 3e-4, "high": 3e-3, "log": True},
         "model.content_dim": {"type": "categorical", "choices": [2, 4, 8]},
@@ -198,7 +200,8 @@ class VoiceVAE(Voices, Reconstructs, Family):
         self.content = ContentEncoder(side, cfg.channels, cfg.content_dim, cfg.content_stride)
         self.decoder = Decoder(cfg, side)
         self.classify = nn.Linear(cfg.speaker_dim, cfg.max_speakers)  # FHVAE's discriminative term
-        self.adversary = nn.Linear(2 * cfg.content_dim, cfg.max_speakers)  # the speaker from the content code
+        # the speaker guessed from the content code, against the content encoder
+        self.adversary = nn.Linear(2 * cfg.content_dim, cfg.max_speakers) if cfg.content_adversary else None
         k, dc, ds = max(n_classes, 1), cfg.content_dim * self.frames, cfg.speaker_dim
         self.register_buffer("voices", torch.zeros(cfg.max_speakers, ds))  # each training speaker's voice
         self.register_buffer("voice_mean", torch.zeros(ds))  # the gaussian new voices are drawn from
@@ -272,10 +275,12 @@ class VoiceVAE(Voices, Reconstructs, Family):
         kl_s = kl_per_dim(mu_s, lv_s).sum(1).mean()
         n = self._refs[2]  # the classifiers' rows of speakers there are
         ce = F.cross_entropy(self.classify(mu_s)[:, :n], who)
-        pooled = _Reversed.apply(torch.cat([mu_c.mean(2), mu_c.std(2)], 1))  # [B, 2 Dc]
-        adv = F.cross_entropy(self.adversary(pooled)[:, :n], who)
-        loss = rec + betas[0] * kl_c + betas[1] * kl_s + c.speaker_weight * ce + c.content_adversary * adv
-        parts = {"reconstruction": rec, "kl_content": kl_c, "kl_speaker": kl_s, "speaker_ce": ce, "content_ce": adv}
+        loss = rec + betas[0] * kl_c + betas[1] * kl_s + c.speaker_weight * ce
+        parts = {"reconstruction": rec, "kl_content": kl_c, "kl_speaker": kl_s, "speaker_ce": ce}
+        if self.adversary is not None:
+            pooled = _Reversed.apply(torch.cat([mu_c.mean(2), mu_c.std(2)], 1))  # [B, 2 Dc]
+            parts["content_ce"] = F.cross_entropy(self.adversary(pooled)[:, :n], who)
+            loss = loss + c.content_adversary * parts["content_ce"]
         return loss, parts
 
     def train_step(self, x, y, opts):
