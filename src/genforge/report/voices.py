@@ -14,18 +14,19 @@ SPEAKERS_SHOWN = 4  # held-out speakers a report plays
 
 @torch.no_grad()
 def voices_section(model, data, mod) -> str:
-    """HTML: held-out speakers' real clips, each converted to the next speaker's voice (taken from their other
+    """HTML: held-out speakers' real clips, each converted to the next speaker's voice (taken from that speaker's
     clips), new voices saying the first words, and a 2-D map (PCA) of the voices; "" without held-out speakers."""
     who = getattr(data, "test_speakers", None)
     if data is None or not who or len(set(who)) < 2:
         return ""
     test = data.tensor("test")
-    speakers = sorted(set(who))[:SPEAKERS_SHOWN]
+    # each held-out speaker's voice, from all their clips
+    held = {s: model.voice_of(mod.to_model(test[[i for i, w in enumerate(who) if w == s]]).to(model.device))
+            for s in sorted(set(who))}  # fmt: skip
+    speakers = list(held)[:SPEAKERS_SHOWN]
     first = [who.index(s) for s in speakers]  # one clip of each shown speaker
     x = mod.to_model(test[first]).to(model.device)
-    voices = [model.voice_of(mod.to_model(test[[i for i, w in enumerate(who) if w == s]]).to(model.device))
-              for s in speakers]  # fmt: skip
-    moved = model.convert(x, torch.stack(voices[1:] + voices[:1]))
+    moved = model.convert(x, torch.stack([held[t] for t in speakers[1:] + speakers[:1]]))
     rows = torch.stack([test[first], mod.to_stored(moved)], 1).flatten(0, 1)
     names = [n for s, t in zip(speakers, speakers[1:] + speakers[:1]) for n in (s, f"{s} as {t}")]
     k = min(max(data.n_classes, 1), 5)
@@ -37,20 +38,17 @@ def voices_section(model, data, mod) -> str:
         mod.html(mod.to_samples(rows, data.codec), 2, names, caption="Held-out speakers (voices no training saw), "
                  "each clip beside the same words in the next speaker's voice (taken from that speaker's clips):"),
         mod.html(mod.to_samples(mod.to_stored(new), data.codec), k, words, caption="Three new voices:"),
-        _voice_map(model, data, mod),
+        _voice_map(model, torch.stack(list(held.values())).cpu()),
     ]  # fmt: skip
     return "\n".join(out)
 
 
-def _voice_map(model, data, mod) -> str:
-    """A scatter of the training speakers' voices and the held-out speakers' (their clips' mean speaker codes) on
-    the two principal axes of the training voices."""
+def _voice_map(model, held: torch.Tensor) -> str:
+    """A scatter of the training speakers' voices and the held-out speakers' (`held` [S, Ds]: their clips' mean
+    speaker codes) on the two principal axes of the training voices."""
     import matplotlib.pyplot as plt  # deferred: matplotlib is slow to import; only figures need it
 
     train = model.voices[: len(model.voice_names())].cpu()
-    who, test = data.test_speakers, data.tensor("test")
-    held = torch.stack([model.voice_of(mod.to_model(test[[i for i, w in enumerate(who) if w == s]])).cpu()
-                        for s in sorted(set(who))])  # fmt: skip
     mean = train.mean(0)
     axes = torch.linalg.svd(train - mean, full_matrices=False)[2][:2].T  # [Ds, 2]
     fig, ax = plt.subplots(figsize=(5, 4))

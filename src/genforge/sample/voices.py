@@ -19,7 +19,7 @@ from ..errors import ConfigError, DataError
 from ..modalities import modality_of
 from ..models.base import Family
 from ..safety.guard import GuardReport, guarded
-from .sampling import need, write_samples
+from .sampling import need, to_samples, write_samples
 
 NEW = "new"
 
@@ -86,9 +86,8 @@ def voice_samples(
         # one seed for every clip: the same content (words, timing) in each voice along the path
         path = [(1 - t) * a + t * b for t in torch.linspace(0, 1, n).tolist()]
         clips = torch.cat([model.speak(v[None], y, torch.Generator().manual_seed(seed)) for v in path])
-        mod = modality_of(model)
         labels = None if y is None else y.expand(n).cpu().numpy()
-        return mod.to_samples(mod.to_stored(clips), model.codec), labels, GuardReport()
+        return to_samples(model, clips), labels, GuardReport()
     if len(voices) > 1:
         raise ConfigError(f"--voice given {len(voices)} times: one voice a sample run (two with --mode interpolate)")
     asked = voice_for(model, voices[0] if voices else None, voice_from, n, gen)
@@ -111,10 +110,8 @@ def convert_clips(model: Family, clips: Sequence[Blob], voice: Optional[str], vo
     if voice is None and not voice_from or voice == NEW:
         raise ConfigError("convert speaks in the voice of a training speaker or a recording: --voice NAME or "
                           "--voice-from recording.wav")  # fmt: skip
-    mod = modality_of(model)
     x = read_clips(model, clips, "--input")
-    target = voice_for(model, voice, voice_from, len(x), None)
-    return mod.to_samples(mod.to_stored(model.convert(x, target)), model.codec)
+    return to_samples(model, model.convert(x, voice_for(model, voice, voice_from, len(x), None)))
 
 
 def convert_file(

@@ -59,7 +59,7 @@ class RawAudio:
     summary: dict = field(default_factory=dict)
     ids: Optional[list[str]] = None
     test_ids: Optional[list[str]] = None
-    speaker_of: Optional[Callable[[str], str]] = None  # a clip's speaker from its id, for sources that know it
+    speakers_in_ids: bool = False  # a voice source: each clip's id starts with its speaker (speaker/word/...)
 
 
 @dataclass(kw_only=True)
@@ -147,6 +147,7 @@ def synthesize_digits(n: int, rate: int, length: int, test_fraction: float, seed
         summary={"speakers": len(speakers), "test_speakers": n_test, "synthesiser": "espeak-ng"},
         ids=[name for name, t in zip(names, is_test) if not t],
         test_ids=[name for name, t in zip(names, is_test) if t],
+        speakers_in_ids=True,
     )
 
 
@@ -170,13 +171,11 @@ def load_spoken_digits(spec, cfg) -> RawAudio:
         "test": cfg.test_fraction,
         "seed": cfg.split_seed,
     }
-    raw = cached_raw_audio(
+    return cached_raw_audio(
         "spoken-digits",
         recipe,
         lambda: synthesize_digits(cfg.clips, cfg.sample_rate, length, cfg.test_fraction, cfg.split_seed),
     )
-    raw.speaker_of = first_part
-    return raw
 
 
 def first_part(clip_id: str) -> str:
@@ -187,7 +186,7 @@ def first_part(clip_id: str) -> str:
 def cached_raw_audio(name: str, recipe: dict, build: Callable[[], RawAudio]) -> RawAudio:
     """A synthesised source's clips (with its own split) from the cache, an int16 .npz keyed by `recipe`;
     `build()` makes them the first time."""
-    key = hashlib.sha256(json.dumps(recipe | {"format": 4}, sort_keys=True).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps(recipe | {"format": 5}, sort_keys=True).encode()).hexdigest()[:16]
     path = cache_root() / f"{name}-{key}.npz"
     if path.is_file():
         with np.load(path, allow_pickle=False) as z:
@@ -203,11 +202,12 @@ def cached_raw_audio(name: str, recipe: dict, build: Callable[[], RawAudio]) -> 
                 summary=meta["summary"],
                 ids=meta["ids"],
                 test_ids=meta["test_ids"],
+                speakers_in_ids=meta["speakers_in_ids"],
             )
     raw = build()
     buf = io.BytesIO()
     meta = {"summary": raw.summary, "class_names": raw.class_names, "ids": raw.ids, "test_ids": raw.test_ids}
-    meta["own_split"] = raw.own_split
+    meta |= {"own_split": raw.own_split, "speakers_in_ids": raw.speakers_in_ids}
     np.savez(
         buf,
         train=to_int16(raw.clips),
@@ -316,9 +316,9 @@ def preprocess_audio(raw: RawAudio, cfg) -> AudioData:
     parts = split_source(raw.clips, raw.labels, raw.ids, cfg, "clip", raw.test, raw.test_labels, raw.own_split)
     parts.train, parts.test = to_int16(parts.train), to_int16(parts.test)
     who = {}
-    if raw.speaker_of is not None and raw.test_ids is not None:
-        who = {"train_speakers": [raw.speaker_of(i) for i in parts.train_ids],
-               "test_speakers": [raw.speaker_of(i) for i in raw.test_ids]}  # fmt: skip
+    if raw.speakers_in_ids and raw.test_ids is not None:
+        who = {"train_speakers": [first_part(i) for i in parts.train_ids],
+               "test_speakers": [first_part(i) for i in raw.test_ids]}  # fmt: skip
     prep = {"rate": cfg.sample_rate, "seconds": cfg.seconds}
     return AudioData.build(raw, parts, prep, sample_rate=cfg.sample_rate, **who)
 
@@ -327,7 +327,7 @@ def load_audio(cfg) -> AudioData:
     """Read `cfg.source` with the audio source that recognises it, split a voice source by data.split_by, then
     preprocess."""
     raw = find_source(cfg.source, "audio").load(cfg.source, cfg)
-    return preprocess_audio(raw if raw.speaker_of is None else split_voices(raw, cfg), cfg)
+    return preprocess_audio(split_voices(raw, cfg) if raw.speakers_in_ids else raw, cfg)
 
 
 def split_voices(raw: RawAudio, cfg) -> RawAudio:
@@ -359,5 +359,5 @@ def split_voices(raw: RawAudio, cfg) -> RawAudio:
     raw.labels, raw.test_labels = pick(labels, ~is_test), pick(labels, is_test)
     raw.ids = [i for i, t in zip(ids, is_test) if not t]
     raw.test_ids = [i for i, t in zip(ids, is_test) if t]
-    raw.own_split, raw.speaker_of = how, first_part
+    raw.own_split = how
     return raw

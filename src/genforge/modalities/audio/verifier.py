@@ -52,13 +52,20 @@ class Verifier(nn.Module):
         return self.embedding(torch.cat([h.mean(2), h.std(2)], 1))
 
     @torch.no_grad()
-    def embed(self, x: torch.Tensor, own_centre: bool = False, batch: int = 256) -> torch.Tensor:
-        """Clips [N, 1, T] in [-1, 1] -> unit-length embeddings [N, E] less the training clips' centre, or with
-        `own_centre` less their own mean (clips of another kind, generated ones, share a direction of their own:
-        scoring pairs among them is then fair), in eval mode."""
+    def raw(self, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
+        """Clips [N, 1, T] in [-1, 1] -> embeddings [N, E] as the network gives them, in eval mode."""
         self.eval()
-        e = torch.cat([self(c.float()) for c in x.split(batch)])
+        return torch.cat([self(c.float()) for c in x.split(batch)])
+
+    def unit(self, e: torch.Tensor, own_centre: bool = False) -> torch.Tensor:
+        """Embeddings [N, E] -> unit length less the training clips' centre, or with `own_centre` less their own
+        mean (clips of another kind, generated ones, share a direction of their own: scoring pairs among them is
+        then fair)."""
         return F.normalize(e - (e.mean(0) if own_centre else self.centre), dim=1)
+
+    def embed(self, x: torch.Tensor, own_centre: bool = False) -> torch.Tensor:
+        """Clips [N, 1, T] in [-1, 1] -> the unit embeddings clips are compared by (see `unit`)."""
+        return self.unit(self.raw(x), own_centre)
 
 
 @torch.enable_grad()  # evaluations run under no_grad; this trains

@@ -59,6 +59,11 @@ def _centroid(emb: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.normalize(emb.mean(0), dim=0)
 
 
+def by_speaker(who: list[str]) -> dict[str, torch.Tensor]:
+    """Each speaker's positions [k] among clips of speakers `who`, in sorted order of the speakers."""
+    return {s: torch.tensor([i for i, w in enumerate(who) if w == s]) for s in sorted(set(who))}
+
+
 @torch.no_grad()
 def voice_figures(model, data, names: Sequence[str], n: int = 200, seed: int = 0) -> dict:
     """The figures of `names` (FIGURES) for a voice model on `data`'s held-out speakers; each {"value", "floor",
@@ -70,19 +75,32 @@ def voice_figures(model, data, names: Sequence[str], n: int = 200, seed: int = 0
     ver = verifier_for(data)
     test = data.tensor("test").float() / 32768.0  # [N, 1, T] model form
     labels, who = data.labels("test"), list(data.test_speakers)
-    emb = ver.embed(test)
-    speakers = sorted(set(who))
-    mine = {s: torch.tensor([i for i, w in enumerate(who) if w == s]) for s in speakers}
+    raw = ver.raw(test)
+    emb = ver.unit(raw)
+    mine = by_speaker(who)
     out: dict = {}
-    same, diff = pair_scores(ver.embed(test, own_centre=True), who)
-    floor_eer = equal_error_rate(same, diff)  # pairs among held-out clips, scored as the generated pairs are
+    if {"voice_eer", "voice_words", "new_voice_distance"} & set(asked):
+        out |= _new_voices(model, data, ver, test, labels, raw, emb, who, asked, n, g)
+    if {"conversion_voice", "conversion_words"} & set(asked):
+        out |= _conversions(model, data, ver, test, labels, who, emb, mine, asked, n, g)
+    for fig in out.values():
+        fig["note"] = ", ".join(f"{k} {fig[k]:.3g}" for k in ("identity", "nearest", "named", "ratio") if k in fig)
+    return out
+
+
+def _new_voices(model, data, ver, test, labels, raw, emb, who, asked, n, g) -> dict:
+    """The figures of new voices, each saying every word once (`voice_eer`, `voice_words`,
+    `new_voice_distance`)."""
+    out = {}
     k = max(data.n_classes, 1)
-    words = torch.arange(k).repeat(NEW_VOICES)  # every new voice says every word once
+    words = torch.arange(k).repeat(NEW_VOICES)
     clips = model.speak(model.new_voices(NEW_VOICES, g).repeat_interleave(k, 0), words, g).cpu()
-    new_emb = ver.embed(clips)
+    new_raw = ver.raw(clips)
     if "voice_eer" in asked:
-        s2, d2 = pair_scores(ver.embed(clips, own_centre=True), [str(i // k) for i in range(len(clips))])
-        out["voice_eer"] = {"value": equal_error_rate(s2, d2), "floor": floor_eer, "n": len(clips)}
+        # the floor: pairs among held-out clips, scored as the generated pairs are (less their own mean)
+        floor = equal_error_rate(*pair_scores(ver.unit(raw, own_centre=True), who))
+        s2, d2 = pair_scores(ver.unit(new_raw, own_centre=True), [str(i // k) for i in range(len(clips))])
+        out["voice_eer"] = {"value": equal_error_rate(s2, d2), "floor": floor, "n": len(clips)}
     if "voice_words" in asked and data.n_classes:
         got = word_agreement(clips, words, data.class_names, data.sample_rate)
         real = word_agreement(test[:n], labels[:n], data.class_names, data.sample_rate)
@@ -92,11 +110,8 @@ def voice_figures(model, data, names: Sequence[str], n: int = 200, seed: int = 0
         # the same words in training voices: how far the model's rendering alone moves a voice it knows
         known = model.voices[: min(NEW_VOICES, len(model.voice_names()))]
         named = model.speak(known.repeat_interleave(k, 0), torch.arange(k).repeat(len(known)), g).cpu()
-        out["new_voice_distance"] = _novelty(data, ver, emb, who, new_emb.split(k), ver.embed(named).split(k))
-    if {"conversion_voice", "conversion_words"} & set(asked):
-        out |= _conversions(model, data, ver, test, labels, who, emb, mine, asked, n, g)
-    for fig in out.values():
-        fig["note"] = ", ".join(f"{k} {fig[k]:.3g}" for k in ("identity", "nearest", "named", "ratio") if k in fig)
+        new_emb, named_emb = ver.unit(new_raw).split(k), ver.embed(named).split(k)
+        out["new_voice_distance"] = _novelty(data, ver, emb, who, new_emb, named_emb)
     return out
 
 
@@ -104,10 +119,10 @@ def _novelty(data, ver, emb, who, new_emb, named_emb) -> dict:
     """New voices' distance to the nearest training speaker, beside held-out speakers' (the floor) and training
     voices rendered by the model (`named`); verifier centroids of each voice's clips (`new_emb`, `named_emb`:
     [k, E] a voice) or of a real speaker's held-out clips."""
-    t_emb, t_who = ver.embed(data.tensor("train").float() / 32768.0), data.train_speakers
-    centres = torch.stack([_centroid(t_emb[[i for i, w in enumerate(t_who) if w == s]]) for s in sorted(set(t_who))])
+    t_emb = ver.embed(data.tensor("train").float() / 32768.0)
+    centres = torch.stack([_centroid(t_emb[i]) for i in by_speaker(data.train_speakers).values()])
     new, named = (torch.stack([_centroid(e) for e in group]) for group in (new_emb, named_emb))
-    held = torch.stack([_centroid(emb[[i for i, w in enumerate(who) if w == s]]) for s in sorted(set(who))])
+    held = torch.stack([_centroid(emb[i]) for i in by_speaker(who).values()])
     dist = lambda c: (1 - (c @ centres.T).max(1).values).median().item()  # noqa: E731
     return {"value": dist(new), "floor": dist(held), "named": dist(named), "n": len(new)}
 
@@ -148,7 +163,7 @@ def _conversions(model, data, ver, test, labels, who, emb, mine, asked, n, g) ->
     """Held-out clips converted to another held-out speaker's voice, beside the identity and the nearest
     training voice."""
     src, targets = pairs(who, mine, n, g)
-    refs = {s: mine[s][torch.randperm(len(mine[s]), generator=g)[:REFERENCE_CLIPS]] for s in set(targets)}
+    refs = {s: mine[s][torch.randperm(len(mine[s]), generator=g)[:REFERENCE_CLIPS]] for s in sorted(set(targets))}
     voice = {s: model.voice_of(test[refs[s]]) for s in refs}
     table = model.voices[: len(model.voice_names())]
     nearest = {s: table[((table - v) ** 2).sum(1).argmin()] for s, v in voice.items()}

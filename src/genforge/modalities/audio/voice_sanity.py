@@ -13,7 +13,7 @@ import torch
 from .modality import AudioDataConfig
 from .sources import load_audio
 from .verifier import equal_error_rate, pair_scores, verifier_for
-from .voice_metrics import moved_share, pairs, real_targets, word_agreement
+from .voice_metrics import by_speaker, moved_share, pairs, real_targets, word_agreement
 
 
 @torch.no_grad()
@@ -25,8 +25,9 @@ def voice_sanity(data, n: int = 200, seed: int = 0) -> dict[str, dict]:
     ver = verifier_for(data)
     test = data.tensor("test").float() / 32768.0
     labels, who = data.labels("test"), list(data.test_speakers)
-    emb, own = ver.embed(test), ver.embed(test, own_centre=True)
-    mine = {s: torch.tensor([i for i, w in enumerate(who) if w == s]) for s in sorted(set(who))}
+    raw = ver.raw(test)
+    emb, own = ver.unit(raw), ver.unit(raw, own_centre=True)
+    mine = by_speaker(who)
     src, targets = pairs(who, mine, n, g)
     real = real_targets(src, targets, labels, mine)
     shuffled = [who[i] for i in torch.randperm(len(who), generator=g).tolist()]

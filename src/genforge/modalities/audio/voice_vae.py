@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Literal, Optional
+from typing import Literal, NamedTuple, Optional
 
 import torch
 import torch.nn.functional as F
@@ -128,6 +128,16 @@ class Decoder(nn.Module):
         return torch.tanh(self.out(h))[:, None]  # [B, 1, S, F]
 
 
+class _References(NamedTuple):
+    """The training clips (stored form, on the CPU) grouped by speaker: clips[order[start[i] : start[i] + count[i]]]
+    are speaker i's."""
+
+    clips: torch.Tensor
+    order: torch.Tensor
+    start: torch.Tensor
+    count: torch.Tensor
+
+
 class _Reversed(torch.autograd.Function):
     """The identity forward, the gradient negated backward: what the classifier learns, the encoder unlearns."""
 
@@ -182,7 +192,7 @@ class VoiceVAE(Voices, Reconstructs, Family):
             "train": {"lr": 1e-3, "betas": [0.9, 0.999], "batch_size": 32},
         },  # fmt: skip
         # For voices kept apart at 10 CPU-minutes (docs/voices.md): a variational content code of 3 channels a
-        # 8 frames (4 channels moved the voice in 58% of conversions, 3 in 72%, 2 in 75% but lost the words),
+        # 8 frames (4 channels moved the voice in 59% of conversions, 3 in 69%, 2 in 76% but lost the words),
         # FHVAE's speaker classifier on the speaker code, the reference read from another clip.
         "default": {
             "model": {"conditional": True},
@@ -212,8 +222,7 @@ class VoiceVAE(Voices, Reconstructs, Family):
         self.register_buffer("names", torch.zeros(NAMES_BYTES, dtype=torch.uint8))  # JSON of the speakers' names
         if cfg.kl_warmup:
             self.register_buffer("steps_done", torch.zeros((), dtype=torch.long))
-        # training clips (stored form), the positions of each speaker's among them, how many speakers
-        self._refs: Optional[tuple[torch.Tensor, list[torch.Tensor], int]] = None
+        self._refs: Optional[_References] = None  # the training clips by speaker, which references are drawn from
 
     # ------------------------------------------------------------------ data
 
@@ -223,7 +232,7 @@ class VoiceVAE(Voices, Reconstructs, Family):
 
     def training_labels(self, data, device) -> torch.Tensor:
         """[N, 2] (word, speaker index) of the training clips; keeps the clips by speaker for the references."""
-        if getattr(data, "train_speakers", None) is None:
+        if data.train_speakers is None:
             raise DataError(
                 f"voice-vae learns voices from clips whose speaker is known; {data.name} does not name them: use "
                 "spoken-digits, voice-digits, a folder of <speaker>/<word>/*.wav or a CSV of file, speaker, text"
@@ -236,12 +245,13 @@ class VoiceVAE(Voices, Reconstructs, Family):
             raise DataError(f"the training speakers' names take {len(blob)} bytes; at most {NAMES_BYTES} fit")
         self.names.zero_()
         self.names[: len(blob)] = torch.frombuffer(bytearray(blob), dtype=torch.uint8)
-        who = torch.tensor([names.index(s) for s in data.train_speakers], device=device)
-        words = data.labels("train", device)
+        index = {name: i for i, name in enumerate(names)}
+        who = torch.tensor([index[s] for s in data.train_speakers])
+        count = torch.bincount(who, minlength=len(names))
+        self._refs = _References(data.tensor("train"), torch.argsort(who, stable=True), count.cumsum(0) - count, count)
+        words = data.labels("train")
         words = torch.zeros_like(who) if words is None else words
-        clips = data.tensor("train", device)
-        self._refs = (clips, [torch.nonzero(who == i)[:, 0] for i in range(len(names))], len(names))
-        return torch.stack([words, who], 1)
+        return torch.stack([words, who], 1).to(device)
 
     def voice_names(self) -> list[str]:
         blob = bytes(self.names.cpu().numpy()).rstrip(b"\0")
@@ -256,9 +266,9 @@ class VoiceVAE(Voices, Reconstructs, Family):
 
     def _reference(self, who: torch.Tensor) -> torch.Tensor:
         """Another training clip of each speaker of `who` [B] (model form [B, 1, T])."""
-        clips, by_speaker, _ = self._refs
-        pick = [by_speaker[int(i)][torch.randint(len(by_speaker[int(i)]), ())] for i in who.cpu()]
-        return clips[torch.stack(pick)].to(who.device).float() / 32768.0  # int16 -> model form, as AudioModality
+        r, w = self._refs, who.cpu()
+        pick = r.order[r.start[w] + (torch.rand(len(w)) * r.count[w]).long()]  # uniform within each speaker's
+        return r.clips[pick].to(who.device).float() / 32768.0  # int16 -> model form, as AudioModality
 
     # ------------------------------------------------------------------ training
 
@@ -273,7 +283,7 @@ class VoiceVAE(Voices, Reconstructs, Family):
         rec = (self.decoder(z_s, z_c)[:, 0] - s).pow(2).sum((1, 2)).mean() / (2 * c.sigma**2)
         kl_c = kl_per_dim(mu_c.flatten(1), lv_c.flatten(1)).sum(1).mean()
         kl_s = kl_per_dim(mu_s, lv_s).sum(1).mean()
-        n = self._refs[2]  # the classifiers' rows of speakers there are
+        n = len(self._refs.count)  # the classifiers' rows of speakers there are
         ce = F.cross_entropy(self.classify(mu_s)[:, :n], who)
         loss = rec + betas[0] * kl_c + betas[1] * kl_s + c.speaker_weight * ce
         parts = {"reconstruction": rec, "kl_content": kl_c, "kl_speaker": kl_s, "speaker_ce": ce}

@@ -29,7 +29,7 @@ import numpy as np
 from ...data.base import register_source
 from ...errors import DataError
 from .dsp import read_audio
-from .sources import DIGITS, EXTENSIONS, RawAudio, cached_raw_audio, first_part, fit_clip, read_files, two_deep
+from .sources import DIGITS, EXTENSIONS, RawAudio, cached_raw_audio, fit_clip, read_files, two_deep
 
 FESTIVAL_VOICES = {  # Festival voice -> (speaker, Debian package, who it is)
     "kal_diphone": ("kal", "festvox-kallpc16k", "American English male, diphone synthesis (Kevin A. Lenzo)"),
@@ -60,7 +60,7 @@ def _voice_raw(name: str, clips, labels, class_names, ids, problems, about, summ
         problems=problems,
         ids=ids,
         summary=summary | ({"who": about} if about else {}),
-        speaker_of=first_part,
+        speakers_in_ids=True,
     )
 
 
@@ -88,8 +88,7 @@ def load_voice_folder(spec, cfg) -> RawAudio:
     files = sorted(f for f in root.rglob("*") if f.suffix.lower() in EXTENSIONS)
     items = [(f, f.relative_to(root).parts[0], f.relative_to(root).parts[1]) for f in files]
     clips, labels, words, ids, problems = _read_all(items, cfg)
-    raw = _voice_raw(root.name, clips, labels, words, ids, problems, {}, {"files": len(files)})
-    return raw
+    return _voice_raw(root.name, clips, labels, words, ids, problems, {}, {"files": len(files)})
 
 
 def _is_voice_table(spec: str) -> bool:
@@ -127,8 +126,7 @@ def load_voice_table(spec, cfg) -> RawAudio:
     if problems and cfg.strict:
         raise DataError(f"{problems[0][0]}: {problems[0][1]}")
     clips, labels, words, ids, unread = _read_all(items, cfg)
-    raw = _voice_raw(path.stem, clips, labels, words, ids, problems + unread, {}, {"rows": len(items) + len(problems)})
-    return raw
+    return _voice_raw(path.stem, clips, labels, words, ids, problems + unread, {}, {"rows": len(items) + len(problems)})
 
 
 # ---------------------------------------------------------------- Festival voices and Asterisk speakers
@@ -205,5 +203,4 @@ def load_voice_digits(spec, cfg) -> RawAudio:
     recipe = {"rate": cfg.sample_rate, "seconds": cfg.seconds, "stretch": STRETCHES, "speed": SPEEDS}
     raw = cached_raw_audio("voice-digits", recipe, lambda: build_voice_digits(cfg))
     raw.test, raw.test_labels, raw.test_ids = None, None, None  # the whole set: split by data.split_by
-    raw.speaker_of = first_part  # (the cache keeps ids, not functions)
     return raw
